@@ -1,0 +1,61 @@
+// Runs inside headless Chromium, driven by bench.mjs. ?mode=first measures
+// the time from navigation to the first prediction (cold or warm cache,
+// depending on the profile); ?mode=latency compares per-image latency of
+// this package's CPU engine with onnxruntime-web's wasm EP (1 thread, SIMD)
+// on the same ONNX file, interleaved so both see the same machine state.
+import { Classifier } from '/pkg/classifier.js';
+
+const q = new URLSearchParams(location.search);
+const MODEL = '/model/densenet121-random.onnx';
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function first() {
+  const photo = await (await fetch('/photos/chelsea.png')).arrayBuffer();
+  const c = await Classifier.create({ model: MODEL, engine: 'cpu' });
+  const r = await c.classify(photo);
+  return { msSinceNavigation: performance.now(), createMs: c.load.ms, modelFromCache: c.load.cached, top: r.predictions[0].classId };
+}
+
+async function latency(runs) {
+  const photo = new Uint8Array(await (await fetch('/photos/chelsea.png')).arrayBuffer());
+  const c = await Classifier.create({ model: MODEL, engine: 'cpu', cache: false });
+
+  const ort = await import('/ort/ort.wasm.min.mjs');
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.simd = true;
+  ort.env.wasm.wasmPaths = '/ort/';
+  const modelBytes = new Uint8Array(await (await fetch(MODEL)).arrayBuffer());
+  const session = await ort.InferenceSession.create(modelBytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  // Same cost whatever the values: a fixed pseudo-random normalised input.
+  const data = new Float32Array(3 * 224 * 224).map((_, i) => Math.sin(i) * 2);
+  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, [1, 3, 224, 224]) };
+
+  const ours = { classifyMs: [], inferenceMs: [] };
+  const theirs = { runMs: [] };
+  for (let i = 0; i < runs + 2; i++) {
+    let t = performance.now();
+    const r = await c.classify(photo);
+    const ourMs = performance.now() - t;
+    t = performance.now();
+    await session.run(feeds);
+    const ortMs = performance.now() - t;
+    if (i < 2) continue; // warm-up
+    ours.classifyMs.push(ourMs);
+    ours.inferenceMs.push(r.timings.inferenceMs);
+    theirs.runMs.push(ortMs);
+  }
+  return {
+    runs,
+    packageCpu: { medianClassifyMs: median(ours.classifyMs), medianInferenceMs: median(ours.inferenceMs), device: c.device },
+    ortWasm: { medianRunMs: median(theirs.runMs), threads: ort.env.wasm.numThreads },
+    all: { ours, theirs },
+  };
+}
+
+try {
+  const result = q.get('mode') === 'first' ? await first() : await latency(Number(q.get('runs') || 10));
+  window.benchResult = result;
+} catch (e) {
+  window.benchResult = { error: `${e.code || ''} ${e.message}` };
+}
+document.getElementById('out').textContent = JSON.stringify(window.benchResult, null, 2);

@@ -1,0 +1,51 @@
+// Browser benchmark (not a test): node bench/browser/bench.mjs [runs]
+// (scripts/bench-browser.sh builds the package and installs what it needs).
+// Prints: wasm size raw/gzip; time to first prediction with a cold and a
+// warm cache; per-image latency of the package's CPU engine vs
+// onnxruntime-web's wasm EP, both single-threaded with SIMD, in one run.
+import { readFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve } from '../../scripts/serve-web.mjs';
+import { launch } from '../../tests/browser/chromium.mjs';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const runs = Number(process.argv[2] || 10);
+
+const size = async (p) => {
+  const b = await readFile(p);
+  return { rawMiB: +(b.length / 2 ** 20).toFixed(2), gzipMiB: +(gzipSync(b, { level: 9 }).length / 2 ** 20).toFixed(2) };
+};
+console.log('densenet-edge wasm:', await size(join(ROOT, 'crates/web/pkg/densenet_edge_web_bg.wasm')));
+console.log('onnxruntime-web wasm (for reference):', await size(join(HERE, 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm')));
+
+const server = await serve({
+  dirs: [join(ROOT, 'www'), HERE],
+  mounts: { '/ort/': join(HERE, 'node_modules/onnxruntime-web/dist'), '/photos/': join(ROOT, 'tests/images/photos') },
+});
+const context = await launch(); // one fresh profile: the first visit is cold, the second warm
+async function visit(query, timeout = 600_000) {
+  const page = await context.newPage();
+  await page.goto(`${server.url}bench.html?${query}`);
+  await page.waitForFunction(() => window.benchResult, null, { timeout, polling: 500 });
+  const r = await page.evaluate(() => window.benchResult);
+  await page.close();
+  if (r.error) throw new Error(r.error);
+  return r;
+}
+try {
+  const cold = await visit('mode=first');
+  const warm = await visit('mode=first');
+  console.log('time to first prediction, cold (download + sha256 + compile + classify):', Math.round(cold.msSinceNavigation), 'ms', cold);
+  console.log('time to first prediction, warm (model from the Cache API):', Math.round(warm.msSinceNavigation), 'ms', warm);
+  const lat = await visit(`mode=latency&runs=${runs}`);
+  const ours = lat.packageCpu.medianInferenceMs;
+  const theirs = lat.ortWasm.medianRunMs;
+  console.log(`per-image latency over ${runs} runs (median): package CPU (tract wasm simd128) inference ${ours.toFixed(0)} ms, whole classify() ${lat.packageCpu.medianClassifyMs.toFixed(0)} ms; onnxruntime-web wasm EP (1 thread) ${theirs.toFixed(0)} ms; ratio package/ort ${(ours / theirs).toFixed(2)}`);
+  console.log(JSON.stringify(lat.all));
+} finally {
+  await context.close();
+  await server.close();
+}

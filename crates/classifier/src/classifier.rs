@@ -1,0 +1,115 @@
+//! The whole pipeline for a batch of encoded images: each image gets its
+//! own answer or its own error, and the good ones share engine batches.
+
+use image::RgbImage;
+
+use crate::decode::{decode, DecodeLimits};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::labels::Labels;
+use crate::postprocess::{classify_logits, Classification, DEFAULT_THRESHOLD};
+use crate::preprocess::Preprocess;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub limits: DecodeLimits,
+    pub preprocess: Preprocess,
+    /// Top probability under which `recognized` is false.
+    pub threshold: f32,
+    /// Most images per engine run.
+    pub max_batch: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            limits: DecodeLimits::default(),
+            preprocess: Preprocess::default(),
+            threshold: DEFAULT_THRESHOLD,
+            max_batch: 8,
+        }
+    }
+}
+
+pub struct Classifier {
+    engine: Box<dyn Engine>,
+    labels: Labels,
+    options: Options,
+}
+
+impl Classifier {
+    pub fn new(engine: Box<dyn Engine>, labels: Labels, options: Options) -> Result<Classifier> {
+        options.preprocess.validate()?;
+        if options.max_batch == 0 {
+            return Err(Error::InvalidArgument("max_batch must be at least 1".into()));
+        }
+        Ok(Classifier { engine, labels, options })
+    }
+
+    pub fn engine(&self) -> &dyn Engine {
+        self.engine.as_ref()
+    }
+
+    pub fn labels(&self) -> &Labels {
+        &self.labels
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Decode, resize and crop: the uint8 image the model will see.
+    pub fn prepare(&self, bytes: &[u8]) -> Result<RgbImage> {
+        let img = decode(bytes, &self.options.limits)?;
+        Ok(self.options.preprocess.resize_crop(&img))
+    }
+
+    /// Classify encoded images; the answer at `i` is for `images[i]`.
+    pub async fn classify(&self, images: &[&[u8]], top_k: usize) -> Vec<Result<Classification>> {
+        let prepared: Vec<Result<RgbImage>> = images.iter().map(|b| self.prepare(b)).collect();
+        self.classify_prepared(prepared, top_k).await
+    }
+
+    /// Classify images already decoded, resized and cropped (from
+    /// [`Classifier::prepare`], or pixels from a canvas); errors pass through.
+    pub async fn classify_prepared(&self, prepared: Vec<Result<RgbImage>>, top_k: usize) -> Vec<Result<Classification>> {
+        let crop = self.options.preprocess.crop;
+        let mut answers: Vec<Option<Result<Classification>>> = Vec::with_capacity(prepared.len());
+        let mut pending: Vec<(usize, RgbImage)> = Vec::new();
+        for (i, p) in prepared.into_iter().enumerate() {
+            match p {
+                Ok(img) if img.dimensions() == (crop, crop) => {
+                    answers.push(None);
+                    pending.push((i, img));
+                }
+                Ok(img) => answers.push(Some(Err(Error::InvalidArgument(format!(
+                    "prepared image is {}x{}, expected {crop}x{crop}",
+                    img.width(),
+                    img.height()
+                ))))),
+                Err(e) => answers.push(Some(Err(e))),
+            }
+        }
+        for chunk in pending.chunks(self.options.max_batch) {
+            let images: Vec<RgbImage> = chunk.iter().map(|(_, img)| img.clone()).collect();
+            let batch = self.cropped_tensor(&images);
+            let result = self.engine.run(&batch).await;
+            for (k, (i, _)) in chunk.iter().enumerate() {
+                answers[*i] = Some(match &result {
+                    Ok(logits) => Ok(classify_logits(&logits[k], &self.labels, top_k, self.options.threshold)),
+                    Err(e) => Err(e.clone()),
+                });
+            }
+        }
+        answers.into_iter().map(|a| a.expect("every image answered")).collect()
+    }
+
+    fn cropped_tensor(&self, images: &[RgbImage]) -> crate::Tensor {
+        let side = self.options.preprocess.crop as usize;
+        let mut t = crate::Tensor::zeros([images.len(), 3, side, side]);
+        for (img, out) in images.iter().zip(t.data.chunks_exact_mut(3 * side * side)) {
+            self.options.preprocess.normalize_into(img, out);
+        }
+        t
+    }
+}

@@ -1,0 +1,80 @@
+//! Inference engines: ONNX bytes in, logits out, behind one trait so the
+//! engine is picked at run time.
+
+#[cfg(feature = "cpu")]
+pub mod cpu;
+#[cfg(feature = "webgpu")]
+pub mod webgpu;
+#[cfg(feature = "webgpu")]
+pub mod wonnx_graph;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::tensor::Tensor;
+
+/// Not `Send`: in wasm everything runs on one thread, and wonnx's futures
+/// are not `Send` there.
+pub type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// tract-onnx on the CPU.
+    Cpu,
+    /// wonnx on WebGPU (native: Vulkan, Metal, DX12).
+    Webgpu,
+}
+
+impl EngineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineKind::Cpu => "cpu",
+            EngineKind::Webgpu => "webgpu",
+        }
+    }
+}
+
+impl std::fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for EngineKind {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "cpu" => Ok(EngineKind::Cpu),
+            "webgpu" => Ok(EngineKind::Webgpu),
+            _ => Err(crate::Error::InvalidArgument(format!("unknown engine {s:?}: use cpu or webgpu"))),
+        }
+    }
+}
+
+pub trait Engine {
+    fn kind(&self) -> EngineKind;
+
+    /// A human-readable description of the device, e.g. the GPU adapter.
+    fn device(&self) -> String;
+
+    /// Logits for a batch `[N, 3, H, W]`: N rows of class scores.
+    fn run<'a>(&'a self, input: &'a Tensor) -> LocalBoxFuture<'a, Result<Vec<Vec<f32>>>>;
+}
+
+/// Deterministic input in the range of normalised images, for self-checks
+/// and benchmarks.
+pub fn probe_input(batch: usize, side: usize) -> Tensor {
+    let mut t = Tensor::zeros([batch, 3, side, side]);
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for v in t.data.iter_mut() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        *v = ((state >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0;
+    }
+    t
+}

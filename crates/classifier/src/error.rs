@@ -1,0 +1,67 @@
+use thiserror::Error;
+
+/// Everything that can go wrong between bytes and a prediction.
+///
+/// Each variant has a stable [`Error::code`] that the HTTP API and the npm
+/// package pass on unchanged, so clients can branch on it without parsing
+/// messages.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum Error {
+    #[error("the input is empty (0 bytes)")]
+    EmptyInput,
+    #[error("the input is not an image (no known image signature)")]
+    NotAnImage,
+    #[error("unsupported image format {0}: use JPEG, PNG, WebP, GIF or BMP")]
+    UnsupportedFormat(String),
+    #[error("the image is corrupt or truncated: {0}")]
+    CorruptImage(String),
+    #[error("the image has {width}x{height} pixels, more than the limit of {max_pixels}")]
+    TooManyPixels { width: u32, height: u32, max_pixels: u64 },
+    #[error("the input has {bytes} bytes, more than the limit of {max_bytes}")]
+    TooManyBytes { bytes: usize, max_bytes: usize },
+    #[error("the model is invalid: {0}")]
+    ModelInvalid(String),
+    #[error("the {engine} engine is unavailable: {reason}")]
+    EngineUnavailable { engine: &'static str, reason: String },
+    #[error("the {engine} engine disagrees with the CPU engine by {max_diff} (tolerance {tolerance}) on the self-check input")]
+    EngineMismatch { engine: &'static str, max_diff: f32, tolerance: f32 },
+    #[error("inference failed: {0}")]
+    Inference(String),
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}
+
+impl Error {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::EmptyInput => "empty_input",
+            Error::NotAnImage => "not_an_image",
+            Error::UnsupportedFormat(_) => "unsupported_format",
+            Error::CorruptImage(_) => "corrupt_image",
+            Error::TooManyPixels { .. } => "too_many_pixels",
+            Error::TooManyBytes { .. } => "too_many_bytes",
+            Error::ModelInvalid(_) => "model_invalid",
+            Error::EngineUnavailable { .. } => "engine_unavailable",
+            Error::EngineMismatch { .. } => "engine_mismatch",
+            Error::Inference(_) => "inference_failed",
+            Error::InvalidArgument(_) => "invalid_argument",
+        }
+    }
+
+    /// True when the input was at fault (an HTTP API answers 4xx), false
+    /// when the model or the engine was (5xx).
+    pub fn is_input_error(&self) -> bool {
+        matches!(
+            self,
+            Error::EmptyInput
+                | Error::NotAnImage
+                | Error::UnsupportedFormat(_)
+                | Error::CorruptImage(_)
+                | Error::TooManyPixels { .. }
+                | Error::TooManyBytes { .. }
+                | Error::InvalidArgument(_)
+        )
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,36 @@
+//! densenet-edge: ImageNet classification with DenseNet-121 ONNX, from
+//! encoded image bytes to labelled predictions, with the exact
+//! preprocessing of the PyTorch tutorial (PIL + torchvision).
+//!
+//! bytes -> [`decode`] -> [`Preprocess`] (resize, crop, normalise) ->
+//! [`Engine`] (tract on CPU, wonnx on WebGPU) -> [`classify_logits`]
+//! (softmax, top-k, labels, `recognized`). [`Classifier`] runs it all for a
+//! batch of images. Nothing here knows about HTTP, JS or Workers.
+
+pub mod classifier;
+pub mod decode;
+pub mod engine;
+pub mod error;
+pub mod labels;
+pub mod manifest;
+pub mod postprocess;
+pub mod preprocess;
+pub mod resize;
+pub mod tensor;
+
+pub use classifier::{Classifier, Options};
+pub use decode::{decode, DecodeLimits, SUPPORTED_FORMATS};
+pub use engine::{probe_input, Engine, EngineKind};
+pub use error::{Error, Result};
+pub use labels::Labels;
+pub use manifest::{sha256_hex, Manifest};
+pub use postprocess::{classify_logits, softmax, top_k, Classification, Prediction, DEFAULT_THRESHOLD};
+pub use preprocess::Preprocess;
+pub use tensor::Tensor;
+
+#[cfg(feature = "cpu")]
+pub use engine::cpu::CpuEngine;
+#[cfg(feature = "webgpu")]
+pub use engine::webgpu::WebGpuEngine;
+
+pub use image::RgbImage;

@@ -1,0 +1,58 @@
+//! What a model file is: the manifest written next to it by the scripts in
+//! `model/`, and the check that the bytes are that file.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::preprocess::Preprocess;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub name: String,
+    pub file: String,
+    pub sha256: String,
+    pub bytes: u64,
+    /// `"pretrained"` or `"random"`.
+    pub weights: String,
+    pub preprocess: PreprocessSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreprocessSpec {
+    pub resize: u32,
+    pub crop: u32,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+impl Manifest {
+    pub fn from_json(json: &str) -> Result<Manifest> {
+        serde_json::from_str(json).map_err(|e| Error::ModelInvalid(format!("invalid model manifest: {e}")))
+    }
+
+    pub fn pretrained(&self) -> bool {
+        self.weights == "pretrained"
+    }
+
+    pub fn preprocess(&self) -> Preprocess {
+        let p = &self.preprocess;
+        Preprocess { resize: p.resize, crop: p.crop, mean: p.mean, std: p.std }
+    }
+
+    /// The model bytes must be the file this manifest describes.
+    pub fn verify(&self, model: &[u8]) -> Result<()> {
+        let digest = sha256_hex(model);
+        if digest != self.sha256 {
+            return Err(Error::ModelInvalid(format!(
+                "sha256 of the model is {digest}, the manifest of {} says {}",
+                self.name, self.sha256
+            )));
+        }
+        Ok(())
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,41 @@
+//! The whole pipeline on real bytes: good and bad images in one call.
+
+mod common;
+
+use common::{image, random_model, reference};
+use densenet_edge::{classify_logits, Classifier, CpuEngine, Labels, Options};
+
+fn classifier(max_batch: usize) -> Classifier {
+    let engine = CpuEngine::load(&random_model()).unwrap();
+    Classifier::new(Box::new(engine), Labels::imagenet().clone(), Options { max_batch, ..Options::default() }).unwrap()
+}
+
+#[test]
+fn bad_images_fail_alone_and_good_ones_match_onnxruntime() {
+    let c = classifier(2);
+    let files = ["photos/chelsea.png", "bad/not_image.txt", "photos/coffee.png", "bad/empty.bin", "photos/astronaut.png"];
+    let bytes: Vec<Vec<u8>> = files.iter().map(|f| image(f)).collect();
+    let refs: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
+    let answers = pollster::block_on(c.classify(&refs, 5));
+    assert_eq!(answers.len(), 5);
+    assert_eq!(answers[1].as_ref().unwrap_err().code(), "not_an_image");
+    assert_eq!(answers[3].as_ref().unwrap_err().code(), "empty_input");
+    for (i, name) in [(0, "chelsea"), (2, "coffee"), (4, "astronaut")] {
+        let got = answers[i].as_ref().unwrap();
+        let logits = reference::<f32>(&format!("photos_{name}.logits.densenet121-random.npy")).1;
+        let want = classify_logits(&logits, Labels::imagenet(), 5, Options::default().threshold);
+        let got_ids: Vec<usize> = got.predictions.iter().map(|p| p.class_index).collect();
+        let want_ids: Vec<usize> = want.predictions.iter().map(|p| p.class_index).collect();
+        assert_eq!(got_ids, want_ids, "{name}");
+        for (g, w) in got.predictions.iter().zip(&want.predictions) {
+            assert!((g.probability - w.probability).abs() < 1e-4, "{name}");
+        }
+    }
+}
+
+#[test]
+fn options_are_validated() {
+    let engine = || Box::new(CpuEngine::load(&random_model()).unwrap());
+    let zero_batch = Options { max_batch: 0, ..Options::default() };
+    assert!(Classifier::new(engine(), Labels::imagenet().clone(), zero_batch).is_err());
+}

@@ -1,0 +1,20 @@
+// Node entry: the same API as the browser build (CPU engine: Node has no
+// WebGPU). Loads the wasm from disk and lets `model` be a file path.
+import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import { setup } from './classifier.js';
+
+setup({
+  readWasmBytes: () => readFile(new URL('./densenet_edge_web_bg.wasm', import.meta.url)),
+  baseUrl: () => pathToFileURL(process.cwd() + '/').href,
+  fetch: async (url) => {
+    if (!String(url).startsWith('file:')) return fetch(url);
+    try {
+      return new Response(await readFile(new URL(url)));
+    } catch (e) {
+      return new Response(e.message, { status: e.code === 'ENOENT' ? 404 : 500 });
+    }
+  },
+});
+
+export * from './classifier.js';

@@ -1,0 +1,275 @@
+//! wasm-bindgen bindings of the shared crate, for the npm package
+//! `densenet-edge`. These are the low-level exports; `js/classifier.js`
+//! wraps them (model download, Cache API, choice of engine) into the
+//! public `Classifier` API, so everything here takes bytes, not URLs.
+
+use std::rc::Rc;
+
+use densenet_edge::{
+    Classification, Classifier, CpuEngine, Engine, Error, Labels, Manifest, Options, RgbImage, WebGpuEngine,
+};
+use js_sys::{Array, Object, Promise, Reflect, Uint8Array, Uint8ClampedArray};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+#[wasm_bindgen]
+extern "C" {
+    // `performance.now()` exists in windows, workers and Node >= 16.
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn now() -> f64;
+}
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    // A Rust panic shows its message in the console instead of "unreachable".
+    console_error_panic_hook::set_once();
+}
+
+/// A JS `Error` whose `.code` is the shared crate's stable error code.
+fn js_error(e: &Error) -> JsValue {
+    coded_error(e.code(), &e.to_string())
+}
+
+fn coded_error(code: &str, message: &str) -> JsValue {
+    let err = js_sys::Error::new(message);
+    let _ = Reflect::set(&err, &"code".into(), &code.into());
+    err.into()
+}
+
+fn to_js<T: Serialize>(value: &T) -> JsValue {
+    // Plain objects (not Maps), so results print and JSON.stringify well.
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).expect("serialisable")
+}
+
+/// sha256 of some bytes, lowercase hex: works where `crypto.subtle` does not
+/// (plain-http pages on other hosts than localhost).
+#[wasm_bindgen(js_name = sha256Hex)]
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    densenet_edge::sha256_hex(bytes)
+}
+
+/// Parses and checks a model manifest; returns it as an object.
+#[wasm_bindgen(js_name = parseManifest)]
+pub fn parse_manifest(json: &str) -> Result<JsValue, JsValue> {
+    Manifest::from_json(json).map(|m| to_js(&m)).map_err(|e| js_error(&e))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsPrediction<'a> {
+    class_index: usize,
+    class_id: &'a str,
+    class_name: &'a str,
+    probability: f32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Timings {
+    /// Decode, resize and crop, for the whole call.
+    preprocess_ms: f64,
+    /// The engine run for the whole call.
+    inference_ms: f64,
+    total_ms: f64,
+    /// Images in the call (the times above are shared by them).
+    images: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ModelInfo<'a> {
+    name: &'a str,
+    /// "random" or "pretrained": random weights give meaningless labels.
+    weights: &'a str,
+    sha256: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsClassification<'a> {
+    predictions: Vec<JsPrediction<'a>>,
+    recognized: bool,
+    engine: &'a str,
+    engine_reason: &'a str,
+    device: &'a str,
+    timings: &'a Timings,
+    model: ModelInfo<'a>,
+}
+
+struct Inner {
+    classifier: Classifier,
+    engine: String,
+    engine_reason: String,
+    device: String,
+    manifest: Manifest,
+}
+
+/// One input after conversion from JS: encoded bytes or RGBA pixels.
+enum Input {
+    Encoded(Vec<u8>),
+    Rgba { data: Vec<u8>, width: u32, height: u32 },
+}
+
+fn input_from_js(value: &JsValue) -> Result<Input, Error> {
+    if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
+        return Ok(Input::Encoded(bytes.to_vec()));
+    }
+    // ImageData, or anything shaped like it ({ data, width, height }).
+    let get = |k: &str| Reflect::get(value, &k.into()).unwrap_or(JsValue::UNDEFINED);
+    let (data, width, height) = (get("data"), get("width"), get("height"));
+    let bad = || Error::InvalidArgument("input must be encoded image bytes or ImageData".into());
+    let (width, height) = (width.as_f64().ok_or_else(bad)? as u32, height.as_f64().ok_or_else(bad)? as u32);
+    let data = if let Some(d) = data.dyn_ref::<Uint8ClampedArray>() {
+        d.to_vec()
+    } else if let Some(d) = data.dyn_ref::<Uint8Array>() {
+        d.to_vec()
+    } else {
+        return Err(bad());
+    };
+    if width == 0 || height == 0 || data.len() != 4 * width as usize * height as usize {
+        return Err(Error::InvalidArgument(format!("{} RGBA bytes for {width}x{height} pixels", data.len())));
+    }
+    Ok(Input::Rgba { data, width, height })
+}
+
+impl Inner {
+    fn prepare(&self, input: Result<Input, Error>) -> Result<RgbImage, Error> {
+        match input? {
+            Input::Encoded(bytes) => self.classifier.prepare(&bytes),
+            Input::Rgba { data, width, height } => {
+                let limits = self.classifier.options().limits;
+                if width as u64 * height as u64 > limits.max_pixels {
+                    return Err(Error::TooManyPixels { width, height, max_pixels: limits.max_pixels });
+                }
+                // Alpha is dropped, as PIL's convert("RGB") does for encoded images.
+                let rgb: Vec<u8> = data.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+                let img = RgbImage::from_raw(width, height, rgb).expect("size checked above");
+                Ok(self.classifier.options().preprocess.resize_crop(&img))
+            }
+        }
+    }
+
+    fn result_to_js(&self, c: &Classification, timings: &Timings) -> JsValue {
+        let predictions = c
+            .predictions
+            .iter()
+            .map(|p| JsPrediction {
+                class_index: p.class_index,
+                class_id: &p.class_id,
+                class_name: &p.class_name,
+                probability: p.probability,
+            })
+            .collect();
+        to_js(&JsClassification {
+            predictions,
+            recognized: c.recognized,
+            engine: &self.engine,
+            engine_reason: &self.engine_reason,
+            device: &self.device,
+            timings,
+            model: ModelInfo { name: &self.manifest.name, weights: &self.manifest.weights, sha256: &self.manifest.sha256 },
+        })
+    }
+
+    /// Every input gets a result object or `{ error: { code, message } }`.
+    async fn classify(&self, inputs: Vec<Result<Input, Error>>, top_k: usize) -> Array {
+        let t0 = now();
+        let n = inputs.len();
+        let prepared: Vec<_> = inputs.into_iter().map(|i| self.prepare(i)).collect();
+        let t1 = now();
+        let results = self.classifier.classify_prepared(prepared, top_k).await;
+        let t2 = now();
+        let timings = Timings { preprocess_ms: t1 - t0, inference_ms: t2 - t1, total_ms: t2 - t0, images: n };
+        results
+            .iter()
+            .map(|r| match r {
+                Ok(c) => self.result_to_js(c, &timings),
+                Err(e) => {
+                    let err = Object::new();
+                    let _ = Reflect::set(&err, &"code".into(), &e.code().into());
+                    let _ = Reflect::set(&err, &"message".into(), &e.to_string().into());
+                    let wrapper = Object::new();
+                    let _ = Reflect::set(&wrapper, &"error".into(), &err);
+                    JsValue::from(wrapper)
+                }
+            })
+            .collect()
+    }
+}
+
+/// A loaded model on one engine. Made by [`Model::load`].
+#[wasm_bindgen]
+pub struct Model {
+    inner: Rc<Inner>,
+}
+
+#[wasm_bindgen]
+impl Model {
+    /// Verify `onnx` against the manifest (sha256), then load it on
+    /// `engine` ("cpu" or "webgpu"). With `fallback`, a WebGPU engine that
+    /// fails to load or fails its self-check against the CPU engine gives
+    /// way to the CPU engine, and `engineReason` says why. `reason` is the
+    /// caller's reason for the engine choice (e.g. "no WebGPU adapter").
+    pub async fn load(
+        onnx: Uint8Array,
+        manifest_json: String,
+        engine: String,
+        fallback: bool,
+        reason: String,
+    ) -> Result<Model, JsValue> {
+        let manifest = Manifest::from_json(&manifest_json).map_err(|e| js_error(&e))?;
+        let onnx = onnx.to_vec();
+        manifest.verify(&onnx).map_err(|e| js_error(&e))?;
+        let options = Options { preprocess: manifest.preprocess(), ..Options::default() };
+        let cpu = CpuEngine::load(&onnx).map_err(|e| js_error(&e))?;
+        let (engine, engine_reason): (Box<dyn Engine>, String) = match engine.as_str() {
+            "cpu" => (Box::new(cpu), reason),
+            "webgpu" => match WebGpuEngine::load(&onnx, options.preprocess.crop as usize, &cpu).await {
+                Ok(gpu) => {
+                    let why = format!("{reason}; self-check max |diff| vs CPU {:.2e}", gpu.self_check_max_diff);
+                    (Box::new(gpu), why)
+                }
+                Err(e) if fallback => (Box::new(cpu), format!("WebGPU failed, using the CPU: {e}")),
+                Err(e) => return Err(js_error(&e)),
+            },
+            other => {
+                return Err(js_error(&Error::InvalidArgument(format!("unknown engine {other:?}: use cpu or webgpu"))))
+            }
+        };
+        drop(onnx);
+        let (kind, device) = (engine.kind().to_string(), engine.device());
+        let classifier = Classifier::new(engine, Labels::imagenet().clone(), options).map_err(|e| js_error(&e))?;
+        Ok(Model { inner: Rc::new(Inner { classifier, engine: kind, engine_reason, device, manifest }) })
+    }
+
+    /// "cpu" or "webgpu".
+    #[wasm_bindgen(getter)]
+    pub fn engine(&self) -> String {
+        self.inner.engine.clone()
+    }
+
+    #[wasm_bindgen(getter, js_name = engineReason)]
+    pub fn engine_reason(&self) -> String {
+        self.inner.engine_reason.clone()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn device(&self) -> String {
+        self.inner.device.clone()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn manifest(&self) -> JsValue {
+        to_js(&self.inner.manifest)
+    }
+
+    /// Classify an array of inputs (`Uint8Array` of an encoded image, or
+    /// `ImageData`-like `{ data, width, height }`). Resolves to an array with
+    /// one result or one `{ error: { code, message } }` per input.
+    pub fn classify(&self, inputs: Array, top_k: usize) -> Promise {
+        let inputs: Vec<_> = inputs.iter().map(|v| input_from_js(&v)).collect();
+        let inner = Rc::clone(&self.inner);
+        wasm_bindgen_futures::future_to_promise(async move { Ok(inner.classify(inputs, top_k.max(1)).await.into()) })
+    }
+}

@@ -1,0 +1,111 @@
+//! The package's wasm API, run by wasm-bindgen-test in Node and in headless
+//! Chromium (scripts/test-web-wasm.sh): manifest checks, error codes, the
+//! RGBA (ImageData) path, and one real classification on the CPU engine.
+#![cfg(target_arch = "wasm32")]
+
+use densenet_edge_web::{parse_manifest, sha256_hex, Model};
+use js_sys::{Array, Object, Reflect, Uint8Array, Uint8ClampedArray};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+const MODEL: &[u8] = include_bytes!("../../../model/build/densenet121-random.onnx");
+const MANIFEST: &str = include_str!("../../../model/manifests/densenet121-random.json");
+const CHELSEA: &[u8] = include_bytes!("../../../tests/images/photos/chelsea.png");
+const NOT_IMAGE: &[u8] = include_bytes!("../../../tests/images/bad/not_image.txt");
+const TRUNCATED: &[u8] = include_bytes!("../../../tests/images/bad/truncated.png");
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &key.into()).unwrap()
+}
+
+fn code_of(err: &JsValue) -> String {
+    assert!(err.is_instance_of::<js_sys::Error>(), "a JS Error, got {err:?}");
+    get(err, "code").as_string().unwrap()
+}
+
+async fn load_cpu() -> Model {
+    Model::load(Uint8Array::from(MODEL), MANIFEST.into(), "cpu".into(), false, "test".into()).await.unwrap()
+}
+
+async fn classify(model: &Model, inputs: &[JsValue]) -> Vec<JsValue> {
+    let array: Array = inputs.iter().collect();
+    let out = JsFuture::from(model.classify(array, 5)).await.unwrap();
+    out.dyn_into::<Array>().unwrap().iter().collect()
+}
+
+fn top_ids(result: &JsValue) -> Vec<String> {
+    let preds: Array = get(result, "predictions").dyn_into().unwrap();
+    preds.iter().map(|p| get(&p, "classId").as_string().unwrap()).collect()
+}
+
+#[wasm_bindgen_test]
+fn sha256_is_the_manifests() {
+    let m = parse_manifest(MANIFEST).unwrap();
+    assert_eq!(sha256_hex(MODEL), get(&m, "sha256").as_string().unwrap());
+    assert_eq!(get(&m, "weights").as_string().unwrap(), "random");
+}
+
+#[wasm_bindgen_test]
+fn bad_manifest_is_model_invalid() {
+    assert_eq!(code_of(&parse_manifest("{}").unwrap_err()), "model_invalid");
+}
+
+#[wasm_bindgen_test]
+async fn wrong_bytes_are_rejected_before_loading() {
+    let err = Model::load(Uint8Array::from(&b"not a model"[..]), MANIFEST.into(), "cpu".into(), false, String::new())
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(code_of(&err), "model_invalid");
+    assert!(err.unchecked_ref::<js_sys::Error>().message().as_string().unwrap().contains("sha256"));
+}
+
+#[wasm_bindgen_test]
+async fn unknown_engine_is_invalid_argument() {
+    let err = Model::load(Uint8Array::from(MODEL), MANIFEST.into(), "tpu".into(), false, String::new()).await.err().unwrap();
+    assert_eq!(code_of(&err), "invalid_argument");
+}
+
+#[wasm_bindgen_test]
+async fn classifies_bytes_and_imagedata_and_reports_errors_per_image() {
+    let model = load_cpu().await;
+    assert_eq!(model.engine(), "cpu");
+
+    // The RGBA path: the decoded photo as ImageData-like pixels must give
+    // the same answer as the encoded bytes.
+    let img = image::load_from_memory(CHELSEA).unwrap().to_rgba8();
+    let pixels = Object::new();
+    Reflect::set(&pixels, &"data".into(), &Uint8ClampedArray::from(img.as_raw().as_slice())).unwrap();
+    Reflect::set(&pixels, &"width".into(), &img.width().into()).unwrap();
+    Reflect::set(&pixels, &"height".into(), &img.height().into()).unwrap();
+
+    let results = classify(
+        &model,
+        &[
+            Uint8Array::from(CHELSEA).into(),
+            pixels.into(),
+            Uint8Array::from(NOT_IMAGE).into(),
+            Uint8Array::from(TRUNCATED).into(),
+            Uint8Array::new_with_length(0).into(),
+            JsValue::from_str("nope"),
+        ],
+    )
+    .await;
+    assert_eq!(results.len(), 6);
+
+    let bytes = &results[0];
+    assert_eq!(top_ids(bytes).len(), 5);
+    assert_eq!(top_ids(bytes), top_ids(&results[1]));
+    assert_eq!(get(bytes, "engine").as_string().unwrap(), "cpu");
+    assert_eq!(get(&get(bytes, "model"), "weights").as_string().unwrap(), "random");
+    assert!(get(&get(bytes, "timings"), "inferenceMs").as_f64().unwrap() > 0.0);
+    let p: f64 = get(&get(&get(bytes, "predictions"), "0"), "probability").as_f64().unwrap();
+    assert!(p > 0.0 && p <= 1.0);
+
+    let code = |r: &JsValue| get(&get(r, "error"), "code").as_string().unwrap();
+    assert_eq!(code(&results[2]), "not_an_image");
+    assert_eq!(code(&results[3]), "corrupt_image");
+    assert_eq!(code(&results[4]), "empty_input");
+    assert_eq!(code(&results[5]), "invalid_argument");
+}

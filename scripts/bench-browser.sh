@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Browser benchmark (not a test): builds the package, installs the pinned
+# bench dependencies (onnxruntime-web, playwright-core), runs bench/browser/bench.mjs.
+#   scripts/bench-browser.sh [runs]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$REPO_ROOT"
+[ -f model/build/densenet121-random.onnx ] || scripts/prepare-model.sh
+scripts/build-web.sh
+# playwright-core comes from tests/browser (bench.mjs reuses its launcher).
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+(cd bench/browser && npm ci --no-audit --no-fund --loglevel=error)
+exec node bench/browser/bench.mjs "${1:-10}"

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Builds the npm package `densenet-edge` into crates/web/pkg (gitignored) and
+# copies it to www/pkg (gitignored) so the page works from any static host
+# and from the Worker's static assets.
+#   scripts/build-web.sh          release build (what the page and tests use)
+# Needs: rustup target wasm32-unknown-unknown; installs wasm-bindgen-cli of
+# exactly the Cargo.lock version into $TOOLS_DIR (shared with the Worker when
+# the versions coincide).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$REPO_ROOT"
+say() { echo "build-web: $*" >&2; }
+
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+# wasm-bindgen-cli must be the very version in Cargo.lock.
+WB_VERSION="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)"
+WB_ROOT="$TOOLS_DIR/wasm-bindgen-$WB_VERSION"
+WASM_BINDGEN="$WB_ROOT/bin/wasm-bindgen"
+if [[ "$("$WASM_BINDGEN" --version 2>/dev/null || true)" != "wasm-bindgen $WB_VERSION"* ]]; then
+  say "installing wasm-bindgen-cli $WB_VERSION into $WB_ROOT"
+  CARGO_TARGET_DIR="$DENSENET_EDGE_CACHE/target-tools" nice -n 10 \
+    cargo install --locked --quiet --root "$WB_ROOT" "wasm-bindgen-cli@$WB_VERSION"
+fi
+export WASM_BINDGEN WB_ROOT
+
+# wasm32 flags only for this target dir, never for native builds:
+# web_sys_unstable_apis for wgpu 0.16's WebGPU backend, simd128 for tract.
+export CARGO_TARGET_DIR="$WASM_TARGET_DIR"
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--cfg=web_sys_unstable_apis -C target-feature=+simd128"
+
+say "cargo build -p densenet-edge-web (wasm32, release)"
+nice -n 10 cargo build --locked --release --target wasm32-unknown-unknown -p densenet-edge-web
+
+PKG="$REPO_ROOT/crates/web/pkg"
+rm -rf "$PKG"
+mkdir -p "$PKG"
+# One ES-module build for browsers, bundlers and Node: js/node.js hands the
+# wasm bytes to init() itself, so `--target web` serves all three.
+"$WASM_BINDGEN" --target web --out-dir "$PKG" --out-name densenet_edge_web \
+  "$WASM_TARGET_DIR/wasm32-unknown-unknown/release/densenet_edge_web.wasm"
+cp crates/web/js/* "$PKG/"
+
+rm -rf www/pkg
+cp -r "$PKG" www/pkg
+# The manifests as static files next to where the page looks for the model
+# (www/model/X.json); the .onnx itself (32 MB, over the Workers 25 MiB asset
+# limit) is served by the Worker from R2, or by scripts/serve-web.mjs.
+mkdir -p www/model
+cp model/manifests/*.json www/model/
+say "built $PKG ($(du -h "$PKG/densenet_edge_web_bg.wasm" | cut -f1) wasm) and www/pkg"

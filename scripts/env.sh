@@ -1,0 +1,18 @@
+# Sourced by every script: where caches and tools live, outside the clone, so
+# CI and later runs reuse them.
+DENSENET_EDGE_CACHE="${DENSENET_EDGE_CACHE:-$HOME/.cache/densenet-edge}"
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export DENSENET_EDGE_CACHE REPO_ROOT
+# Native builds of the root workspace.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$DENSENET_EDGE_CACHE/target}"
+# wasm32 builds of the root workspace (other RUSTFLAGS, so another directory).
+export WASM_TARGET_DIR="$DENSENET_EDGE_CACHE/target-wasm"
+# The Worker's own workspace.
+export WORKER_TARGET_DIR="$DENSENET_EDGE_CACHE/target-worker"
+# Tools installed by scripts/setup-*.sh (cargo install --root, npm prefixes).
+export TOOLS_DIR="$DENSENET_EDGE_CACHE/tools"
+# Python venv for model export and reference outputs.
+export VENV_DIR="$DENSENET_EDGE_CACHE/venv"
+# Generated model files (gitignored).
+export MODEL_BUILD_DIR="$REPO_ROOT/model/build"
+export PATH="$TOOLS_DIR/bin:$PATH"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Everything browser-side, from a fresh clone: builds the package, installs
+# the pinned npm dev dependencies, then runs
+#   1. wasm-bindgen-test of the package API in Node and headless Chromium,
+#   2. the package in Node, the page end to end (Playwright + Debian Chromium,
+#      WebGPU on SwiftShader included), the Vite app.
+# Exits non-zero when anything fails. Screenshots: tests/artifacts/.
+# Skip the slow WebGPU test with BROWSER_TESTS_SKIP_WEBGPU=1.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/env.sh"
+cd "$REPO_ROOT"
+
+[ -f model/build/densenet121-random.onnx ] || scripts/prepare-model.sh
+scripts/build-web.sh
+
+# npm ci only when a lockfile changed (the package itself is a file: link,
+# so rebuilding it needs no reinstall).
+npm_ci() {
+  local dir="$1" stamp="$1/node_modules/.package-lock.sha256" want
+  want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]]; then
+    # `npm install` honours the lockfile's versions; `npm ci` rejects the
+    # vite-app lock (npm 11 wants rollup's optional native packages of every
+    # platform listed).
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
+  fi
+}
+npm_ci tests/browser
+npm_ci tests/browser/vite-app
+
+status=0
+scripts/test-web-wasm.sh all || status=1
+
+cd tests/browser
+node --test --test-reporter=spec --test-concurrency=1 node.test.mjs e2e.test.mjs vite.test.mjs || status=1
+exit $status
