@@ -157,7 +157,7 @@ test('after one visit the page classifies with the network off'
   await context.setOffline(false);
 });
 
-test('WebGPU (SwiftShader) gives the same top-5 as the CPU engine', { timeout: 600_000, skip: process.env.BROWSER_TESTS_SKIP_WEBGPU ? 'BROWSER_TESTS_SKIP_WEBGPU is set' : false }, async () => {
+test('WebGPU (SwiftShader) gives the same top-5 as the CPU engine', { timeout: 600_000, skip: process.env.BROWSER_TESTS_SKIP_WEBGPU === '1' ? 'BROWSER_TESTS_SKIP_WEBGPU=1' : false }, async () => {
   const gpuServer = await serve();
   const gpuContext = await launch(['--enable-unsafe-webgpu']);
   try {

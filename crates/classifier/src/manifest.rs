@@ -15,15 +15,9 @@ pub struct Manifest {
     pub bytes: u64,
     /// `"pretrained"` or `"random"`.
     pub weights: String,
-    pub preprocess: PreprocessSpec,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PreprocessSpec {
-    pub resize: u32,
-    pub crop: u32,
-    pub mean: [f32; 3],
-    pub std: [f32; 3],
+    /// The manifest's other preprocessing keys (e.g. `interpolation`) only
+    /// document what [`Preprocess`] always does.
+    pub preprocess: Preprocess,
 }
 
 impl Manifest {
@@ -33,11 +27,6 @@ impl Manifest {
 
     pub fn pretrained(&self) -> bool {
         self.weights == "pretrained"
-    }
-
-    pub fn preprocess(&self) -> Preprocess {
-        let p = &self.preprocess;
-        Preprocess { resize: p.resize, crop: p.crop, mean: p.mean, std: p.std }
     }
 
     /// The model bytes must be the file this manifest describes.

@@ -65,7 +65,7 @@ impl LoadedModel {
     }
 
     pub fn preprocess(&self) -> densenet_edge::Preprocess {
-        self.manifest.as_ref().map(Manifest::preprocess).unwrap_or_default()
+        self.manifest.as_ref().map(|m| m.preprocess.clone()).unwrap_or_default()
     }
 
     pub fn engine(&self, kind: EngineKind) -> Result<Box<dyn Engine>, String> {

@@ -221,7 +221,7 @@ impl Model {
         let manifest = Manifest::from_json(&manifest_json).map_err(|e| js_error(&e))?;
         let onnx = onnx.to_vec();
         manifest.verify(&onnx).map_err(|e| js_error(&e))?;
-        let options = Options { preprocess: manifest.preprocess(), ..Options::default() };
+        let options = Options { preprocess: manifest.preprocess.clone(), ..Options::default() };
         let cpu = CpuEngine::load(&onnx).map_err(|e| js_error(&e))?;
         let (engine, engine_reason): (Box<dyn Engine>, String) = match engine.as_str() {
             "cpu" => (Box::new(cpu), reason),
