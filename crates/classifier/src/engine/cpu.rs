@@ -14,25 +14,33 @@ pub struct CpuEngine {
 
 impl CpuEngine {
     /// Load and optimise an ONNX model whose single input is
-    /// `[batch, 3, side, side]` (a symbolic batch stays symbolic, so any N
-    /// runs on the same plan).
+    /// `[batch, 3, side, side]`; any batch runs, one image at a time.
     pub fn load(onnx: &[u8]) -> Result<CpuEngine> {
         let invalid = |e: TractError| Error::ModelInvalid(format!("{e:#}"));
-        let model = tract_onnx::onnx().model_for_read(&mut Cursor::new(onnx)).map_err(invalid)?;
+        let mut model = tract_onnx::onnx().model_for_read(&mut Cursor::new(onnx)).map_err(invalid)?;
+        // Optimised for batch 1 and run image by image: measured natively,
+        // a plan for a symbolic batch takes 222 ms per image and one for a
+        // fixed batch of 4 214 ms, one for a fixed batch of 1 94 ms.
+        let mut input = model.input_fact(0).map_err(invalid)?.clone();
+        if input.shape.dims().count() != 4 {
+            return Err(Error::ModelInvalid("the model input is not [batch, channels, height, width]".into()));
+        }
+        input.shape.set_dim(0, 1.to_dim());
+        model.set_input_fact(0, input).map_err(invalid)?;
         let plan = model.into_optimized().map_err(invalid)?.into_runnable().map_err(invalid)?;
         Ok(CpuEngine { plan })
     }
 
     pub fn run_sync(&self, input: &Tensor) -> Result<Vec<Vec<f32>>> {
+        (0..input.batch()).map(|i| self.run_one(&input.slice_batch(i, i + 1))).collect()
+    }
+
+    fn run_one(&self, input: &Tensor) -> Result<Vec<f32>> {
         let failed = |e: TractError| Error::Inference(format!("{e:#}"));
         let tensor = tract_onnx::prelude::Tensor::from_shape(&input.shape, &input.data).map_err(failed)?;
         let outputs = self.plan.run(tvec!(tensor.into_tvalue())).map_err(failed)?;
         let logits = outputs[0].try_as_plain_ram().and_then(|v| v.as_slice::<f32>()).map_err(failed)?;
-        let n = input.batch();
-        if n == 0 || logits.len() % n != 0 {
-            return Err(Error::Inference(format!("{} logits for a batch of {n}", logits.len())));
-        }
-        Ok(logits.chunks(logits.len() / n).map(<[f32]>::to_vec).collect())
+        Ok(logits.to_vec())
     }
 }
 
