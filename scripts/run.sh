@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# The main job: set up, prepare the model, build, and classify the fixture
-# photos with both engines.
+# The main job: install what is missing, prepare the model, build the browser
+# package and the Worker, then serve the page and POST /predict locally with
+# `wrangler dev` on 127.0.0.1 (prints the URL; Ctrl-C stops).
+#   scripts/run.sh [--port N]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$REPO_ROOT"
 
 scripts/setup.sh
-scripts/prepare-model.sh
-cargo build --release --locked -p densenet-edge-cli
-cli="$CARGO_TARGET_DIR/release/densenet-edge"
-for engine in cpu webgpu; do
-  "$cli" classify --engine "$engine" tests/images/photos/*
-done
+scripts/prepare-model.sh >/dev/null
+scripts/build-web.sh
+exec scripts/run-worker.sh "$@"

@@ -26,6 +26,7 @@ suite() {
 
 suite native cargo test --workspace --locked
 suite browser tests/browser/run.sh
+suite worker tests/worker/run.sh
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): the local Worker (wrangler dev, workerd) against the
+# PyTorch tutorial's Flask server (gunicorn, 1 worker), in one run, on the
+# same DenseNet-121 graph (model/build/densenet121-random.onnx) and the same
+# image, with the same load tool (bench/worker/load.mjs) at concurrency 1, 4
+# and 16. Loopback only; bounded requests.
+#
+#   bench/worker/bench.sh
+# Environment:
+#   BENCH_IMAGE      image to send (default tests/images/photos/chelsea.png)
+#   BENCH_CONC       concurrencies (default "1 4 16")
+#   BENCH_REQUESTS   requests per concurrency level = max(BENCH_REQUESTS, 2*C) (default 24)
+#   BENCH_WORKER_CONFIGS  Worker configurations, each "name:VAR=v,VAR=v"
+#                    (default: batch1 / coalesce off, and coalescing on at MAX_BATCH 4)
+#   BENCH_TORCH      1 (default): install torch+torchvision into the bench venv
+#                    if missing (PyPI, several GB, at most 10 minutes); 0: don't
+#   BENCH_BACKEND    Flask peer: auto (torch if importable), torch, onnxruntime
+# Output: one JSON line per run, then a table with ratios Worker/Flask, also
+# written to $DENSENET_EDGE_CACHE/bench-worker/<time>.txt.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+"$root/scripts/build-worker.sh"
+onnx="$("$root/scripts/prepare-model.sh")"
+"$root/scripts/seed-worker-model.sh"
+source "$root/worker/env.sh"
+
+image="${BENCH_IMAGE:-$root/tests/images/photos/chelsea.png}"
+concs=(${BENCH_CONC:-1 4 16})
+base_requests="${BENCH_REQUESTS:-24}"
+configs=(${BENCH_WORKER_CONFIGS:-"alone:COALESCE=false,MAX_BATCH=1" "coalesce4:COALESCE=true,MAX_BATCH=4,BATCH_WAIT_MS=10"})
+out_dir="$DENSENET_EDGE_CACHE/bench-worker"
+mkdir -p "$out_dir"
+report="$out_dir/$(date +%Y%m%d-%H%M%S).txt"
+results="$(mktemp)"
+say() { echo "bench: $*" >&2; }
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -f "$results"; }
+trap cleanup EXIT
+
+wait_http() { # url seconds
+  for _ in $(seq "$2"); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 1; done
+  say "no answer from $1"; return 1
+}
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+
+load() { # label url
+  local label="$1" url="$2"
+  for c in "${concs[@]}"; do
+    local n=$(( base_requests > 2 * c ? base_requests : 2 * c ))
+    local line
+    line="$(node "$here/load.mjs" "$url" "$image" "$c" "$n" 2)"
+    echo "$label $line" | tee -a "$results"
+  done
+}
+
+# --- the Worker --------------------------------------------------------------
+cd "$WORKER_DIR"
+for cfg in "${configs[@]}"; do
+  label="worker-${cfg%%:*}"
+  vars=()
+  IFS=, read -ra kv <<<"${cfg#*:}"
+  for x in "${kv[@]}"; do vars+=(--var "${x%%=*}:${x#*=}"); done
+  port="$(free_port)"
+  say "starting wrangler dev ($label: ${cfg#*:}) on 127.0.0.1:$port"
+  WORKER_PREBUILT=1 wrangler dev --ip 127.0.0.1 --port "$port" --log-level log \
+    --show-interactive-dev-session=false "${vars[@]}" >"$out_dir/$label.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$port/health" 90
+  t0=$(date +%s%N)
+  curl -fsS "http://127.0.0.1:$port/health?load=1" >"$out_dir/$label.health.json"
+  say "$label: model loaded in $(( ($(date +%s%N) - t0) / 1000000 )) ms (client side); $(node -e '
+    const h = require(process.argv[1]);
+    console.log(`server: load ${JSON.stringify(h.load)}, wasm memory after load ${(h.memory.wasm_bytes_after_load / 2 ** 20).toFixed(1)} MiB`);' "$out_dir/$label.health.json")"
+  load "$label" "http://127.0.0.1:$port/predict"
+  curl -fsS "http://127.0.0.1:$port/health" >"$out_dir/$label.health-after.json"
+  say "$label: wasm memory after the run $(node -e '
+    const h = require(process.argv[1]); console.log(`${(h.memory.wasm_bytes / 2 ** 20).toFixed(1)} MiB, batches ${JSON.stringify(h.batches)}`);' "$out_dir/$label.health-after.json")"
+  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+done
+
+# --- the tutorial's Flask server ----------------------------------------------
+venv="$DENSENET_EDGE_CACHE/venv-bench"
+[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+stamp="$venv/.requirements.sha256"
+want="$(sha256sum "$root/bench/flask/requirements.txt" | cut -d' ' -f1)"
+if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]]; then
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$root/bench/flask/requirements.txt"
+  echo "$want" >"$stamp"
+fi
+if [[ "${BENCH_TORCH:-1}" == 1 ]] && ! "$venv/bin/python" -c 'import torch, torchvision' 2>/dev/null; then
+  say "installing torch 2.15.0 + torchvision 0.29.2 from PyPI into $venv (large; at most 10 minutes)"
+  timeout 600 "$venv/bin/pip" install -q --disable-pip-version-check torch==2.15.0 torchvision==0.29.2 \
+    || say "torch install failed or timed out"
+fi
+port="$(free_port)"
+cd "$root/bench/flask"
+DENSENET_ONNX="$onnx" BENCH_BACKEND="${BENCH_BACKEND:-auto}" \
+  "$venv/bin/gunicorn" -w 1 -b "127.0.0.1:$port" --timeout 120 app:app >"$out_dir/flask.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$port/backend" 120
+backend="$(curl -fsS "http://127.0.0.1:$port/backend" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).backend))')"
+if [[ "$backend" != torch ]]; then
+  say "*****************************************************************************"
+  say "*** the Flask peer runs the ONNX graph on onnxruntime, NOT PyTorch eager:   ***"
+  say "*** torch/torchvision are not installed in $venv"
+  say "*****************************************************************************"
+fi
+load "flask-$backend" "http://127.0.0.1:$port/predict"
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+
+# --- the table -------------------------------------------------------------------
+node - "$results" "flask-$backend" <<'JS' | tee "$report"
+const fs = require('fs');
+const [file, peer] = process.argv.slice(2);
+const rows = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => {
+  const i = l.indexOf(' ');
+  return { label: l.slice(0, i), ...JSON.parse(l.slice(i + 1)) };
+});
+const flask = Object.fromEntries(rows.filter((r) => r.label === peer).map((r) => [r.concurrency, r]));
+const pad = (s, n) => String(s).padEnd(n);
+console.log(`DenseNet-121 (random weights), one image per request, ${new Date().toISOString()}`);
+console.log(`${pad('server', 22)}${pad('conc', 6)}${pad('req/s', 9)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('errors', 8)}${pad('x req/s', 9)}${pad('x p50', 8)}server-side median ms`);
+for (const r of rows) {
+  const f = flask[r.concurrency];
+  const ratio = f && r.label !== peer ? [(r.req_s / f.req_s).toFixed(2), (r.p50_ms / f.p50_ms).toFixed(2)] : ['', ''];
+  console.log(`${pad(r.label, 22)}${pad(r.concurrency, 6)}${pad(r.req_s, 9)}${pad(r.p50_ms, 9)}${pad(r.p99_ms, 9)}${pad(r.errors, 8)}${pad(ratio[0], 9)}${pad(ratio[1], 8)}${JSON.stringify(r.server_median)}`);
+}
+console.log(`x req/s, x p50: Worker / ${peer} at the same concurrency (req/s: higher is better for the Worker; p50: lower is).`);
+JS
+say "report: $report"

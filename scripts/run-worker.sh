@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds the Worker, prepares the model (the pretrained export when
+# DENSENET_EDGE_PRETRAINED=1 and it can be fetched, otherwise the seeded
+# random-weight DenseNet-121, said loudly), seeds the local R2 emulation and
+# serves the page and the API with `wrangler dev` on 127.0.0.1.
+#   scripts/run-worker.sh [--port N] [more wrangler dev args, e.g. --var COALESCE:true]
+# Offline once scripts/setup-worker-tools.sh and scripts/setup-python.sh ran.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+"$here/build-worker.sh"
+onnx="$("$here/prepare-model.sh")"
+source "$here/../worker/env.sh"
+name="$(basename "$onnx" .onnx)"
+manifest="$REPO_ROOT/model/manifests/$name.json"
+[[ -f "$manifest" ]] || manifest="$MODEL_BUILD_DIR/$name.json"
+"$here/seed-worker-model.sh" "$manifest" "$onnx"
+if [[ "$name" == *random* ]]; then
+  echo "run-worker: *** SERVING THE RANDOM-WEIGHT MODEL ($name): predictions are meaningless ***" >&2
+fi
+
+port=8787
+args=()
+while (($#)); do
+  case "$1" in
+    --port) port="$2"; shift 2 ;;
+    --port=*) port="${1#--port=}"; shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+echo "run-worker: http://127.0.0.1:$port/  (POST /predict, GET /health; Ctrl-C stops)" >&2
+cd "$WORKER_DIR"
+WORKER_PREBUILT=1 exec wrangler dev --ip 127.0.0.1 --port "$port" --var "MODEL:$name" \
+  --show-interactive-dev-session=false "${args[@]}"

@@ -1,0 +1,95 @@
+// Shared by the Worker's HTTP tests: start the built Worker in workerd
+// (wrangler's unstable_startWorker), seed the local R2, read references.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const root = path.resolve(here, '../..');
+export const workerDir = path.join(root, 'worker');
+export const images = path.join(root, 'tests/images');
+// wrangler lives in worker/node_modules, not next to this file.
+const { unstable_startWorker } = createRequire(path.join(workerDir, 'package.json'))('wrangler');
+export const wranglerBin = path.join(workerDir, 'node_modules/.bin/wrangler');
+
+export const MODEL_NAME = 'densenet121-random';
+export const manifest = JSON.parse(
+  readFileSync(path.join(root, `model/manifests/${MODEL_NAME}.json`), 'utf8'),
+);
+
+/** Puts the random-weight model into worker/.wrangler/state (idempotent). */
+export function seedModel() {
+  execFileSync(path.join(root, 'scripts/seed-worker-model.sh'), { stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+/** Starts worker/build/ (built by scripts/build-worker.sh) on 127.0.0.1 with
+ * extra string vars; returns { worker, base }. */
+export async function startWorker(vars = {}) {
+  // Built already, where a build failure is readable; see the [build]
+  // command in wrangler.toml. Paths in wrangler.toml resolve from cwd.
+  process.env.WORKER_PREBUILT = '1';
+  process.chdir(workerDir);
+  const bindings = Object.fromEntries(
+    Object.entries(vars).map(([k, v]) => [k, { type: 'plain_text', value: String(v) }]),
+  );
+  const worker = await unstable_startWorker({
+    config: path.join(workerDir, 'wrangler.toml'),
+    bindings,
+    dev: {
+      server: { hostname: '127.0.0.1', port: 0 },
+      inspector: false,
+      watch: false,
+      logLevel: 'warn',
+    },
+  });
+  await worker.ready;
+  const base = (await worker.url).toString().replace(/\/$/, '');
+  return { worker, base };
+}
+
+export const image = (rel) => readFile(path.join(images, rel));
+
+/** multipart form; `files` is [[field, bytes, filename, type?], ...] */
+export function form(files) {
+  const fd = new FormData();
+  for (const [field, bytes, name, type] of files) {
+    fd.append(field, new Blob([bytes], { type: type ?? 'application/octet-stream' }), name);
+  }
+  return fd;
+}
+
+/** A .npy file (format 1.x/2.x, little-endian float32) as a Float32Array. */
+export function readNpyF32(file) {
+  const buf = readFileSync(file);
+  if (buf.toString('latin1', 0, 6) !== '\x93NUMPY') throw new Error(`${file}: not .npy`);
+  const major = buf[6];
+  const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
+  const start = (major === 1 ? 10 : 12) + headerLen;
+  const header = buf.toString('latin1', major === 1 ? 10 : 12, start);
+  if (!header.includes("'<f4'")) throw new Error(`${file}: not float32: ${header}`);
+  const data = buf.subarray(start);
+  return new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length));
+}
+
+export function softmax(logits) {
+  const max = Math.max(...logits);
+  const e = Array.from(logits, (l) => Math.exp(l - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / sum);
+}
+
+export const classIndex = JSON.parse(readFileSync(path.join(root, 'model/imagenet_class_index.json'), 'utf8'));
+
+/** onnxruntime's answer for tests/images/photos/<name>: probabilities by class. */
+export function reference(name) {
+  return softmax(readNpyF32(path.join(root, `model/reference/photos_${name}.logits.${MODEL_NAME}.npy`)));
+}
+
+export function argmax(values) {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}

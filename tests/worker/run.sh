@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds the Worker, makes sure the model exists, then runs the HTTP tests
+# against it in workerd (wrangler's unstable_startWorker); the tests seed the
+# local R2 themselves. Offline once scripts/setup-worker-tools.sh has run.
+#   tests/worker/run.sh [extra node --test args]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+"$root/scripts/build-worker.sh"
+"$root/scripts/prepare-model.sh" >/dev/null
+source "$root/worker/env.sh"
+cd "$root"
+# One file at a time: each starts its own workerd with a 32 MB model, and a
+# hung request fails its test instead of the whole CI job.
+exec node --test --test-reporter=spec --test-concurrency=1 --test-timeout=300000 "$@" tests/worker/
