@@ -63,11 +63,11 @@ async fn model_file(env: &Env, key: &str) -> std::result::Result<Response, ApiEr
     }
     let bucket = env.bucket("MODELS")?;
     let object = bucket.get(key).execute().await?.ok_or_else(not_found)?;
-    let size = object.size();
-    let body = object.body().ok_or_else(not_found)?.stream()?;
-    let mut r = Response::from_stream(body)?;
+    // R2's own stream, handed back untouched, so the runtime can still
+    // send its length (the page's download progress uses it).
+    let body = object.body().ok_or_else(not_found)?.response_body()?;
+    let mut r = Response::from_body(body)?;
     r.headers_mut().set("Content-Type", "application/octet-stream")?;
-    r.headers_mut().set("Content-Length", &size.to_string())?;
     Ok(r)
 }
 
