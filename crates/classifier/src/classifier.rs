@@ -91,8 +91,8 @@ impl Classifier {
             }
         }
         for chunk in pending.chunks(self.options.max_batch) {
-            let images: Vec<RgbImage> = chunk.iter().map(|(_, img)| img.clone()).collect();
-            let batch = self.cropped_tensor(&images);
+            let images: Vec<&RgbImage> = chunk.iter().map(|(_, img)| img).collect();
+            let batch = self.options.preprocess.normalized(&images);
             let result = self.engine.run(&batch).await;
             for (k, (i, _)) in chunk.iter().enumerate() {
                 answers[*i] = Some(match &result {
@@ -102,14 +102,5 @@ impl Classifier {
             }
         }
         answers.into_iter().map(|a| a.expect("every image answered")).collect()
-    }
-
-    fn cropped_tensor(&self, images: &[RgbImage]) -> crate::Tensor {
-        let side = self.options.preprocess.crop as usize;
-        let mut t = crate::Tensor::zeros([images.len(), 3, side, side]);
-        for (img, out) in images.iter().zip(t.data.chunks_exact_mut(3 * side * side)) {
-            self.options.preprocess.normalize_into(img, out);
-        }
-        t
     }
 }

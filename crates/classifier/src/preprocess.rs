@@ -57,10 +57,16 @@ impl Preprocess {
 
     /// A batch `[N, 3, crop, crop]` from decoded images.
     pub fn tensor(&self, images: &[RgbImage]) -> Tensor {
+        let cropped: Vec<RgbImage> = images.iter().map(|img| self.resize_crop(img)).collect();
+        self.normalized(&cropped.iter().collect::<Vec<_>>())
+    }
+
+    /// A batch `[N, 3, crop, crop]` from images already resized and cropped.
+    pub fn normalized(&self, cropped: &[&RgbImage]) -> Tensor {
         let side = self.crop as usize;
-        let mut t = Tensor::zeros([images.len(), 3, side, side]);
-        for (img, out) in images.iter().zip(t.data.chunks_exact_mut(3 * side * side)) {
-            self.normalize_into(&self.resize_crop(img), out);
+        let mut t = Tensor::zeros([cropped.len(), 3, side, side]);
+        for (img, out) in cropped.iter().zip(t.data.chunks_exact_mut(3 * side * side)) {
+            self.normalize_into(img, out);
         }
         t
     }

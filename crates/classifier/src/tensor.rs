@@ -17,14 +17,6 @@ impl Tensor {
     pub fn batch(&self) -> usize {
         self.shape[0]
     }
-
-    /// Items `start..end` along the batch axis.
-    pub fn slice_batch(&self, start: usize, end: usize) -> Tensor {
-        let item: usize = self.shape[1..].iter().product();
-        let mut shape = self.shape;
-        shape[0] = end - start;
-        Tensor { shape, data: self.data[start * item..end * item].to_vec() }
-    }
 }
 
 /// Serialise little-endian f32 or u8 data as a version 1.0 `.npy` file.

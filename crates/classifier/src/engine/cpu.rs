@@ -32,12 +32,13 @@ impl CpuEngine {
     }
 
     pub fn run_sync(&self, input: &Tensor) -> Result<Vec<Vec<f32>>> {
-        (0..input.batch()).map(|i| self.run_one(&input.slice_batch(i, i + 1))).collect()
+        let [_, c, h, w] = input.shape;
+        input.data.chunks_exact(c * h * w).map(|image| self.run_one(&[1, c, h, w], image)).collect()
     }
 
-    fn run_one(&self, input: &Tensor) -> Result<Vec<f32>> {
+    fn run_one(&self, shape: &[usize; 4], image: &[f32]) -> Result<Vec<f32>> {
         let failed = |e: TractError| Error::Inference(format!("{e:#}"));
-        let tensor = tract_onnx::prelude::Tensor::from_shape(&input.shape, &input.data).map_err(failed)?;
+        let tensor = tract_onnx::prelude::Tensor::from_shape(shape, image).map_err(failed)?;
         let outputs = self.plan.run(tvec!(tensor.into_tvalue())).map_err(failed)?;
         let logits = outputs[0].try_as_plain_ram().and_then(|v| v.as_slice::<f32>()).map_err(failed)?;
         Ok(logits.to_vec())
