@@ -181,7 +181,7 @@ async fn load(env: Env, config: Config) -> Result<Rc<Model>, ApiError> {
     let t_engine = now_ms();
 
     let options = Options {
-        limits: DecodeLimits { max_bytes: config.max_body_bytes, max_pixels: config.max_pixels },
+        limits: DecodeLimits { max_bytes: config.max_body_bytes, max_pixels: config.max_pixels, ..DecodeLimits::default() },
         preprocess: manifest.preprocess.clone(),
         threshold: config.threshold,
         max_batch: config.max_batch,

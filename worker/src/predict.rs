@@ -109,7 +109,7 @@ pub fn status_for(code: &str) -> u16 {
     match code {
         "empty_input" | "invalid_argument" => 400,
         "not_an_image" | "unsupported_format" => 415,
-        "corrupt_image" | "too_many_pixels" | "too_many_bytes" => 422,
+        "corrupt_image" | "too_many_pixels" | "image_too_large" | "too_many_bytes" => 422,
         "model_invalid" | "engine_unavailable" | "engine_mismatch" => 503,
         _ => 500, // inference_failed and anything new
     }

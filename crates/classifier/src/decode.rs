@@ -17,11 +17,16 @@ pub struct DecodeLimits {
     /// phone photo must be downscaled first; 40 MP of RGBA16 decodes into
     /// 320 MB, more would not fit a 128 MB Worker isolate anyway.
     pub max_pixels: u64,
+    /// Largest number of bytes that decoding and preprocessing one image may
+    /// allocate, estimated from the header before decoding (format, bit
+    /// depth, channels, progressive mode, frames, orientation). Over it:
+    /// [`Error::ImageTooLarge`]. Default 512 MiB.
+    pub max_decode_bytes: u64,
 }
 
 impl Default for DecodeLimits {
     fn default() -> Self {
-        DecodeLimits { max_bytes: 20 << 20, max_pixels: 40_000_000 }
+        DecodeLimits { max_bytes: 20 << 20, max_pixels: 40_000_000, max_decode_bytes: 512 << 20 }
     }
 }
 

@@ -17,6 +17,8 @@ pub enum Error {
     CorruptImage(String),
     #[error("the image has {width}x{height} pixels, more than the limit of {max_pixels}")]
     TooManyPixels { width: u32, height: u32, max_pixels: u64 },
+    #[error("decoding this {width}x{height} image needs about {needed_bytes} bytes of memory, more than the budget of {budget_bytes}")]
+    ImageTooLarge { width: u32, height: u32, needed_bytes: u64, budget_bytes: u64 },
     #[error("the input has {bytes} bytes, more than the limit of {max_bytes}")]
     TooManyBytes { bytes: usize, max_bytes: usize },
     #[error("the model is invalid: {0}")]
@@ -39,6 +41,7 @@ impl Error {
             Error::UnsupportedFormat(_) => "unsupported_format",
             Error::CorruptImage(_) => "corrupt_image",
             Error::TooManyPixels { .. } => "too_many_pixels",
+            Error::ImageTooLarge { .. } => "image_too_large",
             Error::TooManyBytes { .. } => "too_many_bytes",
             Error::ModelInvalid(_) => "model_invalid",
             Error::EngineUnavailable { .. } => "engine_unavailable",
@@ -58,6 +61,7 @@ impl Error {
                 | Error::UnsupportedFormat(_)
                 | Error::CorruptImage(_)
                 | Error::TooManyPixels { .. }
+                | Error::ImageTooLarge { .. }
                 | Error::TooManyBytes { .. }
                 | Error::InvalidArgument(_)
         )

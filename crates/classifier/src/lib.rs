@@ -16,6 +16,8 @@ pub mod manifest;
 pub mod postprocess;
 pub mod preprocess;
 pub mod resize;
+#[allow(dead_code)] // implemented by the streaming decoders
+mod rows;
 pub mod tensor;
 
 pub use classifier::{Classifier, Options};
