@@ -1,0 +1,191 @@
+//! The GEMM driver and the packing of both operands. Weights (A) are packed
+//! once at load; activations (B) are packed per panel of NR columns, and the
+//! packing is where the layer's prologue happens (BN + ReLU, im2col).
+
+use crate::kernels::Kernel;
+
+/// Weights [M][K] in panels of MR rows: for each k, MR consecutive values.
+/// Rows past M are zero; `bias` is padded to a multiple of MR.
+pub struct PackedA {
+    pub m: usize,
+    pub k: usize,
+    pub mr: usize,
+    pub data: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+impl PackedA {
+    pub fn new(w: &[f32], m: usize, k: usize, bias: Option<&[f32]>, mr: usize) -> PackedA {
+        debug_assert_eq!(w.len(), m * k);
+        let panels = m.div_ceil(mr);
+        let mut data = vec![0f32; panels * k * mr];
+        for p in 0..panels {
+            let dst = &mut data[p * k * mr..(p + 1) * k * mr];
+            for r in 0..mr.min(m - p * mr) {
+                let row = &w[(p * mr + r) * k..(p * mr + r + 1) * k];
+                for (kk, &v) in row.iter().enumerate() {
+                    dst[kk * mr + r] = v;
+                }
+            }
+        }
+        let mut b = vec![0f32; panels * mr];
+        if let Some(bias) = bias {
+            b[..m].copy_from_slice(bias);
+        }
+        PackedA { m, k, mr, data, bias: b }
+    }
+
+    pub fn bytes(&self) -> usize {
+        (self.data.len() + self.bias.len()) * 4
+    }
+}
+
+/// A raw pointer that threads share; each thread writes a disjoint part.
+#[derive(Clone, Copy)]
+pub struct Ptr(pub *mut f32);
+unsafe impl Send for Ptr {}
+unsafe impl Sync for Ptr {}
+
+/// Computes columns of panels `panels` of C[M][N] = A * B (+ bias, ReLU),
+/// C stored at `c` with row stride `ldc`. `pack(n0, nc, dst)` fills
+/// dst[k * NR + j] with B[k][n0 + j] for j < nc (and zeros beyond nc).
+///
+/// # Safety
+/// `c` must be valid for M rows of `ldc` floats covering columns `0..n`, and no
+/// other thread may write the same columns.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm(
+    kern: &Kernel,
+    a: &PackedA,
+    n: usize,
+    panels: std::ops::Range<usize>,
+    pack: &dyn Fn(usize, usize, &mut [f32]),
+    c: Ptr,
+    ldc: usize,
+    relu: bool,
+    scratch: &mut Vec<f32>,
+) {
+    let (mr, nr, k) = (kern.mr, kern.nr, a.k);
+    debug_assert_eq!(a.mr, mr);
+    let need = k * nr + mr * nr;
+    if scratch.len() < need {
+        scratch.resize(need, 0.0);
+    }
+    let (bpanel, tmp) = scratch.split_at_mut(k * nr);
+    for p in panels {
+        let n0 = p * nr;
+        if n0 >= n {
+            break;
+        }
+        let nc = nr.min(n - n0);
+        pack(n0, nc, bpanel);
+        for (t, a_panel) in a.data.chunks_exact(k * mr).enumerate() {
+            let m0 = t * mr;
+            let rows = mr.min(a.m - m0);
+            let bias = a.bias.as_ptr().add(m0);
+            if nc == nr && rows == mr {
+                (kern.tile)(k, a_panel.as_ptr(), bpanel.as_ptr(), c.0.add(m0 * ldc + n0), ldc, bias, relu);
+            } else {
+                (kern.tile)(k, a_panel.as_ptr(), bpanel.as_ptr(), tmp.as_mut_ptr(), nr, bias, relu);
+                for r in 0..rows {
+                    std::ptr::copy_nonoverlapping(tmp.as_ptr().add(r * nr), c.0.add((m0 + r) * ldc + n0), nc);
+                }
+            }
+        }
+    }
+}
+
+/// Panel `t` of `threads` gets panels[lo..hi) of `total`.
+pub fn share(total: usize, t: usize, threads: usize) -> std::ops::Range<usize> {
+    (total * t / threads)..(total * (t + 1) / threads)
+}
+
+/// B[k][n] = max(0, src[k * ld + n] * scale[k] + shift[k]): norm1 + ReLU
+/// applied while packing conv1's input.
+pub fn pack_bn_relu(src: &[f32], ld: usize, scale: &[f32], shift: &[f32], n0: usize, nc: usize, nr: usize, dst: &mut [f32]) {
+    for (kk, (&s, &h)) in scale.iter().zip(shift).enumerate() {
+        let row = &src[kk * ld + n0..kk * ld + n0 + nc];
+        let out = &mut dst[kk * nr..(kk + 1) * nr];
+        for (o, &x) in out[..nc].iter_mut().zip(row) {
+            *o = (x * s + h).max(0.0);
+        }
+        out[nc..].fill(0.0);
+    }
+}
+
+/// B[k][n] = src[k * ld + n].
+pub fn pack_plain(src: &[f32], ld: usize, k: usize, n0: usize, nc: usize, nr: usize, dst: &mut [f32]) {
+    for kk in 0..k {
+        let out = &mut dst[kk * nr..(kk + 1) * nr];
+        out[..nc].copy_from_slice(&src[kk * ld + n0..kk * ld + n0 + nc]);
+        out[nc..].fill(0.0);
+    }
+}
+
+/// im2col of a 3x3, stride 1, padding 1 convolution for columns n0..n0+nc of
+/// an activation [C][B*H*W]: B[(c*9 + ky*3 + kx)][n] = src[c][b][y+ky-1][x+kx-1]
+/// (zero outside the image). Columns are walked in runs that share an image
+/// row, so each (c, ky, kx) is a few contiguous copies.
+#[allow(clippy::too_many_arguments)]
+pub fn pack_im2col3(src: &[f32], c: usize, h: usize, w: usize, ld: usize, n0: usize, nc: usize, nr: usize, dst: &mut [f32]) {
+    let hw = h * w;
+    dst[..c * 9 * nr].fill(0.0);
+    let mut j = 0;
+    while j < nc {
+        let n = n0 + j;
+        let (img, pix) = (n / hw, n % hw);
+        let (y, x0) = (pix / w, pix % w);
+        let len = (w - x0).min(nc - j);
+        let base = img * hw;
+        for ky in 0..3 {
+            let sy = y + ky;
+            if sy == 0 || sy > h {
+                continue;
+            }
+            let row_off = base + (sy - 1) * w;
+            for kx in 0..3 {
+                // Source columns x0+kx-1 .. x0+kx-1+len, clipped to 0..w.
+                let lo = if x0 + kx == 0 { 1 } else { 0 };
+                let hi = len.min((w + 1).saturating_sub(x0 + kx));
+                if lo >= hi {
+                    continue;
+                }
+                let s0 = row_off + x0 + kx + lo - 1;
+                for ci in 0..c {
+                    let kk = ci * 9 + ky * 3 + kx;
+                    let s = &src[ci * ld + s0..ci * ld + s0 + (hi - lo)];
+                    dst[kk * nr + j + lo..kk * nr + j + hi].copy_from_slice(s);
+                }
+            }
+        }
+        j += len;
+    }
+}
+
+/// im2col of the 7x7, stride 2, padding 3 stem conv on images [B][3][224][224]
+/// (NCHW): columns are output pixels b*112*112 + oy*112 + ox.
+pub fn pack_stem(src: &[f32], hin: usize, hout: usize, n0: usize, nc: usize, nr: usize, dst: &mut [f32]) {
+    let hw_out = hout * hout;
+    dst[..147 * nr].fill(0.0);
+    for j in 0..nc {
+        let n = n0 + j;
+        let (img, pix) = (n / hw_out, n % hw_out);
+        let (oy, ox) = (pix / hout, pix % hout);
+        for ci in 0..3 {
+            let plane = &src[(img * 3 + ci) * hin * hin..(img * 3 + ci + 1) * hin * hin];
+            for ky in 0..7 {
+                let sy = (2 * oy + ky) as isize - 3;
+                if sy < 0 || sy >= hin as isize {
+                    continue;
+                }
+                for kx in 0..7 {
+                    let sx = (2 * ox + kx) as isize - 3;
+                    if sx < 0 || sx >= hin as isize {
+                        continue;
+                    }
+                    dst[(ci * 49 + ky * 7 + kx) * nr + j] = plane[sy as usize * hin + sx as usize];
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! GEMM micro-kernels. Each computes one MR x NR tile of C = A * B where A is
+//! packed in panels of MR rows (for each k: MR weights) and B in panels of NR
+//! columns (for each k: NR activations), then adds a per-row bias and
+//! optionally applies ReLU, and stores the tile with row stride `ldc`.
+
+mod portable;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+#[cfg(target_arch = "aarch64")]
+mod neon;
+
+/// `tile(k, a, b, c, ldc, bias, relu)`; `a` holds k*MR floats, `b` k*NR,
+/// `bias` MR, `c` MR rows of NR writable floats `ldc` apart.
+pub type TileFn = unsafe fn(usize, *const f32, *const f32, *mut f32, usize, *const f32, bool);
+
+/// A kernel set: the tile shape and its micro-kernel.
+#[derive(Clone, Copy)]
+pub struct Kernel {
+    pub kind: KernelKind,
+    pub mr: usize,
+    pub nr: usize,
+    pub tile: TileFn,
+}
+
+/// Which kernel set runs. `KernelKind::available()` lists those this machine
+/// (or this wasm build) can run, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KernelKind {
+    Portable,
+    Avx2Fma,
+    Avx512,
+    Simd128,
+    Simd128Relaxed,
+    Neon,
+}
+
+impl KernelKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelKind::Portable => "portable",
+            KernelKind::Avx2Fma => "avx2+fma",
+            KernelKind::Avx512 => "avx512",
+            KernelKind::Simd128 => "wasm simd128",
+            KernelKind::Simd128Relaxed => "wasm simd128+relaxed",
+            KernelKind::Neon => "neon",
+        }
+    }
+
+    /// The kernel sets this machine can run, best first; `Portable` is always last.
+    pub fn available() -> Vec<KernelKind> {
+        #[allow(unused_mut)]
+        let mut v = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                v.push(KernelKind::Avx512);
+            }
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                v.push(KernelKind::Avx2Fma);
+            }
+        }
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128", target_feature = "relaxed-simd"))]
+        v.push(KernelKind::Simd128Relaxed);
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        v.push(KernelKind::Simd128);
+        #[cfg(target_arch = "aarch64")]
+        v.push(KernelKind::Neon);
+        v.push(KernelKind::Portable);
+        v
+    }
+
+    pub fn best() -> KernelKind {
+        Self::available()[0]
+    }
+
+    /// The kernel, or None where this machine or build cannot run it.
+    pub fn kernel(self) -> Option<Kernel> {
+        if !Self::available().contains(&self) {
+            return None;
+        }
+        Some(match self {
+            KernelKind::Portable => portable::KERNEL,
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Avx2Fma => x86::AVX2,
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Avx512 => x86::AVX512,
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            KernelKind::Simd128 => wasm::SIMD128,
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128", target_feature = "relaxed-simd"))]
+            KernelKind::Simd128Relaxed => wasm::RELAXED,
+            #[cfg(target_arch = "aarch64")]
+            KernelKind::Neon => neon::NEON,
+            #[allow(unreachable_patterns)]
+            _ => return None,
+        })
+    }
+}

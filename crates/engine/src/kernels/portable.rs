@@ -1,0 +1,32 @@
+//! Plain Rust, written so LLVM vectorises it with whatever the target offers.
+//! Multiply then add (no fused multiply-add): `mul_add` without FMA hardware
+//! is a libm call.
+
+use super::{Kernel, KernelKind};
+
+const MR: usize = 4;
+const NR: usize = 16;
+
+pub const KERNEL: Kernel = Kernel { kind: KernelKind::Portable, mr: MR, nr: NR, tile };
+
+unsafe fn tile(k: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
+    let a = std::slice::from_raw_parts(a, k * MR);
+    let b = std::slice::from_raw_parts(b, k * NR);
+    let mut acc = [[0f32; NR]; MR];
+    for (ak, bk) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+        for r in 0..MR {
+            let x = ak[r];
+            for j in 0..NR {
+                acc[r][j] += x * bk[j];
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        let bias = *bias.add(r);
+        let out = std::slice::from_raw_parts_mut(c.add(r * ldc), NR);
+        for j in 0..NR {
+            let v = row[j] + bias;
+            out[j] = if relu { v.max(0.0) } else { v };
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! wasm32 simd128 micro-kernels: 4x8, 8 accumulators, A broadcast with
+//! `v128.load32_splat`. V8 on x86-64 gives wasm 15 xmm registers; an 8x8 tile
+//! (16 accumulators) spills there. The relaxed build multiplies and adds in
+//! one `f32x4.relaxed_madd`, which V8 lowers to FMA on FMA hardware.
+
+use super::{Kernel, KernelKind};
+use core::arch::wasm32::*;
+
+pub const SIMD128: Kernel = Kernel { kind: KernelKind::Simd128, mr: 4, nr: 8, tile: tile_simd128 };
+#[cfg(target_feature = "relaxed-simd")]
+pub const RELAXED: Kernel = Kernel { kind: KernelKind::Simd128Relaxed, mr: 4, nr: 8, tile: tile_relaxed };
+
+#[inline(always)]
+unsafe fn tile_generic<const RELAXED: bool>(
+    k: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    bias: *const f32,
+    relu: bool,
+) {
+    const MR: usize = 4;
+    let mut acc = [[f32x4_splat(0.0); 2]; MR];
+    let (mut a, mut b) = (a, b);
+    for _ in 0..k {
+        let b0 = v128_load(b as *const v128);
+        let b1 = v128_load(b.add(4) as *const v128);
+        for r in 0..MR {
+            let x = v128_load32_splat(a.add(r) as *const u32);
+            if RELAXED {
+                #[cfg(target_feature = "relaxed-simd")]
+                {
+                    acc[r][0] = f32x4_relaxed_madd(x, b0, acc[r][0]);
+                    acc[r][1] = f32x4_relaxed_madd(x, b1, acc[r][1]);
+                }
+            } else {
+                acc[r][0] = f32x4_add(acc[r][0], f32x4_mul(x, b0));
+                acc[r][1] = f32x4_add(acc[r][1], f32x4_mul(x, b1));
+            }
+        }
+        a = a.add(MR);
+        b = b.add(8);
+    }
+    let zero = f32x4_splat(0.0);
+    for r in 0..MR {
+        let bb = v128_load32_splat(bias.add(r) as *const u32);
+        for v in 0..2 {
+            let mut y = f32x4_add(acc[r][v], bb);
+            if relu {
+                y = f32x4_pmax(y, zero);
+            }
+            v128_store(c.add(r * ldc + v * 4) as *mut v128, y);
+        }
+    }
+}
+
+unsafe fn tile_simd128(k: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
+    tile_generic::<false>(k, a, b, c, ldc, bias, relu)
+}
+
+#[cfg(target_feature = "relaxed-simd")]
+unsafe fn tile_relaxed(k: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
+    tile_generic::<true>(k, a, b, c, ldc, bias, relu)
+}

@@ -1,0 +1,70 @@
+//! x86-64 micro-kernels, chosen at run time with `is_x86_feature_detected!`.
+//! Tiles are sized to the register file: AVX2 has 16 ymm registers, so 4x24
+//! (12 accumulators, 3 B vectors, 1 broadcast); AVX-512 has 32 zmm, so 8x32
+//! (16 accumulators, 2 B vectors, broadcasts folded into the FMA's operand).
+
+use super::{Kernel, KernelKind};
+use std::arch::x86_64::*;
+
+pub const AVX2: Kernel = Kernel { kind: KernelKind::Avx2Fma, mr: 4, nr: 24, tile: tile_avx2 };
+pub const AVX512: Kernel = Kernel { kind: KernelKind::Avx512, mr: 8, nr: 32, tile: tile_avx512 };
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_avx2(k: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
+    const MR: usize = 4;
+    const NV: usize = 3;
+    let mut acc = [[_mm256_setzero_ps(); NV]; MR];
+    let (mut a, mut b) = (a, b);
+    for _ in 0..k {
+        let bv = [_mm256_loadu_ps(b), _mm256_loadu_ps(b.add(8)), _mm256_loadu_ps(b.add(16))];
+        for r in 0..MR {
+            let x = _mm256_broadcast_ss(&*a.add(r));
+            for v in 0..NV {
+                acc[r][v] = _mm256_fmadd_ps(x, bv[v], acc[r][v]);
+            }
+        }
+        a = a.add(MR);
+        b = b.add(NV * 8);
+    }
+    let zero = _mm256_setzero_ps();
+    for r in 0..MR {
+        let bb = _mm256_broadcast_ss(&*bias.add(r));
+        for v in 0..NV {
+            let mut y = _mm256_add_ps(acc[r][v], bb);
+            if relu {
+                y = _mm256_max_ps(y, zero);
+            }
+            _mm256_storeu_ps(c.add(r * ldc + v * 8), y);
+        }
+    }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_avx512(k: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
+    const MR: usize = 8;
+    const NV: usize = 2;
+    let mut acc = [[_mm512_setzero_ps(); NV]; MR];
+    let (mut a, mut b) = (a, b);
+    for _ in 0..k {
+        let bv = [_mm512_loadu_ps(b), _mm512_loadu_ps(b.add(16))];
+        for r in 0..MR {
+            let x = _mm512_set1_ps(*a.add(r));
+            for v in 0..NV {
+                acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
+            }
+        }
+        a = a.add(MR);
+        b = b.add(NV * 16);
+    }
+    let zero = _mm512_setzero_ps();
+    for r in 0..MR {
+        let bb = _mm512_set1_ps(*bias.add(r));
+        for v in 0..NV {
+            let mut y = _mm512_add_ps(acc[r][v], bb);
+            if relu {
+                y = _mm512_max_ps(y, zero);
+            }
+            _mm512_storeu_ps(c.add(r * ldc + v * 16), y);
+        }
+    }
+}

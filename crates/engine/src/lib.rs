@@ -1,0 +1,212 @@
+//! A CPU inference engine for torchvision DenseNet ONNX exports (121, 169,
+//! 201, or any block configuration of the same structure).
+//!
+//! ```no_run
+//! let bytes = std::fs::read("model/build/densenet121-random.onnx").unwrap();
+//! let engine = densenet_engine::Engine::load(&bytes).unwrap();
+//! let input = vec![0f32; 3 * 224 * 224]; // one NCHW image, normalised
+//! let logits = engine.run(&input, 1).unwrap(); // 1000 logits
+//! println!("{} ran it", engine.device());
+//! ```
+//!
+//! Loading in pieces (the file never sits whole in memory):
+//!
+//! ```no_run
+//! # fn chunks() -> Vec<Vec<u8>> { vec![] }
+//! let mut loader = densenet_engine::Engine::loader();
+//! for chunk in chunks() {
+//!     loader.push(&chunk)?;
+//! }
+//! let engine = loader.finish()?;
+//! # Ok::<(), densenet_engine::Error>(())
+//! ```
+
+mod error;
+mod gemm;
+mod kernels;
+mod loader;
+mod network;
+mod proto;
+mod topology;
+
+use std::collections::BTreeMap;
+
+pub use error::{Error, Result};
+pub use kernels::KernelKind;
+
+use network::{Net, IMAGE, POOL_OUT, STEM_OUT};
+use topology::Topology;
+
+/// Values per input image: 3 x 224 x 224, NCHW.
+pub const INPUT_LEN: usize = 3 * IMAGE * IMAGE;
+
+/// A loaded, planned network. `run` takes `&self`: one engine serves
+/// concurrent callers.
+pub struct Engine {
+    topo: Topology,
+    net: Net,
+    threads: usize,
+}
+
+/// Feeds an ONNX file in chunks; see [`Engine::loader`].
+pub struct Loader {
+    inner: loader::Loader,
+}
+
+impl Loader {
+    /// Parses what it can of `chunk`; weights are packed as they complete.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<()> {
+        self.inner.push(chunk)
+    }
+
+    /// Reads everything from `r` in 64 KiB pieces.
+    pub fn read_from(&mut self, mut r: impl std::io::Read) -> Result<()> {
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = match r.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::InvalidArgument(format!("reading the model: {e}"))),
+            };
+            self.push(&buf[..n])?;
+        }
+    }
+
+    /// Ends the file: checks that every weight arrived and plans the network.
+    pub fn finish(self) -> Result<Engine> {
+        let (topo, net) = self.inner.finish()?;
+        Ok(Engine { topo, net, threads: 1 })
+    }
+}
+
+impl Engine {
+    /// Loads a whole ONNX file with the best kernel this machine has.
+    pub fn load(bytes: &[u8]) -> Result<Engine> {
+        let mut l = Self::loader();
+        l.push(bytes)?;
+        l.finish()
+    }
+
+    /// A chunked loader with the best kernel this machine has.
+    pub fn loader() -> Loader {
+        Self::loader_with(KernelKind::best()).expect("the best kernel is available")
+    }
+
+    /// A chunked loader for a given kernel set (tests and benchmarks compare them).
+    pub fn loader_with(kind: KernelKind) -> Result<Loader> {
+        let kern = kind
+            .kernel()
+            .ok_or_else(|| Error::InvalidArgument(format!("kernel {} is not available on this machine", kind.name())))?;
+        Ok(Loader { inner: loader::Loader::new(kern) })
+    }
+
+    /// Runs `batch` images (NCHW, 3x224x224 each, normalised) and returns
+    /// `batch * classes()` logits, image after image.
+    pub fn run(&self, input: &[f32], batch: usize) -> Result<Vec<f32>> {
+        if batch == 0 {
+            return Err(Error::InvalidArgument("batch must be at least 1".into()));
+        }
+        let want = batch.checked_mul(INPUT_LEN).ok_or_else(|| Error::InvalidArgument("batch too large".into()))?;
+        if input.len() != want {
+            return Err(Error::InvalidArgument(format!(
+                "input holds {} values, batch {batch} needs {want} (3x224x224 per image)",
+                input.len()
+            )));
+        }
+        if input.iter().any(|v| !v.is_finite()) {
+            return Err(Error::InvalidArgument("input holds a NaN or infinite value".into()));
+        }
+        let threads = self.threads.min(batch * 64).max(1);
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.net.forward(input, batch, threads)))
+            .map_err(|_| Error::Inference("the forward pass panicked".into()))
+    }
+
+    /// Which kernel set runs, e.g. "densenet-edge avx512".
+    pub fn device(&self) -> String {
+        format!("densenet-edge {}", self.net.kern.kind.name())
+    }
+
+    pub fn kernel(&self) -> KernelKind {
+        self.net.kern.kind
+    }
+
+    /// Threads per `run` (natively; wasm has none). 1 by default.
+    pub fn set_threads(&mut self, threads: usize) -> Result<()> {
+        if threads == 0 || threads > 256 {
+            return Err(Error::InvalidArgument(format!("threads must be 1..=256, got {threads}")));
+        }
+        self.threads = threads;
+        Ok(())
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Logits per image (1000 for ImageNet).
+    pub fn classes(&self) -> usize {
+        self.net.classes()
+    }
+
+    /// Bytes of packed weights held.
+    pub fn weight_bytes(&self) -> usize {
+        self.net.weight_bytes()
+    }
+
+    /// The shape of every value of the ONNX graph (its input, every node's
+    /// output) for a given batch, by the names the file uses.
+    pub fn value_shapes(&self, batch: usize) -> BTreeMap<String, Vec<usize>> {
+        let mut m = BTreeMap::new();
+        let mut put = |name: &str, dims: &[usize]| {
+            let mut v = vec![batch];
+            v.extend_from_slice(dims);
+            m.insert(name.to_string(), v);
+        };
+        let t = &self.topo;
+        let net = &self.net;
+        put(&t.input, &[3, IMAGE, IMAGE]);
+        let c0 = net.stem.m;
+        put(&t.stem_outs[0], &[c0, STEM_OUT, STEM_OUT]);
+        put(&t.stem_outs[1], &[c0, STEM_OUT, STEM_OUT]);
+        put(&t.stem_outs[2], &[c0, POOL_OUT, POOL_OUT]);
+        for (bi, (block, bw)) in t.blocks.iter().zip(&net.blocks).enumerate() {
+            let s = bw.side;
+            let mut c = bw.c_in;
+            for (layer, lw) in block.layers.iter().zip(&bw.layers) {
+                let (bott, g) = (lw.conv1.m, lw.conv2.m);
+                for (name, ch) in layer.outs.iter().zip([c, c, c, bott, bott, g]) {
+                    put(name, &[ch, s, s]);
+                }
+                c += g;
+            }
+            put(&block.out, &[c, s, s]);
+            if let (Some(tr), Some(tw)) = (t.transitions.get(bi), net.trans.get(bi)) {
+                let o = tw.conv.m;
+                for (name, dims) in tr.outs.iter().zip([[c, s, s], [c, s, s], [o, s, s], [o, s / 2, s / 2]]) {
+                    put(name, &dims);
+                }
+            }
+        }
+        let last = net.blocks.last().unwrap();
+        let (c, s) = (last.c_out, last.side);
+        put(&t.head_outs[0], &[c, s, s]);
+        put(&t.head_outs[1], &[c, s, s]);
+        put(&t.head_outs[2], &[c, 1, 1]);
+        put(&t.head_outs[3], &[c]);
+        put(&t.output, &[net.classes()]);
+        m
+    }
+
+    /// Dense layers per block, e.g. [6, 12, 24, 16] for DenseNet-121.
+    pub fn block_sizes(&self) -> Vec<usize> {
+        self.net.blocks.iter().map(|b| b.layers.len()).collect()
+    }
+}
+
+#[doc(hidden)]
+pub mod bench_api {
+    //! GEMM entry points for the kernel micro-benchmark and kernel tests; not a stable API.
+    pub use crate::gemm::{gemm, pack_plain, PackedA, Ptr};
+    pub use crate::kernels::Kernel;
+}

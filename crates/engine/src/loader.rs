@@ -1,0 +1,347 @@
+//! A push parser for the ONNX file: bytes arrive in chunks of any size, and
+//! only one message at a time is buffered (a node, or one initializer, at
+//! most the 4 MB classifier). Each initializer is packed into the kernel's
+//! layout as soon as it arrives, so the file never sits whole in memory next
+//! to the packed weights.
+//!
+//! Protobuf writes fields in field-number order, so a GraphProto holds all its
+//! nodes (field 1) before its initializers (field 5): the topology is checked
+//! when the first initializer arrives, and every initializer's role is known
+//! from then on.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::error::{invalid, Error, Result};
+use crate::gemm::PackedA;
+use crate::kernels::Kernel;
+use crate::network::{BlockW, LayerW, Net, TransW, IMAGE, POOL_OUT};
+use crate::proto::{self, Node, Tensor, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT};
+use crate::topology::{self, Role, Topology};
+
+enum State {
+    Top,
+    Graph { left: u64 },
+}
+
+enum Stored {
+    Packed(Vec<usize>, PackedA),
+    Raw(Vec<usize>, Vec<f32>),
+}
+
+/// Feed the ONNX file with [`Loader::push`], then call [`Loader::finish`].
+pub struct Loader {
+    kern: Kernel,
+    buf: Vec<u8>,
+    start: usize,
+    skip: u64,
+    state: State,
+    graphs: usize,
+    nodes: Vec<Node>,
+    topo: Option<Topology>,
+    roles: HashMap<String, Role>,
+    stored: HashMap<Role, Stored>,
+    initializers: HashSet<String>,
+    inputs: Vec<(String, Vec<Option<usize>>)>,
+    outputs: Vec<String>,
+    failed: Option<Error>,
+}
+
+/// What `take_field` found at the front of the buffer.
+enum Field {
+    /// Not enough bytes yet.
+    More,
+    /// (field number, wire type, header bytes, payload length for LEN fields).
+    Header(u32, u8, usize, u64),
+}
+
+fn header(avail: &[u8]) -> Result<Field> {
+    let Some((tag, n)) = proto::varint(avail)? else { return Ok(Field::More) };
+    let (field, wire) = ((tag >> 3) as u32, (tag & 7) as u8);
+    let (len, m) = match wire {
+        WIRE_LEN => match proto::varint(&avail[n..])? {
+            Some(v) => v,
+            None => return Ok(Field::More),
+        },
+        WIRE_VARINT => match proto::varint(&avail[n..])? {
+            Some((_, m)) => (0, m),
+            None => return Ok(Field::More),
+        },
+        WIRE_I64 => (8, 0),
+        WIRE_I32 => (4, 0),
+        w => return invalid(format!("protobuf wire type {w} at the model's top level or in its graph")),
+    };
+    // For non-LEN fields, `len` is what follows the header; for varints, nothing.
+    Ok(Field::Header(field, wire, n + m, len))
+}
+
+impl Loader {
+    pub(crate) fn new(kern: Kernel) -> Loader {
+        Loader {
+            kern,
+            buf: Vec::new(),
+            start: 0,
+            skip: 0,
+            state: State::Top,
+            graphs: 0,
+            nodes: Vec::new(),
+            topo: None,
+            roles: HashMap::new(),
+            stored: HashMap::new(),
+            initializers: HashSet::new(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            failed: None,
+        }
+    }
+
+    /// Feeds the next bytes of the file. After an error, every later call
+    /// returns the same error.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<()> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        self.buf.extend_from_slice(chunk);
+        let r = self.process();
+        if self.start > 0 && self.start * 2 >= self.buf.len() {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        if let Err(e) = &r {
+            self.failed = Some(e.clone());
+            self.buf = Vec::new();
+            self.stored.clear();
+        }
+        r
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if let State::Graph { left } = &mut self.state {
+            *left -= n as u64;
+        }
+    }
+
+    fn process(&mut self) -> Result<()> {
+        loop {
+            let avail = self.buf.len() - self.start;
+            if self.skip > 0 {
+                let n = (self.skip.min(avail as u64)) as usize;
+                self.consume(n);
+                self.skip -= n as u64;
+                if self.skip > 0 {
+                    return Ok(());
+                }
+                continue;
+            }
+            let in_graph = match self.state {
+                State::Graph { left: 0 } => {
+                    self.state = State::Top;
+                    continue;
+                }
+                State::Graph { left } => Some(left),
+                State::Top => None,
+            };
+            if avail == 0 {
+                return Ok(());
+            }
+            let Field::Header(field, wire, hlen, len) = header(&self.buf[self.start..])? else { return Ok(()) };
+            let total = hlen as u64 + len;
+            if let Some(left) = in_graph {
+                if total > left {
+                    return invalid("a field runs past the end of the GraphProto");
+                }
+            }
+            match (in_graph, field, wire) {
+                (None, 7, WIRE_LEN) => {
+                    self.graphs += 1;
+                    if self.graphs > 1 {
+                        return invalid("ModelProto holds more than one graph");
+                    }
+                    self.start += hlen;
+                    self.state = State::Graph { left: len };
+                }
+                (Some(_), 1 | 5 | 11 | 12, WIRE_LEN) => {
+                    if (avail as u64) < total {
+                        return Ok(());
+                    }
+                    let s = self.start + hlen;
+                    let msg = &self.buf[s..s + len as usize];
+                    match field {
+                        1 => {
+                            let node = proto::parse_node(msg)?;
+                            if self.topo.is_some() {
+                                return invalid(format!(
+                                    "node {:?} comes after the initializers; this reader expects protobuf's field order",
+                                    node.name
+                                ));
+                            }
+                            self.nodes.push(node);
+                        }
+                        5 => {
+                            let t = proto::parse_tensor(msg)?;
+                            self.initializer(t)?;
+                        }
+                        11 => self.inputs.push(proto::parse_value_info(msg)?),
+                        _ => self.outputs.push(proto::parse_value_info(msg)?.0),
+                    }
+                    self.consume(total as usize);
+                }
+                _ => {
+                    self.consume(hlen);
+                    self.skip = if wire == WIRE_VARINT { 0 } else { len };
+                }
+            }
+        }
+    }
+
+    fn initializer(&mut self, t: Tensor) -> Result<()> {
+        if self.topo.is_none() {
+            let topo = topology::check(&self.nodes)?;
+            self.roles = topo.roles().into_iter().collect();
+            self.topo = Some(topo);
+        }
+        if !self.initializers.insert(t.name.clone()) {
+            return invalid(format!("initializer {:?} appears twice", t.name));
+        }
+        let Some(&role) = self.roles.get(&t.name) else {
+            // Not used by any node: nothing to keep.
+            return Ok(());
+        };
+        let packed = matches!(role, Role::Conv0W | Role::Conv1W(..) | Role::Conv2W(..) | Role::TransW(_) | Role::FcW);
+        let stored = if packed {
+            if t.dims.len() < 2 || t.dims.iter().any(|&d| d == 0) {
+                return invalid(format!("weight {:?} has dims {:?}", t.name, t.dims));
+            }
+            let m = t.dims[0];
+            let k = t.data.len() / m;
+            Stored::Packed(t.dims, PackedA::new(&t.data, m, k, None, self.kern.mr))
+        } else {
+            Stored::Raw(t.dims, t.data)
+        };
+        self.stored.insert(role, stored);
+        Ok(())
+    }
+
+    /// Checks that the file ended cleanly and every weight arrived with the
+    /// shape the graph needs, and returns the planned network.
+    pub(crate) fn finish(mut self) -> Result<(Topology, Net)> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        if self.start != self.buf.len() || self.skip > 0 || matches!(self.state, State::Graph { .. }) {
+            return invalid("the file ends in the middle of a protobuf message (truncated?)");
+        }
+        if self.graphs == 0 {
+            return invalid("the file holds no graph (is it an ONNX model?)");
+        }
+        if self.topo.is_none() {
+            // A graph with no initializers cannot be a DenseNet; report the topology first.
+            topology::check(&self.nodes)?;
+            return invalid("the graph has no initializers");
+        }
+        let topo = self.topo.take().unwrap();
+        let inp = self.inputs.iter().find(|(n, _)| *n == topo.input);
+        match inp {
+            None => return invalid(format!("the first conv reads {:?}, which is not a graph input", topo.input)),
+            Some(_) if self.initializers.contains(&topo.input) => {
+                return invalid(format!("the first conv reads {:?}, an initializer", topo.input))
+            }
+            Some((_, dims)) => {
+                let ok = dims.len() == 4
+                    && dims[1..] == [Some(3), Some(IMAGE), Some(IMAGE)]
+                    && dims[0].map_or(true, |b| b >= 1);
+                if !ok {
+                    return invalid(format!("graph input {:?} has shape {dims:?}, expected [batch, 3, 224, 224]", topo.input));
+                }
+            }
+        }
+        if !self.outputs.contains(&topo.output) {
+            return invalid(format!("the classifier's output {:?} is not a graph output", topo.output));
+        }
+        let net = self.build(&topo)?;
+        Ok((topo, net))
+    }
+
+    fn take_packed(&mut self, role: Role, name: &str, dims: &[usize]) -> Result<PackedA> {
+        match self.stored.remove(&role) {
+            Some(Stored::Packed(d, a)) if d == dims => Ok(a),
+            Some(Stored::Packed(d, _)) => invalid(format!("weight {name:?} has dims {d:?}, expected {dims:?}")),
+            _ => invalid(format!("initializer {name:?} is missing")),
+        }
+    }
+
+    fn take_raw(&mut self, role: Role, name: &str, len: usize) -> Result<Vec<f32>> {
+        match self.stored.remove(&role) {
+            Some(Stored::Raw(d, v)) if d == [len] => Ok(v),
+            Some(Stored::Raw(d, _)) => invalid(format!("initializer {name:?} has dims {d:?}, expected [{len}]")),
+            _ => invalid(format!("initializer {name:?} is missing")),
+        }
+    }
+
+    fn take_bn(&mut self, roles: [Role; 4], bn: &topology::Bn, c: usize) -> Result<(Vec<f32>, Vec<f32>)> {
+        let mut p: Vec<Vec<f32>> = Vec::new();
+        for (role, name) in roles.into_iter().zip(&bn.params) {
+            p.push(self.take_raw(role, name, c)?);
+        }
+        // y = (x - mean) / sqrt(var + eps) * gamma + beta = x * scale + shift.
+        let mut scale = vec![0f32; c];
+        let mut shift = vec![0f32; c];
+        for i in 0..c {
+            let s = f64::from(p[0][i]) / (f64::from(p[3][i]) + f64::from(bn.eps)).sqrt();
+            scale[i] = s as f32;
+            shift[i] = (f64::from(p[1][i]) - f64::from(p[2][i]) * s) as f32;
+        }
+        Ok((scale, shift))
+    }
+
+    fn build(&mut self, topo: &Topology) -> Result<Net> {
+        let c0 = match self.stored.get(&Role::Conv0W) {
+            Some(Stored::Packed(d, _)) => d[0],
+            _ => return invalid(format!("initializer {:?} is missing", topo.conv0_w)),
+        };
+        let mut stem = self.take_packed(Role::Conv0W, &topo.conv0_w, &[c0, 3, 7, 7])?;
+        stem.bias[..c0].copy_from_slice(&self.take_raw(Role::Conv0B, &topo.conv0_b, c0)?);
+        let mut blocks = Vec::new();
+        let mut trans = Vec::new();
+        let (mut c, mut side) = (c0, POOL_OUT);
+        for (b, block) in topo.blocks.iter().enumerate() {
+            let c_in = c;
+            let mut layers = Vec::new();
+            for (l, layer) in block.layers.iter().enumerate() {
+                let roles = [0, 1, 2, 3].map(|p| Role::Norm1(b, l, p));
+                let (scale, shift) = self.take_bn(roles, &layer.bn1, c)?;
+                let bott = self.out_channels(Role::Conv1W(b, l), &layer.conv1_w)?;
+                let mut conv1 = self.take_packed(Role::Conv1W(b, l), &layer.conv1_w, &[bott, c, 1, 1])?;
+                conv1.bias[..bott].copy_from_slice(&self.take_raw(Role::Conv1B(b, l), &layer.conv1_b, bott)?);
+                let growth = self.out_channels(Role::Conv2W(b, l), &layer.conv2_w)?;
+                let conv2 = self.take_packed(Role::Conv2W(b, l), &layer.conv2_w, &[growth, bott, 3, 3])?;
+                layers.push(LayerW { scale, shift, conv1, conv2 });
+                c += growth;
+            }
+            blocks.push(BlockW { c_in, c_out: c, side, layers });
+            if let Some(tr) = topo.transitions.get(b) {
+                let (scale, shift) = self.take_bn([0, 1, 2, 3].map(|p| Role::TransNorm(b, p)), &tr.bn, c)?;
+                let out = self.out_channels(Role::TransW(b), &tr.conv_w)?;
+                let conv = self.take_packed(Role::TransW(b), &tr.conv_w, &[out, c, 1, 1])?;
+                trans.push(TransW { scale, shift, conv });
+                c = out;
+                side /= 2;
+                if side == 0 {
+                    return invalid(format!("transition{} pools a 1x1 feature map", b + 1));
+                }
+            }
+        }
+        let (n5_scale, n5_shift) = self.take_bn([0, 1, 2, 3].map(Role::Norm5), &topo.norm5, c)?;
+        let classes = self.out_channels(Role::FcW, &topo.fc_w)?;
+        let mut fc = self.take_packed(Role::FcW, &topo.fc_w, &[classes, c])?;
+        fc.bias[..classes].copy_from_slice(&self.take_raw(Role::FcB, &topo.fc_b, classes)?);
+        Ok(Net { kern: self.kern, stem, blocks, trans, n5_scale, n5_shift, fc })
+    }
+
+    fn out_channels(&self, role: Role, name: &str) -> Result<usize> {
+        match self.stored.get(&role) {
+            Some(Stored::Packed(d, _)) => Ok(d[0]),
+            _ => invalid(format!("initializer {name:?} is missing")),
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Protobuf wire format and the few ONNX messages a torchvision DenseNet
+//! export uses (NodeProto, AttributeProto, TensorProto, ValueInfoProto).
+//! Field numbers are from onnx/onnx.proto.
+
+use crate::error::{invalid, Result};
+
+pub const WIRE_VARINT: u8 = 0;
+pub const WIRE_I64: u8 = 1;
+pub const WIRE_LEN: u8 = 2;
+pub const WIRE_I32: u8 = 5;
+
+/// Reads a varint from the front of `buf`: `Ok(None)` when `buf` ends inside it.
+pub fn varint(buf: &[u8]) -> Result<Option<(u64, usize)>> {
+    let mut v = 0u64;
+    for (i, &b) in buf.iter().enumerate() {
+        if i == 10 {
+            return invalid("protobuf varint longer than 10 bytes");
+        }
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Ok(Some((v, i + 1)));
+        }
+    }
+    if buf.len() >= 10 {
+        return invalid("protobuf varint longer than 10 bytes");
+    }
+    Ok(None)
+}
+
+/// A cursor over one complete message.
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+pub enum Value<'a> {
+    Varint(u64),
+    #[allow(dead_code)]
+    I64(u64),
+    I32(u32),
+    Bytes(&'a [u8]),
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Reader { buf, pos: 0 }
+    }
+
+    fn varint(&mut self, what: &str) -> Result<u64> {
+        match varint(&self.buf[self.pos..])? {
+            Some((v, n)) => {
+                self.pos += n;
+                Ok(v)
+            }
+            None => invalid(format!("protobuf message truncated in {what}")),
+        }
+    }
+
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
+        if self.buf.len() - self.pos < n {
+            return invalid(format!("protobuf message truncated in {what}"));
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    /// The next field: (number, value), or None at the end.
+    pub fn next(&mut self, what: &str) -> Result<Option<(u32, Value<'a>)>> {
+        if self.pos == self.buf.len() {
+            return Ok(None);
+        }
+        let tag = self.varint(what)?;
+        let field = (tag >> 3) as u32;
+        let value = match (tag & 7) as u8 {
+            WIRE_VARINT => Value::Varint(self.varint(what)?),
+            WIRE_I64 => Value::I64(u64::from_le_bytes(self.take(8, what)?.try_into().unwrap())),
+            WIRE_LEN => {
+                let n = self.varint(what)?;
+                let n = usize::try_from(n).or_else(|_| invalid(format!("length too large in {what}")))?;
+                Value::Bytes(self.take(n, what)?)
+            }
+            WIRE_I32 => Value::I32(u32::from_le_bytes(self.take(4, what)?.try_into().unwrap())),
+            w => return invalid(format!("protobuf wire type {w} (groups are not supported) in {what}")),
+        };
+        Ok(Some((field, value)))
+    }
+}
+
+fn string(b: &[u8], what: &str) -> Result<String> {
+    String::from_utf8(b.to_vec()).or_else(|_| invalid(format!("{what} is not UTF-8")))
+}
+
+/// Repeated int64: packed (one length-delimited run) or one varint per field.
+fn push_ints(v: &Value, out: &mut Vec<i64>, what: &str) -> Result<()> {
+    match v {
+        Value::Varint(x) => out.push(*x as i64),
+        Value::Bytes(b) => {
+            let mut pos = 0;
+            while pos < b.len() {
+                match varint(&b[pos..])? {
+                    Some((x, n)) => {
+                        out.push(x as i64);
+                        pos += n;
+                    }
+                    None => return invalid(format!("packed ints truncated in {what}")),
+                }
+            }
+        }
+        _ => return invalid(format!("wrong wire type for ints in {what}")),
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attr {
+    Int(i64),
+    Float(f32),
+    Ints(Vec<i64>),
+    Other,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Node {
+    pub name: String,
+    pub op: String,
+    pub domain: String,
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+    pub attrs: Vec<(String, Attr)>,
+}
+
+impl Node {
+    pub fn attr(&self, name: &str) -> Option<&Attr> {
+        self.attrs.iter().find(|(n, _)| n == name).map(|(_, a)| a)
+    }
+}
+
+pub fn parse_node(buf: &[u8]) -> Result<Node> {
+    let mut r = Reader::new(buf);
+    let mut n = Node::default();
+    while let Some((field, v)) = r.next("NodeProto")? {
+        match (field, v) {
+            (1, Value::Bytes(b)) => n.inputs.push(string(b, "node input")?),
+            (2, Value::Bytes(b)) => n.outputs.push(string(b, "node output")?),
+            (3, Value::Bytes(b)) => n.name = string(b, "node name")?,
+            (4, Value::Bytes(b)) => n.op = string(b, "node op_type")?,
+            (5, Value::Bytes(b)) => n.attrs.push(parse_attr(b)?),
+            (7, Value::Bytes(b)) => n.domain = string(b, "node domain")?,
+            _ => {}
+        }
+    }
+    Ok(n)
+}
+
+fn parse_attr(buf: &[u8]) -> Result<(String, Attr)> {
+    let mut r = Reader::new(buf);
+    let mut name = String::new();
+    let (mut f, mut i, mut ints, mut ty) = (None, None, Vec::new(), 0u64);
+    while let Some((field, v)) = r.next("AttributeProto")? {
+        match (field, v) {
+            (1, Value::Bytes(b)) => name = string(b, "attribute name")?,
+            (2, Value::I32(x)) => f = Some(f32::from_bits(x)),
+            (3, Value::Varint(x)) => i = Some(x as i64),
+            (8, v) => push_ints(&v, &mut ints, "AttributeProto.ints")?,
+            (20, Value::Varint(x)) => ty = x,
+            _ => {}
+        }
+    }
+    // AttributeProto.AttributeType: FLOAT 1, INT 2, INTS 7.
+    let attr = match ty {
+        1 => Attr::Float(f.unwrap_or(0.0)),
+        2 => Attr::Int(i.unwrap_or(0)),
+        7 => Attr::Ints(ints),
+        _ => Attr::Other,
+    };
+    Ok((name, attr))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Tensor {
+    pub name: String,
+    pub dims: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+pub fn parse_tensor(buf: &[u8]) -> Result<Tensor> {
+    let mut r = Reader::new(buf);
+    let mut t = Tensor::default();
+    let mut dims = Vec::new();
+    let mut data_type = 0u64;
+    let mut raw: Option<&[u8]> = None;
+    let mut external = false;
+    while let Some((field, v)) = r.next("TensorProto")? {
+        match (field, v) {
+            (1, v) => push_ints(&v, &mut dims, "TensorProto.dims")?,
+            (2, Value::Varint(x)) => data_type = x,
+            (4, Value::Bytes(b)) => {
+                if b.len() % 4 != 0 {
+                    return invalid("TensorProto.float_data length is not a multiple of 4");
+                }
+                t.data.extend(b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())));
+            }
+            (4, Value::I32(x)) => t.data.push(f32::from_bits(x)),
+            (8, Value::Bytes(b)) => t.name = string(b, "tensor name")?,
+            (9, Value::Bytes(b)) => raw = Some(b),
+            (14, Value::Varint(x)) => external = x == 1,
+            _ => {}
+        }
+    }
+    if external {
+        return invalid(format!("initializer {:?} uses external data, which this engine does not read", t.name));
+    }
+    // TensorProto.DataType FLOAT = 1.
+    if data_type != 1 {
+        return invalid(format!("initializer {:?} has data type {data_type}, expected FLOAT (1)", t.name));
+    }
+    for d in dims {
+        if d < 0 {
+            return invalid(format!("initializer {:?} has a negative dimension", t.name));
+        }
+        t.dims.push(d as usize);
+    }
+    if let Some(b) = raw {
+        if b.len() % 4 != 0 {
+            return invalid(format!("initializer {:?} raw_data length is not a multiple of 4", t.name));
+        }
+        t.data = b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    }
+    let expect: usize = t.dims.iter().product();
+    if t.data.len() != expect {
+        return invalid(format!(
+            "initializer {:?} holds {} values, its dims {:?} say {expect}",
+            t.name,
+            t.data.len(),
+            t.dims
+        ));
+    }
+    Ok(t)
+}
+
+/// ValueInfoProto: name and, when static, the dims (a symbolic dim is None).
+pub fn parse_value_info(buf: &[u8]) -> Result<(String, Vec<Option<usize>>)> {
+    let mut r = Reader::new(buf);
+    let mut name = String::new();
+    let mut dims = Vec::new();
+    while let Some((field, v)) = r.next("ValueInfoProto")? {
+        match (field, v) {
+            (1, Value::Bytes(b)) => name = string(b, "value name")?,
+            (2, Value::Bytes(ty)) => {
+                // TypeProto.tensor_type (1) -> TypeProto.Tensor.shape (2) -> dim (1).
+                let mut tr = Reader::new(ty);
+                while let Some((f, v)) = tr.next("TypeProto")? {
+                    if let (1, Value::Bytes(tt)) = (f, v) {
+                        let mut r2 = Reader::new(tt);
+                        while let Some((f2, v2)) = r2.next("TypeProto.Tensor")? {
+                            if let (2, Value::Bytes(shape)) = (f2, v2) {
+                                let mut r3 = Reader::new(shape);
+                                while let Some((f3, v3)) = r3.next("TensorShapeProto")? {
+                                    if let (1, Value::Bytes(dim)) = (f3, v3) {
+                                        let mut r4 = Reader::new(dim);
+                                        let mut value = None;
+                                        while let Some((f4, v4)) = r4.next("Dimension")? {
+                                            if let (1, Value::Varint(x)) = (f4, v4) {
+                                                value = Some(x as usize);
+                                            }
+                                        }
+                                        dims.push(value);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok((name, dims))
+}

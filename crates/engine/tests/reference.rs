@@ -1,0 +1,57 @@
+//! The whole network, with every kernel this machine has, against onnxruntime.
+
+mod common;
+
+use common::*;
+use densenet_engine::{Engine, KernelKind};
+
+const TOL: f32 = 1e-4;
+
+fn load(kind: KernelKind, bytes: &[u8]) -> Engine {
+    let mut l = Engine::loader_with(kind).unwrap();
+    l.push(bytes).unwrap();
+    l.finish().unwrap()
+}
+
+#[test]
+fn every_kernel_matches_onnxruntime_batch_1_and_4() {
+    let bytes = model_bytes();
+    let inputs: Vec<Vec<f32>> = PHOTOS.iter().map(|p| photo_input(p)).collect();
+    let batch4 = read_npy(&repo().join("model/reference/batch4.logits.densenet121-random.npy")).1;
+    for kind in KernelKind::available() {
+        let engine = load(kind, &bytes);
+        assert_eq!(engine.block_sizes(), [6, 12, 24, 16]);
+        for (name, input) in PHOTOS.iter().zip(&inputs) {
+            let got = engine.run(input, 1).unwrap();
+            let d = max_abs_diff(&got, &photo_logits(name));
+            println!("{} {name}: max |diff| {d:.2e}", engine.device());
+            assert!(d <= TOL, "{} {name}: max |diff| {d:e}", engine.device());
+        }
+        let all: Vec<f32> = inputs.concat();
+        let got = engine.run(&all, 4).unwrap();
+        let d = max_abs_diff(&got, &batch4);
+        println!("{} batch 4: max |diff| {d:.2e}", engine.device());
+        assert!(d <= TOL, "{} batch 4: max |diff| {d:e}", engine.device());
+    }
+}
+
+#[test]
+fn chunked_loading_and_threads_give_identical_logits() {
+    let bytes = model_bytes();
+    let whole = Engine::load(&bytes).unwrap();
+    let mut l = Engine::loader();
+    // Odd sizes put chunk boundaries inside varints, headers and tensors.
+    for piece in bytes[..1000].chunks(1).chain(bytes[1000..].chunks(65_537)) {
+        l.push(piece).unwrap();
+    }
+    let mut chunked = l.finish().unwrap();
+    let input = [photo_input("chelsea"), photo_input("rocket")].concat();
+    let a = whole.run(&input, 2).unwrap();
+    let b = chunked.run(&input, 2).unwrap();
+    assert_eq!(a, b);
+    chunked.set_threads(2).unwrap();
+    let c = chunked.run(&input, 2).unwrap();
+    assert_eq!(a, c, "threads change no arithmetic");
+    let single = whole.run(&input[..densenet_engine::INPUT_LEN], 1).unwrap();
+    assert!(max_abs_diff(&single, &a[..1000]) <= 1e-5);
+}
