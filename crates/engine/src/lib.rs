@@ -28,6 +28,7 @@ mod loader;
 mod network;
 mod proto;
 mod topology;
+mod winograd;
 
 use std::collections::BTreeMap;
 
@@ -71,6 +72,13 @@ impl Loader {
             };
             self.push(&buf[..n])?;
         }
+    }
+
+    /// 3x3 convs by Winograd F(2x2,3x3) (default) or by im2col panels; call
+    /// before the first `push`. For measurements and tests.
+    #[doc(hidden)]
+    pub fn set_winograd(&mut self, on: bool) {
+        self.inner.set_winograd(on);
     }
 
     /// Ends the file: checks that every weight arrived and plans the network.
@@ -140,6 +148,14 @@ impl Engine {
         Ok(())
     }
 
+    /// Blocks whose maps have fewer pixels per image than this run the whole
+    /// batch as one GEMM; larger ones run image by image (784 by default:
+    /// blocks 3 and 4 of DenseNet at 224x224). For measurements.
+    #[doc(hidden)]
+    pub fn set_fold_below(&mut self, pixels: usize) {
+        self.net.fold_below = pixels;
+    }
+
     pub fn threads(&self) -> usize {
         self.threads
     }
@@ -174,7 +190,7 @@ impl Engine {
             let s = bw.side;
             let mut c = bw.c_in;
             for (layer, lw) in block.layers.iter().zip(&bw.layers) {
-                let (bott, g) = (lw.conv1.m, lw.conv2.m);
+                let (bott, g) = (lw.conv1.m, lw.conv2.cout());
                 for (name, ch) in layer.outs.iter().zip([c, c, c, bott, bott, g]) {
                     put(name, &[ch, s, s]);
                 }

@@ -14,7 +14,8 @@ use std::collections::{HashMap, HashSet};
 use crate::error::{invalid, Error, Result};
 use crate::gemm::PackedA;
 use crate::kernels::Kernel;
-use crate::network::{BlockW, LayerW, Net, TransW, IMAGE, POOL_OUT};
+use crate::network::{BlockW, Conv3, LayerW, Net, TransW, IMAGE, POOL_OUT};
+use crate::winograd::WinogradW;
 use crate::proto::{self, Node, Tensor, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT};
 use crate::topology::{self, Role, Topology};
 
@@ -26,6 +27,7 @@ enum State {
 enum Stored {
     Packed(Vec<usize>, PackedA),
     Raw(Vec<usize>, Vec<f32>),
+    Winograd(Vec<usize>, WinogradW),
 }
 
 /// Feed the ONNX file with [`Loader::push`], then call [`Loader::finish`].
@@ -44,6 +46,7 @@ pub struct Loader {
     inputs: Vec<(String, Vec<Option<usize>>)>,
     outputs: Vec<String>,
     failed: Option<Error>,
+    winograd: bool,
 }
 
 /// What `take_field` found at the front of the buffer.
@@ -91,7 +94,13 @@ impl Loader {
             inputs: Vec::new(),
             outputs: Vec::new(),
             failed: None,
+            winograd: true,
         }
+    }
+
+    /// 3x3 convs by Winograd F(2x2,3x3) (the default) or im2col panels.
+    pub(crate) fn set_winograd(&mut self, on: bool) {
+        self.winograd = on;
     }
 
     /// Feeds the next bytes of the file. After an error, every later call
@@ -208,7 +217,9 @@ impl Loader {
             return Ok(());
         };
         let packed = matches!(role, Role::Conv0W | Role::Conv1W(..) | Role::Conv2W(..) | Role::TransW(_) | Role::FcW);
-        let stored = if packed {
+        let stored = if let (Role::Conv2W(..), true, &[o, i, 3, 3]) = (role, self.winograd, t.dims.as_slice()) {
+            Stored::Winograd(t.dims.clone(), WinogradW::new(&t.data, o, i, self.kern.mr))
+        } else if packed {
             if t.dims.len() < 2 || t.dims.iter().any(|&d| d == 0) {
                 return invalid(format!("weight {:?} has dims {:?}", t.name, t.dims));
             }
@@ -314,7 +325,18 @@ impl Loader {
                 let mut conv1 = self.take_packed(Role::Conv1W(b, l), &layer.conv1_w, &[bott, c, 1, 1])?;
                 conv1.bias[..bott].copy_from_slice(&self.take_raw(Role::Conv1B(b, l), &layer.conv1_b, bott)?);
                 let growth = self.out_channels(Role::Conv2W(b, l), &layer.conv2_w)?;
-                let conv2 = self.take_packed(Role::Conv2W(b, l), &layer.conv2_w, &[growth, bott, 3, 3])?;
+                let conv2 = match self.stored.remove(&Role::Conv2W(b, l)) {
+                    Some(Stored::Winograd(d, w)) if d == [growth, bott, 3, 3] && side <= 62 => Conv3::Winograd(w),
+                    Some(Stored::Winograd(d, _)) => {
+                        return invalid(format!("weight {:?} has dims {d:?}, expected [{growth}, {bott}, 3, 3]", layer.conv2_w))
+                    }
+                    other => {
+                        if let Some(o) = other {
+                            self.stored.insert(Role::Conv2W(b, l), o);
+                        }
+                        Conv3::Im2col(self.take_packed(Role::Conv2W(b, l), &layer.conv2_w, &[growth, bott, 3, 3])?)
+                    }
+                };
                 layers.push(LayerW { scale, shift, conv1, conv2 });
                 c += growth;
             }
@@ -335,12 +357,12 @@ impl Loader {
         let classes = self.out_channels(Role::FcW, &topo.fc_w)?;
         let mut fc = self.take_packed(Role::FcW, &topo.fc_w, &[classes, c])?;
         fc.bias[..classes].copy_from_slice(&self.take_raw(Role::FcB, &topo.fc_b, classes)?);
-        Ok(Net { kern: self.kern, stem, blocks, trans, n5_scale, n5_shift, fc })
+        Ok(Net { kern: self.kern, stem, blocks, trans, n5_scale, n5_shift, fc, fold_below: 784 })
     }
 
     fn out_channels(&self, role: Role, name: &str) -> Result<usize> {
         match self.stored.get(&role) {
-            Some(Stored::Packed(d, _)) => Ok(d[0]),
+            Some(Stored::Packed(d, _)) | Some(Stored::Winograd(d, _)) => Ok(d[0]),
             _ => invalid(format!("initializer {name:?} is missing")),
         }
     }

@@ -10,6 +10,7 @@
 
 use crate::gemm::{self, share, PackedA, Ptr};
 use crate::kernels::Kernel;
+use crate::winograd::{self, WinogradW};
 use std::sync::Barrier;
 
 pub const IMAGE: usize = 224;
@@ -21,8 +22,29 @@ pub struct LayerW {
     pub shift: Vec<f32>,
     /// conv1 1x1 with norm2 folded in (bias), ReLU epilogue.
     pub conv1: PackedA,
-    /// conv2 3x3, K = bottleneck * 9.
-    pub conv2: PackedA,
+    pub conv2: Conv3,
+}
+
+/// A dense layer's 3x3 conv: Winograd, or a GEMM over im2col panels (K = Cin * 9).
+pub enum Conv3 {
+    Winograd(WinogradW),
+    Im2col(PackedA),
+}
+
+impl Conv3 {
+    pub fn cout(&self) -> usize {
+        match self {
+            Conv3::Winograd(w) => w.cout,
+            Conv3::Im2col(a) => a.m,
+        }
+    }
+
+    pub fn bytes(&self) -> usize {
+        match self {
+            Conv3::Winograd(w) => w.bytes(),
+            Conv3::Im2col(a) => a.bytes(),
+        }
+    }
 }
 
 pub struct BlockW {
@@ -46,12 +68,16 @@ pub struct Net {
     pub n5_scale: Vec<f32>,
     pub n5_shift: Vec<f32>,
     pub fc: PackedA,
+    /// Blocks with fewer pixels per image than this fold the batch into N.
+    pub fold_below: usize,
 }
 
 struct Bufs {
     stem: Ptr,
     blocks: Vec<Ptr>,
     mid: Ptr,
+    wino_v: Ptr,
+    wino_m: Ptr,
     pooled: Ptr,
     feats: Ptr,
     logits: Ptr,
@@ -79,49 +105,81 @@ impl Net {
         b
     }
 
+    /// Images that block `bi` holds at once: one where the maps are large (the
+    /// working set then stays in cache), the whole batch where they are small
+    /// (N = 196 or 49 per image is too narrow for the GEMM alone).
+    fn group(&self, bi: usize, batch: usize) -> usize {
+        let s = self.blocks[bi].side;
+        if s * s >= self.fold_below {
+            1
+        } else {
+            batch
+        }
+    }
+
     /// Logits [batch][classes] for images [batch][3][224][224].
     pub fn forward(&self, input: &[f32], batch: usize, threads: usize) -> Vec<f32> {
-        let stem_c = self.stem.m;
-        let mut stem = vec![0f32; stem_c * batch * STEM_OUT * STEM_OUT];
+        let mut stem = vec![0f32; self.stem.m * STEM_OUT * STEM_OUT];
+        let groups: Vec<usize> = (0..self.blocks.len()).map(|b| self.group(b, batch)).collect();
         let mut blocks: Vec<Vec<f32>> =
-            self.blocks.iter().map(|b| vec![0f32; b.c_out * batch * b.side * b.side]).collect();
+            self.blocks.iter().zip(&groups).map(|(b, g)| vec![0f32; b.c_out * g * b.side * b.side]).collect();
         let mid_len = self
             .blocks
             .iter()
-            .flat_map(|b| b.layers.iter().map(move |l| l.conv1.m * batch * b.side * b.side))
+            .zip(&groups)
+            .flat_map(|(b, g)| b.layers.iter().map(move |l| l.conv1.m * g * b.side * b.side))
             .max()
             .unwrap_or(0);
         let mut mid = vec![0f32; mid_len];
+        let wino = |f: &dyn Fn(&LayerW) -> usize| {
+            self.blocks
+                .iter()
+                .zip(&groups)
+                .flat_map(|(b, g)| {
+                    let tiles = g * winograd::tiles_per_side(b.side).pow(2);
+                    b.layers.iter().filter(|l| matches!(l.conv2, Conv3::Winograd(_))).map(move |l| 16 * f(l) * tiles)
+                })
+                .max()
+                .unwrap_or(0)
+        };
+        let mut wino_v = vec![0f32; wino(&|l| l.conv1.m)];
+        let mut wino_m = vec![0f32; wino(&|l| l.conv2.cout())];
         let pooled_len = self
             .blocks
             .iter()
+            .zip(&groups)
             .zip(&self.trans)
-            .map(|(b, _)| b.c_out * batch * (b.side / 2) * (b.side / 2))
+            .map(|((b, g), _)| b.c_out * g * (b.side / 2) * (b.side / 2))
             .max()
             .unwrap_or(0);
         let mut pooled = vec![0f32; pooled_len];
-        let feat_c = self.fc.k;
-        let mut feats = vec![0f32; batch * feat_c];
+        let mut feats = vec![0f32; batch * self.fc.k];
         let mut logits_t = vec![0f32; self.classes() * batch];
         let bufs = Bufs {
             stem: Ptr(stem.as_mut_ptr()),
             blocks: blocks.iter_mut().map(|b| Ptr(b.as_mut_ptr())).collect(),
             mid: Ptr(mid.as_mut_ptr()),
+            wino_v: Ptr(wino_v.as_mut_ptr()),
+            wino_m: Ptr(wino_m.as_mut_ptr()),
             pooled: Ptr(pooled.as_mut_ptr()),
             feats: Ptr(feats.as_mut_ptr()),
             logits: Ptr(logits_t.as_mut_ptr()),
         };
         let threads = threads.max(1);
         let barrier = Barrier::new(threads);
+        let run = |t: usize| {
+            let mut ctx = Ctx { net: self, bufs: &bufs, groups: &groups, batch, t, nt: threads, barrier: &barrier, scratch: Vec::new() };
+            unsafe { ctx.all(input) }
+        };
         if threads == 1 {
-            unsafe { self.step(input, batch, &bufs, 0, 1, &barrier) };
+            run(0);
         } else {
             std::thread::scope(|s| {
                 for t in 1..threads {
-                    let (bufs, barrier) = (&bufs, &barrier);
-                    s.spawn(move || unsafe { self.step(input, batch, bufs, t, threads, barrier) });
+                    let run = &run;
+                    s.spawn(move || run(t));
                 }
-                unsafe { self.step(input, batch, &bufs, 0, threads, &barrier) };
+                run(0);
             });
         }
         drop(bufs);
@@ -134,84 +192,175 @@ impl Net {
         }
         out
     }
+}
 
-    /// Thread `t` of `nt`'s part of the whole network.
-    unsafe fn step(&self, input: &[f32], batch: usize, bufs: &Bufs, t: usize, nt: usize, barrier: &Barrier) {
-        let kern = &self.kern;
-        let nr = kern.nr;
-        let mut scratch = Vec::new();
-        let panels = |n: usize| share(n.div_ceil(nr), t, nt);
+/// One thread's view of a forward pass.
+struct Ctx<'a> {
+    net: &'a Net,
+    bufs: &'a Bufs,
+    groups: &'a [usize],
+    batch: usize,
+    t: usize,
+    nt: usize,
+    barrier: &'a Barrier,
+    scratch: Vec<f32>,
+}
 
-        // Stem: conv0 (norm0 folded) + ReLU, then the 3x3/2 max pool into block 1's buffer.
-        let n = batch * STEM_OUT * STEM_OUT;
-        let pack = |n0: usize, nc: usize, dst: &mut [f32]| gemm::pack_stem(input, IMAGE, STEM_OUT, n0, nc, nr, dst);
-        gemm::gemm(kern, &self.stem, n, panels(n), &pack, bufs.stem, n, true, &mut scratch);
-        barrier.wait();
-        let b0 = &self.blocks[0];
-        let stem = slice(bufs.stem, self.stem.m * n);
-        let ld0 = batch * b0.side * b0.side;
-        for plane in share(self.stem.m * batch, t, nt) {
-            let (c, b) = (plane / batch, plane % batch);
-            let src = &stem[c * n + b * STEM_OUT * STEM_OUT..][..STEM_OUT * STEM_OUT];
-            let dst = bufs.blocks[0].0.add(c * ld0 + b * POOL_OUT * POOL_OUT);
-            maxpool3s2(src, STEM_OUT, POOL_OUT, dst);
-        }
-        barrier.wait();
+impl Ctx<'_> {
+    fn panels(&self, n: usize) -> std::ops::Range<usize> {
+        share(n.div_ceil(self.net.kern.nr), self.t, self.nt)
+    }
 
-        for (bi, blk) in self.blocks.iter().enumerate() {
-            let (side, buf) = (blk.side, bufs.blocks[bi]);
-            let n = batch * side * side;
-            let mut c = blk.c_in;
-            for layer in &blk.layers {
-                // Only the channels written so far: later rows are being written by conv2s.
-                let inp = slice(buf, layer.conv1.k * n);
-                let pack = |n0: usize, nc: usize, dst: &mut [f32]| {
-                    gemm::pack_bn_relu(inp, n, &layer.scale, &layer.shift, n0, nc, nr, dst)
-                };
-                gemm::gemm(kern, &layer.conv1, n, panels(n), &pack, bufs.mid, n, true, &mut scratch);
-                barrier.wait();
-                let mid = slice(bufs.mid, layer.conv1.m * n);
-                let cm = layer.conv1.m;
-                let pack = |n0: usize, nc: usize, dst: &mut [f32]| gemm::pack_im2col3(mid, cm, side, side, n, n0, nc, nr, dst);
-                let out = Ptr(buf.0.add(c * n));
-                gemm::gemm(kern, &layer.conv2, n, panels(n), &pack, out, n, false, &mut scratch);
-                c += layer.conv2.m;
-                barrier.wait();
-            }
-            let all = slice(buf, blk.c_out * n);
-            if let Some(tr) = self.trans.get(bi) {
-                // BN, ReLU and the 2x2 average pool first: pooling commutes with
-                // the 1x1 conv and leaves it 4x fewer columns.
-                let (half, np) = (side / 2, batch * (side / 2) * (side / 2));
-                for plane in share(blk.c_out * batch, t, nt) {
-                    let (ch, b) = (plane / batch, plane % batch);
-                    let src = &all[ch * n + b * side * side..][..side * side];
-                    let dst = bufs.pooled.0.add(ch * np + b * half * half);
-                    bn_relu_avgpool2(src, side, tr.scale[ch], tr.shift[ch], dst);
+    /// Where image `img`'s columns of block `bi`'s buffer start, and its row stride.
+    fn place(&self, bi: usize, img: usize) -> (usize, usize) {
+        let hw = self.net.blocks[bi].side * self.net.blocks[bi].side;
+        let g = self.groups[bi];
+        (if g == 1 { 0 } else { img * hw }, g * hw)
+    }
+
+    unsafe fn all(&mut self, input: &[f32]) {
+        let nb = self.net.blocks.len();
+        // Leading blocks that run image by image.
+        let split = self.groups.iter().take_while(|&&g| g == 1 && self.batch > 1).count();
+        let split = if self.batch == 1 { 0 } else { split };
+        for img in 0..self.batch {
+            self.stem(&input[img * 3 * IMAGE * IMAGE..][..3 * IMAGE * IMAGE], img);
+            if self.batch > 1 {
+                for bi in 0..split {
+                    self.block(bi, 1);
+                    self.transition_or_head(bi, 1, img);
                 }
-                barrier.wait();
-                let pooled = slice(bufs.pooled, blk.c_out * np);
-                let k = blk.c_out;
-                let pack = |n0: usize, nc: usize, dst: &mut [f32]| gemm::pack_plain(pooled, np, k, n0, nc, nr, dst);
-                gemm::gemm(kern, &tr.conv, np, panels(np), &pack, bufs.blocks[bi + 1], np, false, &mut scratch);
-                barrier.wait();
             }
         }
-
-        // Head: norm5 + ReLU + global average pool, then the classifier as a GEMM
-        // with the batch as N.
-        let last = self.blocks.last().unwrap();
-        let (hw, fc) = (last.side * last.side, self.fc.k);
-        let n = batch * hw;
-        let all = slice(*bufs.blocks.last().unwrap(), last.c_out * n);
-        for plane in share(last.c_out * batch, t, nt) {
-            let (ch, b) = (plane / batch, plane % batch);
-            let (s, h) = (self.n5_scale[ch], self.n5_shift[ch]);
-            let sum: f32 = all[ch * n + b * hw..][..hw].iter().map(|&x| (x * s + h).max(0.0)).sum();
-            *bufs.feats.0.add(b * fc + ch) = sum / hw as f32;
+        for bi in split..nb {
+            self.block(bi, self.groups[bi]);
+            self.transition_or_head(bi, self.groups[bi], 0);
         }
-        barrier.wait();
-        let feats = slice(bufs.feats, batch * fc);
+        self.classifier();
+    }
+
+    unsafe fn stem(&mut self, image: &[f32], img: usize) {
+        let net = self.net;
+        let (kern, nr) = (&net.kern, net.kern.nr);
+        let n = STEM_OUT * STEM_OUT;
+        let pack = |n0: usize, nc: usize, dst: &mut [f32]| gemm::pack_stem(image, IMAGE, STEM_OUT, n0, nc, nr, dst);
+        gemm::gemm(kern, &net.stem, n, self.panels(n), &pack, self.bufs.stem, n, true, &mut self.scratch);
+        self.barrier.wait();
+        let stem = slice(self.bufs.stem, net.stem.m * n);
+        let (off, ld) = self.place(0, img);
+        for c in share(net.stem.m, self.t, self.nt) {
+            let dst = self.bufs.blocks[0].0.add(c * ld + off);
+            maxpool3s2(&stem[c * n..][..n], STEM_OUT, POOL_OUT, dst);
+        }
+        self.barrier.wait();
+    }
+
+    /// The dense layers of block `bi` on the `g` images its buffer holds.
+    unsafe fn block(&mut self, bi: usize, g: usize) {
+        let net = self.net;
+        let (kern, nr) = (&net.kern, net.kern.nr);
+        let blk = &net.blocks[bi];
+        let (side, buf) = (blk.side, self.bufs.blocks[bi]);
+        let n = g * side * side;
+        let mut c = blk.c_in;
+        for layer in &blk.layers {
+            // Only the channels written so far: later rows are written by the conv2s.
+            let inp = slice(buf, layer.conv1.k * n);
+            let pack = |n0: usize, nc: usize, dst: &mut [f32]| {
+                gemm::pack_bn_relu(inp, n, &layer.scale, &layer.shift, n0, nc, nr, dst)
+            };
+            gemm::gemm(kern, &layer.conv1, n, self.panels(n), &pack, self.bufs.mid, n, true, &mut self.scratch);
+            self.barrier.wait();
+            let mid = slice(self.bufs.mid, layer.conv1.m * n);
+            let cm = layer.conv1.m;
+            let out = Ptr(buf.0.add(c * n));
+            match &layer.conv2 {
+                Conv3::Im2col(a) => {
+                    let pack =
+                        |n0: usize, nc: usize, dst: &mut [f32]| gemm::pack_im2col3(mid, cm, side, side, n, n0, nc, nr, dst);
+                    gemm::gemm(kern, a, n, self.panels(n), &pack, out, n, false, &mut self.scratch);
+                }
+                Conv3::Winograd(w) => self.winograd(w, mid, side, g, out, n),
+            }
+            c += layer.conv2.cout();
+            self.barrier.wait();
+        }
+    }
+
+    /// A Winograd 3x3 conv of `mid` ([Cin][g images][side][side]) into `out`
+    /// (row stride `ld`); ends before the caller's barrier.
+    unsafe fn winograd(&mut self, w: &WinogradW, mid: &[f32], side: usize, g: usize, out: Ptr, ld: usize) {
+        let (kern, nr) = (&self.net.kern, self.net.kern.nr);
+        let hw = side * side;
+        let cols = g * winograd::tiles_per_side(side).pow(2);
+        for plane in share(w.cin * g, self.t, self.nt) {
+            let (ci, img) = (plane / g, plane % g);
+            winograd::input_plane(&mid[ci * ld + img * hw..][..hw], side, ci, w.cin, img, self.bufs.wino_v.0, cols);
+        }
+        self.barrier.wait();
+        let v = slice(self.bufs.wino_v, 16 * w.cin * cols);
+        for (p, u) in w.u.iter().enumerate() {
+            let vp = &v[p * w.cin * cols..][..w.cin * cols];
+            let pack = |n0: usize, nc: usize, dst: &mut [f32]| gemm::pack_plain(vp, cols, w.cin, n0, nc, nr, dst);
+            let mp = Ptr(self.bufs.wino_m.0.add(p * w.cout * cols));
+            gemm::gemm(kern, u, cols, self.panels(cols), &pack, mp, cols, false, &mut self.scratch);
+        }
+        self.barrier.wait();
+        let m = slice(self.bufs.wino_m, 16 * w.cout * cols);
+        for plane in share(w.cout * g, self.t, self.nt) {
+            let (co, img) = (plane / g, plane % g);
+            winograd::output_plane(m, side, co, w.cout, img, cols, out.0.add(co * ld + img * hw));
+        }
+    }
+
+    /// After block `bi` (holding `g` images, the first being `img`): its
+    /// transition into block bi+1's buffer, or norm5 + ReLU + global pool.
+    unsafe fn transition_or_head(&mut self, bi: usize, g: usize, img: usize) {
+        let net = self.net;
+        let (kern, nr) = (&net.kern, net.kern.nr);
+        let blk = &net.blocks[bi];
+        let side = blk.side;
+        let n = g * side * side;
+        let all = slice(self.bufs.blocks[bi], blk.c_out * n);
+        let Some(tr) = net.trans.get(bi) else {
+            let (hw, fc) = (side * side, net.fc.k);
+            for plane in share(blk.c_out * g, self.t, self.nt) {
+                let (ch, b) = (plane / g, plane % g);
+                let (s, h) = (net.n5_scale[ch], net.n5_shift[ch]);
+                let sum: f32 = all[ch * n + b * hw..][..hw].iter().map(|&x| (x * s + h).max(0.0)).sum();
+                *self.bufs.feats.0.add((img + b) * fc + ch) = sum / hw as f32;
+            }
+            self.barrier.wait();
+            return;
+        };
+        // BN, ReLU and the 2x2 average pool first: pooling commutes with the
+        // 1x1 conv and leaves it 4x fewer columns.
+        let (half, np) = (side / 2, g * (side / 2) * (side / 2));
+        for plane in share(blk.c_out * g, self.t, self.nt) {
+            let (ch, b) = (plane / g, plane % g);
+            let src = &all[ch * n + b * side * side..][..side * side];
+            let dst = self.bufs.pooled.0.add(ch * np + b * half * half);
+            bn_relu_avgpool2(src, side, tr.scale[ch], tr.shift[ch], dst);
+        }
+        self.barrier.wait();
+        let pooled = slice(self.bufs.pooled, blk.c_out * np);
+        let k = blk.c_out;
+        let pack = |n0: usize, nc: usize, dst: &mut [f32]| gemm::pack_plain(pooled, np, k, n0, nc, nr, dst);
+        let (off, ld) = self.place(bi + 1, img);
+        let out = Ptr(self.bufs.blocks[bi + 1].0.add(off));
+        gemm::gemm(kern, &tr.conv, np, self.panels(np), &pack, out, ld, false, &mut self.scratch);
+        self.barrier.wait();
+    }
+
+    /// The classifier as a GEMM with the batch as N (one panel, usually):
+    /// thread 0 alone, it is 0.04% of the work.
+    unsafe fn classifier(&mut self) {
+        let net = self.net;
+        let (kern, nr, fc, batch) = (&net.kern, net.kern.nr, net.fc.k, self.batch);
+        if self.t != 0 {
+            return;
+        }
+        let feats = slice(self.bufs.feats, batch * fc);
         let pack = |n0: usize, nc: usize, dst: &mut [f32]| {
             dst[..fc * nr].fill(0.0);
             for j in 0..nc {
@@ -220,10 +369,7 @@ impl Net {
                 }
             }
         };
-        // N is the batch, usually one panel: split the classes across threads instead.
-        if t == 0 {
-            gemm::gemm(kern, &self.fc, batch, 0..batch.div_ceil(nr), &pack, bufs.logits, batch, false, &mut scratch);
-        }
+        gemm::gemm(kern, &net.fc, batch, 0..batch.div_ceil(nr), &pack, self.bufs.logits, batch, false, &mut self.scratch);
     }
 }
 

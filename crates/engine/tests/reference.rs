@@ -7,8 +7,9 @@ use densenet_engine::{Engine, KernelKind};
 
 const TOL: f32 = 1e-4;
 
-fn load(kind: KernelKind, bytes: &[u8]) -> Engine {
+fn load(kind: KernelKind, bytes: &[u8], winograd: bool) -> Engine {
     let mut l = Engine::loader_with(kind).unwrap();
+    l.set_winograd(winograd);
     l.push(bytes).unwrap();
     l.finish().unwrap()
 }
@@ -18,20 +19,22 @@ fn every_kernel_matches_onnxruntime_batch_1_and_4() {
     let bytes = model_bytes();
     let inputs: Vec<Vec<f32>> = PHOTOS.iter().map(|p| photo_input(p)).collect();
     let batch4 = read_npy(&repo().join("model/reference/batch4.logits.densenet121-random.npy")).1;
-    for kind in KernelKind::available() {
-        let engine = load(kind, &bytes);
+    let variants = KernelKind::available().into_iter().flat_map(|k| [(k, true), (k, false)]);
+    for (kind, winograd) in variants {
+        let engine = load(kind, &bytes, winograd);
+        let conv = if winograd { "winograd" } else { "im2col" };
         assert_eq!(engine.block_sizes(), [6, 12, 24, 16]);
         for (name, input) in PHOTOS.iter().zip(&inputs) {
             let got = engine.run(input, 1).unwrap();
             let d = max_abs_diff(&got, &photo_logits(name));
-            println!("{} {name}: max |diff| {d:.2e}", engine.device());
-            assert!(d <= TOL, "{} {name}: max |diff| {d:e}", engine.device());
+            println!("{} {conv} {name}: max |diff| {d:.2e}", engine.device());
+            assert!(d <= TOL, "{} {conv} {name}: max |diff| {d:e}", engine.device());
         }
         let all: Vec<f32> = inputs.concat();
         let got = engine.run(&all, 4).unwrap();
         let d = max_abs_diff(&got, &batch4);
-        println!("{} batch 4: max |diff| {d:.2e}", engine.device());
-        assert!(d <= TOL, "{} batch 4: max |diff| {d:e}", engine.device());
+        println!("{} {conv} batch 4: max |diff| {d:.2e}", engine.device());
+        assert!(d <= TOL, "{} {conv} batch 4: max |diff| {d:e}", engine.device());
     }
 }
 

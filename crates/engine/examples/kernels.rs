@@ -1,0 +1,46 @@
+//! GFLOP/s of every kernel this machine has on DenseNet-shaped GEMMs
+//! (1 thread, B packed per panel as in the network, packing time included).
+//! `cargo run --release -p densenet-edge-engine --example kernels`
+
+use densenet_engine::bench_api::{gemm, pack_plain, PackedA, Ptr};
+use densenet_engine::KernelKind;
+use std::time::Instant;
+
+fn main() {
+    // (what, M, K, N)
+    let shapes = [
+        ("block1 conv1 (K=160)", 128, 160, 3136),
+        ("block2 conv1 (K=352)", 128, 352, 784),
+        ("block3 conv1 (K=640), batch 8", 128, 640, 196 * 8),
+        ("block4 conv1 (K=992), batch 1", 128, 992, 49),
+        ("block4 conv1 (K=992), batch 8", 128, 992, 49 * 8),
+        ("3x3 conv as GEMM, block1", 32, 1152, 3136),
+        ("3x3 conv as GEMM, block3 batch 8", 32, 1152, 196 * 8),
+        ("transition1 (pooled)", 128, 256, 784),
+    ];
+    for kind in KernelKind::available() {
+        let kern = kind.kernel().unwrap();
+        for &(what, m, k, n) in &shapes {
+            let w: Vec<f32> = (0..m * k).map(|i| ((i * 31) % 97) as f32 / 97.0 - 0.5).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i * 17) % 89) as f32 / 89.0 - 0.5).collect();
+            let a = PackedA::new(&w, m, k, None, kern.mr);
+            let mut c = vec![0f32; m * n];
+            let mut scratch = Vec::new();
+            let nr = kern.nr;
+            let pack = |n0: usize, nc: usize, dst: &mut [f32]| pack_plain(&b, n, k, n0, nc, nr, dst);
+            let flops = 2.0 * (m * k * n) as f64;
+            let reps = ((2e9 / flops) as usize).clamp(3, 200);
+            let mut best = f64::MAX;
+            for _ in 0..5 {
+                let t = Instant::now();
+                for _ in 0..reps {
+                    unsafe {
+                        gemm(&kern, &a, n, 0..n.div_ceil(nr), &pack, Ptr(c.as_mut_ptr()), n, false, &mut scratch)
+                    };
+                }
+                best = best.min(t.elapsed().as_secs_f64() / reps as f64);
+            }
+            println!("{:<22} {:<34} M={m:<4} K={k:<5} N={n:<5} {:6.1} GFLOP/s", kind.name(), what, flops / best / 1e9);
+        }
+    }
+}

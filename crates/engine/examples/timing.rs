@@ -1,0 +1,53 @@
+//! Prints ms per image for the engine: `timing MODEL BATCH THREADS REPS [KERNEL]`.
+//! Used by bench/engine/bench.sh, which interleaves it with onnxruntime.
+
+use densenet_engine::{Engine, KernelKind, INPUT_LEN};
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 5 {
+        eprintln!("usage: timing MODEL BATCH THREADS REPS [portable|avx2|avx512]");
+        std::process::exit(2);
+    }
+    let bytes = std::fs::read(&args[1]).expect("model file");
+    let batch: usize = args[2].parse().expect("batch");
+    let threads: usize = args[3].parse().expect("threads");
+    let reps: usize = args[4].parse().expect("reps");
+    let kind = match args.get(5).map(String::as_str) {
+        None => KernelKind::best(),
+        Some("portable") => KernelKind::Portable,
+        Some("avx2") => KernelKind::Avx2Fma,
+        Some("avx512") => KernelKind::Avx512,
+        Some(k) => panic!("unknown kernel {k}"),
+    };
+    let t0 = Instant::now();
+    let mut l = Engine::loader_with(kind).expect("kernel");
+    if std::env::var("IM2COL").is_ok() {
+        l.set_winograd(false);
+    }
+    l.push(&bytes).expect("load");
+    let mut engine = l.finish().expect("load");
+    let load_ms = t0.elapsed().as_secs_f64() * 1e3;
+    engine.set_threads(threads).unwrap();
+    if let Ok(f) = std::env::var("FOLD_BELOW") {
+        engine.set_fold_below(f.parse().expect("FOLD_BELOW"));
+    }
+    // A deterministic, image-like input.
+    let input: Vec<f32> = (0..batch * INPUT_LEN).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
+    engine.run(&input, batch).unwrap();
+    let mut times = Vec::new();
+    for _ in 0..reps {
+        let t = Instant::now();
+        engine.run(&input, batch).unwrap();
+        times.push(t.elapsed().as_secs_f64() * 1e3 / batch as f64);
+    }
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let median = times[times.len() / 2];
+    println!(
+        "{} batch {batch} threads {threads}: median {median:.2} ms/image, best {:.2} (load {load_ms:.0} ms, weights {:.1} MiB)",
+        engine.device(),
+        times[0],
+        engine.weight_bytes() as f64 / (1 << 20) as f64
+    );
+}
