@@ -2,7 +2,7 @@
 //! (1 thread, B packed per panel as in the network, packing time included).
 //! `cargo run --release -p densenet-edge-engine --example kernels`
 
-use densenet_engine::bench_api::{gemm, pack_plain, PackedA, Ptr};
+use densenet_engine::bench_api::{gemm, pack_plain, PackedA, Ptr, B};
 use densenet_engine::KernelKind;
 use std::time::Instant;
 
@@ -35,7 +35,7 @@ fn main() {
                 let t = Instant::now();
                 for _ in 0..reps {
                     unsafe {
-                        gemm(&kern, &a, n, 0..n.div_ceil(nr), &pack, Ptr(c.as_mut_ptr()), n, false, &mut scratch)
+                        gemm(&kern, &a, n, 0..n.div_ceil(nr), B::Pack(&pack), Ptr(c.as_mut_ptr()), n, false, &mut scratch)
                     };
                 }
                 best = best.min(t.elapsed().as_secs_f64() / reps as f64);

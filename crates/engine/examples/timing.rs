@@ -36,18 +36,33 @@ fn main() {
     // A deterministic, image-like input.
     let input: Vec<f32> = (0..batch * INPUT_LEN).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
     engine.run(&input, batch).unwrap();
-    let mut times = Vec::new();
+    let (mut times, mut cpu) = (Vec::new(), Vec::new());
     for _ in 0..reps {
-        let t = Instant::now();
+        let (t, c) = (Instant::now(), cpu_ms());
         engine.run(&input, batch).unwrap();
         times.push(t.elapsed().as_secs_f64() * 1e3 / batch as f64);
+        cpu.push((cpu_ms() - c) / batch as f64);
     }
     times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let median = times[times.len() / 2];
+    cpu.sort_by(|a, b| a.partial_cmp(b).unwrap());
     println!(
-        "{} batch {batch} threads {threads}: median {median:.2} ms/image, best {:.2} (load {load_ms:.0} ms, weights {:.1} MiB)",
+        "{} batch {batch} threads {threads}: median {:.2} ms/image, best {:.2}, cpu median {:.2} (load {load_ms:.0} ms, weights {:.1} MiB)",
         engine.device(),
+        times[times.len() / 2],
         times[0],
+        cpu[cpu.len() / 2],
         engine.weight_bytes() as f64 / (1 << 20) as f64
     );
+}
+
+/// CPU time of the whole process, in ms.
+fn cpu_ms() -> f64 {
+    #[cfg(unix)]
+    unsafe {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts);
+        ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
+    }
+    #[cfg(not(unix))]
+    0.0
 }

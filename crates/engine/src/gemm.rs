@@ -46,9 +46,19 @@ pub struct Ptr(pub *mut f32);
 unsafe impl Send for Ptr {}
 unsafe impl Sync for Ptr {}
 
+/// Where B comes from.
+#[derive(Clone, Copy)]
+pub enum B<'a> {
+    /// `pack(n0, nc, dst)` fills dst[k * NR + j] with B[k][n0 + j] for j < nc
+    /// (and zeros beyond nc).
+    Pack(&'a dyn Fn(usize, usize, &mut [f32])),
+    /// B is already a row-major [K][N] matrix with row stride `ld`: the kernel
+    /// reads full panels in place (only the last, partial one is copied).
+    Rows(&'a [f32], usize),
+}
+
 /// Computes columns of panels `panels` of C[M][N] = A * B (+ bias, ReLU),
-/// C stored at `c` with row stride `ldc`. `pack(n0, nc, dst)` fills
-/// dst[k * NR + j] with B[k][n0 + j] for j < nc (and zeros beyond nc).
+/// C stored at `c` with row stride `ldc`.
 ///
 /// # Safety
 /// `c` must be valid for M rows of `ldc` floats covering columns `0..n`, and no
@@ -59,7 +69,7 @@ pub unsafe fn gemm(
     a: &PackedA,
     n: usize,
     panels: std::ops::Range<usize>,
-    pack: &dyn Fn(usize, usize, &mut [f32]),
+    src: B,
     c: Ptr,
     ldc: usize,
     relu: bool,
@@ -78,15 +88,25 @@ pub unsafe fn gemm(
             break;
         }
         let nc = nr.min(n - n0);
-        pack(n0, nc, bpanel);
+        let (bp, ldb) = match src {
+            B::Rows(rows, ld) if nc == nr => (rows.as_ptr().add(n0), ld),
+            B::Rows(rows, ld) => {
+                pack_plain(rows, ld, k, n0, nc, nr, bpanel);
+                (bpanel.as_ptr(), nr)
+            }
+            B::Pack(pack) => {
+                pack(n0, nc, bpanel);
+                (bpanel.as_ptr(), nr)
+            }
+        };
         for (t, a_panel) in a.data.chunks_exact(k * mr).enumerate() {
             let m0 = t * mr;
             let rows = mr.min(a.m - m0);
             let bias = a.bias.as_ptr().add(m0);
             if nc == nr && rows == mr {
-                (kern.tile)(k, a_panel.as_ptr(), bpanel.as_ptr(), c.0.add(m0 * ldc + n0), ldc, bias, relu);
+                (kern.tile)(k, a_panel.as_ptr(), bp, ldb, c.0.add(m0 * ldc + n0), ldc, bias, relu);
             } else {
-                (kern.tile)(k, a_panel.as_ptr(), bpanel.as_ptr(), tmp.as_mut_ptr(), nr, bias, relu);
+                (kern.tile)(k, a_panel.as_ptr(), bp, ldb, tmp.as_mut_ptr(), nr, bias, relu);
                 for r in 0..rows {
                     std::ptr::copy_nonoverlapping(tmp.as_ptr().add(r * nr), c.0.add((m0 + r) * ldc + n0), nc);
                 }
@@ -102,6 +122,7 @@ pub fn share(total: usize, t: usize, threads: usize) -> std::ops::Range<usize> {
 
 /// B[k][n] = max(0, src[k * ld + n] * scale[k] + shift[k]): norm1 + ReLU
 /// applied while packing conv1's input.
+#[inline(never)]
 pub fn pack_bn_relu(src: &[f32], ld: usize, scale: &[f32], shift: &[f32], n0: usize, nc: usize, nr: usize, dst: &mut [f32]) {
     for (kk, (&s, &h)) in scale.iter().zip(shift).enumerate() {
         let row = &src[kk * ld + n0..kk * ld + n0 + nc];
@@ -109,7 +130,9 @@ pub fn pack_bn_relu(src: &[f32], ld: usize, scale: &[f32], shift: &[f32], n0: us
         for (o, &x) in out[..nc].iter_mut().zip(row) {
             *o = (x * s + h).max(0.0);
         }
-        out[nc..].fill(0.0);
+        if nc < nr {
+            out[nc..].fill(0.0);
+        }
     }
 }
 
@@ -118,7 +141,9 @@ pub fn pack_plain(src: &[f32], ld: usize, k: usize, n0: usize, nc: usize, nr: us
     for kk in 0..k {
         let out = &mut dst[kk * nr..(kk + 1) * nr];
         out[..nc].copy_from_slice(&src[kk * ld + n0..kk * ld + n0 + nc]);
-        out[nc..].fill(0.0);
+        if nc < nr {
+            out[nc..].fill(0.0);
+        }
     }
 }
 

@@ -223,6 +223,6 @@ impl Engine {
 #[doc(hidden)]
 pub mod bench_api {
     //! GEMM entry points for the kernel micro-benchmark and kernel tests; not a stable API.
-    pub use crate::gemm::{gemm, pack_plain, PackedA, Ptr};
+    pub use crate::gemm::{gemm, pack_plain, PackedA, Ptr, B};
     pub use crate::kernels::Kernel;
 }

@@ -8,7 +8,7 @@
 //! Threads run the same plan (SPMD): each takes its share of every GEMM's
 //! column panels or of every pooling's planes, and a barrier separates steps.
 
-use crate::gemm::{self, share, PackedA, Ptr};
+use crate::gemm::{self, share, PackedA, Ptr, B};
 use crate::kernels::Kernel;
 use crate::winograd::{self, WinogradW};
 use std::sync::Barrier;
@@ -244,7 +244,7 @@ impl Ctx<'_> {
         let (kern, nr) = (&net.kern, net.kern.nr);
         let n = STEM_OUT * STEM_OUT;
         let pack = |n0: usize, nc: usize, dst: &mut [f32]| gemm::pack_stem(image, IMAGE, STEM_OUT, n0, nc, nr, dst);
-        gemm::gemm(kern, &net.stem, n, self.panels(n), &pack, self.bufs.stem, n, true, &mut self.scratch);
+        gemm::gemm(kern, &net.stem, n, self.panels(n), B::Pack(&pack), self.bufs.stem, n, true, &mut self.scratch);
         self.barrier.wait();
         let stem = slice(self.bufs.stem, net.stem.m * n);
         let (off, ld) = self.place(0, img);
@@ -269,7 +269,7 @@ impl Ctx<'_> {
             let pack = |n0: usize, nc: usize, dst: &mut [f32]| {
                 gemm::pack_bn_relu(inp, n, &layer.scale, &layer.shift, n0, nc, nr, dst)
             };
-            gemm::gemm(kern, &layer.conv1, n, self.panels(n), &pack, self.bufs.mid, n, true, &mut self.scratch);
+            gemm::gemm(kern, &layer.conv1, n, self.panels(n), B::Pack(&pack), self.bufs.mid, n, true, &mut self.scratch);
             self.barrier.wait();
             let mid = slice(self.bufs.mid, layer.conv1.m * n);
             let cm = layer.conv1.m;
@@ -278,7 +278,7 @@ impl Ctx<'_> {
                 Conv3::Im2col(a) => {
                     let pack =
                         |n0: usize, nc: usize, dst: &mut [f32]| gemm::pack_im2col3(mid, cm, side, side, n, n0, nc, nr, dst);
-                    gemm::gemm(kern, a, n, self.panels(n), &pack, out, n, false, &mut self.scratch);
+                    gemm::gemm(kern, a, n, self.panels(n), B::Pack(&pack), out, n, false, &mut self.scratch);
                 }
                 Conv3::Winograd(w) => self.winograd(w, mid, side, g, out, n),
             }
@@ -290,7 +290,7 @@ impl Ctx<'_> {
     /// A Winograd 3x3 conv of `mid` ([Cin][g images][side][side]) into `out`
     /// (row stride `ld`); ends before the caller's barrier.
     unsafe fn winograd(&mut self, w: &WinogradW, mid: &[f32], side: usize, g: usize, out: Ptr, ld: usize) {
-        let (kern, nr) = (&self.net.kern, self.net.kern.nr);
+        let kern = &self.net.kern;
         let hw = side * side;
         let cols = g * winograd::tiles_per_side(side).pow(2);
         for plane in share(w.cin * g, self.t, self.nt) {
@@ -301,9 +301,8 @@ impl Ctx<'_> {
         let v = slice(self.bufs.wino_v, 16 * w.cin * cols);
         for (p, u) in w.u.iter().enumerate() {
             let vp = &v[p * w.cin * cols..][..w.cin * cols];
-            let pack = |n0: usize, nc: usize, dst: &mut [f32]| gemm::pack_plain(vp, cols, w.cin, n0, nc, nr, dst);
             let mp = Ptr(self.bufs.wino_m.0.add(p * w.cout * cols));
-            gemm::gemm(kern, u, cols, self.panels(cols), &pack, mp, cols, false, &mut self.scratch);
+            gemm::gemm(kern, u, cols, self.panels(cols), B::Rows(vp, cols), mp, cols, false, &mut self.scratch);
         }
         self.barrier.wait();
         let m = slice(self.bufs.wino_m, 16 * w.cout * cols);
@@ -317,7 +316,7 @@ impl Ctx<'_> {
     /// transition into block bi+1's buffer, or norm5 + ReLU + global pool.
     unsafe fn transition_or_head(&mut self, bi: usize, g: usize, img: usize) {
         let net = self.net;
-        let (kern, nr) = (&net.kern, net.kern.nr);
+        let kern = &net.kern;
         let blk = &net.blocks[bi];
         let side = blk.side;
         let n = g * side * side;
@@ -344,11 +343,9 @@ impl Ctx<'_> {
         }
         self.barrier.wait();
         let pooled = slice(self.bufs.pooled, blk.c_out * np);
-        let k = blk.c_out;
-        let pack = |n0: usize, nc: usize, dst: &mut [f32]| gemm::pack_plain(pooled, np, k, n0, nc, nr, dst);
         let (off, ld) = self.place(bi + 1, img);
         let out = Ptr(self.bufs.blocks[bi + 1].0.add(off));
-        gemm::gemm(kern, &tr.conv, np, self.panels(np), &pack, out, ld, false, &mut self.scratch);
+        gemm::gemm(kern, &tr.conv, np, self.panels(np), B::Rows(pooled, np), out, ld, false, &mut self.scratch);
         self.barrier.wait();
     }
 
@@ -369,7 +366,7 @@ impl Ctx<'_> {
                 }
             }
         };
-        gemm::gemm(kern, &net.fc, batch, 0..batch.div_ceil(nr), &pack, self.bufs.logits, batch, false, &mut self.scratch);
+        gemm::gemm(kern, &net.fc, batch, 0..batch.div_ceil(nr), B::Pack(&pack), self.bufs.logits, batch, false, &mut self.scratch);
     }
 }
 

@@ -57,44 +57,59 @@ pub fn tiles_per_side(side: usize) -> usize {
 /// Input transform of one plane (channel `ci` of image `img`) into
 /// v[p][ci][img * T + tile], `ld_v` = images * T columns per row, `cin` rows per p.
 ///
+/// Per row of tiles: first B^T across the 4 input rows (whole rows, contiguous),
+/// then each result row split into even and odd columns, and B across them.
+///
 /// # Safety
 /// `v` must hold 16 * cin * ld_v floats; no other thread writes this plane's columns.
+#[inline(never)]
 pub unsafe fn input_plane(src: &[f32], side: usize, ci: usize, cin: usize, img: usize, v: *mut f32, ld_v: usize) {
+    const W: usize = 64;
     let t = tiles_per_side(side);
     let tiles = t * t;
-    // Padded rows: P[i] = row[i - 1], zero outside; d_c(tx) = P[2 tx + c].
-    let plen = 2 * t + 2;
-    let mut rows = [[0f32; 64]; 4];
-    let mut r = [[[0f32; 32]; 4]; 4]; // [row][c][tx]
-    debug_assert!(plen <= 64 && t <= 32);
+    debug_assert!(2 * t + 2 <= W);
+    let zero = [0f32; W];
+    // Padded row y (P[i] = row[i - 1], zero outside the image); padded width 2t + 2.
+    let mut padded = [[0f32; W]; 4];
+    let mut u = [[0f32; W]; 4];
+    let (mut even, mut odd) = ([[0f32; W / 2]; 4], [[0f32; W / 2]; 4]);
     for ty in 0..t {
-        for (k, row) in rows.iter_mut().enumerate() {
-            row[..plen].fill(0.0);
+        let mut rows: [&[f32; W]; 4] = [&zero; 4];
+        for (k, pr) in padded.iter_mut().enumerate() {
             let y = (2 * ty + k) as isize - 1;
             if y >= 0 && (y as usize) < side {
-                row[1..=side].copy_from_slice(&src[y as usize * side..][..side]);
+                pr[1..=side].copy_from_slice(&src[y as usize * side..][..side]);
             }
         }
-        // Row transform (B^T on the columns of each row).
-        for k in 0..4 {
-            let p = &rows[k];
-            for tx in 0..t {
-                let (d0, d1, d2, d3) = (p[2 * tx], p[2 * tx + 1], p[2 * tx + 2], p[2 * tx + 3]);
-                r[k][0][tx] = d0 - d2;
-                r[k][1][tx] = d1 + d2;
-                r[k][2][tx] = d2 - d1;
-                r[k][3][tx] = d1 - d3;
+        for (k, pr) in padded.iter().enumerate() {
+            let y = (2 * ty + k) as isize - 1;
+            if y >= 0 && (y as usize) < side {
+                rows[k] = pr;
+            }
+        }
+        let (r0, r1, r2, r3) = (rows[0], rows[1], rows[2], rows[3]);
+        for x in 0..W {
+            u[0][x] = r0[x] - r2[x];
+            u[1][x] = r1[x] + r2[x];
+            u[2][x] = r2[x] - r1[x];
+            u[3][x] = r1[x] - r3[x];
+        }
+        for a in 0..4 {
+            for i in 0..=t {
+                even[a][i] = u[a][2 * i];
+                odd[a][i] = u[a][2 * i + 1];
             }
         }
         let col0 = img * tiles + ty * t;
-        for c in 0..4 {
-            let out = |a: usize| v.add(((a * 4 + c) * cin + ci) * ld_v + col0);
+        for a in 0..4 {
+            let out = |c: usize| std::slice::from_raw_parts_mut(v.add(((a * 4 + c) * cin + ci) * ld_v + col0), t);
+            let (e, o) = (&even[a], &odd[a]);
+            let (v0, v1, v2, v3) = (out(0), out(1), out(2), out(3));
             for tx in 0..t {
-                let (r0, r1, r2, r3) = (r[0][c][tx], r[1][c][tx], r[2][c][tx], r[3][c][tx]);
-                *out(0).add(tx) = r0 - r2;
-                *out(1).add(tx) = r1 + r2;
-                *out(2).add(tx) = r2 - r1;
-                *out(3).add(tx) = r1 - r3;
+                v0[tx] = e[tx] - e[tx + 1];
+                v1[tx] = o[tx] + e[tx + 1];
+                v2[tx] = e[tx + 1] - o[tx];
+                v3[tx] = o[tx] - o[tx + 1];
             }
         }
     }
@@ -105,6 +120,7 @@ pub unsafe fn input_plane(src: &[f32], side: usize, ci: usize, cin: usize, img: 
 ///
 /// # Safety
 /// `dst` must hold side * side floats that no other thread writes.
+#[inline(never)]
 pub unsafe fn output_plane(m: &[f32], side: usize, co: usize, cout: usize, img: usize, ld_m: usize, dst: *mut f32) {
     let t = tiles_per_side(side);
     let tiles = t * t;

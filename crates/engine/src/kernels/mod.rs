@@ -11,9 +11,10 @@ mod wasm;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 
-/// `tile(k, a, b, c, ldc, bias, relu)`; `a` holds k*MR floats, `b` k*NR,
-/// `bias` MR, `c` MR rows of NR writable floats `ldc` apart.
-pub type TileFn = unsafe fn(usize, *const f32, *const f32, *mut f32, usize, *const f32, bool);
+/// `tile(k, a, b, ldb, c, ldc, bias, relu)`; `a` holds k*MR floats, `b` k
+/// rows of NR floats `ldb` apart (NR when packed), `bias` MR, `c` MR rows of
+/// NR writable floats `ldc` apart.
+pub type TileFn = unsafe fn(usize, *const f32, *const f32, usize, *mut f32, usize, *const f32, bool);
 
 /// A kernel set: the tile shape and its micro-kernel.
 #[derive(Clone, Copy)]

@@ -6,7 +6,7 @@ use std::arch::aarch64::*;
 pub const NEON: Kernel = Kernel { kind: KernelKind::Neon, mr: 8, nr: 8, tile: tile_neon };
 
 #[target_feature(enable = "neon")]
-unsafe fn tile_neon(k: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
+unsafe fn tile_neon(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
     const MR: usize = 8;
     let mut acc = [[vdupq_n_f32(0.0); 2]; MR];
     let (mut a, mut b) = (a, b);
@@ -32,7 +32,7 @@ unsafe fn tile_neon(k: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: us
         acc[7][0] = vfmaq_laneq_f32::<3>(acc[7][0], b0, a1);
         acc[7][1] = vfmaq_laneq_f32::<3>(acc[7][1], b1, a1);
         a = a.add(MR);
-        b = b.add(8);
+        b = b.add(ldb);
     }
     let zero = vdupq_n_f32(0.0);
     for r in 0..MR {

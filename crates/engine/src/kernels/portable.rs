@@ -9,11 +9,11 @@ const NR: usize = 16;
 
 pub const KERNEL: Kernel = Kernel { kind: KernelKind::Portable, mr: MR, nr: NR, tile };
 
-unsafe fn tile(k: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
+unsafe fn tile(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
     let a = std::slice::from_raw_parts(a, k * MR);
-    let b = std::slice::from_raw_parts(b, k * NR);
     let mut acc = [[0f32; NR]; MR];
-    for (ak, bk) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+    for (kk, ak) in a.chunks_exact(MR).enumerate() {
+        let bk = std::slice::from_raw_parts(b.add(kk * ldb), NR);
         for r in 0..MR {
             let x = ak[r];
             for j in 0..NR {

@@ -40,7 +40,7 @@ unsafe fn tile_generic<const RELAXED: bool>(
             }
         }
         a = a.add(MR);
-        b = b.add(8);
+        b = b.add(ldb);
     }
     let zero = f32x4_splat(0.0);
     for r in 0..MR {
@@ -55,11 +55,11 @@ unsafe fn tile_generic<const RELAXED: bool>(
     }
 }
 
-unsafe fn tile_simd128(k: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
-    tile_generic::<false>(k, a, b, c, ldc, bias, relu)
+unsafe fn tile_simd128(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
+    tile_generic::<false>(k, a, b, ldb, c, ldc, bias, relu)
 }
 
 #[cfg(target_feature = "relaxed-simd")]
-unsafe fn tile_relaxed(k: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
-    tile_generic::<true>(k, a, b, c, ldc, bias, relu)
+unsafe fn tile_relaxed(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
+    tile_generic::<true>(k, a, b, ldb, c, ldc, bias, relu)
 }

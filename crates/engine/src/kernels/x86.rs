@@ -10,7 +10,7 @@ pub const AVX2: Kernel = Kernel { kind: KernelKind::Avx2Fma, mr: 4, nr: 24, tile
 pub const AVX512: Kernel = Kernel { kind: KernelKind::Avx512, mr: 8, nr: 32, tile: tile_avx512 };
 
 #[target_feature(enable = "avx2,fma")]
-unsafe fn tile_avx2(k: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
+unsafe fn tile_avx2(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
     const MR: usize = 4;
     const NV: usize = 3;
     let mut acc = [[_mm256_setzero_ps(); NV]; MR];
@@ -24,7 +24,7 @@ unsafe fn tile_avx2(k: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: us
             }
         }
         a = a.add(MR);
-        b = b.add(NV * 8);
+        b = b.add(ldb);
     }
     let zero = _mm256_setzero_ps();
     for r in 0..MR {
@@ -40,7 +40,7 @@ unsafe fn tile_avx2(k: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: us
 }
 
 #[target_feature(enable = "avx512f")]
-unsafe fn tile_avx512(k: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
+unsafe fn tile_avx512(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
     const MR: usize = 8;
     const NV: usize = 2;
     let mut acc = [[_mm512_setzero_ps(); NV]; MR];
@@ -54,7 +54,7 @@ unsafe fn tile_avx512(k: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: 
             }
         }
         a = a.add(MR);
-        b = b.add(NV * 16);
+        b = b.add(ldb);
     }
     let zero = _mm512_setzero_ps();
     for r in 0..MR {
