@@ -1,0 +1,97 @@
+//! The reader refuses anything that is not a torchvision DenseNet export,
+//! naming the first node that does not fit, and never panics.
+
+mod common;
+
+use common::*;
+use densenet_engine::{Engine, Error};
+
+fn replace_all(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    assert_eq!(from.len(), to.len(), "same length keeps every protobuf length valid");
+    let mut out = bytes.to_vec();
+    let mut i = 0;
+    let mut hits = 0;
+    while i + from.len() <= out.len() {
+        if &out[i..i + from.len()] == from {
+            out[i..i + from.len()].copy_from_slice(to);
+            i += from.len();
+            hits += 1;
+        } else {
+            i += 1;
+        }
+    }
+    assert!(hits > 0);
+    out
+}
+
+fn model_invalid(bytes: &[u8]) -> String {
+    match Engine::load(bytes) {
+        Err(Error::ModelInvalid(m)) => m,
+        Err(e) => panic!("expected ModelInvalid, got {e}"),
+        Ok(_) => panic!("expected ModelInvalid, the model loaded"),
+    }
+}
+
+#[test]
+fn a_foreign_op_is_refused_naming_its_node() {
+    let bytes = model_bytes();
+    // Same-length renames keep the file well-formed; names change consistently.
+    let m = model_invalid(&replace_all(&bytes, b"MaxPool", b"AvgPool"));
+    assert!(m.contains("/features/pool0/AvgPool") && m.contains("expected MaxPool"), "{m}");
+    let m = model_invalid(&replace_all(&bytes, b"Relu", b"Tanh"));
+    assert!(m.contains("/features/relu0/Tanh") && m.contains("expected Relu"), "{m}");
+    let m = model_invalid(&replace_all(&bytes, b"GlobalAveragePool", b"GlobalMaxPoolXXXX"));
+    assert!(m.contains("GlobalMaxPoolXXXX"), "{m}");
+}
+
+#[test]
+fn truncated_empty_and_foreign_files_are_refused() {
+    let bytes = model_bytes();
+    for cut in [1, 100, 5_000, bytes.len() / 2, bytes.len() - 1] {
+        let m = model_invalid(&bytes[..cut]);
+        assert!(!m.is_empty(), "cut at {cut}");
+    }
+    assert!(model_invalid(&bytes[..bytes.len() / 2]).contains("truncated"));
+    assert!(model_invalid(b"").contains("no graph"));
+    model_invalid(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
+    model_invalid(&[0xff; 64]);
+    // Garbage after a valid prefix fails by the end at the latest.
+    let mut l = Engine::loader();
+    let mut junk = bytes[..20_000].to_vec();
+    junk.extend(std::iter::repeat_n(0xffu8, 100));
+    let failed = l.push(&junk).is_err();
+    assert!(failed || matches!(l.finish(), Err(Error::ModelInvalid(_))));
+    let mut l = Engine::loader();
+    assert!(l.push(&[0xff; 16]).is_err(), "an 11-byte varint");
+    assert!(l.push(&bytes).is_err(), "a failed loader stays failed");
+}
+
+#[test]
+fn run_checks_its_arguments() {
+    let engine = Engine::load(&model_bytes()).unwrap();
+    assert!(matches!(engine.run(&[0.0; 10], 1), Err(Error::InvalidArgument(_))));
+    assert!(matches!(engine.run(&[], 0), Err(Error::InvalidArgument(_))));
+    let mut nan = vec![0f32; densenet_engine::INPUT_LEN];
+    nan[5] = f32::NAN;
+    assert!(matches!(engine.run(&nan, 1), Err(Error::InvalidArgument(_))));
+    let mut e = engine;
+    assert!(matches!(e.set_threads(0), Err(Error::InvalidArgument(_))));
+}
+
+#[test]
+fn value_shapes_cover_every_node_output() {
+    let engine = Engine::load(&model_bytes()).unwrap();
+    let s = engine.value_shapes(1);
+    assert_eq!(s["input"], [1, 3, 224, 224]);
+    assert_eq!(s["/features/conv0/Conv_output_0"], [1, 64, 112, 112]);
+    assert_eq!(s["/features/pool0/MaxPool_output_0"], [1, 64, 56, 56]);
+    assert_eq!(s["/features/denseblock1/denselayer6/Concat_output_0"], [1, 224, 56, 56]);
+    assert_eq!(s["/features/denseblock1/denselayer6/conv1/Conv_output_0"], [1, 128, 56, 56]);
+    assert_eq!(s["/features/denseblock1/Concat_output_0"], [1, 256, 56, 56]);
+    assert_eq!(s["/features/transition1/pool/AveragePool_output_0"], [1, 128, 28, 28]);
+    assert_eq!(s["/features/denseblock4/Concat_output_0"], [1, 1024, 7, 7]);
+    assert_eq!(s["logits"], [1, 1000]);
+    assert_eq!(engine.value_shapes(8)["logits"], [8, 1000]);
+    // input + conv0, relu0, pool0 + 6 per dense layer + 1 per block + 4 per transition + 5 in the head.
+    assert_eq!(s.len(), 1 + 3 + 6 * 58 + 4 + 4 * 3 + 5);
+}
