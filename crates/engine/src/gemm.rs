@@ -122,7 +122,7 @@ pub fn share(total: usize, t: usize, threads: usize) -> std::ops::Range<usize> {
 
 /// B[k][n] = max(0, src[k * ld + n] * scale[k] + shift[k]): norm1 + ReLU
 /// applied while packing conv1's input.
-#[inline(never)]
+#[inline(always)]
 pub fn pack_bn_relu(src: &[f32], ld: usize, scale: &[f32], shift: &[f32], n0: usize, nc: usize, nr: usize, dst: &mut [f32]) {
     for (kk, (&s, &h)) in scale.iter().zip(shift).enumerate() {
         let row = &src[kk * ld + n0..kk * ld + n0 + nc];

@@ -267,7 +267,7 @@ impl Ctx<'_> {
             // Only the channels written so far: later rows are written by the conv2s.
             let inp = slice(buf, layer.conv1.k * n);
             let pack = |n0: usize, nc: usize, dst: &mut [f32]| {
-                gemm::pack_bn_relu(inp, n, &layer.scale, &layer.shift, n0, nc, nr, dst)
+                (kern.bn_relu)(inp, n, &layer.scale, &layer.shift, n0, nc, nr, dst)
             };
             gemm::gemm(kern, &layer.conv1, n, self.panels(n), B::Pack(&pack), self.bufs.mid, n, true, &mut self.scratch);
             self.barrier.wait();
@@ -295,7 +295,7 @@ impl Ctx<'_> {
         let cols = g * winograd::tiles_per_side(side).pow(2);
         for plane in share(w.cin * g, self.t, self.nt) {
             let (ci, img) = (plane / g, plane % g);
-            winograd::input_plane(&mid[ci * ld + img * hw..][..hw], side, ci, w.cin, img, self.bufs.wino_v.0, cols);
+            (kern.wino_in)(&mid[ci * ld + img * hw..][..hw], side, ci, w.cin, img, self.bufs.wino_v.0, cols);
         }
         self.barrier.wait();
         let v = slice(self.bufs.wino_v, 16 * w.cin * cols);
@@ -308,7 +308,7 @@ impl Ctx<'_> {
         let m = slice(self.bufs.wino_m, 16 * w.cout * cols);
         for plane in share(w.cout * g, self.t, self.nt) {
             let (co, img) = (plane / g, plane % g);
-            winograd::output_plane(m, side, co, w.cout, img, cols, out.0.add(co * ld + img * hw));
+            (kern.wino_out)(m, side, co, w.cout, img, cols, out.0.add(co * ld + img * hw));
         }
     }
 

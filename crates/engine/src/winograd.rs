@@ -62,7 +62,7 @@ pub fn tiles_per_side(side: usize) -> usize {
 ///
 /// # Safety
 /// `v` must hold 16 * cin * ld_v floats; no other thread writes this plane's columns.
-#[inline(never)]
+#[inline(always)]
 pub unsafe fn input_plane(src: &[f32], side: usize, ci: usize, cin: usize, img: usize, v: *mut f32, ld_v: usize) {
     const W: usize = 64;
     let t = tiles_per_side(side);
@@ -103,13 +103,13 @@ pub unsafe fn input_plane(src: &[f32], side: usize, ci: usize, cin: usize, img: 
         let col0 = img * tiles + ty * t;
         for a in 0..4 {
             let out = |c: usize| std::slice::from_raw_parts_mut(v.add(((a * 4 + c) * cin + ci) * ld_v + col0), t);
-            let (e, o) = (&even[a], &odd[a]);
+            let (e0, e1, o0, o1) = (&even[a][..t], &even[a][1..=t], &odd[a][..t], &odd[a][1..=t]);
             let (v0, v1, v2, v3) = (out(0), out(1), out(2), out(3));
             for tx in 0..t {
-                v0[tx] = e[tx] - e[tx + 1];
-                v1[tx] = o[tx] + e[tx + 1];
-                v2[tx] = e[tx + 1] - o[tx];
-                v3[tx] = o[tx] - o[tx + 1];
+                v0[tx] = e0[tx] - e1[tx];
+                v1[tx] = o0[tx] + e1[tx];
+                v2[tx] = e1[tx] - o0[tx];
+                v3[tx] = o0[tx] - o1[tx];
             }
         }
     }
@@ -120,7 +120,7 @@ pub unsafe fn input_plane(src: &[f32], side: usize, ci: usize, cin: usize, img: 
 ///
 /// # Safety
 /// `dst` must hold side * side floats that no other thread writes.
-#[inline(never)]
+#[inline(always)]
 pub unsafe fn output_plane(m: &[f32], side: usize, co: usize, cout: usize, img: usize, ld_m: usize, dst: *mut f32) {
     let t = tiles_per_side(side);
     let tiles = t * t;

@@ -16,13 +16,75 @@ mod neon;
 /// NR writable floats `ldc` apart.
 pub type TileFn = unsafe fn(usize, *const f32, *const f32, usize, *mut f32, usize, *const f32, bool);
 
-/// A kernel set: the tile shape and its micro-kernel.
+pub type BnReluFn = unsafe fn(&[f32], usize, &[f32], &[f32], usize, usize, usize, &mut [f32]);
+pub type WinoInFn = unsafe fn(&[f32], usize, usize, usize, usize, *mut f32, usize);
+pub type WinoOutFn = unsafe fn(&[f32], usize, usize, usize, usize, usize, *mut f32);
+
+/// A kernel set: the tile shape, its micro-kernel, and the packing and
+/// transform loops compiled for the same target features (the crate itself
+/// is built for the baseline, e.g. SSE2 on x86-64).
 #[derive(Clone, Copy)]
 pub struct Kernel {
     pub kind: KernelKind,
     pub mr: usize,
     pub nr: usize,
     pub tile: TileFn,
+    /// `gemm::pack_bn_relu`.
+    pub bn_relu: BnReluFn,
+    /// `winograd::input_plane`.
+    pub wino_in: WinoInFn,
+    /// `winograd::output_plane`.
+    pub wino_out: WinoOutFn,
+}
+
+/// Wrappers of the packing and transform loops for one set of target features.
+macro_rules! helpers {
+    ($features:literal) => {
+        #[target_feature(enable = $features)]
+        pub unsafe fn bn_relu(
+            src: &[f32],
+            ld: usize,
+            scale: &[f32],
+            shift: &[f32],
+            n0: usize,
+            nc: usize,
+            nr: usize,
+            dst: &mut [f32],
+        ) {
+            crate::gemm::pack_bn_relu(src, ld, scale, shift, n0, nc, nr, dst)
+        }
+        #[target_feature(enable = $features)]
+        pub unsafe fn wino_in(src: &[f32], side: usize, ci: usize, cin: usize, img: usize, v: *mut f32, ld: usize) {
+            crate::winograd::input_plane(src, side, ci, cin, img, v, ld)
+        }
+        #[target_feature(enable = $features)]
+        pub unsafe fn wino_out(m: &[f32], side: usize, co: usize, cout: usize, img: usize, ld: usize, dst: *mut f32) {
+            crate::winograd::output_plane(m, side, co, cout, img, ld, dst)
+        }
+    };
+}
+pub(crate) use helpers;
+
+/// The same loops for the baseline target.
+pub mod baseline {
+    pub unsafe fn bn_relu(
+        src: &[f32],
+        ld: usize,
+        scale: &[f32],
+        shift: &[f32],
+        n0: usize,
+        nc: usize,
+        nr: usize,
+        dst: &mut [f32],
+    ) {
+        crate::gemm::pack_bn_relu(src, ld, scale, shift, n0, nc, nr, dst)
+    }
+    pub unsafe fn wino_in(src: &[f32], side: usize, ci: usize, cin: usize, img: usize, v: *mut f32, ld: usize) {
+        crate::winograd::input_plane(src, side, ci, cin, img, v, ld)
+    }
+    pub unsafe fn wino_out(m: &[f32], side: usize, co: usize, cout: usize, img: usize, ld: usize, dst: *mut f32) {
+        crate::winograd::output_plane(m, side, co, cout, img, ld, dst)
+    }
 }
 
 /// Which kernel set runs. `KernelKind::available()` lists those this machine

@@ -3,7 +3,18 @@
 use super::{Kernel, KernelKind};
 use std::arch::aarch64::*;
 
-pub const NEON: Kernel = Kernel { kind: KernelKind::Neon, mr: 8, nr: 8, tile: tile_neon };
+use super::baseline;
+
+// NEON is part of the aarch64 baseline: the baseline helpers use it.
+pub const NEON: Kernel = Kernel {
+    kind: KernelKind::Neon,
+    mr: 8,
+    nr: 8,
+    tile: tile_neon,
+    bn_relu: baseline::bn_relu,
+    wino_in: baseline::wino_in,
+    wino_out: baseline::wino_out,
+};
 
 #[target_feature(enable = "neon")]
 unsafe fn tile_neon(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {

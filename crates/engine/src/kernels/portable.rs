@@ -7,7 +7,17 @@ use super::{Kernel, KernelKind};
 const MR: usize = 4;
 const NR: usize = 16;
 
-pub const KERNEL: Kernel = Kernel { kind: KernelKind::Portable, mr: MR, nr: NR, tile };
+use super::baseline;
+
+pub const KERNEL: Kernel = Kernel {
+    kind: KernelKind::Portable,
+    mr: MR,
+    nr: NR,
+    tile,
+    bn_relu: baseline::bn_relu,
+    wino_in: baseline::wino_in,
+    wino_out: baseline::wino_out,
+};
 
 unsafe fn tile(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
     let a = std::slice::from_raw_parts(a, k * MR);

@@ -6,9 +6,21 @@
 use super::{Kernel, KernelKind};
 use core::arch::wasm32::*;
 
-pub const SIMD128: Kernel = Kernel { kind: KernelKind::Simd128, mr: 4, nr: 8, tile: tile_simd128 };
+use super::baseline;
+
+// The whole wasm build has simd128 (and relaxed-simd) enabled: the baseline
+// helpers are already compiled with them.
+pub const SIMD128: Kernel = Kernel {
+    kind: KernelKind::Simd128,
+    mr: 4,
+    nr: 8,
+    tile: tile_simd128,
+    bn_relu: baseline::bn_relu,
+    wino_in: baseline::wino_in,
+    wino_out: baseline::wino_out,
+};
 #[cfg(target_feature = "relaxed-simd")]
-pub const RELAXED: Kernel = Kernel { kind: KernelKind::Simd128Relaxed, mr: 4, nr: 8, tile: tile_relaxed };
+pub const RELAXED: Kernel = Kernel { kind: KernelKind::Simd128Relaxed, tile: tile_relaxed, ..SIMD128 };
 
 #[inline(always)]
 unsafe fn tile_generic<const RELAXED: bool>(

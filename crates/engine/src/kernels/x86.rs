@@ -6,8 +6,31 @@
 use super::{Kernel, KernelKind};
 use std::arch::x86_64::*;
 
-pub const AVX2: Kernel = Kernel { kind: KernelKind::Avx2Fma, mr: 4, nr: 24, tile: tile_avx2 };
-pub const AVX512: Kernel = Kernel { kind: KernelKind::Avx512, mr: 8, nr: 32, tile: tile_avx512 };
+mod avx2 {
+    super::super::helpers!("avx2,fma");
+}
+mod avx512 {
+    super::super::helpers!("avx512f");
+}
+
+pub const AVX2: Kernel = Kernel {
+    kind: KernelKind::Avx2Fma,
+    mr: 4,
+    nr: 24,
+    tile: tile_avx2,
+    bn_relu: avx2::bn_relu,
+    wino_in: avx2::wino_in,
+    wino_out: avx2::wino_out,
+};
+pub const AVX512: Kernel = Kernel {
+    kind: KernelKind::Avx512,
+    mr: 8,
+    nr: 32,
+    tile: tile_avx512,
+    bn_relu: avx512::bn_relu,
+    wino_in: avx512::wino_in,
+    wino_out: avx512::wino_out,
+};
 
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tile_avx2(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
