@@ -144,6 +144,9 @@ impl Engine {
         if threads == 0 || threads > 256 {
             return Err(Error::InvalidArgument(format!("threads must be 1..=256, got {threads}")));
         }
+        if cfg!(target_arch = "wasm32") && threads > 1 {
+            return Err(Error::InvalidArgument("wasm builds run on one thread".into()));
+        }
         self.threads = threads;
         Ok(())
     }

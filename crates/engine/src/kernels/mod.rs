@@ -38,6 +38,7 @@ pub struct Kernel {
 }
 
 /// Wrappers of the packing and transform loops for one set of target features.
+#[cfg(target_arch = "x86_64")]
 macro_rules! helpers {
     ($features:literal) => {
         #[target_feature(enable = $features)]
@@ -63,6 +64,7 @@ macro_rules! helpers {
         }
     };
 }
+#[cfg(target_arch = "x86_64")]
 pub(crate) use helpers;
 
 /// The same loops for the baseline target.

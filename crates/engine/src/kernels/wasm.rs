@@ -27,6 +27,7 @@ unsafe fn tile_generic<const RELAXED: bool>(
     k: usize,
     a: *const f32,
     b: *const f32,
+    ldb: usize,
     c: *mut f32,
     ldc: usize,
     bias: *const f32,
