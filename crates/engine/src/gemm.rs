@@ -16,15 +16,20 @@ pub struct PackedA {
 
 impl PackedA {
     pub fn new(w: &[f32], m: usize, k: usize, bias: Option<&[f32]>, mr: usize) -> PackedA {
-        debug_assert_eq!(w.len(), m * k);
+        assert_eq!(w.len(), m * k);
+        Self::from_fn(m, k, bias, mr, |i| w[i])
+    }
+
+    /// `w(i)` is element i of the row-major [M][K] weights.
+    pub fn from_fn(m: usize, k: usize, bias: Option<&[f32]>, mr: usize, w: impl Fn(usize) -> f32) -> PackedA {
         let panels = m.div_ceil(mr);
         let mut data = vec![0f32; panels * k * mr];
         for p in 0..panels {
             let dst = &mut data[p * k * mr..(p + 1) * k * mr];
             for r in 0..mr.min(m - p * mr) {
-                let row = &w[(p * mr + r) * k..(p * mr + r + 1) * k];
-                for (kk, &v) in row.iter().enumerate() {
-                    dst[kk * mr + r] = v;
+                let row = (p * mr + r) * k;
+                for kk in 0..k {
+                    dst[kk * mr + r] = w(row + kk);
                 }
             }
         }

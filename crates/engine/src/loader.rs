@@ -171,28 +171,22 @@ impl Loader {
                 }
                 (Some(_), 1 | 5 | 11 | 12, WIRE_LEN) => {
                     if (avail as u64) < total {
+                        // Make room for exactly this message (a weight can be
+                        // megabytes; doubling would overshoot).
+                        self.buf.drain(..self.start);
+                        self.start = 0;
+                        let want = total as usize;
+                        if self.buf.capacity() < want {
+                            self.buf.reserve_exact(want - self.buf.len());
+                        }
                         return Ok(());
                     }
                     let s = self.start + hlen;
-                    let msg = &self.buf[s..s + len as usize];
-                    match field {
-                        1 => {
-                            let node = proto::parse_node(msg)?;
-                            if self.topo.is_some() {
-                                return invalid(format!(
-                                    "node {:?} comes after the initializers; this reader expects protobuf's field order",
-                                    node.name
-                                ));
-                            }
-                            self.nodes.push(node);
-                        }
-                        5 => {
-                            let t = proto::parse_tensor(msg)?;
-                            self.initializer(t)?;
-                        }
-                        11 => self.inputs.push(proto::parse_value_info(msg)?),
-                        _ => self.outputs.push(proto::parse_value_info(msg)?.0),
-                    }
+                    // Taken out while a tensor borrows from it.
+                    let buf = std::mem::take(&mut self.buf);
+                    let r = self.message(field, &buf[s..s + len as usize]);
+                    self.buf = buf;
+                    r?;
                     self.consume(total as usize);
                 }
                 _ => {
@@ -203,7 +197,26 @@ impl Loader {
         }
     }
 
-    fn initializer(&mut self, t: Tensor) -> Result<()> {
+    fn message(&mut self, field: u32, msg: &[u8]) -> Result<()> {
+        match field {
+            1 => {
+                let node = proto::parse_node(msg)?;
+                if self.topo.is_some() {
+                    return invalid(format!(
+                        "node {:?} comes after the initializers; this reader expects protobuf's field order",
+                        node.name
+                    ));
+                }
+                self.nodes.push(node);
+            }
+            5 => self.initializer(proto::parse_tensor(msg)?)?,
+            11 => self.inputs.push(proto::parse_value_info(msg)?),
+            _ => self.outputs.push(proto::parse_value_info(msg)?.0),
+        }
+        Ok(())
+    }
+
+    fn initializer(&mut self, t: Tensor<'_>) -> Result<()> {
         if self.topo.is_none() {
             let topo = topology::check(&self.nodes)?;
             self.roles = topo.roles().into_iter().collect();
@@ -218,16 +231,16 @@ impl Loader {
         };
         let packed = matches!(role, Role::Conv0W | Role::Conv1W(..) | Role::Conv2W(..) | Role::TransW(_) | Role::FcW);
         let stored = if let (Role::Conv2W(..), true, &[o, i, 3, 3]) = (role, self.winograd, t.dims.as_slice()) {
-            Stored::Winograd(t.dims.clone(), WinogradW::new(&t.data, o, i, self.kern.mr))
+            Stored::Winograd(t.dims.clone(), WinogradW::new(|j| t.get(j), o, i, self.kern.mr))
         } else if packed {
             if t.dims.len() < 2 || t.dims.iter().any(|&d| d == 0) {
                 return invalid(format!("weight {:?} has dims {:?}", t.name, t.dims));
             }
             let m = t.dims[0];
-            let k = t.data.len() / m;
-            Stored::Packed(t.dims, PackedA::new(&t.data, m, k, None, self.kern.mr))
+            let k = t.len() / m;
+            Stored::Packed(t.dims.clone(), PackedA::from_fn(m, k, None, self.kern.mr, |j| t.get(j)))
         } else {
-            Stored::Raw(t.dims, t.data)
+            Stored::Raw(t.dims.clone(), t.to_vec())
         };
         self.stored.insert(role, stored);
         Ok(())

@@ -177,14 +177,35 @@ fn parse_attr(buf: &[u8]) -> Result<(String, Attr)> {
     Ok((name, attr))
 }
 
+/// An initializer; `raw` borrows the message's bytes so that weights are
+/// packed straight from them, without an intermediate copy.
 #[derive(Debug, Clone, Default)]
-pub struct Tensor {
+pub struct Tensor<'a> {
     pub name: String,
     pub dims: Vec<usize>,
-    pub data: Vec<f32>,
+    raw: Option<&'a [u8]>,
+    floats: Vec<f32>,
 }
 
-pub fn parse_tensor(buf: &[u8]) -> Result<Tensor> {
+impl Tensor<'_> {
+    pub fn len(&self) -> usize {
+        self.raw.map_or(self.floats.len(), |r| r.len() / 4)
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> f32 {
+        match self.raw {
+            Some(r) => f32::from_le_bytes(r[4 * i..4 * i + 4].try_into().unwrap()),
+            None => self.floats[i],
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<f32> {
+        (0..self.len()).map(|i| self.get(i)).collect()
+    }
+}
+
+pub fn parse_tensor(buf: &[u8]) -> Result<Tensor<'_>> {
     let mut r = Reader::new(buf);
     let mut t = Tensor::default();
     let mut dims = Vec::new();
@@ -199,9 +220,9 @@ pub fn parse_tensor(buf: &[u8]) -> Result<Tensor> {
                 if b.len() % 4 != 0 {
                     return invalid("TensorProto.float_data length is not a multiple of 4");
                 }
-                t.data.extend(b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())));
+                t.floats.extend(b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())));
             }
-            (4, Value::I32(x)) => t.data.push(f32::from_bits(x)),
+            (4, Value::I32(x)) => t.floats.push(f32::from_bits(x)),
             (8, Value::Bytes(b)) => t.name = string(b, "tensor name")?,
             (9, Value::Bytes(b)) => raw = Some(b),
             (14, Value::Varint(x)) => external = x == 1,
@@ -225,16 +246,14 @@ pub fn parse_tensor(buf: &[u8]) -> Result<Tensor> {
         if b.len() % 4 != 0 {
             return invalid(format!("initializer {:?} raw_data length is not a multiple of 4", t.name));
         }
-        t.data = b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        if !t.floats.is_empty() {
+            return invalid(format!("initializer {:?} has both raw_data and float_data", t.name));
+        }
+        t.raw = Some(b);
     }
     let expect: usize = t.dims.iter().product();
-    if t.data.len() != expect {
-        return invalid(format!(
-            "initializer {:?} holds {} values, its dims {:?} say {expect}",
-            t.name,
-            t.data.len(),
-            t.dims
-        ));
+    if t.len() != expect {
+        return invalid(format!("initializer {:?} holds {} values, its dims {:?} say {expect}", t.name, t.len(), t.dims));
     }
     Ok(t)
 }

@@ -22,12 +22,12 @@ pub struct WinogradW {
 
 impl WinogradW {
     /// From weights [Cout][Cin][3][3].
-    pub fn new(w: &[f32], cout: usize, cin: usize, mr: usize) -> WinogradW {
+    pub fn new(w: impl Fn(usize) -> f32, cout: usize, cin: usize, mr: usize) -> WinogradW {
         const G: [[f64; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]];
         let mut mats = vec![vec![0f32; cout * cin]; 16];
         for o in 0..cout {
             for i in 0..cin {
-                let g = &w[(o * cin + i) * 9..][..9];
+                let g: [f32; 9] = std::array::from_fn(|j| w((o * cin + i) * 9 + j));
                 for a in 0..4 {
                     for c in 0..4 {
                         let mut s = 0f64;
