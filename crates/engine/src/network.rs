@@ -76,8 +76,6 @@ struct Bufs {
     stem: Ptr,
     blocks: Vec<Ptr>,
     mid: Ptr,
-    wino_v: Ptr,
-    wino_m: Ptr,
     pooled: Ptr,
     feats: Ptr,
     logits: Ptr,
@@ -131,19 +129,6 @@ impl Net {
             .max()
             .unwrap_or(0);
         let mut mid = vec![0f32; mid_len];
-        let wino = |f: &dyn Fn(&LayerW) -> usize| {
-            self.blocks
-                .iter()
-                .zip(&groups)
-                .flat_map(|(b, g)| {
-                    let tiles = g * winograd::tiles_per_side(b.side).pow(2);
-                    b.layers.iter().filter(|l| matches!(l.conv2, Conv3::Winograd(_))).map(move |l| 16 * f(l) * tiles)
-                })
-                .max()
-                .unwrap_or(0)
-        };
-        let mut wino_v = vec![0f32; wino(&|l| l.conv1.m)];
-        let mut wino_m = vec![0f32; wino(&|l| l.conv2.cout())];
         let pooled_len = self
             .blocks
             .iter()
@@ -159,8 +144,6 @@ impl Net {
             stem: Ptr(stem.as_mut_ptr()),
             blocks: blocks.iter_mut().map(|b| Ptr(b.as_mut_ptr())).collect(),
             mid: Ptr(mid.as_mut_ptr()),
-            wino_v: Ptr(wino_v.as_mut_ptr()),
-            wino_m: Ptr(wino_m.as_mut_ptr()),
             pooled: Ptr(pooled.as_mut_ptr()),
             feats: Ptr(feats.as_mut_ptr()),
             logits: Ptr(logits_t.as_mut_ptr()),
@@ -168,7 +151,7 @@ impl Net {
         let threads = threads.max(1);
         let barrier = Barrier::new(threads);
         let run = |t: usize| {
-            let mut ctx = Ctx { net: self, bufs: &bufs, groups: &groups, batch, t, nt: threads, barrier: &barrier, scratch: Vec::new() };
+            let mut ctx = Ctx { net: self, bufs: &bufs, groups: &groups, batch, t, nt: threads, barrier: &barrier, scratch: Vec::new(), wino: Vec::new() };
             unsafe { ctx.all(input) }
         };
         if threads == 1 {
@@ -204,6 +187,8 @@ struct Ctx<'a> {
     nt: usize,
     barrier: &'a Barrier,
     scratch: Vec<f32>,
+    /// Winograd chunk buffers (transformed input, then products).
+    wino: Vec<f32>,
 }
 
 impl Ctx<'_> {
@@ -288,27 +273,40 @@ impl Ctx<'_> {
     }
 
     /// A Winograd 3x3 conv of `mid` ([Cin][g images][side][side]) into `out`
-    /// (row stride `ld`); ends before the caller's barrier.
+    /// (row stride `ld`), chunk by chunk of tile rows: each thread transforms,
+    /// multiplies and transforms back its chunks in its own buffers, sized to
+    /// stay in L2. Ends before the caller's barrier.
     unsafe fn winograd(&mut self, w: &WinogradW, mid: &[f32], side: usize, g: usize, out: Ptr, ld: usize) {
         let kern = &self.net.kern;
-        let hw = side * side;
-        let cols = g * winograd::tiles_per_side(side).pow(2);
-        for plane in share(w.cin * g, self.t, self.nt) {
-            let (ci, img) = (plane / g, plane % g);
-            (kern.wino_in)(&mid[ci * ld + img * hw..][..hw], side, ci, w.cin, img, self.bufs.wino_v.0, cols);
+        let t = winograd::tiles_per_side(side);
+        let rows = g * t;
+        // About 64 tiles per chunk, and at least one chunk per thread.
+        let per = (64 / t).max(1).min(rows.div_ceil(self.nt)).max(1);
+        let chunks = rows.div_ceil(per);
+        let cols_max = per * t;
+        // The 16 matrices of a chunk sit 64 floats off a multiple of 4 KiB
+        // apart: the transforms write (and read) all 16 at once, and 16
+        // streams 4 KiB-aligned apart thrash one L1 set.
+        let (vs, ms) = (w.cin * cols_max + 64, w.cout * cols_max + 64);
+        let need = 16 * (vs + ms);
+        if self.wino.len() < need {
+            self.wino.resize(need, 0.0);
         }
-        self.barrier.wait();
-        let v = slice(self.bufs.wino_v, 16 * w.cin * cols);
-        for (p, u) in w.u.iter().enumerate() {
-            let vp = &v[p * w.cin * cols..][..w.cin * cols];
-            let mp = Ptr(self.bufs.wino_m.0.add(p * w.cout * cols));
-            gemm::gemm(kern, u, cols, self.panels(cols), B::Rows(vp, cols), mp, cols, false, &mut self.scratch);
-        }
-        self.barrier.wait();
-        let m = slice(self.bufs.wino_m, 16 * w.cout * cols);
-        for plane in share(w.cout * g, self.t, self.nt) {
-            let (co, img) = (plane / g, plane % g);
-            (kern.wino_out)(m, side, co, w.cout, img, cols, out.0.add(co * ld + img * hw));
+        let (v, m) = self.wino.split_at_mut(16 * vs);
+        for chunk in share(chunks, self.t, self.nt) {
+            let (r0, r1) = (chunk * per, ((chunk + 1) * per).min(rows));
+            let cols = (r1 - r0) * t;
+            for ci in 0..w.cin {
+                (kern.wino_in)(mid, ld, side, ci, vs, r0, r1, v.as_mut_ptr(), cols);
+            }
+            for (p, u) in w.u.iter().enumerate() {
+                let vp = &v[p * vs..][..w.cin * cols];
+                let mp = Ptr(m.as_mut_ptr().add(p * ms));
+                gemm::gemm(kern, u, cols, 0..cols.div_ceil(kern.nr), B::Rows(vp, cols), mp, cols, false, &mut self.scratch);
+            }
+            for co in 0..w.cout {
+                (kern.wino_out)(m, side, co, ms, r0, r1, cols, out.0.add(co * ld));
+            }
         }
     }
 

@@ -54,56 +54,61 @@ pub fn tiles_per_side(side: usize) -> usize {
     side.div_ceil(2)
 }
 
-/// Input transform of one plane (channel `ci` of image `img`) into
-/// v[p][ci][img * T + tile], `ld_v` = images * T columns per row, `cin` rows per p.
+/// Tile rows are numbered across the images of a group: row R is tile row
+/// R % T of image R / T (T tiles per side). A chunk of rows R0..R1 is
+/// transformed, multiplied and transformed back while its buffers stay in
+/// the core's L2.
 ///
-/// Per row of tiles: first B^T across the 4 input rows (whole rows, contiguous),
-/// then each result row split into even and odd columns, and B across them.
+/// Input transform of tile rows r0..r1 of channel `ci` of `mid`
+/// ([C][images][side][side], row stride `ld` per channel) into
+/// v[p * p_stride + ci * ld_v + (R - r0) * T + tx].
+///
+/// Each input row is split into its even and odd padded columns (4x4 patches
+/// overlap by 2: tile column tx reads even[tx], odd[tx], even[tx + 1],
+/// odd[tx + 1]); then B^T runs across rows and B across columns, both on
+/// contiguous arrays.
 ///
 /// # Safety
-/// `v` must hold 16 * cin * ld_v floats; no other thread writes this plane's columns.
+/// `v` must hold 16 * cin * ld_v floats that no other thread writes.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub unsafe fn input_plane(src: &[f32], side: usize, ci: usize, cin: usize, img: usize, v: *mut f32, ld_v: usize) {
-    const W: usize = 64;
+pub unsafe fn input_rows(mid: &[f32], ld: usize, side: usize, ci: usize, p_stride: usize, r0: usize, r1: usize, v: *mut f32, ld_v: usize) {
+    const H: usize = 32;
     let t = tiles_per_side(side);
-    let tiles = t * t;
-    debug_assert!(2 * t + 2 <= W);
-    let zero = [0f32; W];
-    // Padded row y (P[i] = row[i - 1], zero outside the image); padded width 2t + 2.
-    let mut padded = [[0f32; W]; 4];
-    let mut u = [[0f32; W]; 4];
-    let (mut even, mut odd) = ([[0f32; W / 2]; 4], [[0f32; W / 2]; 4]);
-    for ty in 0..t {
-        let mut rows: [&[f32; W]; 4] = [&zero; 4];
-        for (k, pr) in padded.iter_mut().enumerate() {
+    let hw = side * side;
+    debug_assert!(t < H);
+    for rr in r0..r1 {
+        let (img, ty) = (rr / t, rr % t);
+        let plane = &mid[ci * ld + img * hw..][..hw];
+        // Rows 2ty - 1 .. 2ty + 2, split: even[i] = row[2i - 1], odd[i] = row[2i], zero outside.
+        let mut eo = [[[0f32; H]; 2]; 4];
+        for (k, [e, o]) in eo.iter_mut().enumerate() {
             let y = (2 * ty + k) as isize - 1;
-            if y >= 0 && (y as usize) < side {
-                pr[1..=side].copy_from_slice(&src[y as usize * side..][..side]);
+            if y < 0 || y as usize >= side {
+                continue;
+            }
+            let row = &plane[y as usize * side..][..side];
+            for i in 0..(side + 1) / 2 {
+                o[i] = row[2 * i];
+            }
+            for i in 1..=side / 2 {
+                e[i] = row[2 * i - 1];
             }
         }
-        for (k, pr) in padded.iter().enumerate() {
-            let y = (2 * ty + k) as isize - 1;
-            if y >= 0 && (y as usize) < side {
-                rows[k] = pr;
+        let mut u = [[[0f32; H]; 2]; 4];
+        for h in 0..2 {
+            for i in 0..H {
+                let (x0, x1, x2, x3) = (eo[0][h][i], eo[1][h][i], eo[2][h][i], eo[3][h][i]);
+                u[0][h][i] = x0 - x2;
+                u[1][h][i] = x1 + x2;
+                u[2][h][i] = x2 - x1;
+                u[3][h][i] = x1 - x3;
             }
         }
-        let (r0, r1, r2, r3) = (rows[0], rows[1], rows[2], rows[3]);
-        for x in 0..W {
-            u[0][x] = r0[x] - r2[x];
-            u[1][x] = r1[x] + r2[x];
-            u[2][x] = r2[x] - r1[x];
-            u[3][x] = r1[x] - r3[x];
-        }
-        for a in 0..4 {
-            for i in 0..=t {
-                even[a][i] = u[a][2 * i];
-                odd[a][i] = u[a][2 * i + 1];
-            }
-        }
-        let col0 = img * tiles + ty * t;
-        for a in 0..4 {
-            let out = |c: usize| std::slice::from_raw_parts_mut(v.add(((a * 4 + c) * cin + ci) * ld_v + col0), t);
-            let (e0, e1, o0, o1) = (&even[a][..t], &even[a][1..=t], &odd[a][..t], &odd[a][1..=t]);
+        let col0 = (rr - r0) * t;
+        for (a, [even, odd]) in u.iter().enumerate() {
+            let out = |c: usize| std::slice::from_raw_parts_mut(v.add((a * 4 + c) * p_stride + ci * ld_v + col0), t);
+            let (e0, e1, o0, o1) = (&even[..t], &even[1..=t], &odd[..t], &odd[1..=t]);
             let (v0, v1, v2, v3) = (out(0), out(1), out(2), out(3));
             for tx in 0..t {
                 v0[tx] = e0[tx] - e1[tx];
@@ -115,18 +120,20 @@ pub unsafe fn input_plane(src: &[f32], side: usize, ci: usize, cin: usize, img: 
     }
 }
 
-/// Output transform of one plane (channel `co` of image `img`) from
-/// m[p][co][img * T + tile] into `dst` (side x side).
+/// Output transform of tile rows r0..r1 of channel `co` from
+/// m[p * p_stride + co * ld_m + (R - r0) * T + tx] into `dst`, the channel's
+/// [images][side][side].
 ///
 /// # Safety
-/// `dst` must hold side * side floats that no other thread writes.
+/// `dst` must hold the images' planes, which no other thread writes.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub unsafe fn output_plane(m: &[f32], side: usize, co: usize, cout: usize, img: usize, ld_m: usize, dst: *mut f32) {
+pub unsafe fn output_rows(m: &[f32], side: usize, co: usize, p_stride: usize, r0: usize, r1: usize, ld_m: usize, dst: *mut f32) {
     let t = tiles_per_side(side);
-    let tiles = t * t;
-    for ty in 0..t {
-        let col0 = img * tiles + ty * t;
-        let at = |a: usize, c: usize| &m[((a * 4 + c) * cout + co) * ld_m + col0..][..t];
+    for rr in r0..r1 {
+        let (img, ty) = (rr / t, rr % t);
+        let col0 = (rr - r0) * t;
+        let at = |a: usize, c: usize| &m[(a * 4 + c) * p_stride + co * ld_m + col0..][..t];
         // s[a][x] = (M A)[a][x]; y[r][x] = (A^T s)[r][x].
         let mut s = [[[0f32; 32]; 2]; 4];
         for a in 0..4 {
@@ -136,12 +143,13 @@ pub unsafe fn output_plane(m: &[f32], side: usize, co: usize, cout: usize, img: 
                 s[a][1][tx] = m1[tx] - m2[tx] - m3[tx];
             }
         }
+        let plane = dst.add(img * side * side);
         for dy in 0..2 {
             let y = 2 * ty + dy;
             if y >= side {
                 break;
             }
-            let row = dst.add(y * side);
+            let row = plane.add(y * side);
             for tx in 0..t {
                 for dx in 0..2 {
                     let x = 2 * tx + dx;

@@ -17,8 +17,8 @@ mod neon;
 pub type TileFn = unsafe fn(usize, *const f32, *const f32, usize, *mut f32, usize, *const f32, bool);
 
 pub type BnReluFn = unsafe fn(&[f32], usize, &[f32], &[f32], usize, usize, usize, &mut [f32]);
-pub type WinoInFn = unsafe fn(&[f32], usize, usize, usize, usize, *mut f32, usize);
-pub type WinoOutFn = unsafe fn(&[f32], usize, usize, usize, usize, usize, *mut f32);
+pub type WinoInFn = unsafe fn(&[f32], usize, usize, usize, usize, usize, usize, *mut f32, usize);
+pub type WinoOutFn = unsafe fn(&[f32], usize, usize, usize, usize, usize, usize, *mut f32);
 
 /// A kernel set: the tile shape, its micro-kernel, and the packing and
 /// transform loops compiled for the same target features (the crate itself
@@ -31,9 +31,9 @@ pub struct Kernel {
     pub tile: TileFn,
     /// `gemm::pack_bn_relu`.
     pub bn_relu: BnReluFn,
-    /// `winograd::input_plane`.
+    /// `winograd::input_rows`.
     pub wino_in: WinoInFn,
-    /// `winograd::output_plane`.
+    /// `winograd::output_rows`.
     pub wino_out: WinoOutFn,
 }
 
@@ -55,12 +55,31 @@ macro_rules! helpers {
             crate::gemm::pack_bn_relu(src, ld, scale, shift, n0, nc, nr, dst)
         }
         #[target_feature(enable = $features)]
-        pub unsafe fn wino_in(src: &[f32], side: usize, ci: usize, cin: usize, img: usize, v: *mut f32, ld: usize) {
-            crate::winograd::input_plane(src, side, ci, cin, img, v, ld)
+        pub unsafe fn wino_in(
+            mid: &[f32],
+            ld: usize,
+            side: usize,
+            ci: usize,
+            p_stride: usize,
+            r0: usize,
+            r1: usize,
+            v: *mut f32,
+            ld_v: usize,
+        ) {
+            crate::winograd::input_rows(mid, ld, side, ci, p_stride, r0, r1, v, ld_v)
         }
         #[target_feature(enable = $features)]
-        pub unsafe fn wino_out(m: &[f32], side: usize, co: usize, cout: usize, img: usize, ld: usize, dst: *mut f32) {
-            crate::winograd::output_plane(m, side, co, cout, img, ld, dst)
+        pub unsafe fn wino_out(
+            m: &[f32],
+            side: usize,
+            co: usize,
+            p_stride: usize,
+            r0: usize,
+            r1: usize,
+            ld_m: usize,
+            dst: *mut f32,
+        ) {
+            crate::winograd::output_rows(m, side, co, p_stride, r0, r1, ld_m, dst)
         }
     };
 }
@@ -81,11 +100,23 @@ pub mod baseline {
     ) {
         crate::gemm::pack_bn_relu(src, ld, scale, shift, n0, nc, nr, dst)
     }
-    pub unsafe fn wino_in(src: &[f32], side: usize, ci: usize, cin: usize, img: usize, v: *mut f32, ld: usize) {
-        crate::winograd::input_plane(src, side, ci, cin, img, v, ld)
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn wino_in(
+        mid: &[f32],
+        ld: usize,
+        side: usize,
+        ci: usize,
+        p_stride: usize,
+        r0: usize,
+        r1: usize,
+        v: *mut f32,
+        ld_v: usize,
+    ) {
+        crate::winograd::input_rows(mid, ld, side, ci, p_stride, r0, r1, v, ld_v)
     }
-    pub unsafe fn wino_out(m: &[f32], side: usize, co: usize, cout: usize, img: usize, ld: usize, dst: *mut f32) {
-        crate::winograd::output_plane(m, side, co, cout, img, ld, dst)
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn wino_out(m: &[f32], side: usize, co: usize, p_stride: usize, r0: usize, r1: usize, ld_m: usize, dst: *mut f32) {
+        crate::winograd::output_rows(m, side, co, p_stride, r0, r1, ld_m, dst)
     }
 }
 
