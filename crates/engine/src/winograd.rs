@@ -88,11 +88,13 @@ pub unsafe fn input_rows(mid: &[f32], ld: usize, side: usize, ci: usize, p_strid
                 continue;
             }
             let row = &plane[y as usize * side..][..side];
-            for i in 0..(side + 1) / 2 {
-                o[i] = row[2 * i];
+            let pairs = side / 2;
+            for (i, pair) in row[..2 * pairs].chunks_exact(2).enumerate().take(H - 1) {
+                o[i] = pair[0];
+                e[i + 1] = pair[1];
             }
-            for i in 1..=side / 2 {
-                e[i] = row[2 * i - 1];
+            if side % 2 == 1 {
+                o[pairs] = row[side - 1];
             }
         }
         let mut u = [[[0f32; H]; 2]; 4];
