@@ -1,6 +1,7 @@
 //! x86-64 micro-kernels, chosen at run time with `is_x86_feature_detected!`.
-//! Tiles are sized to the register file: AVX2 has 16 ymm registers, so 4x24
-//! (12 accumulators, 3 B vectors, 1 broadcast); AVX-512 has 32 zmm, so 8x32
+//! Tiles are sized to the register file: AVX2 has 16 ymm registers, so 6x16
+//! (12 accumulators, 2 B vectors, 1 broadcast: 4x24 uses all 16 and LLVM
+//! spilled); AVX-512 has 32 zmm, so 8x32
 //! (16 accumulators, 2 B vectors, broadcasts folded into the FMA's operand).
 
 use super::{Kernel, KernelKind};
@@ -15,8 +16,8 @@ mod avx512 {
 
 pub const AVX2: Kernel = Kernel {
     kind: KernelKind::Avx2Fma,
-    mr: 4,
-    nr: 24,
+    mr: 6,
+    nr: 16,
     tile: tile_avx2,
     bn_relu: avx2::bn_relu,
     wino_in: avx2::wino_in,
@@ -34,12 +35,12 @@ pub const AVX512: Kernel = Kernel {
 
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tile_avx2(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
-    const MR: usize = 4;
-    const NV: usize = 3;
+    const MR: usize = 6;
+    const NV: usize = 2;
     let mut acc = [[_mm256_setzero_ps(); NV]; MR];
     let (mut a, mut b) = (a, b);
     for _ in 0..k {
-        let bv = [_mm256_loadu_ps(b), _mm256_loadu_ps(b.add(8)), _mm256_loadu_ps(b.add(16))];
+        let bv = [_mm256_loadu_ps(b), _mm256_loadu_ps(b.add(8))];
         for r in 0..MR {
             let x = _mm256_broadcast_ss(&*a.add(r));
             for v in 0..NV {
