@@ -21,13 +21,18 @@ fn main() {
     for kind in KernelKind::available() {
         let kern = kind.kernel().unwrap();
         for &(what, m, k, n) in &shapes {
-            let w: Vec<f32> = (0..m * k).map(|i| ((i * 31) % 97) as f32 / 97.0 - 0.5).collect();
-            let b: Vec<f32> = (0..k * n).map(|i| ((i * 17) % 89) as f32 / 89.0 - 0.5).collect();
+            let w: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 31) % 97) as f32 / 97.0 - 0.5)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 17) % 89) as f32 / 89.0 - 0.5)
+                .collect();
             let a = PackedA::new(&w, m, k, None, kern.mr);
             let mut c = vec![0f32; m * n];
             let mut scratch = Vec::new();
             let nr = kern.nr;
-            let pack = |n0: usize, nc: usize, dst: &mut [f32]| pack_plain(&b, n, k, n0, nc, nr, dst);
+            let pack =
+                |n0: usize, nc: usize, dst: &mut [f32]| pack_plain(&b, n, k, n0, nc, nr, dst);
             let flops = 2.0 * (m * k * n) as f64;
             let reps = ((2e9 / flops) as usize).clamp(3, 200);
             let (mut best, mut best_cpu) = (f64::MAX, f64::MAX);
@@ -35,7 +40,17 @@ fn main() {
                 let (t, c0) = (Instant::now(), cpu_s());
                 for _ in 0..reps {
                     unsafe {
-                        gemm(&kern, &a, n, 0..n.div_ceil(nr), B::Pack(&pack), Ptr(c.as_mut_ptr()), n, false, &mut scratch)
+                        gemm(
+                            &kern,
+                            &a,
+                            n,
+                            0..n.div_ceil(nr),
+                            B::Pack(&pack),
+                            Ptr(c.as_mut_ptr()),
+                            n,
+                            false,
+                            &mut scratch,
+                        )
                     };
                 }
                 best = best.min(t.elapsed().as_secs_f64() / reps as f64);
@@ -56,7 +71,10 @@ fn main() {
 fn cpu_s() -> f64 {
     #[cfg(unix)]
     unsafe {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts);
         ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
     }

@@ -63,7 +63,9 @@ pub unsafe extern "C" fn loader_push(ptr: *const u8, len: usize) -> i32 {
 
 #[no_mangle]
 pub extern "C" fn loader_finish() -> i32 {
-    let Some(l) = LOADER.with(|s| s.borrow_mut().take()) else { return 2 };
+    let Some(l) = LOADER.with(|s| s.borrow_mut().take()) else {
+        return 2;
+    };
     match l.finish() {
         Ok(e) => {
             ENGINE.with(|s| *s.borrow_mut() = Some(e));
@@ -112,19 +114,37 @@ pub unsafe extern "C" fn text(which: u32, out: *mut u8, cap: usize) -> usize {
 #[no_mangle]
 pub extern "C" fn kernel_check() -> u32 {
     let data = |n: usize, seed: usize| -> Vec<f32> {
-        (0..n).map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0).collect()
+        (0..n)
+            .map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0)
+            .collect()
     };
     let mut bad = 0;
     for kind in KernelKind::available() {
         let kern = kind.kernel().unwrap();
-        for &(m, k, n) in &[(1, 1, 1), (8, 16, 32), (37, 75, 101), (128, 160, 49), (32, 128, 196)] {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (8, 16, 32),
+            (37, 75, 101),
+            (128, 160, 49),
+            (32, 128, 196),
+        ] {
             let (w, b, bias) = (data(m * k, 1), data(k * n, 2), data(m, 3));
             let a = PackedA::new(&w, m, k, Some(&bias), kern.mr);
             for relu in [false, true] {
                 let mut c = vec![f32::NAN; m * n];
                 let mut scratch = Vec::new();
                 unsafe {
-                    gemm(&kern, &a, n, 0..n.div_ceil(kern.nr), B::Rows(&b, n), Ptr(c.as_mut_ptr()), n, relu, &mut scratch)
+                    gemm(
+                        &kern,
+                        &a,
+                        n,
+                        0..n.div_ceil(kern.nr),
+                        B::Rows(&b, n),
+                        Ptr(c.as_mut_ptr()),
+                        n,
+                        relu,
+                        &mut scratch,
+                    )
                 };
                 for i in 0..m {
                     for j in 0..n {

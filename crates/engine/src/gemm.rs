@@ -21,7 +21,13 @@ impl PackedA {
     }
 
     /// `w(i)` is element i of the row-major [M][K] weights.
-    pub fn from_fn(m: usize, k: usize, bias: Option<&[f32]>, mr: usize, w: impl Fn(usize) -> f32) -> PackedA {
+    pub fn from_fn(
+        m: usize,
+        k: usize,
+        bias: Option<&[f32]>,
+        mr: usize,
+        w: impl Fn(usize) -> f32,
+    ) -> PackedA {
         let panels = m.div_ceil(mr);
         let mut data = vec![0f32; panels * k * mr];
         for p in 0..panels {
@@ -37,7 +43,13 @@ impl PackedA {
         if let Some(bias) = bias {
             b[..m].copy_from_slice(bias);
         }
-        PackedA { m, k, mr, data, bias: b }
+        PackedA {
+            m,
+            k,
+            mr,
+            data,
+            bias: b,
+        }
     }
 
     pub fn bytes(&self) -> usize {
@@ -109,11 +121,33 @@ pub unsafe fn gemm(
             let rows = mr.min(a.m - m0);
             let bias = a.bias.as_ptr().add(m0);
             if nc == nr && rows == mr {
-                (kern.tile)(k, a_panel.as_ptr(), bp, ldb, c.0.add(m0 * ldc + n0), ldc, bias, relu);
+                (kern.tile)(
+                    k,
+                    a_panel.as_ptr(),
+                    bp,
+                    ldb,
+                    c.0.add(m0 * ldc + n0),
+                    ldc,
+                    bias,
+                    relu,
+                );
             } else {
-                (kern.tile)(k, a_panel.as_ptr(), bp, ldb, tmp.as_mut_ptr(), nr, bias, relu);
+                (kern.tile)(
+                    k,
+                    a_panel.as_ptr(),
+                    bp,
+                    ldb,
+                    tmp.as_mut_ptr(),
+                    nr,
+                    bias,
+                    relu,
+                );
                 for r in 0..rows {
-                    std::ptr::copy_nonoverlapping(tmp.as_ptr().add(r * nr), c.0.add((m0 + r) * ldc + n0), nc);
+                    std::ptr::copy_nonoverlapping(
+                        tmp.as_ptr().add(r * nr),
+                        c.0.add((m0 + r) * ldc + n0),
+                        nc,
+                    );
                 }
             }
         }
@@ -128,7 +162,16 @@ pub fn share(total: usize, t: usize, threads: usize) -> std::ops::Range<usize> {
 /// B[k][n] = max(0, src[k * ld + n] * scale[k] + shift[k]): norm1 + ReLU
 /// applied while packing conv1's input.
 #[inline(always)]
-pub fn pack_bn_relu(src: &[f32], ld: usize, scale: &[f32], shift: &[f32], n0: usize, nc: usize, nr: usize, dst: &mut [f32]) {
+pub fn pack_bn_relu(
+    src: &[f32],
+    ld: usize,
+    scale: &[f32],
+    shift: &[f32],
+    n0: usize,
+    nc: usize,
+    nr: usize,
+    dst: &mut [f32],
+) {
     for (kk, (&s, &h)) in scale.iter().zip(shift).enumerate() {
         let row = &src[kk * ld + n0..kk * ld + n0 + nc];
         let out = &mut dst[kk * nr..(kk + 1) * nr];
@@ -142,7 +185,15 @@ pub fn pack_bn_relu(src: &[f32], ld: usize, scale: &[f32], shift: &[f32], n0: us
 }
 
 /// B[k][n] = src[k * ld + n].
-pub fn pack_plain(src: &[f32], ld: usize, k: usize, n0: usize, nc: usize, nr: usize, dst: &mut [f32]) {
+pub fn pack_plain(
+    src: &[f32],
+    ld: usize,
+    k: usize,
+    n0: usize,
+    nc: usize,
+    nr: usize,
+    dst: &mut [f32],
+) {
     for kk in 0..k {
         let out = &mut dst[kk * nr..(kk + 1) * nr];
         out[..nc].copy_from_slice(&src[kk * ld + n0..kk * ld + n0 + nc]);
@@ -157,7 +208,17 @@ pub fn pack_plain(src: &[f32], ld: usize, k: usize, n0: usize, nc: usize, nr: us
 /// (zero outside the image). Columns are walked in runs that share an image
 /// row, so each (c, ky, kx) is a few contiguous copies.
 #[allow(clippy::too_many_arguments)]
-pub fn pack_im2col3(src: &[f32], c: usize, h: usize, w: usize, ld: usize, n0: usize, nc: usize, nr: usize, dst: &mut [f32]) {
+pub fn pack_im2col3(
+    src: &[f32],
+    c: usize,
+    h: usize,
+    w: usize,
+    ld: usize,
+    n0: usize,
+    nc: usize,
+    nr: usize,
+    dst: &mut [f32],
+) {
     let hw = h * w;
     dst[..c * 9 * nr].fill(0.0);
     let mut j = 0;
@@ -194,7 +255,15 @@ pub fn pack_im2col3(src: &[f32], c: usize, h: usize, w: usize, ld: usize, n0: us
 
 /// im2col of the 7x7, stride 2, padding 3 stem conv on images [B][3][224][224]
 /// (NCHW): columns are output pixels b*112*112 + oy*112 + ox.
-pub fn pack_stem(src: &[f32], hin: usize, hout: usize, n0: usize, nc: usize, nr: usize, dst: &mut [f32]) {
+pub fn pack_stem(
+    src: &[f32],
+    hin: usize,
+    hout: usize,
+    n0: usize,
+    nc: usize,
+    nr: usize,
+    dst: &mut [f32],
+) {
     let hw_out = hout * hout;
     dst[..147 * nr].fill(0.0);
     for j in 0..nc {

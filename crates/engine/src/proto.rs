@@ -77,11 +77,16 @@ impl<'a> Reader<'a> {
             WIRE_I64 => Value::I64(u64::from_le_bytes(self.take(8, what)?.try_into().unwrap())),
             WIRE_LEN => {
                 let n = self.varint(what)?;
-                let n = usize::try_from(n).or_else(|_| invalid(format!("length too large in {what}")))?;
+                let n = usize::try_from(n)
+                    .or_else(|_| invalid(format!("length too large in {what}")))?;
                 Value::Bytes(self.take(n, what)?)
             }
             WIRE_I32 => Value::I32(u32::from_le_bytes(self.take(4, what)?.try_into().unwrap())),
-            w => return invalid(format!("protobuf wire type {w} (groups are not supported) in {what}")),
+            w => {
+                return invalid(format!(
+                    "protobuf wire type {w} (groups are not supported) in {what}"
+                ))
+            }
         };
         Ok(Some((field, value)))
     }
@@ -220,7 +225,10 @@ pub fn parse_tensor(buf: &[u8]) -> Result<Tensor<'_>> {
                 if b.len() % 4 != 0 {
                     return invalid("TensorProto.float_data length is not a multiple of 4");
                 }
-                t.floats.extend(b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())));
+                t.floats.extend(
+                    b.chunks_exact(4)
+                        .map(|c| f32::from_le_bytes(c.try_into().unwrap())),
+                );
             }
             (4, Value::I32(x)) => t.floats.push(f32::from_bits(x)),
             (8, Value::Bytes(b)) => t.name = string(b, "tensor name")?,
@@ -230,11 +238,17 @@ pub fn parse_tensor(buf: &[u8]) -> Result<Tensor<'_>> {
         }
     }
     if external {
-        return invalid(format!("initializer {:?} uses external data, which this engine does not read", t.name));
+        return invalid(format!(
+            "initializer {:?} uses external data, which this engine does not read",
+            t.name
+        ));
     }
     // TensorProto.DataType FLOAT = 1.
     if data_type != 1 {
-        return invalid(format!("initializer {:?} has data type {data_type}, expected FLOAT (1)", t.name));
+        return invalid(format!(
+            "initializer {:?} has data type {data_type}, expected FLOAT (1)",
+            t.name
+        ));
     }
     for d in dims {
         if d < 0 {
@@ -244,16 +258,27 @@ pub fn parse_tensor(buf: &[u8]) -> Result<Tensor<'_>> {
     }
     if let Some(b) = raw {
         if b.len() % 4 != 0 {
-            return invalid(format!("initializer {:?} raw_data length is not a multiple of 4", t.name));
+            return invalid(format!(
+                "initializer {:?} raw_data length is not a multiple of 4",
+                t.name
+            ));
         }
         if !t.floats.is_empty() {
-            return invalid(format!("initializer {:?} has both raw_data and float_data", t.name));
+            return invalid(format!(
+                "initializer {:?} has both raw_data and float_data",
+                t.name
+            ));
         }
         t.raw = Some(b);
     }
     let expect: usize = t.dims.iter().product();
     if t.len() != expect {
-        return invalid(format!("initializer {:?} holds {} values, its dims {:?} say {expect}", t.name, t.len(), t.dims));
+        return invalid(format!(
+            "initializer {:?} holds {} values, its dims {:?} say {expect}",
+            t.name,
+            t.len(),
+            t.dims
+        ));
     }
     Ok(t)
 }

@@ -23,7 +23,12 @@ pub struct WinogradW {
 impl WinogradW {
     /// From weights [Cout][Cin][3][3].
     pub fn new(w: impl Fn(usize) -> f32, cout: usize, cin: usize, mr: usize) -> WinogradW {
-        const G: [[f64; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]];
+        const G: [[f64; 3]; 4] = [
+            [1.0, 0.0, 0.0],
+            [0.5, 0.5, 0.5],
+            [0.5, -0.5, 0.5],
+            [0.0, 0.0, 1.0],
+        ];
         let mut mats = vec![vec![0f32; cout * cin]; 16];
         for o in 0..cout {
             for i in 0..cin {
@@ -41,7 +46,10 @@ impl WinogradW {
                 }
             }
         }
-        let u = mats.iter().map(|m| PackedA::new(m, cout, cin, None, mr)).collect();
+        let u = mats
+            .iter()
+            .map(|m| PackedA::new(m, cout, cin, None, mr))
+            .collect();
         WinogradW { cout, cin, u }
     }
 
@@ -72,7 +80,17 @@ pub fn tiles_per_side(side: usize) -> usize {
 /// `v` must hold 16 * cin * ld_v floats that no other thread writes.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub unsafe fn input_rows(mid: &[f32], ld: usize, side: usize, ci: usize, p_stride: usize, r0: usize, r1: usize, v: *mut f32, ld_v: usize) {
+pub unsafe fn input_rows(
+    mid: &[f32],
+    ld: usize,
+    side: usize,
+    ci: usize,
+    p_stride: usize,
+    r0: usize,
+    r1: usize,
+    v: *mut f32,
+    ld_v: usize,
+) {
     const H: usize = 32;
     let t = tiles_per_side(side);
     let hw = side * side;
@@ -109,7 +127,9 @@ pub unsafe fn input_rows(mid: &[f32], ld: usize, side: usize, ci: usize, p_strid
         }
         let col0 = (rr - r0) * t;
         for (a, [even, odd]) in u.iter().enumerate() {
-            let out = |c: usize| std::slice::from_raw_parts_mut(v.add((a * 4 + c) * p_stride + ci * ld_v + col0), t);
+            let out = |c: usize| {
+                std::slice::from_raw_parts_mut(v.add((a * 4 + c) * p_stride + ci * ld_v + col0), t)
+            };
             let (e0, e1, o0, o1) = (&even[..t], &even[1..=t], &odd[..t], &odd[1..=t]);
             let (v0, v1, v2, v3) = (out(0), out(1), out(2), out(3));
             for tx in 0..t {
@@ -130,7 +150,16 @@ pub unsafe fn input_rows(mid: &[f32], ld: usize, side: usize, ci: usize, p_strid
 /// `dst` must hold the images' planes, which no other thread writes.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub unsafe fn output_rows(m: &[f32], side: usize, co: usize, p_stride: usize, r0: usize, r1: usize, ld_m: usize, dst: *mut f32) {
+pub unsafe fn output_rows(
+    m: &[f32],
+    side: usize,
+    co: usize,
+    p_stride: usize,
+    r0: usize,
+    r1: usize,
+    ld_m: usize,
+    dst: *mut f32,
+) {
     let t = tiles_per_side(side);
     for rr in r0..r1 {
         let (img, ty) = (rr / t, rr % t);

@@ -17,7 +17,16 @@ pub const NEON: Kernel = Kernel {
 };
 
 #[target_feature(enable = "neon")]
-unsafe fn tile_neon(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
+unsafe fn tile_neon(
+    k: usize,
+    a: *const f32,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    bias: *const f32,
+    relu: bool,
+) {
     const MR: usize = 8;
     let mut acc = [[vdupq_n_f32(0.0); 2]; MR];
     let (mut a, mut b) = (a, b);

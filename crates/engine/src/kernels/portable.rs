@@ -19,7 +19,16 @@ pub const KERNEL: Kernel = Kernel {
     wino_out: baseline::wino_out,
 };
 
-unsafe fn tile(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
+unsafe fn tile(
+    k: usize,
+    a: *const f32,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    bias: *const f32,
+    relu: bool,
+) {
     let a = std::slice::from_raw_parts(a, k * MR);
     let mut acc = [[0f32; NR]; MR];
     for (kk, ak) in a.chunks_exact(MR).enumerate() {

@@ -20,7 +20,11 @@ pub const SIMD128: Kernel = Kernel {
     wino_out: baseline::wino_out,
 };
 #[cfg(target_feature = "relaxed-simd")]
-pub const RELAXED: Kernel = Kernel { kind: KernelKind::Simd128Relaxed, tile: tile_relaxed, ..SIMD128 };
+pub const RELAXED: Kernel = Kernel {
+    kind: KernelKind::Simd128Relaxed,
+    tile: tile_relaxed,
+    ..SIMD128
+};
 
 #[inline(always)]
 unsafe fn tile_generic<const RELAXED: bool>(
@@ -68,11 +72,29 @@ unsafe fn tile_generic<const RELAXED: bool>(
     }
 }
 
-unsafe fn tile_simd128(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
+unsafe fn tile_simd128(
+    k: usize,
+    a: *const f32,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    bias: *const f32,
+    relu: bool,
+) {
     tile_generic::<false>(k, a, b, ldb, c, ldc, bias, relu)
 }
 
 #[cfg(target_feature = "relaxed-simd")]
-unsafe fn tile_relaxed(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
+unsafe fn tile_relaxed(
+    k: usize,
+    a: *const f32,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    bias: *const f32,
+    relu: bool,
+) {
     tile_generic::<true>(k, a, b, ldb, c, ldc, bias, relu)
 }

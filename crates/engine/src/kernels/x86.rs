@@ -34,7 +34,16 @@ pub const AVX512: Kernel = Kernel {
 };
 
 #[target_feature(enable = "avx2,fma")]
-unsafe fn tile_avx2(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
+unsafe fn tile_avx2(
+    k: usize,
+    a: *const f32,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    bias: *const f32,
+    relu: bool,
+) {
     const MR: usize = 6;
     const NV: usize = 2;
     let mut acc = [[_mm256_setzero_ps(); NV]; MR];
@@ -64,7 +73,16 @@ unsafe fn tile_avx2(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut 
 }
 
 #[target_feature(enable = "avx512f")]
-unsafe fn tile_avx512(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, bias: *const f32, relu: bool) {
+unsafe fn tile_avx512(
+    k: usize,
+    a: *const f32,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    bias: *const f32,
+    relu: bool,
+) {
     const MR: usize = 8;
     const NV: usize = 2;
     let mut acc = [[_mm512_setzero_ps(); NV]; MR];
