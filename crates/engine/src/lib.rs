@@ -40,7 +40,8 @@ use std::collections::BTreeMap;
 pub use error::{Error, Result};
 pub use kernels::KernelKind;
 
-use network::{Net, IMAGE, POOL_OUT, STEM_OUT};
+use network::{Net, Workspace, IMAGE, POOL_OUT, STEM_OUT};
+use std::sync::Mutex;
 use topology::Topology;
 
 /// Values per input image: 3 x 224 x 224, NCHW.
@@ -52,6 +53,8 @@ pub struct Engine {
     topo: Topology,
     net: Net,
     threads: usize,
+    /// Buffers of the last run, reused by the next (a concurrent run makes its own).
+    workspace: Mutex<Option<Workspace>>,
 }
 
 /// Feeds an ONNX file in chunks; see [`Engine::loader`].
@@ -93,6 +96,7 @@ impl Loader {
             topo,
             net,
             threads: 1,
+            workspace: Mutex::new(None),
         })
     }
 }
@@ -144,10 +148,28 @@ impl Engine {
             ));
         }
         let threads = self.threads.min(batch * 64).max(1);
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.net.forward(input, batch, threads)
+        let mut ws = self
+            .workspace
+            .lock()
+            .ok()
+            .and_then(|mut w| w.take())
+            .unwrap_or_default();
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.net.forward(input, batch, threads, &mut ws)
         }))
-        .map_err(|_| Error::Inference("the forward pass panicked".into()))
+        .map_err(|_| Error::Inference("the forward pass panicked".into()))?;
+        if let Ok(mut w) = self.workspace.lock() {
+            *w = Some(ws);
+        }
+        Ok(out)
+    }
+
+    /// Drops the buffers kept from the last run (they are as large as the
+    /// largest batch run so far).
+    pub fn release_buffers(&self) {
+        if let Ok(mut w) = self.workspace.lock() {
+            *w = None;
+        }
     }
 
     /// Which kernel set runs, e.g. "densenet-edge avx512".

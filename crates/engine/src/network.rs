@@ -72,6 +72,26 @@ pub struct Net {
     pub fold_below: usize,
 }
 
+/// Activation buffers and per-thread scratch, kept between runs.
+#[derive(Default)]
+pub struct Workspace {
+    stem: Vec<f32>,
+    blocks: Vec<Vec<f32>>,
+    mid: Vec<f32>,
+    pooled: Vec<f32>,
+    feats: Vec<f32>,
+    logits: Vec<f32>,
+    /// Per thread: GEMM panel scratch, Winograd chunk buffers.
+    threads: Vec<(Vec<f32>, Vec<f32>)>,
+}
+
+fn sized(v: &mut Vec<f32>, len: usize) -> Ptr {
+    if v.len() < len {
+        v.resize(len, 0.0);
+    }
+    Ptr(v.as_mut_ptr())
+}
+
 struct Bufs {
     stem: Ptr,
     blocks: Vec<Ptr>,
@@ -116,16 +136,15 @@ impl Net {
     }
 
     /// Logits [batch][classes] for images [batch][3][224][224].
-    pub fn forward(&self, input: &[f32], batch: usize, threads: usize) -> Vec<f32> {
-        let mut stem = vec![0f32; self.stem.m * STEM_OUT * STEM_OUT];
+    pub fn forward(
+        &self,
+        input: &[f32],
+        batch: usize,
+        threads: usize,
+        ws: &mut Workspace,
+    ) -> Vec<f32> {
         let groups: Vec<usize> = (0..self.blocks.len())
             .map(|b| self.group(b, batch))
-            .collect();
-        let mut blocks: Vec<Vec<f32>> = self
-            .blocks
-            .iter()
-            .zip(&groups)
-            .map(|(b, g)| vec![0f32; b.c_out * g * b.side * b.side])
             .collect();
         let mid_len = self
             .blocks
@@ -138,7 +157,6 @@ impl Net {
             })
             .max()
             .unwrap_or(0);
-        let mut mid = vec![0f32; mid_len];
         let pooled_len = self
             .blocks
             .iter()
@@ -147,20 +165,26 @@ impl Net {
             .map(|((b, g), _)| b.c_out * g * (b.side / 2) * (b.side / 2))
             .max()
             .unwrap_or(0);
-        let mut pooled = vec![0f32; pooled_len];
-        let mut feats = vec![0f32; batch * self.fc.k];
-        let mut logits_t = vec![0f32; self.classes() * batch];
+        ws.blocks.resize_with(self.blocks.len(), Vec::new);
+        // Every value a step reads was written earlier in the same run, so
+        // buffers kept from an earlier run need no clearing.
         let bufs = Bufs {
-            stem: Ptr(stem.as_mut_ptr()),
-            blocks: blocks.iter_mut().map(|b| Ptr(b.as_mut_ptr())).collect(),
-            mid: Ptr(mid.as_mut_ptr()),
-            pooled: Ptr(pooled.as_mut_ptr()),
-            feats: Ptr(feats.as_mut_ptr()),
-            logits: Ptr(logits_t.as_mut_ptr()),
+            stem: sized(&mut ws.stem, self.stem.m * STEM_OUT * STEM_OUT),
+            blocks: ws
+                .blocks
+                .iter_mut()
+                .zip(self.blocks.iter().zip(&groups))
+                .map(|(v, (b, g))| sized(v, b.c_out * g * b.side * b.side))
+                .collect(),
+            mid: sized(&mut ws.mid, mid_len),
+            pooled: sized(&mut ws.pooled, pooled_len),
+            feats: sized(&mut ws.feats, batch * self.fc.k),
+            logits: sized(&mut ws.logits, self.classes() * batch),
         };
         let threads = threads.max(1);
+        ws.threads.resize_with(threads, Default::default);
         let barrier = Barrier::new(threads);
-        let run = |t: usize| {
+        let run = |t: usize, own: &mut (Vec<f32>, Vec<f32>)| {
             let mut ctx = Ctx {
                 net: self,
                 bufs: &bufs,
@@ -169,20 +193,22 @@ impl Net {
                 t,
                 nt: threads,
                 barrier: &barrier,
-                scratch: Vec::new(),
-                wino: Vec::new(),
+                scratch: std::mem::take(&mut own.0),
+                wino: std::mem::take(&mut own.1),
             };
-            unsafe { ctx.all(input) }
+            unsafe { ctx.all(input) };
+            *own = (ctx.scratch, ctx.wino);
         };
+        let (first, rest) = ws.threads.split_first_mut().unwrap();
         if threads == 1 {
-            run(0);
+            run(0, first);
         } else {
             std::thread::scope(|s| {
-                for t in 1..threads {
+                for (i, own) in rest.iter_mut().enumerate() {
                     let run = &run;
-                    s.spawn(move || run(t));
+                    s.spawn(move || run(i + 1, own));
                 }
-                run(0);
+                run(0, first);
             });
         }
         drop(bufs);
@@ -190,7 +216,7 @@ impl Net {
         let mut out = vec![0f32; batch * classes];
         for o in 0..classes {
             for b in 0..batch {
-                out[b * classes + o] = logits_t[o * batch + b];
+                out[b * classes + o] = ws.logits[o * batch + b];
             }
         }
         out
