@@ -124,3 +124,20 @@ fn value_shapes_cover_every_node_output() {
     // input + conv0, relu0, pool0 + 6 per dense layer + 1 per block + 4 per transition + 5 in the head.
     assert_eq!(s.len(), 1 + 3 + 6 * 58 + 4 + 4 * 3 + 5);
 }
+
+#[test]
+fn one_engine_serves_concurrent_runs() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Engine>();
+    let engine = Engine::load(&model_bytes()).unwrap();
+    let input = photo_input("coffee");
+    let want = engine.run(&input, 1).unwrap();
+    std::thread::scope(|s| {
+        let runs: Vec<_> = (0..3)
+            .map(|_| s.spawn(|| engine.run(&input, 1).unwrap()))
+            .collect();
+        for r in runs {
+            assert_eq!(r.join().unwrap(), want);
+        }
+    });
+}
