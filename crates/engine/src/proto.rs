@@ -322,3 +322,70 @@ pub fn parse_value_info(buf: &[u8]) -> Result<(String, Vec<Option<usize>>)> {
     }
     Ok((name, dims))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(field: u32, wire: u8) -> u8 {
+        ((field << 3) | u32::from(wire)) as u8
+    }
+
+    fn tensor(floats: &[u8]) -> Vec<u8> {
+        let mut b = vec![tag(1, WIRE_VARINT), 2, tag(2, WIRE_VARINT), 1];
+        b.extend([tag(8, WIRE_LEN), 1, b'w']);
+        b.extend_from_slice(floats);
+        b
+    }
+
+    #[test]
+    fn float_data_packed_unpacked_and_raw() {
+        let (one, two) = (1f32.to_le_bytes(), 2f32.to_le_bytes());
+        let mut packed = vec![tag(4, WIRE_LEN), 8];
+        packed.extend(one.iter().chain(&two));
+        let mut unpacked = vec![tag(4, WIRE_I32)];
+        unpacked.extend(one);
+        unpacked.push(tag(4, WIRE_I32));
+        unpacked.extend(two);
+        let mut raw = vec![tag(9, WIRE_LEN), 8];
+        raw.extend(one.iter().chain(&two));
+        for body in [packed, unpacked, raw] {
+            let bytes = tensor(&body);
+            let t = parse_tensor(&bytes).unwrap();
+            assert_eq!(
+                (t.name.as_str(), t.dims.as_slice(), t.to_vec()),
+                ("w", &[2][..], vec![1.0, 2.0])
+            );
+        }
+        // Two values where dims say 2, given as one: refused, not read past.
+        let mut short = vec![tag(9, WIRE_LEN), 4];
+        short.extend(one);
+        assert!(parse_tensor(&tensor(&short)).is_err());
+        // A length running past the message.
+        assert!(parse_tensor(&tensor(&[tag(9, WIRE_LEN), 200, 0])).is_err());
+    }
+
+    #[test]
+    fn non_float_and_external_tensors_are_refused() {
+        let mut b = vec![
+            tag(1, WIRE_VARINT),
+            1,
+            tag(2, WIRE_VARINT),
+            7,
+            tag(8, WIRE_LEN),
+            1,
+            b'i',
+        ];
+        b.extend([tag(9, WIRE_LEN), 8, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert!(parse_tensor(&b)
+            .unwrap_err()
+            .to_string()
+            .contains("data type 7"));
+        let mut e = tensor(&[]);
+        e.extend([tag(14, WIRE_VARINT), 1]);
+        assert!(parse_tensor(&e)
+            .unwrap_err()
+            .to_string()
+            .contains("external"));
+    }
+}
