@@ -19,6 +19,10 @@ use crate::proto::{self, Node, Tensor, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT
 use crate::topology::{self, Role, Topology};
 use crate::winograd::WinogradW;
 
+/// The largest node or initializer buffered whole: DenseNet-201's classifier
+/// is 7.7 MB; anything near this is a corrupt length, not a weight.
+const MAX_MESSAGE: u64 = 256 << 20;
+
 enum State {
     Top,
     Graph { left: u64 },
@@ -178,6 +182,11 @@ impl Loader {
                     self.state = State::Graph { left: len };
                 }
                 (Some(_), 1 | 5 | 11 | 12, WIRE_LEN) => {
+                    if total > MAX_MESSAGE {
+                        return invalid(format!(
+                            "a graph field of {total} bytes (a DenseNet's largest is its classifier, a few MB)"
+                        ));
+                    }
                     if (avail as u64) < total {
                         // Make room for exactly this message (a weight can be
                         // megabytes; doubling would overshoot).

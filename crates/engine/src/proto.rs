@@ -271,7 +271,13 @@ pub fn parse_tensor(buf: &[u8]) -> Result<Tensor<'_>> {
         }
         t.raw = Some(b);
     }
-    let expect: usize = t.dims.iter().product();
+    let expect = t.dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    let Some(expect) = expect else {
+        return invalid(format!(
+            "initializer {:?} has dims {:?}, too large",
+            t.name, t.dims
+        ));
+    };
     if t.len() != expect {
         return invalid(format!(
             "initializer {:?} holds {} values, its dims {:?} say {expect}",

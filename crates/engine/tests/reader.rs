@@ -141,3 +141,48 @@ fn one_engine_serves_concurrent_runs() {
         }
     });
 }
+
+#[test]
+fn corrupted_bytes_give_errors_not_panics() {
+    let bytes = model_bytes();
+    let prefix = &bytes[..400_000]; // every node and the first initializers
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..300 {
+        let mut m = prefix.to_vec();
+        for _ in 0..1 + next() % 4 {
+            let i = (next() % m.len() as u64) as usize;
+            m[i] = next() as u8;
+        }
+        let r = std::panic::catch_unwind(|| {
+            let mut l = Engine::loader();
+            for piece in m.chunks(50_000) {
+                if l.push(piece).is_err() {
+                    return;
+                }
+            }
+            assert!(
+                l.finish().is_err(),
+                "a 400 kB prefix cannot be a whole model"
+            );
+        });
+        assert!(r.is_ok(), "the reader panicked on corrupted input");
+    }
+}
+
+#[test]
+fn absurd_lengths_are_refused_before_allocating() {
+    // ModelProto.graph (field 7) of 2^40 bytes, holding a node (field 1) of 2^39.
+    let mut b = vec![7 << 3 | 2, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20];
+    b.extend([1 << 3 | 2, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]);
+    let mut l = Engine::loader();
+    match l.push(&b) {
+        Err(Error::ModelInvalid(m)) => assert!(m.contains("bytes"), "{m}"),
+        other => panic!("expected ModelInvalid, got {:?}", other.err()),
+    }
+}
