@@ -17,6 +17,8 @@ fn main() {
         ("3x3 conv as GEMM, block1", 32, 1152, 3136),
         ("3x3 conv as GEMM, block3 batch 8", 32, 1152, 196 * 8),
         ("transition1 (pooled)", 128, 256, 784),
+        ("Winograd chunk, block1 (x16 per chunk)", 32, 128, 56),
+        ("Winograd chunk, block3 batch 8", 32, 128, 63),
     ];
     for kind in KernelKind::available() {
         let kern = kind.kernel().unwrap();
