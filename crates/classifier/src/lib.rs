@@ -11,6 +11,8 @@ pub mod classifier;
 pub mod decode;
 pub mod engine;
 pub mod error;
+#[allow(dead_code)] // used by the streaming decode path and tests
+mod jpeg;
 pub mod labels;
 pub mod manifest;
 pub mod postprocess;

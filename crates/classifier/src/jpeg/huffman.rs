@@ -1,0 +1,134 @@
+//! Huffman tables as libjpeg builds them (jdhuff.c), with its 8-bit
+//! lookahead so that the bit reader asks for data at the same moments.
+
+use crate::error::{Error, Result};
+
+/// Zig-zag position -> natural (row-major) position, with 16 extra entries
+/// pointing at 63 so that corrupt run lengths land on the last coefficient
+/// exactly like libjpeg's `jpeg_natural_order` does.
+pub(super) const NATURAL: [usize; 80] = [
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
+    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
+    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
+    63, 63, 63, 63, 63, 63,
+];
+
+pub(super) const LOOKAHEAD: u32 = 8;
+
+#[derive(Clone)]
+pub(super) struct HuffTable {
+    /// For each 8-bit prefix: (code length << 8) | symbol, or 0 when the
+    /// code is longer than 8 bits.
+    pub lookup: [u16; 1 << LOOKAHEAD],
+    /// Largest code of each length (index 1..=16), -1 when none; [17] is a
+    /// sentinel that ends the slow search.
+    pub maxcode: [i32; 18],
+    pub valoffset: [i32; 17],
+    pub values: [u8; 256],
+}
+
+impl HuffTable {
+    /// `counts[i]` = number of codes of length i+1.
+    pub(super) fn new(counts: &[u8; 16], symbols: &[u8], is_dc: bool) -> Result<HuffTable> {
+        let bad = |m: &str| Error::CorruptImage(format!("bad Huffman table: {m}"));
+        let total: usize = counts.iter().map(|&c| c as usize).sum();
+        if total > 256 || total > symbols.len() {
+            return Err(bad("more than 256 symbols"));
+        }
+        let mut values = [0u8; 256];
+        values[..total].copy_from_slice(&symbols[..total]);
+        if is_dc && values[..total].iter().any(|&s| s > 15) {
+            return Err(bad("DC symbol over 15"));
+        }
+        // Canonical codes, checked for overflow like jpeg_make_d_derived_tbl.
+        let mut sizes = Vec::with_capacity(total);
+        for (len, &c) in counts.iter().enumerate() {
+            for _ in 0..c {
+                sizes.push(len as u32 + 1);
+            }
+        }
+        let mut codes = vec![0u32; total];
+        let mut code = 0u32;
+        let mut p = 0usize;
+        let mut si = 1u32;
+        while p < total {
+            while p < total && sizes[p] == si {
+                codes[p] = code;
+                code += 1;
+                p += 1;
+            }
+            if code >= (1u32 << si) {
+                return Err(bad("code overflow"));
+            }
+            code <<= 1;
+            si += 1;
+        }
+        let mut maxcode = [-1i32; 18];
+        let mut valoffset = [0i32; 17];
+        let mut p = 0usize;
+        for l in 1..=16usize {
+            let c = counts[l - 1] as usize;
+            if c > 0 {
+                valoffset[l] = p as i32 - codes[p] as i32;
+                p += c;
+                maxcode[l] = codes[p - 1] as i32;
+            }
+        }
+        maxcode[17] = 0xFFFFF;
+        let mut lookup = [0u16; 1 << LOOKAHEAD];
+        for (i, (&size, &code)) in sizes.iter().zip(codes.iter()).enumerate() {
+            if size <= LOOKAHEAD {
+                let shift = LOOKAHEAD - size;
+                let base = (code << shift) as usize;
+                for j in 0..(1usize << shift) {
+                    lookup[base + j] = ((size as u16) << 8) | values[i] as u16;
+                }
+            }
+        }
+        Ok(HuffTable { lookup, maxcode, valoffset, values })
+    }
+}
+
+pub(super) fn std_dc(index: usize) -> HuffTable {
+    const LUMA: [u8; 16] = [0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0];
+    const CHROMA: [u8; 16] = [0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0];
+    const VALS: [u8; 12] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+    let counts = if index == 0 { &LUMA } else { &CHROMA };
+    HuffTable::new(counts, &VALS, true).expect("standard table is valid")
+}
+
+pub(super) fn std_ac(index: usize) -> HuffTable {
+    const LUMA: [u8; 16] = [0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7d];
+    const LUMA_VALS: [u8; 162] = [
+        0x01, 0x02, 0x03, 0x00, 0x04, 0x11, 0x05, 0x12, 0x21, 0x31, 0x41, 0x06, 0x13, 0x51, 0x61,
+        0x07, 0x22, 0x71, 0x14, 0x32, 0x81, 0x91, 0xa1, 0x08, 0x23, 0x42, 0xb1, 0xc1, 0x15, 0x52,
+        0xd1, 0xf0, 0x24, 0x33, 0x62, 0x72, 0x82, 0x09, 0x0a, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x25,
+        0x26, 0x27, 0x28, 0x29, 0x2a, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x43, 0x44, 0x45,
+        0x46, 0x47, 0x48, 0x49, 0x4a, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5a, 0x63, 0x64,
+        0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a, 0x83,
+        0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99,
+        0x9a, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6,
+        0xb7, 0xb8, 0xb9, 0xba, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xd2, 0xd3,
+        0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7, 0xe8,
+        0xe9, 0xea, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa,
+    ];
+    const CHROMA: [u8; 16] = [0, 2, 1, 2, 4, 4, 3, 4, 7, 5, 4, 4, 0, 1, 2, 0x77];
+    const CHROMA_VALS: [u8; 162] = [
+        0x00, 0x01, 0x02, 0x03, 0x11, 0x04, 0x05, 0x21, 0x31, 0x06, 0x12, 0x41, 0x51, 0x07, 0x61,
+        0x71, 0x13, 0x22, 0x32, 0x81, 0x08, 0x14, 0x42, 0x91, 0xa1, 0xb1, 0xc1, 0x09, 0x23, 0x33,
+        0x52, 0xf0, 0x15, 0x62, 0x72, 0xd1, 0x0a, 0x16, 0x24, 0x34, 0xe1, 0x25, 0xf1, 0x17, 0x18,
+        0x19, 0x1a, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x43, 0x44,
+        0x45, 0x46, 0x47, 0x48, 0x49, 0x4a, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5a, 0x63,
+        0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a,
+        0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97,
+        0x98, 0x99, 0x9a, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xb2, 0xb3, 0xb4,
+        0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca,
+        0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda, 0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7,
+        0xe8, 0xe9, 0xea, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa,
+    ];
+    if index == 0 {
+        HuffTable::new(&LUMA, &LUMA_VALS, false).expect("standard table is valid")
+    } else {
+        HuffTable::new(&CHROMA, &CHROMA_VALS, false).expect("standard table is valid")
+    }
+}

@@ -1,0 +1,249 @@
+//! The JPEG decoder against PIL's pixels (model/make_jpeg_references.py),
+//! its memory bound, and hostile inputs.
+//!
+//! The decoder is `pub(crate)`: this test binary compiles the module itself.
+
+#![allow(dead_code)]
+
+mod error {
+    pub use densenet_edge::{Error, Result};
+}
+#[path = "../src/rows.rs"]
+mod rows;
+#[path = "../src/jpeg/mod.rs"]
+mod jpeg;
+
+use rows::RowSource;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// Counts live heap bytes and their peak while `TRACK` is on.
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static TRACK: AtomicBool = AtomicBool::new(false);
+/// Tests run on several threads; the measuring test holds this lock and
+/// the others do not allocate while it is measuring... so all tests take it.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        if TRACK.load(Ordering::Relaxed) {
+            let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        if TRACK.load(Ordering::Relaxed) {
+            LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        }
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        if TRACK.load(Ordering::Relaxed) {
+            if new > l.size() {
+                let now = LIVE.fetch_add(new - l.size(), Ordering::Relaxed) + new - l.size();
+                PEAK.fetch_max(now, Ordering::Relaxed);
+            } else {
+                LIVE.fetch_sub(l.size() - new, Ordering::Relaxed);
+            }
+        }
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Ref {
+    name: String,
+    path: String,
+    width: usize,
+    height: usize,
+    orientation: u8,
+}
+
+fn references() -> Vec<Ref> {
+    let text = std::fs::read_to_string(root().join("model/reference/jpeg/index.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut out: Vec<Ref> = v
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, e)| Ref {
+            name: k.clone(),
+            path: e["path"].as_str().unwrap().to_string(),
+            width: e["width"].as_u64().unwrap() as usize,
+            height: e["height"].as_u64().unwrap() as usize,
+            orientation: e["orientation"].as_u64().unwrap() as u8,
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    assert!(out.len() >= 75, "expected the full reference set");
+    out
+}
+
+#[test]
+fn every_reference_matches_pil_exactly() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut worst = (0u8, String::new());
+    for r in references() {
+        let bytes = std::fs::read(root().join(&r.path)).unwrap();
+        let png = std::fs::read(root().join(format!("model/reference/jpeg/{}.png", r.name))).unwrap();
+        let want = image::load_from_memory_with_format(&png, image::ImageFormat::Png).unwrap().to_rgb8().into_raw();
+        let rows = jpeg::JpegRows::new(&bytes).unwrap_or_else(|e| panic!("{}: {e}", r.name));
+        assert_eq!((rows.width() as usize, rows.height() as usize), (r.width, r.height), "{}", r.name);
+        assert_eq!(rows.orientation(), r.orientation, "{}: orientation", r.name);
+        let (_, _, got) = jpeg::decode_rgb(&bytes).unwrap_or_else(|e| panic!("{}: {e}", r.name));
+        assert_eq!(got.len(), want.len(), "{}", r.name);
+        let diff = got.iter().zip(&want).map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(0);
+        let count = got.iter().zip(&want).filter(|(a, b)| a != b).count();
+        println!("{:28} {}x{} max diff {diff} ({count} samples differ)", r.name, r.width, r.height);
+        if diff > worst.0 {
+            worst = (diff, r.name.clone());
+        }
+    }
+    println!("worst max diff: {} {}", worst.0, worst.1);
+    assert_eq!(worst.0, 0, "not bit-exact with PIL: {}", worst.1);
+}
+
+/// Peak heap bytes while decoding `bytes` row by row (after new()), and the bound it stated.
+fn measure(bytes: &[u8]) -> (usize, u64) {
+    let probe = jpeg::JpegRows::new(bytes).unwrap();
+    let mut row = vec![0u8; probe.width() as usize * 3];
+    drop(probe);
+    LIVE.store(0, Ordering::SeqCst);
+    PEAK.store(0, Ordering::SeqCst);
+    TRACK.store(true, Ordering::SeqCst);
+    let mut rows = jpeg::JpegRows::new(bytes).unwrap();
+    for _ in 0..rows.height() {
+        rows.next_row(&mut row).unwrap();
+    }
+    let stated = rows.peak_bytes();
+    drop(rows);
+    TRACK.store(false, Ordering::SeqCst);
+    (PEAK.load(Ordering::SeqCst), stated)
+}
+
+#[test]
+fn allocations_stay_under_peak_bytes() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for r in references() {
+        let bytes = std::fs::read(root().join(&r.path)).unwrap();
+        let (peak, stated) = measure(&bytes);
+        println!("{:28} peak {peak:>8} stated {stated:>8}", r.name);
+        assert!(peak as u64 <= stated, "{}: allocated {peak} > stated {stated}", r.name);
+    }
+}
+
+#[test]
+fn a_baseline_jpeg_streams_in_a_few_mcu_rows() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // 203x151 4:2:0 baseline: far less than the decoded image (92 KB).
+    let bytes = std::fs::read(root().join("tests/images/jpeg/land_420_q75.jpg")).unwrap();
+    let (peak, stated) = measure(&bytes);
+    assert!(stated < 48_000, "stated {stated}");
+    assert!(peak < 203 * 151 * 3 / 2, "peak {peak}");
+    // A progressive one states its coefficient buffers.
+    let bytes = std::fs::read(root().join("tests/images/jpeg/land_420_q75_prog.jpg")).unwrap();
+    let (_, stated) = measure(&bytes);
+    assert!(stated > 208 * 160 * 2 * 3 / 2, "stated {stated}");
+}
+
+fn code(bytes: &[u8]) -> &'static str {
+    match jpeg::decode_rgb(bytes) {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    }
+}
+
+#[test]
+fn truncated_and_corrupt_files_are_errors() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let bad = |p: &str| std::fs::read(root().join(p)).unwrap();
+    assert_eq!(code(&bad("tests/images/bad/truncated.jpg")), "corrupt_image");
+    assert_eq!(code(&bad("tests/images/bad/corrupt.jpg")), "corrupt_image");
+    assert_eq!(code(b""), "not_an_image");
+    assert_eq!(code(b"\xFF\xD8"), "corrupt_image");
+    for name in ["land_420_q75", "land_420_q75_prog", "astro_cmyk", "coffee_grey"] {
+        let full = bad(&format!("tests/images/jpeg/{name}.jpg"));
+        for cut in [full.len() / 3, full.len() / 2, full.len() - 40, full.len() - 2] {
+            assert_eq!(code(&full[..cut]), "corrupt_image", "{name} cut at {cut}");
+        }
+    }
+}
+
+#[test]
+fn unsupported_kinds_say_so() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let base = std::fs::read(root().join("tests/images/jpeg/land_420_q75.jpg")).unwrap();
+    let sof = base.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    for (marker, what) in [(0xC9u8, "arithmetic"), (0xC3, "lossless")] {
+        let mut b = base.clone();
+        b[sof + 1] = marker;
+        assert_eq!(code(&b), "unsupported_format", "{what}");
+    }
+    let mut b = base.clone();
+    b[sof + 4] = 12; // precision
+    assert_eq!(code(&b), "unsupported_format", "12-bit");
+}
+
+#[test]
+fn mutated_inputs_never_panic() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let names = [
+        "syn_17x9_420",
+        "syn_33x31_422_prog",
+        "syn_9x17_444",
+        "syn_17x9_grey",
+        "astro_cmyk_prog",
+        "land_restart_420",
+        "syn37x29_ycck",
+        "syn37x29_440",
+        "land_restart_prog",
+    ];
+    let files: Vec<Vec<u8>> =
+        names.iter().map(|n| std::fs::read(root().join(format!("tests/images/jpeg/{n}.jpg"))).unwrap()).collect();
+    let mut s = 0x9E3779B97F4A7C15u64;
+    let mut rnd = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let (mut ok, mut err) = (0, 0);
+    // JPEG_FUZZ_CASES=200000 for a longer run.
+    let cases: usize = std::env::var("JPEG_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(3000);
+    for i in 0..cases {
+        let mut b = files[i % files.len()].clone();
+        for _ in 0..1 + rnd() % 4 {
+            let at = (rnd() % b.len() as u64) as usize;
+            match rnd() % 5 {
+                0 => b[at] = rnd() as u8,
+                1 => b[at] ^= 1 << (rnd() % 8),
+                2 => b[at] = 0xFF,
+                3 => b.truncate(at.max(2)),
+                _ => b.insert(at, rnd() as u8),
+            }
+        }
+        // Limits a caller applies before decoding: pixels and stated memory.
+        match jpeg::JpegRows::new(&b) {
+            Ok(r) if (r.width() as u64 * r.height() as u64) <= 1 << 20 && r.peak_bytes() <= 64 << 20 => {
+                match jpeg::decode_rgb(&b) {
+                    Ok(_) => ok += 1,
+                    Err(_) => err += 1,
+                }
+            }
+            Ok(_) | Err(_) => err += 1,
+        }
+    }
+    println!("mutations: {ok} decoded, {err} rejected");
+    assert!(err > 0 && ok > 0);
+}
