@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use clap::builder::TypedValueParser;
 use clap::Args;
 use densenet_edge::{decode, probe_input, DecodeLimits, EngineChoice};
 

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use clap::builder::TypedValueParser;
 use clap::Args;
 use densenet_edge::tensor::npy_bytes;
 use densenet_edge::{

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use clap::builder::TypedValueParser;
 use clap::Args;
 use densenet_edge::{load_engine, sha256_hex, EngineChoice, LoadedEngine, Manifest, ModelInfo, Preprocess};
 

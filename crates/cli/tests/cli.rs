@@ -54,7 +54,7 @@ fn bad_usage_exits_2_with_a_message() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains("error"), "{args:?}: {}", stderr(&o));
     }
-    let o = cli(&["classify", "tests/images/bad"]);
+    let o = cli(&["classify", "docs"]);
     assert_eq!(o.status.code(), Some(2), "a directory without images: {}", stderr(&o));
 }
 
