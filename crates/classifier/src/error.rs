@@ -51,21 +51,32 @@ impl Error {
         }
     }
 
-    /// True when the input was at fault (an HTTP API answers 4xx), false
-    /// when the model or the engine was (5xx).
-    pub fn is_input_error(&self) -> bool {
-        matches!(
-            self,
+    /// Whose fault this was: what an HTTP API turns into a 4xx or a 5xx,
+    /// a command line into its exit code.
+    pub fn fault(&self) -> Fault {
+        match self {
             Error::EmptyInput
-                | Error::NotAnImage
-                | Error::UnsupportedFormat(_)
-                | Error::CorruptImage(_)
-                | Error::TooManyPixels { .. }
-                | Error::ImageTooLarge { .. }
-                | Error::TooManyBytes { .. }
-                | Error::InvalidArgument(_)
-        )
+            | Error::NotAnImage
+            | Error::UnsupportedFormat(_)
+            | Error::CorruptImage(_)
+            | Error::TooManyPixels { .. }
+            | Error::ImageTooLarge { .. }
+            | Error::TooManyBytes { .. }
+            | Error::InvalidArgument(_) => Fault::Input,
+            Error::ModelInvalid(_) => Fault::Model,
+            Error::EngineUnavailable { .. } | Error::EngineMismatch { .. } | Error::Inference(_) => Fault::Engine,
+        }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The image or an argument.
+    Input,
+    /// The model file: missing, corrupt, or not the file its manifest names.
+    Model,
+    /// The engine failed to load or to run.
+    Engine,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

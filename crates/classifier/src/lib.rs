@@ -7,6 +7,7 @@
 //! (softmax, top-k, labels, `recognized`). [`Classifier`] runs it all for a
 //! batch of images. Nothing here knows about HTTP, JS or Workers.
 
+pub mod answer;
 pub mod classifier;
 pub mod decode;
 pub mod engine;
@@ -24,8 +25,11 @@ pub mod tensor;
 
 pub use classifier::{Classifier, Options};
 pub use decode::{decode, DecodeLimits, SUPPORTED_FORMATS};
-pub use engine::{probe_input, Engine, EngineKind};
-pub use error::{Error, Result};
+pub use answer::{ErrorAnswer, ErrorBody, ImageAnswer, ItemOutcome, ModelInfo, DEFAULT_TOP_K, MAX_TOP_K};
+pub use engine::{probe_input, Engine, EngineChoice, EngineKind, LoadedEngine};
+#[cfg(feature = "cpu")]
+pub use engine::load_engine;
+pub use error::{Error, Fault, Result};
 pub use labels::Labels;
 pub use manifest::{sha256_hex, Manifest};
 pub use postprocess::{classify_logits, softmax, top_k, Classification, Prediction, DEFAULT_THRESHOLD};

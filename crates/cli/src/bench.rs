@@ -1,46 +1,60 @@
 //! `bench`: latency of an engine on the real model, min and median over
 //! repeated runs, per batch and per image.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
-use densenet_edge::{decode, probe_input, DecodeLimits, EngineKind};
+use clap::builder::TypedValueParser;
+use clap::Args;
+use densenet_edge::{decode, probe_input, DecodeLimits, EngineChoice};
 
-use crate::args::Args;
 use crate::classify::ms;
-use crate::model;
+use crate::error::{read, CliError};
+use crate::model::{engine_parser, ModelArgs};
 
-pub fn run(args: &Args) -> Result<i32, String> {
-    args.only(&["engine", "model", "batch", "runs", "image"])?;
-    let kind: EngineKind = args.get("engine").unwrap_or("cpu").parse().map_err(|e: densenet_edge::Error| e.to_string())?;
-    let batch: usize = args.parsed("batch", 1)?;
-    let runs: usize = args.parsed("runs", 10)?;
-    if batch == 0 || runs == 0 {
-        return Err("--batch and --runs must be at least 1".into());
-    }
-    let loaded = model::load(args.get("model"))?;
-    let pre = loaded.preprocess();
+/// Time decode + preprocess of an image and inference on a probe batch.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[arg(long, default_value = "cpu", value_parser = engine_parser())]
+    pub engine: EngineChoice,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Images per engine run.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64).map(|v| v as usize))]
+    pub batch: usize,
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..).map(|v| v as usize))]
+    pub runs: usize,
+    /// Also time decode + preprocess of this image.
+    #[arg(long)]
+    pub image: Option<PathBuf>,
+}
 
-    if let Some(path) = args.get("image") {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-        let times = repeat(runs, || {
-            let img = decode(&bytes, &DecodeLimits::default()).map_err(|e| e.to_string())?;
+pub fn run(args: &BenchArgs) -> crate::Result<i32> {
+    let model = args.model.load()?;
+    let pre = model.preprocess();
+
+    if let Some(path) = &args.image {
+        let bytes = read(path)?;
+        let times = repeat(args.runs, || {
+            let img = decode(&bytes, &DecodeLimits::default())?;
             pre.tensor(&[img]);
             Ok(())
         })?;
-        report(&format!("decode+preprocess {path}"), &times, 1);
+        report(&format!("decode+preprocess {}", path.display()), &times, 1);
     }
 
     let started = Instant::now();
-    let engine = loaded.engine(kind)?;
+    let engine = model.engine(args.engine)?.engine;
     println!("engine {} on {}: loaded in {:.0} ms", engine.kind(), engine.device(), ms(started));
-    let input = probe_input(batch, pre.crop as usize);
-    pollster::block_on(engine.run(&input)).map_err(|e| e.to_string())?; // warm-up
-    let times = repeat(runs, || pollster::block_on(engine.run(&input)).map(drop).map_err(|e| e.to_string()))?;
-    report(&format!("{} inference, model {}, batch {batch}", engine.kind(), loaded.name()), &times, batch);
+    let input = probe_input(args.batch, pre.crop as usize);
+    pollster::block_on(engine.run(&input))?; // warm-up
+    let times = repeat(args.runs, || Ok(pollster::block_on(engine.run(&input)).map(drop)?))?;
+    let what = format!("{} inference, model {}, batch {}", engine.kind(), model.info().name, args.batch);
+    report(&what, &times, args.batch);
     Ok(0)
 }
 
-fn repeat(runs: usize, mut f: impl FnMut() -> Result<(), String>) -> Result<Vec<f64>, String> {
+fn repeat(runs: usize, mut f: impl FnMut() -> Result<(), CliError>) -> crate::Result<Vec<f64>> {
     (0..runs)
         .map(|_| {
             let started = Instant::now();

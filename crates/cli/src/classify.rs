@@ -1,114 +1,171 @@
 //! `classify` and `preprocess`.
 
+use std::io::Write;
+use std::path::PathBuf;
 use std::time::Instant;
 
+use clap::builder::TypedValueParser;
+use clap::Args;
 use densenet_edge::tensor::npy_bytes;
-use densenet_edge::{decode, Classifier, DecodeLimits, EngineKind, Labels, Options, Preprocess};
-use serde_json::json;
+use densenet_edge::{
+    decode, Classifier, DecodeLimits, EngineChoice, EngineKind, ErrorBody, ItemOutcome, Labels, ModelInfo, Options,
+    Preprocess, DEFAULT_THRESHOLD, DEFAULT_TOP_K, MAX_TOP_K,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
 
-use crate::args::Args;
-use crate::model;
+use crate::error::{read, CliError};
+use crate::inputs;
+use crate::model::{engine_parser, ModelArgs};
 
-pub fn run(args: &Args) -> Result<i32, String> {
-    args.only(&["engine", "model", "top-k", "threshold", "json"])?;
-    if args.positional.is_empty() {
-        return Err("classify needs at least one IMAGE".into());
+/// Classify images: files (any name, the format is sniffed from the
+/// content), or directories (their .jpg, .jpeg, .png, .webp, .gif and .bmp
+/// files, recursively).
+#[derive(Args, Debug)]
+pub struct ClassifyArgs {
+    /// Where to run the model: `auto` is WebGPU when it loads and passes its
+    /// self-check against the CPU, else the CPU.
+    #[arg(long, default_value = "cpu", value_parser = engine_parser())]
+    pub engine: EngineChoice,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// How many predictions to list per image.
+    #[arg(long, default_value_t = DEFAULT_TOP_K, value_parser = top_k_parser())]
+    pub top_k: usize,
+    /// Top probability under which an image is reported as not recognised.
+    #[arg(long, default_value_t = DEFAULT_THRESHOLD)]
+    pub threshold: f32,
+    /// Print JSON Lines: one object per image, as soon as it is classified.
+    #[arg(long)]
+    pub json: bool,
+    /// Image files or directories.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub inputs: Vec<PathBuf>,
+}
+
+fn top_k_parser() -> impl clap::builder::TypedValueParser<Value = usize> {
+    clap::value_parser!(u64).range(1..=MAX_TOP_K as u64).map(|k| k as usize)
+}
+
+/// One line of `classify --json`: the fields of the HTTP API's answer for
+/// one image (`docs/answer.schema.json`), plus the file it is about.
+#[derive(Serialize)]
+struct ClassifyLine<'a> {
+    file: &'a str,
+    #[serde(flatten)]
+    outcome: ItemOutcome,
+    engine: EngineKind,
+    device: &'a str,
+    model: &'a ModelInfo,
+    timings_ms: Timings,
+}
+
+#[derive(Serialize)]
+struct Timings {
+    /// Read, decode, resize and crop.
+    preprocess: f64,
+    /// Normalise, run the engine, label.
+    inference: f64,
+}
+
+pub fn run(args: &ClassifyArgs) -> crate::Result<i32> {
+    let files = inputs::expand(&args.inputs)?;
+    if !(0.0..=1.0).contains(&args.threshold) {
+        return Err(CliError::Usage(format!("--threshold must be in 0..=1, got {}", args.threshold)));
     }
-    let kind: EngineKind = args.get("engine").unwrap_or("cpu").parse().map_err(|e: densenet_edge::Error| e.to_string())?;
-    let top_k: usize = args.parsed("top-k", 5)?;
-    let loaded = model::load(args.get("model"))?;
-    let options = Options {
-        preprocess: loaded.preprocess(),
-        threshold: args.parsed("threshold", densenet_edge::DEFAULT_THRESHOLD)?,
-        ..Options::default()
-    };
+    let model = args.model.load()?;
+    let options = Options { preprocess: model.preprocess(), threshold: args.threshold, ..Options::default() };
     let started = Instant::now();
-    let engine = loaded.engine(kind)?;
+    let loaded = model.engine(args.engine)?;
     let load_ms = ms(started);
-    let classifier = Classifier::new(engine, Labels::imagenet().clone(), options).map_err(|e| e.to_string())?;
+    let classifier = Classifier::new(loaded.engine, Labels::imagenet().clone(), options)?;
+    let (kind, device, info) = (classifier.engine().kind(), classifier.engine().device(), model.info());
+    if !args.json {
+        println!(
+            "engine {kind} on {device} (loaded in {load_ms:.0} ms: {}), model {} ({} weights)",
+            loaded.reason, info.name, info.weights
+        );
+    }
 
-    let mut results = Vec::new();
+    let progress = if files.len() > 1 { ProgressBar::new(files.len() as u64) } else { ProgressBar::hidden() };
+    progress.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} {wide_msg}").expect("a valid template"));
     let mut failures = 0;
-    for path in &args.positional {
+    let mut stdout = std::io::stdout().lock();
+    for path in &files {
+        let file = path.display().to_string();
+        progress.set_message(file.clone());
         let started = Instant::now();
-        let answer = std::fs::read(path)
-            .map_err(|e| densenet_edge::Error::InvalidArgument(format!("cannot read {path}: {e}")))
-            .and_then(|bytes| classifier.prepare(&bytes));
-        let prepare_ms = ms(started);
+        let prepared = std::fs::read(path)
+            .map_err(|e| ErrorBody::new("unreadable_file", format!("cannot read {file}: {e}")))
+            .and_then(|bytes| classifier.prepare(&bytes).map_err(|e| ErrorBody::from(&e)));
+        let preprocess_ms = ms(started);
         let started = Instant::now();
-        let answer = pollster::block_on(classifier.classify_prepared(vec![answer], top_k)).remove(0);
-        let infer_ms = ms(started);
-        results.push(match answer {
-            Ok(c) => json!({
-                "file": path,
-                "recognized": c.recognized,
-                "predictions": c.predictions,
-                "timings_ms": {"preprocess": prepare_ms, "inference": infer_ms},
-            }),
-            Err(e) => {
-                failures += 1;
-                json!({"file": path, "error": {"code": e.code(), "message": e.to_string()}})
+        let outcome = match prepared {
+            Ok(img) => ItemOutcome::from(&pollster::block_on(classifier.classify_prepared(vec![Ok(img)], args.top_k))[0]),
+            Err(body) => ItemOutcome::Error(body.into()),
+        };
+        failures += matches!(outcome, ItemOutcome::Error(_)) as usize;
+        let line = ClassifyLine {
+            file: &file,
+            outcome,
+            engine: kind,
+            device: &device,
+            model: &info,
+            timings_ms: Timings { preprocess: preprocess_ms, inference: ms(started) },
+        };
+        progress.suspend(|| {
+            if args.json {
+                serde_json::to_writer(&mut stdout, &line).expect("serialisable");
+                writeln!(stdout)
+            } else {
+                print_text(&mut stdout, &line)
             }
-        });
+            .and_then(|_| stdout.flush())
+            .map_err(|source| CliError::Write { path: "standard output".into(), source })
+        })?;
+        progress.inc(1);
     }
-
-    let engine = classifier.engine();
-    if args.has("json") {
-        let out = json!({
-            "engine": engine.kind(),
-            "device": engine.device(),
-            "model": {"name": loaded.name(), "weights": loaded.weights(), "path": loaded.path},
-            "load_ms": load_ms,
-            "results": results,
-        });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap());
-    } else {
-        println!("engine {} on {} (loaded in {load_ms:.0} ms), model {} ({} weights)", engine.kind(), engine.device(), loaded.name(), loaded.weights());
-        for r in &results {
-            print_text(r);
-        }
-    }
+    progress.finish_and_clear();
     Ok(if failures > 0 { 1 } else { 0 })
 }
 
-fn print_text(r: &serde_json::Value) {
-    let file = r["file"].as_str().unwrap_or_default();
-    if let Some(err) = r.get("error") {
-        println!("{file}: error {}: {}", err["code"].as_str().unwrap_or(""), err["message"].as_str().unwrap_or(""));
-        return;
+fn print_text(out: &mut impl Write, line: &ClassifyLine) -> std::io::Result<()> {
+    let a = match &line.outcome {
+        ItemOutcome::Error(e) => return writeln!(out, "{}: error {}: {}", line.file, e.error.code, e.error.message),
+        ItemOutcome::Answer(a) => a,
+    };
+    let t = &line.timings_ms;
+    let recognized = if a.recognized { "recognized" } else { "NOT recognized" };
+    writeln!(out, "{}: {recognized} (preprocess {:.1} ms, inference {:.1} ms)", line.file, t.preprocess, t.inference)?;
+    for p in &a.predictions {
+        writeln!(out, "  {:>4} {} {:<30} {:.4}", p.class_index, p.class_id, p.class_name, p.probability)?;
     }
-    let t = &r["timings_ms"];
-    println!(
-        "{file}: {} (preprocess {:.1} ms, inference {:.1} ms)",
-        if r["recognized"].as_bool() == Some(true) { "recognized" } else { "NOT recognized" },
-        t["preprocess"].as_f64().unwrap_or(0.0),
-        t["inference"].as_f64().unwrap_or(0.0)
-    );
-    for p in r["predictions"].as_array().into_iter().flatten() {
-        println!(
-            "  {:>4} {} {:<30} {:.4}",
-            p["class_index"],
-            p["class_id"].as_str().unwrap_or(""),
-            p["class_name"].as_str().unwrap_or(""),
-            p["probability"].as_f64().unwrap_or(0.0)
-        );
-    }
+    Ok(())
 }
 
-pub fn preprocess(args: &Args) -> Result<i32, String> {
-    args.only(&["out", "resize", "crop"])?;
-    let [image] = args.positional.as_slice() else {
-        return Err("preprocess needs exactly one IMAGE".into());
-    };
-    let out = args.get("out").ok_or("preprocess needs --out FILE.npy")?;
-    let defaults = Preprocess::default();
-    let pre = Preprocess { resize: args.parsed("resize", defaults.resize)?, crop: args.parsed("crop", defaults.crop)?, ..defaults };
-    pre.validate().map_err(|e| e.to_string())?;
-    let bytes = std::fs::read(image).map_err(|e| format!("cannot read {image}: {e}"))?;
-    let img = decode(&bytes, &DecodeLimits::default()).map_err(|e| format!("{image}: {} ({})", e, e.code()))?;
+/// Write the normalised NCHW tensor of one image as `.npy`, to compare with
+/// torchvision's.
+#[derive(Args, Debug)]
+pub struct PreprocessArgs {
+    #[arg(long, value_name = "FILE.npy")]
+    pub out: PathBuf,
+    /// The shorter side is resized to this.
+    #[arg(long, default_value_t = Preprocess::default().resize)]
+    pub resize: u32,
+    /// Side of the centre crop.
+    #[arg(long, default_value_t = Preprocess::default().crop)]
+    pub crop: u32,
+    pub image: PathBuf,
+}
+
+pub fn preprocess(args: &PreprocessArgs) -> crate::Result<i32> {
+    let pre = Preprocess { resize: args.resize, crop: args.crop, ..Preprocess::default() };
+    pre.validate()?;
+    let img = decode(&read(&args.image)?, &DecodeLimits::default())?;
     let t = pre.tensor(&[img]);
-    std::fs::write(out, npy_bytes(&t.shape, &t.data)).map_err(|e| format!("cannot write {out}: {e}"))?;
-    println!("wrote {out}: f32 {:?}", t.shape);
+    std::fs::write(&args.out, npy_bytes(&t.shape, &t.data))
+        .map_err(|source| CliError::Write { path: args.out.clone(), source })?;
+    println!("wrote {}: f32 {:?}", args.out.display(), t.shape);
     Ok(0)
 }
 

@@ -1,43 +1,56 @@
 //! `densenet-edge`: classify images, write preprocessed tensors, benchmark
 //! engines and print parity figures against the Python references.
 
-mod args;
 mod bench;
 mod classify;
+mod error;
+mod inputs;
 mod model;
 mod parity;
 
-use args::Args;
+use clap::{Parser, Subcommand};
 
-const USAGE: &str = "\
-usage:
-  densenet-edge classify [--engine cpu|webgpu] [--model FILE] [--top-k N] [--threshold P] [--json] IMAGE...
-  densenet-edge preprocess --out FILE.npy [--resize N] [--crop N] IMAGE
-  densenet-edge bench [--engine cpu|webgpu] [--model FILE] [--batch N] [--runs N] [--image FILE]
-  densenet-edge parity [--engine cpu|webgpu]... [--model FILE] [--reference DIR]
+use error::CliError;
 
-The model defaults to model/build/densenet121-imagenet.onnx when it exists,
-else model/build/densenet121-random.onnx ($DENSENET_EDGE_MODEL overrides).";
+/// DenseNet-121 ImageNet classification, preprocessed exactly like the
+/// PyTorch tutorial (PIL + torchvision).
+///
+/// The model defaults to model/build/densenet121-imagenet.onnx when it
+/// exists, else model/build/densenet121-random.onnx.
+///
+/// Exit codes: 0 success; 1 an image could not be used; 2 bad usage; 3 the
+/// model or the engine failed; 4 a file could not be read or written.
+#[derive(Parser)]
+#[command(name = "densenet-edge", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Classify(classify::ClassifyArgs),
+    Preprocess(classify::PreprocessArgs),
+    Bench(bench::BenchArgs),
+    Parity(parity::ParityArgs),
+}
 
 fn main() {
-    let mut raw = std::env::args().skip(1);
-    let command = raw.next().unwrap_or_default();
-    let result = match command.as_str() {
-        "classify" => Args::parse(raw, &["json"]).and_then(|a| classify::run(&a)),
-        "preprocess" => Args::parse(raw, &[]).and_then(|a| classify::preprocess(&a)),
-        "bench" => Args::parse(raw, &[]).and_then(|a| bench::run(&a)),
-        "parity" => Args::parse(raw, &[]).and_then(|a| parity::run(&a)),
-        "-h" | "--help" | "help" => {
-            println!("{USAGE}");
-            Ok(0)
-        }
-        _ => Err(format!("unknown command {command:?}\n{USAGE}")),
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Classify(args) => classify::run(&args),
+        Command::Preprocess(args) => classify::preprocess(&args),
+        Command::Bench(args) => bench::run(&args),
+        Command::Parity(args) => parity::run(&args),
     };
     match result {
         Ok(code) => std::process::exit(code),
-        Err(message) => {
-            eprintln!("error: {message}");
-            std::process::exit(2);
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(e.exit_code());
         }
     }
 }
+
+/// Keeps `CliError` reachable from every command module as `crate::Result`.
+pub type Result<T> = std::result::Result<T, CliError>;

@@ -2,19 +2,32 @@
 
 use std::path::{Path, PathBuf};
 
-use densenet_edge::{CpuEngine, Engine, EngineKind, Manifest, WebGpuEngine};
+use clap::builder::TypedValueParser;
+use clap::Args;
+use densenet_edge::{load_engine, sha256_hex, EngineChoice, LoadedEngine, Manifest, ModelInfo, Preprocess};
 
-pub struct LoadedModel {
+use crate::error::read;
+
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// The ONNX model [default: model/build/densenet121-imagenet.onnx when it
+    /// exists, else model/build/densenet121-random.onnx]
+    #[arg(long, env = "DENSENET_EDGE_MODEL", value_name = "FILE")]
+    pub model: Option<PathBuf>,
+}
+
+/// A model file read from disk, and its manifest when there is one.
+pub struct ModelFile {
     pub path: PathBuf,
     pub bytes: Vec<u8>,
     pub manifest: Option<Manifest>,
 }
 
-/// `--model`, else `$DENSENET_EDGE_MODEL`, else the pretrained export in
+/// `--model` (or `$DENSENET_EDGE_MODEL`), else the pretrained export in
 /// `model/build/` when it exists, else the random-weight model there.
-pub fn resolve(arg: Option<&str>) -> PathBuf {
-    if let Some(p) = arg.map(String::from).or_else(|| std::env::var("DENSENET_EDGE_MODEL").ok()) {
-        return PathBuf::from(p);
+fn resolve(arg: Option<&Path>) -> PathBuf {
+    if let Some(p) = arg {
+        return p.to_path_buf();
     }
     let build = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../model/build");
     let pretrained = build.join("densenet121-imagenet.onnx");
@@ -25,58 +38,62 @@ pub fn resolve(arg: Option<&str>) -> PathBuf {
     }
 }
 
-/// Read the model and, when `model/manifests/<stem>.json` exists, check the
-/// bytes against it. Says loudly on stderr when the weights are random.
-pub fn load(arg: Option<&str>) -> Result<LoadedModel, String> {
-    let path = resolve(arg);
-    let bytes = std::fs::read(&path).map_err(|e| {
-        format!("cannot read model {}: {e} (run scripts/prepare-model.sh to make it)", path.display())
-    })?;
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-    let manifest_path = path.parent().unwrap_or(Path::new(".")).join("../manifests").join(format!("{stem}.json"));
-    let manifest = match std::fs::read_to_string(&manifest_path) {
-        Ok(json) => {
-            let m = Manifest::from_json(&json).map_err(|e| e.to_string())?;
-            m.verify(&bytes).map_err(|e| e.to_string())?;
-            Some(m)
+impl ModelArgs {
+    /// Read the model and, when `model/manifests/<stem>.json` exists, check
+    /// the bytes against it. Says loudly on stderr when the weights are random.
+    pub fn load(&self) -> crate::Result<ModelFile> {
+        let path = resolve(self.model.as_deref());
+        let bytes = read(&path)?;
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let manifest_path = path.parent().unwrap_or(Path::new(".")).join("../manifests").join(format!("{stem}.json"));
+        let manifest = match std::fs::read_to_string(&manifest_path) {
+            Ok(json) => {
+                let m = Manifest::from_json(&json)?;
+                m.verify(&bytes)?;
+                Some(m)
+            }
+            Err(_) => None,
+        };
+        match &manifest {
+            Some(m) if !m.pretrained() => eprintln!(
+                "warning: model {} has RANDOM weights ({}): its predictions are meaningless; \
+                 export the pretrained model with model/export_torchvision.py",
+                m.name,
+                path.display()
+            ),
+            None => eprintln!("warning: no manifest for {}: whether its weights are pretrained is unknown", path.display()),
+            _ => {}
         }
-        Err(_) => None,
-    };
-    match &manifest {
-        Some(m) if !m.pretrained() => eprintln!(
-            "warning: model {} has RANDOM weights ({}): its predictions are meaningless; \
-             export the pretrained model with model/export_torchvision.py",
-            m.name,
-            path.display()
-        ),
-        None => eprintln!("warning: no manifest for {}: whether its weights are pretrained is unknown", path.display()),
-        _ => {}
+        Ok(ModelFile { path, bytes, manifest })
     }
-    Ok(LoadedModel { path, bytes, manifest })
 }
 
-impl LoadedModel {
-    pub fn name(&self) -> String {
-        self.manifest.as_ref().map_or_else(|| self.path.display().to_string(), |m| m.name.clone())
+impl ModelFile {
+    pub fn info(&self) -> ModelInfo {
+        match &self.manifest {
+            Some(m) => ModelInfo::from(m),
+            None => ModelInfo {
+                name: self.path.display().to_string(),
+                weights: "unknown".into(),
+                pretrained: false,
+                sha256: sha256_hex(&self.bytes),
+                bytes: self.bytes.len() as u64,
+            },
+        }
     }
 
-    pub fn weights(&self) -> &str {
-        self.manifest.as_ref().map_or("unknown", |m| m.weights.as_str())
-    }
-
-    pub fn preprocess(&self) -> densenet_edge::Preprocess {
+    pub fn preprocess(&self) -> Preprocess {
         self.manifest.as_ref().map(|m| m.preprocess.clone()).unwrap_or_default()
     }
 
-    pub fn engine(&self, kind: EngineKind) -> Result<Box<dyn Engine>, String> {
+    pub fn engine(&self, choice: EngineChoice) -> crate::Result<LoadedEngine> {
         let side = self.preprocess().crop as usize;
-        let cpu = CpuEngine::load(&self.bytes).map_err(|e| e.to_string())?;
-        match kind {
-            EngineKind::Cpu => Ok(Box::new(cpu)),
-            EngineKind::Webgpu => {
-                let gpu = pollster::block_on(WebGpuEngine::load(&self.bytes, side, &cpu)).map_err(|e| e.to_string())?;
-                Ok(Box::new(gpu))
-            }
-        }
+        Ok(pollster::block_on(load_engine(&self.bytes, side, choice))?)
     }
+}
+
+/// `--engine`, checked by clap against the names the core parses.
+pub fn engine_parser() -> impl clap::builder::TypedValueParser<Value = EngineChoice> {
+    clap::builder::PossibleValuesParser::new(["cpu", "webgpu", "auto"])
+        .map(|s| s.parse::<EngineChoice>().expect("a possible value"))
 }

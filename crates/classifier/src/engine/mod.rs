@@ -78,3 +78,62 @@ pub fn probe_input(batch: usize, side: usize) -> Tensor {
     }
     t
 }
+
+/// The engine a caller asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineChoice {
+    Cpu,
+    /// WebGPU, or an error saying why not.
+    Webgpu,
+    /// WebGPU when it loads and passes its self-check, else the CPU.
+    Auto,
+}
+
+impl std::str::FromStr for EngineChoice {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "cpu" => Ok(EngineChoice::Cpu),
+            "webgpu" => Ok(EngineChoice::Webgpu),
+            "auto" => Ok(EngineChoice::Auto),
+            _ => Err(crate::Error::InvalidArgument(format!("unknown engine {s:?}: use cpu, webgpu or auto"))),
+        }
+    }
+}
+
+/// An engine and why it is the one that runs (for `auto`: why not WebGPU).
+pub struct LoadedEngine {
+    pub engine: Box<dyn Engine>,
+    pub reason: String,
+}
+
+/// The one place engines are made. The CPU engine is always loaded: it runs
+/// the model, or it is the reference the WebGPU engine must match on a probe
+/// input before it is trusted (its failure modes are silent).
+#[cfg(feature = "cpu")]
+pub async fn load_engine(onnx: &[u8], side: usize, choice: EngineChoice) -> Result<LoadedEngine> {
+    let cpu = cpu::CpuEngine::load(onnx)?;
+    if choice == EngineChoice::Cpu {
+        return Ok(LoadedEngine { engine: Box::new(cpu), reason: "asked for the CPU".into() });
+    }
+    match load_webgpu(onnx, side, &cpu).await {
+        Ok(loaded) => Ok(loaded),
+        Err(e) if choice == EngineChoice::Auto => {
+            Ok(LoadedEngine { engine: Box::new(cpu), reason: format!("WebGPU failed, using the CPU: {e}") })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(feature = "webgpu")]
+async fn load_webgpu(onnx: &[u8], side: usize, cpu: &cpu::CpuEngine) -> Result<LoadedEngine> {
+    let gpu = webgpu::WebGpuEngine::load(onnx, side, cpu).await?;
+    let reason = format!("WebGPU passed its self-check (max |diff| vs CPU {:.2e})", gpu.self_check_max_diff);
+    Ok(LoadedEngine { engine: Box::new(gpu), reason })
+}
+
+#[cfg(all(feature = "cpu", not(feature = "webgpu")))]
+async fn load_webgpu(_: &[u8], _: usize, _: &cpu::CpuEngine) -> Result<LoadedEngine> {
+    Err(crate::Error::EngineUnavailable { engine: "webgpu", reason: "this build has no WebGPU engine".into() })
+}

@@ -1,0 +1,108 @@
+//! The `densenet-edge` binary as a user runs it: arguments, exit codes,
+//! JSON Lines checked against the documented answer schema.
+
+mod schema;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_densenet-edge"))
+        .args(args)
+        .current_dir(repo())
+        .env_remove("DENSENET_EDGE_MODEL")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn every_command_has_help() {
+    for command in ["classify", "preprocess", "bench", "parity"] {
+        let o = cli(&[command, "--help"]);
+        assert_eq!(o.status.code(), Some(0), "{command} --help: {}", stderr(&o));
+        assert!(stdout(&o).contains("--model") || command == "preprocess", "{command}: {}", stdout(&o));
+    }
+    let o = cli(&["--help"]);
+    assert!(stdout(&o).contains("Exit codes"), "{}", stdout(&o));
+}
+
+#[test]
+fn bad_usage_exits_2_with_a_message() {
+    for args in [
+        &["classify"][..],
+        &["classify", "--top-k", "0", "x.png"],
+        &["classify", "--top-k=1001", "x.png"],
+        &["classify", "--engine", "tpu", "x.png"],
+        &["classify", "--no-such-flag", "x.png"],
+        &["frobnicate"],
+    ] {
+        let o = cli(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("error"), "{args:?}: {}", stderr(&o));
+    }
+    let o = cli(&["classify", "docs"]);
+    assert_eq!(o.status.code(), Some(2), "a directory without images: {}", stderr(&o));
+}
+
+#[test]
+fn json_lines_follow_the_schema_and_bad_images_fail_alone() {
+    let schema = schema::Schema::load();
+    let o = cli(&["classify", "--json", "--top-k=3", "tests/images/photos", "tests/images/bad/not_image.txt"]);
+    assert_eq!(o.status.code(), Some(1), "one input is not an image: {}", stderr(&o));
+    let lines: Vec<Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
+    let files: Vec<&str> = lines.iter().map(|l| l["file"].as_str().unwrap()).collect();
+    assert_eq!(
+        files,
+        [
+            "tests/images/photos/astronaut.png",
+            "tests/images/photos/chelsea.png",
+            "tests/images/photos/coffee.png",
+            "tests/images/photos/rocket.jpg",
+            "tests/images/bad/not_image.txt"
+        ]
+    );
+    for line in &lines {
+        let errors = schema.check("ClassifyLine", line);
+        assert!(errors.is_empty(), "{line}: {errors:?}");
+    }
+    for line in &lines[..4] {
+        assert_eq!(line["predictions"].as_array().unwrap().len(), 3);
+        assert_eq!(line["class_id"], line["predictions"][0]["class_id"]);
+        assert_eq!(line["model"]["weights"], "random");
+        assert_eq!(line["engine"], "cpu");
+    }
+    assert_eq!(lines[4]["error"]["code"], "not_an_image");
+}
+
+#[test]
+fn text_output_and_a_missing_file() {
+    let o = cli(&["classify", "tests/images/photos/chelsea.png", "no/such/file.png"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("tests/images/photos/chelsea.png: "), "{out}");
+    assert!(out.contains("no/such/file.png: error unreadable_file"), "{out}");
+    assert!(stderr(&o).contains("RANDOM weights"), "the random model is announced: {}", stderr(&o));
+}
+
+#[test]
+fn a_missing_model_exits_4_and_a_wrong_model_3() {
+    let o = cli(&["classify", "--model", "no/such/model.onnx", "tests/images/photos/chelsea.png"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let o = cli(&["classify", "--model", "tests/images/bad/not_image.txt", "tests/images/photos/chelsea.png"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("model"), "{}", stderr(&o));
+}
