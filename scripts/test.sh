@@ -25,6 +25,13 @@ suite() {
 }
 
 suite native cargo test --workspace --locked
+# Batch 8 and DenseNet-169 against onnxruntime: references made outside the
+# clone (57 MB), then the engine's ignored tests that read them.
+engine_variants() {
+  "$VENV_DIR/bin/python" bench/engine/make_variants.py &&
+    cargo test --locked --release -p densenet-edge-engine --test variants -- --include-ignored
+}
+suite engine-variants engine_variants
 suite browser tests/browser/run.sh
 suite worker tests/worker/run.sh
 
