@@ -29,7 +29,7 @@ suite native cargo test --workspace --locked
 # clone (57 MB), then the engine's ignored tests that read them.
 engine_variants() {
   "$VENV_DIR/bin/python" bench/engine/make_variants.py &&
-    cargo test --locked --release -p densenet-edge-engine --test variants -- --include-ignored
+    cargo test --locked -p densenet-edge-engine --test variants -- --include-ignored
 }
 suite engine-variants engine_variants
 suite browser tests/browser/run.sh
