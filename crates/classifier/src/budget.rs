@@ -93,27 +93,29 @@ pub(crate) fn whole_image_bytes(format: ImageFormat, bytes: &[u8], width: u32, h
         + output
         + match format {
             ImageFormat::Jpeg => {
-                // image copies the input; zune-jpeg keeps every component
-                // at its own resolution, padded to whole MCUs: i16
-                // coefficients for a progressive image, u8 samples for a
-                // subsampled baseline one (measured: 4:2:0 12 MP holds about
-                // its chroma planes), plus MCU-row buffers.
+                // image copies the input; zune-jpeg keeps, padded to whole
+                // MCUs, i16 coefficients of every component of a
+                // progressive image, and the u8 planes of the subsampled
+                // components of a baseline one (measured on a 12 MP 4:2:0
+                // photo: its chroma planes), plus MCU-row buffers.
                 let frame = jpeg_frame(bytes);
-                let (hmax, vmax, per_sample, share, count) = match frame {
-                    Some(f) => {
-                        let c = &f.components[..f.count];
-                        let hmax = c.iter().map(|c| c.0).max().unwrap_or(1) as u64;
-                        let vmax = c.iter().map(|c| c.1).max().unwrap_or(1) as u64;
-                        let share: u64 = c.iter().map(|c| c.0 as u64 * c.1 as u64).sum();
-                        (hmax, vmax, if f.progressive { 2 } else { 1 }, share, f.count as u64)
-                    }
-                    None => (1, 1, 2, 4, 4),
+                let Some(f) = frame else {
+                    // No frame header: the decoder fails before any pixel.
+                    return DECODER_FIXED_BYTES + input + output;
                 };
+                let c = &f.components[..f.count];
+                let hmax = c.iter().map(|c| c.0).max().unwrap_or(1) as u64;
+                let vmax = c.iter().map(|c| c.1).max().unwrap_or(1) as u64;
                 let mcu_w = (width as u64).div_ceil(8 * hmax) * 8 * hmax;
                 let mcu_h = (height as u64).div_ceil(8 * vmax) * 8 * vmax;
-                let planes = mcu_w * mcu_h * share / (hmax * vmax) * per_sample;
-                let mcu_rows = mcu_w * 8 * vmax * count * 4 + mcu_w * 256;
-                // Measured peaks sit within 2% of this: 1/32 more is slack.
+                let plane = |c: &(u8, u8)| mcu_w * mcu_h * c.0 as u64 * c.1 as u64 / (hmax * vmax);
+                let planes: u64 = if f.progressive {
+                    c.iter().map(|c| plane(c) * 2).sum()
+                } else {
+                    c.iter().filter(|c| (c.0 as u64, c.1 as u64) != (hmax, vmax)).map(plane).sum()
+                };
+                let mcu_rows = mcu_w * 8 * vmax * f.count as u64 * 4 + mcu_w * 256;
+                // Measured peaks sit within 3% of this: 1/32 more is slack.
                 input + planes + mcu_rows + (planes + output) / 32
             }
             ImageFormat::Gif => {
