@@ -73,6 +73,16 @@ impl<'a> PngRows<'a> {
             // ("Exif\0\0", as PIL itself writes it).
             .and_then(|e| image::metadata::Orientation::from_exif_chunk(e.strip_prefix(b"Exif\0\0").unwrap_or(e)))
             .map_or(1, |o| o.to_exif());
+        // Deflate cannot expand data more than 1032 times: image data too
+        // short for the header's size is truncated (or a bomb), known
+        // before a row is decoded.
+        let packed = width as u64 * height as u64 * reader.info().bits_per_pixel() as u64 / 8;
+        let compressed = idat_bytes(bytes);
+        if compressed.saturating_mul(1032) < packed {
+            return Err(Error::CorruptImage(format!(
+                "the PNG's {compressed} bytes of image data cannot hold its {width}x{height} pixels (truncated)"
+            )));
+        }
         let (color, depth) = reader.output_color_type();
         let interlaced = reader.info().interlaced;
         let line = reader.output_line_size(width).ok_or_else(|| Error::CorruptImage("the PNG's rows are too long".into()))?;
@@ -132,6 +142,24 @@ impl RowSource for PngRows<'_> {
         }
         Ok(())
     }
+}
+
+/// Total length of the IDAT chunks (the image data), read from the chunk
+/// headers.
+fn idat_bytes(bytes: &[u8]) -> u64 {
+    let mut total = 0u64;
+    let mut i = 8;
+    while let Some(head) = bytes.get(i..i + 8) {
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as u64;
+        if &head[4..8] == b"IDAT" {
+            total += len.min(bytes.len() as u64);
+        }
+        i = match (i as u64).checked_add(12 + len) {
+            Some(next) if next <= bytes.len() as u64 => next as usize,
+            _ => break,
+        };
+    }
+    total
 }
 
 /// One row of the `png` crate's output as RGB like PIL's `convert("RGB")`:
