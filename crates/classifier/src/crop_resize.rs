@@ -210,7 +210,7 @@ impl Plan {
             let j_hi = bounds.partition_point(|&(min, _)| min <= x);
             for j in j_lo..j_hi {
                 let (min, k) = self.horizontal.coeffs.of(j);
-                let w = k[x - min];
+                let w = k.get(x.wrapping_sub(min)).copied().unwrap_or(0);
                 if w == 0 {
                     continue;
                 }

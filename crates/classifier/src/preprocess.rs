@@ -8,6 +8,9 @@ use crate::error::{Error, Result};
 use crate::crop_resize::{ImageRows, Plan};
 use crate::tensor::Tensor;
 
+/// Largest `resize` or `crop` accepted.
+pub const MAX_SIDE: u32 = 8192;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Preprocess {
     /// The shorter side is resized to this (the tutorial's `Resize(255)`;
@@ -29,6 +32,10 @@ impl Preprocess {
     pub fn validate(&self) -> Result<()> {
         if self.resize == 0 || self.crop == 0 {
             return Err(Error::InvalidArgument("resize and crop must be positive".into()));
+        }
+        // Buffers are sized by the crop before any budget applies.
+        if self.resize > MAX_SIDE || self.crop > MAX_SIDE {
+            return Err(Error::InvalidArgument(format!("resize and crop must be at most {MAX_SIDE}")));
         }
         if self.std.iter().any(|&s| s <= 0.0) {
             return Err(Error::InvalidArgument("std must be positive".into()));
