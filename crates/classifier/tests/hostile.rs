@@ -98,3 +98,26 @@ fn check(limits: &DecodeLimits, pick: impl Fn((String, String, String)) -> (Stri
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+#[test]
+fn inputs_found_by_the_property_test_stay_within_their_estimate() {
+    let dir = common::repo().join("tests/images/hostile/fuzz");
+    let pre = Preprocess::default();
+    let limits = DecodeLimits::default();
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let estimate = decode_crop_cost(&bytes, &limits, &pre);
+        let (result, peak) = peak_alloc::measure(|| decode_crop(&bytes, &limits, &pre));
+        if let Ok(estimate) = estimate {
+            assert!(peak <= estimate, "{}: peak {peak} over the estimate {estimate}", path.display());
+        }
+        println!("{}: {:?}, peak {peak}", path.display(), result.map(|_| ()).map_err(|e| e.code()));
+        n += 1;
+    }
+    assert!(n >= 2);
+}
