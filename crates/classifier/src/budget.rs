@@ -22,7 +22,9 @@ pub(crate) fn jpeg_frame(bytes: &[u8]) -> Option<JpegFrame> {
     let mut i = 2;
     while i + 4 <= bytes.len() {
         if bytes[i] != 0xFF {
-            return None;
+            // Like zune-jpeg, look for the next marker.
+            i += 1;
+            continue;
         }
         let marker = bytes[i + 1];
         if marker == 0xFF {
@@ -99,10 +101,10 @@ pub(crate) fn whole_image_bytes(format: ImageFormat, bytes: &[u8], width: u32, h
                 // components of a baseline one (measured on a 12 MP 4:2:0
                 // photo: its chroma planes), plus MCU-row buffers.
                 let frame = jpeg_frame(bytes);
-                let Some(f) = frame else {
-                    // No frame header: the decoder fails before any pixel.
-                    return DECODER_FIXED_BYTES + input + output;
-                };
+                // A frame header we cannot find, though the decoder found
+                // one: the worst case, 4 progressive components at full
+                // resolution in 32x32 MCUs.
+                let f = frame.unwrap_or(JpegFrame { progressive: true, width, height, components: [(4, 4); 4], count: 4 });
                 let c = &f.components[..f.count];
                 let hmax = c.iter().map(|c| c.0).max().unwrap_or(1) as u64;
                 let vmax = c.iter().map(|c| c.1).max().unwrap_or(1) as u64;
