@@ -8,7 +8,9 @@
 //! batch of images. Nothing here knows about HTTP, JS or Workers.
 
 pub mod answer;
+mod budget;
 pub mod classifier;
+mod crop_resize;
 pub mod decode;
 pub mod engine;
 pub mod error;
@@ -16,19 +18,20 @@ pub mod error;
 mod jpeg;
 pub mod labels;
 pub mod manifest;
+mod png_rows;
 pub mod postprocess;
 pub mod preprocess;
 pub mod resize;
-#[allow(dead_code)] // implemented by the streaming decoders
 mod rows;
 pub mod tensor;
+mod whole_rows;
 
 pub use classifier::{Classifier, Options};
-pub use decode::{decode, DecodeLimits, SUPPORTED_FORMATS};
 pub use answer::{ErrorAnswer, ErrorBody, ImageAnswer, ItemOutcome, ModelInfo, DEFAULT_TOP_K, MAX_TOP_K};
-pub use engine::{probe_input, Engine, EngineChoice, EngineKind, LoadedEngine};
+pub use decode::{decode, decode_crop, decode_crop_cost, DecodeLimits, SUPPORTED_FORMATS};
 #[cfg(feature = "cpu")]
 pub use engine::load_engine;
+pub use engine::{probe_input, Engine, EngineChoice, EngineKind, LoadedEngine};
 pub use error::{Error, Fault, Result};
 pub use labels::Labels;
 pub use manifest::{sha256_hex, Manifest};

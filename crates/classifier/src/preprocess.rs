@@ -5,8 +5,11 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::resize::resize_bilinear;
+use crate::crop_resize::{ImageRows, Plan};
 use crate::tensor::Tensor;
+
+/// Largest `resize` or `crop` accepted.
+pub const MAX_SIDE: u32 = 8192;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Preprocess {
@@ -30,6 +33,10 @@ impl Preprocess {
         if self.resize == 0 || self.crop == 0 {
             return Err(Error::InvalidArgument("resize and crop must be positive".into()));
         }
+        // Buffers are sized by the crop before any budget applies.
+        if self.resize > MAX_SIDE || self.crop > MAX_SIDE {
+            return Err(Error::InvalidArgument(format!("resize and crop must be at most {MAX_SIDE}")));
+        }
         if self.std.iter().any(|&s| s <= 0.0) {
             return Err(Error::InvalidArgument("std must be positive".into()));
         }
@@ -38,9 +45,15 @@ impl Preprocess {
 
     /// Resize and centre crop: the uint8 image the model sees before
     /// normalisation, `crop` x `crop`.
+    ///
+    /// Computed without the resized image (see `crop_resize`), so any
+    /// aspect ratio costs about the crop's memory. An empty image or invalid
+    /// settings give a black crop; [`crate::decode_crop`] reports them.
     pub fn resize_crop(&self, img: &RgbImage) -> RgbImage {
-        let (w, h) = resized_size(img.width(), img.height(), self.resize);
-        center_crop(&resize_bilinear(img, w, h), self.crop)
+        let side = self.crop.max(1);
+        Plan::new(img.width(), img.height(), 1, self)
+            .and_then(|plan| plan.run(&mut ImageRows::new(img)))
+            .unwrap_or_else(|_| RgbImage::new(side, side))
     }
 
     /// Normalised CHW values of one cropped image into `out`
