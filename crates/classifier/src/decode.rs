@@ -8,6 +8,7 @@ use image::{ImageDecoder, ImageError, ImageFormat, ImageReader, RgbImage};
 use crate::budget;
 use crate::crop_resize::Plan;
 use crate::error::{Error, Result};
+use crate::jpeg::JpegRows;
 use crate::png_rows::PngRows;
 use crate::preprocess::Preprocess;
 use crate::rows::RowSource;
@@ -127,10 +128,11 @@ fn open<'a>(bytes: &'a [u8], limits: &DecodeLimits) -> Result<Box<dyn RowSource 
             }
         }
     }
-    if format == ImageFormat::Jpeg && !jpeg_has_end(bytes) {
-        // zune-jpeg fills a truncated scan with grey without an error; PIL
-        // refuses it ("image file is truncated"), and so do we.
-        return Err(Error::CorruptImage("the JPEG data ends before its end-of-image marker (truncated)".into()));
+    if format == ImageFormat::Jpeg {
+        // Our own decoder: PIL's pixels bit for bit, one MCU row at a time.
+        let src = JpegRows::new(bytes)?;
+        check_pixels(src.width() as u64, src.height() as u64, limits)?;
+        return Ok(Box::new(src));
     }
     if format == ImageFormat::Png {
         let src = PngRows::open(bytes, |w, h| check_pixels(w as u64, h as u64, limits))?;
@@ -158,15 +160,6 @@ fn check_pixels(width: u64, height: u64, limits: &DecodeLimits) -> Result<()> {
         return Err(Error::TooManyPixels { width: clamp(width), height: clamp(height), max_pixels: limits.max_pixels });
     }
     Ok(())
-}
-
-/// Whether an end-of-image marker (FF D9) follows the last start-of-scan
-/// (FF DA). Entropy-coded data never holds FF D9 (an FF there is stuffed
-/// with 00 or is a restart marker), and an embedded EXIF thumbnail's EOI
-/// comes before the main image's scans.
-fn jpeg_has_end(bytes: &[u8]) -> bool {
-    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
-    last_scan.is_some_and(|s| bytes[s..].windows(2).any(|w| w == [0xFF, 0xD9]))
 }
 
 pub(crate) fn decode_error(e: ImageError) -> Error {

@@ -14,7 +14,6 @@ mod crop_resize;
 pub mod decode;
 pub mod engine;
 pub mod error;
-#[allow(dead_code)] // used by the streaming decode path and tests
 mod jpeg;
 pub mod labels;
 pub mod manifest;

@@ -42,19 +42,11 @@ fn max_u8_diff(ours: &[u8], theirs: &[u8]) -> u8 {
     ours.iter().zip(theirs).map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(0)
 }
 
-/// Largest difference from PIL allowed for an image: the fixture photos
-/// within 1 level (the target), every lossless format exactly. Small JPEG
-/// variants get 4: zune-jpeg's IDCT and chroma upsampling differ from
-/// libjpeg-turbo's by a level here and there, and upscaling 106 px to 255
-/// (2.4x) spreads those differences instead of averaging them out.
-fn tolerance(file: &str) -> u8 {
-    if file.starts_with("photos/") {
-        1
-    } else if file.ends_with(".jpg") {
-        4
-    } else {
-        0
-    }
+/// Largest difference from PIL allowed for an image: none, in every format.
+/// JPEG too: our decoder does libjpeg-turbo's arithmetic (islow IDCT, fancy
+/// upsampling, its YCbCr tables), which PIL decodes with.
+fn tolerance(_file: &str) -> u8 {
+    0
 }
 
 #[test]

@@ -511,6 +511,7 @@ impl RowSource for JpegRows<'_> {
 }
 
 /// Decodes every row (stored order, no orientation applied) into one RGB buffer.
+#[allow(dead_code)] // for tests/jpeg.rs, which compiles this module on its own
 pub(crate) fn decode_rgb(bytes: &[u8]) -> Result<(u32, u32, Vec<u8>)> {
     let mut rows = JpegRows::new(bytes)?;
     let (w, h) = (rows.width() as usize, rows.height() as usize);
