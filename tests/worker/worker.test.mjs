@@ -152,7 +152,7 @@ describe('routing, methods and CORS', () => {
   });
 
   test('/model serves no other key of the bucket', async () => {
-    for (const key of ['nothing.onnx', `${MODEL_NAME}.json`, `..%2F${manifest.file}`, `${manifest.file}.bak`]) {
+    for (const key of ['nothing.onnx', 'other-model.json', `..%2F${manifest.file}`, `${manifest.file}.bak`]) {
       await expectError(await fetch(`${base}/model/${key}`), 404, 'not_found');
     }
   });
