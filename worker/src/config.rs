@@ -41,6 +41,11 @@ pub struct Config {
     /// and how long the first request waits for others to join.
     pub coalesce: bool,
     pub batch_wait_ms: u32,
+    /// Test hook, off unless the var is exactly "enabled": `POST /__panic`
+    /// panics, so tests can check what a crash costs. Never set in
+    /// wrangler.toml.
+    #[serde(skip)]
+    pub panic_route: bool,
 }
 
 impl Config {
@@ -61,6 +66,7 @@ impl Config {
             max_batch: var::<usize>(env, "MAX_BATCH", 1).max(1),
             coalesce: var(env, "COALESCE", false),
             batch_wait_ms: var(env, "BATCH_WAIT_MS", 10),
+            panic_route: var(env, "PANIC_ROUTE", String::new()) == "enabled",
         }
     }
 }

@@ -19,6 +19,7 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context) -> worker::Result<Re
         (p, Method::Get | Method::Head) if p.starts_with("/model/") => {
             model_file::handle(&req, &env, &config, &p["/model/".len()..]).await
         }
+        ("/__panic", Method::Post) if config.panic_route => panic!("PANIC_ROUTE test hook"),
         ("/predict", _) => Err(ApiError::method_not_allowed("POST, OPTIONS")),
         ("/health", _) => Err(ApiError::method_not_allowed("GET, HEAD, OPTIONS")),
         _ => Err(ApiError::not_found(format!("no route for {path}"))),
