@@ -20,6 +20,15 @@ for (const dir of ['photos', 'hostile', 'bad']) {
 }
 // Good photos twice as often as any one hostile input.
 for (const f of ['photos/chelsea.png', 'photos/rocket.jpg']) inputs.push({ name: f, make: async () => form([['file', await image(f), f]]) });
+// A phone upload's size (a real 12 MP JPEG is 3-6 MB; the test one is small):
+// 6 MB of another field plus the 12 MP JPEG, so bodies weigh on the budget.
+inputs.push({
+  name: 'phone photo in a 6 MB body',
+  make: async () => {
+    const { body, contentType } = rawMultipart([['pad', null, Buffer.alloc(6 << 20, 32)], ['file', 'phone.jpg', await image('hostile/phone_12mp_exif6.jpg')]]);
+    return { body, headers: { 'Content-Type': contentType } };
+  },
+});
 inputs.push({
   name: 'multipart: 20,000 file parts',
   make: async () => {

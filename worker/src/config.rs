@@ -55,7 +55,7 @@ impl Config {
             model: var(env, "MODEL", "densenet121-random".to_string()),
             max_body_bytes,
             max_files: var::<usize>(env, "MAX_FILES", 16).max(1),
-            max_pixels: var(env, "MAX_PIXELS", 10_000_000),
+            max_pixels: var(env, "MAX_PIXELS", 40_000_000),
             max_decode_bytes: var(env, "MAX_DECODE_BYTES", 16 << 20),
             max_inflight: var::<usize>(env, "MAX_INFLIGHT", 32).max(1),
             inflight_bytes: var::<usize>(env, "INFLIGHT_BYTES", 24 << 20).max(max_body_bytes),
