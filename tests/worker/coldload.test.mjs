@@ -19,9 +19,9 @@ test('the first client disconnects during the cold load; later requests are answ
   const bytes = await image('photos/chelsea.png');
   const abort = new AbortController();
   const first = fetch(`${base}/predict`, { method: 'POST', body: form([['file', bytes, 'c.png']]), signal: abort.signal });
-  // The load takes seconds (R2 read, sha256, tract); leave once it started.
-  for (let i = 0; i < 100 && !(await health(base)).model_loading; i++) await new Promise((r) => setTimeout(r, 20));
-  assert.equal((await health(base)).model_loading, true, 'the load did not start');
+  // The load takes seconds (R2 read, sha256, tract): leave during it. (No
+  // /health poll here: it would wait behind the load's synchronous parts.)
+  await new Promise((r) => setTimeout(r, 400));
   abort.abort();
   await assert.rejects(first);
 

@@ -10,14 +10,10 @@ async function post(base, parts) {
   return fetch(`${base}/predict`, { method: 'POST', body, headers: { 'Content-Type': contentType } });
 }
 
-async function waitFor(base, pred, what) {
-  for (let i = 0; i < 500; i++) {
-    const h = await health(base);
-    if (pred(h)) return h;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
+// Requests reach the isolate in the order sent; the cold load (seconds)
+// holds the first ones. A fixed pause, not a /health poll: on a loaded
+// machine one /health answer can take longer than the load.
+const waitFor = () => new Promise((r) => setTimeout(r, 150));
 
 async function expectOverloaded(res) {
   const text = await res.text();
