@@ -56,7 +56,7 @@ impl Config {
             max_body_bytes,
             max_files: var::<usize>(env, "MAX_FILES", 16).max(1),
             max_pixels: var(env, "MAX_PIXELS", 40_000_000),
-            max_decode_bytes: var(env, "MAX_DECODE_BYTES", 60 << 20),
+            max_decode_bytes: var(env, "MAX_DECODE_BYTES", 16 << 20),
             max_inflight: var::<usize>(env, "MAX_INFLIGHT", 32).max(1),
             inflight_bytes: var::<usize>(env, "INFLIGHT_BYTES", 16 << 20).max(max_body_bytes),
             load_retry_ms: var(env, "LOAD_RETRY_MS", 1000),
