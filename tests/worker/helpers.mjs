@@ -93,3 +93,39 @@ export function argmax(values) {
   for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
   return best;
 }
+
+/** The wasm linear memory the Worker must stay under (worker/README.md,
+ * "Memory budget"): the isolate's 128 MB less room for the JS heap. */
+export const WASM_BUDGET_BYTES = 112 * 2 ** 20;
+
+export const health = async (base) => (await fetch(`${base}/health`)).json();
+
+/** Rows of a Markdown table whose first cell matches `firstCell`, as arrays of
+ * cells without their backticks. */
+export function markdownRows(text, firstCell = /.*/) {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('|') && !/^\|\s*-/.test(l))
+    .map((l) => l.split('|').slice(1, -1).map((c) => c.trim()))
+    .filter((cells) => firstCell.test(cells[0]));
+}
+
+/** tests/images/hostile/README.md: [{ file, expected }], expected `ok` or a code. */
+export function hostileImages() {
+  const text = readFileSync(path.join(images, 'hostile/README.md'), 'utf8');
+  return markdownRows(text, /^`[^`]+\.(png|jpg|gif|bmp|webp)`$/).map((cells) => ({
+    file: cells[0].replaceAll('`', ''),
+    expected: cells[cells.length - 1].replaceAll('`', ''),
+  }));
+}
+
+/** A multipart body by hand: [[name, filename|null, bytes]], boundary B. */
+export function rawMultipart(parts, boundary = 'BoUnDaRy1234') {
+  const chunks = [];
+  for (const [name, filename, bytes] of parts) {
+    const fn = filename == null ? '' : `; filename="${filename}"`;
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"${fn}\r\n\r\n`), Buffer.from(bytes), Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
+}

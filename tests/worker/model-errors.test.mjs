@@ -1,36 +1,47 @@
 // The model missing from R2, or not the file its manifest describes: 503 with
-// a code, never a made-up prediction, and /health says why.
+// a code, never a made-up prediction, and /health says why. A failed load is
+// retried after a backoff, not by every request.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { form, image, manifest, seedModel, startWorker, workerDir, wranglerBin } from './helpers.mjs';
+import { form, health, image, manifest, seedModel, startWorker, workerDir, wranglerBin } from './helpers.mjs';
 
 async function predict(base) {
   return fetch(`${base}/predict`, { method: 'POST', body: form([['file', await image('photos/chelsea.png'), 'c.png']]) });
 }
 
+const LOAD_RETRY_MS = 1500;
+
 describe('model not in R2', () => {
   let worker;
   after(async () => worker?.dispose());
 
-  test('/predict is 503 model_unavailable, /health says why', async () => {
+  test('/predict is 503 model_unavailable with Retry-After; the load is retried after a backoff', async () => {
     let base;
-    ({ worker, base } = await startWorker({ MODEL: 'no-such-model' }));
+    ({ worker, base } = await startWorker({ MODEL: 'no-such-model', LOAD_RETRY_MS }));
     const res = await predict(base);
     const body = await res.json();
     assert.equal(res.status, 503);
     assert.equal(body.error.code, 'model_unavailable');
     assert.match(body.error.message, /no-such-model\.json/);
-    const health = await (await fetch(`${base}/health`)).json();
-    assert.equal(health.model_loaded, false);
-    assert.equal(health.model_error.code, 'model_unavailable');
-    // The load is retried, not cached as failed.
-    const again = await fetch(`${base}/health?load=1`);
-    assert.equal(again.status, 503);
-    assert.equal((await fetch(`${base}/health`).then((r) => r.json())).load_attempts, 2);
+    assert.ok(Number(res.headers.get('retry-after')) >= 1, 'Retry-After');
+    const h = await health(base);
+    assert.equal(h.model_loaded, false);
+    assert.equal(h.model_error.code, 'model_unavailable');
+    assert.equal(h.load_attempts, 1);
+    // Within the backoff: the same answer, no new load.
+    for (let i = 0; i < 5; i++) assert.equal((await predict(base)).status, 503);
+    assert.equal((await fetch(`${base}/health?load=1`)).status, 503);
+    assert.equal((await health(base)).load_attempts, 1, 'a request inside the backoff started a load');
+    // After it: one new attempt, then a doubled backoff.
+    await new Promise((r) => setTimeout(r, LOAD_RETRY_MS + 200));
+    assert.equal((await fetch(`${base}/health?load=1`)).status, 503);
+    const again = await health(base);
+    assert.equal(again.load_attempts, 2);
+    assert.ok(again.load_retry_in_s > LOAD_RETRY_MS / 1000, `backoff not doubled: ${again.load_retry_in_s}`);
   });
 });
 

@@ -87,6 +87,10 @@ describe('static page and health', () => {
     assert.equal(typeof body.model_loaded, 'boolean');
     assert.equal(body.limits.max_body_bytes, MAX_BODY_BYTES);
     assert.equal(body.limits.max_files, MAX_FILES);
+    assert.match(body.isolate.id, /^[0-9a-f]{16}$/);
+    assert.ok(Date.parse(body.isolate.started_at) <= Date.now());
+    assert.equal(body.admission.inflight, 0);
+    assert.equal(typeof body.memory.heap_peak_bytes, 'number');
   });
 });
 
@@ -122,14 +126,35 @@ describe('routing, methods and CORS', () => {
     await expectError(await fetch(`${base}/no/such/route`), 404, 'not_found');
   });
 
-  test('the model file for the page comes from R2, whole and unaltered', async () => {
+  test('the model file for the page comes from R2, whole and unaltered, with its sha256 as ETag', async () => {
     const res = await fetch(`${base}/model/${manifest.file}`);
     assert.equal(res.status, 200);
+    const etag = `"${manifest.sha256}"`;
+    assert.equal(res.headers.get('etag'), etag);
+    assert.match(res.headers.get('cache-control') ?? '', /max-age=\d+/);
     const bytes = Buffer.from(await res.arrayBuffer());
     assert.equal(bytes.length, manifest.bytes);
     const { createHash } = await import('node:crypto');
     assert.equal(createHash('sha256').update(bytes).digest('hex'), manifest.sha256);
-    await expectError(await fetch(`${base}/model/nothing.onnx`), 404, 'not_found');
+
+    const head = await fetch(`${base}/model/${manifest.file}`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('etag'), etag);
+    assert.equal(Number(head.headers.get('content-length')), manifest.bytes);
+    assert.equal((await head.arrayBuffer()).byteLength, 0);
+
+    const cached = await fetch(`${base}/model/${manifest.file}`, { headers: { 'If-None-Match': etag } });
+    assert.equal(cached.status, 304);
+    assert.equal(cached.headers.get('etag'), etag);
+    assert.equal((await cached.arrayBuffer()).byteLength, 0);
+    const stale = await fetch(`${base}/model/${manifest.file}`, { method: 'HEAD', headers: { 'If-None-Match': '"0000"' } });
+    assert.equal(stale.status, 200);
+  });
+
+  test('/model serves no other key of the bucket', async () => {
+    for (const key of ['nothing.onnx', 'other-model.json', `..%2F${manifest.file}`, `${manifest.file}.bak`]) {
+      await expectError(await fetch(`${base}/model/${key}`), 404, 'not_found');
+    }
   });
 });
 
@@ -143,6 +168,9 @@ describe('POST /predict: request errors', () => {
 
   test('no body at all', async () => {
     await expectError(await post(undefined), 400, 'not_multipart');
+    // Declared multipart, but nothing sent.
+    const headers = { 'Content-Type': 'multipart/form-data; boundary=abc' };
+    await expectError(await post(undefined, { headers }), 400, 'not_multipart');
   });
 
   test('multipart without a "file" field', async () => {

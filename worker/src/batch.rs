@@ -11,15 +11,17 @@
 //! requests arriving during a batch are queued by the runtime and join the
 //! next one.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
 use densenet_edge::{Classification, Result as CrateResult, RgbImage};
+use serde::Serialize;
 
 use crate::config::Config;
-use crate::model::{now_ms, record_batch, Model};
+use crate::memory;
+use crate::model::{now_ms, Model};
 
 /// One image's answer and the engine batch it rode in.
 pub struct Done {
@@ -51,6 +53,31 @@ const POLL_MS: u64 = 2;
 
 thread_local! {
     static QUEUE: RefCell<Queue> = RefCell::new(Queue::default());
+    static STATS: Cell<Stats> = const { Cell::new(Stats { runs: 0, images: 0, wasm_bytes_after_last: None, last_size: None }) };
+}
+
+/// Engine runs in this isolate, for `/health`.
+#[derive(Clone, Copy, Serialize)]
+pub struct Stats {
+    pub runs: u64,
+    pub images: u64,
+    /// wasm memory after the most recent engine run, and its batch size.
+    pub wasm_bytes_after_last: Option<u64>,
+    pub last_size: Option<usize>,
+}
+
+pub fn stats() -> Stats {
+    STATS.get()
+}
+
+fn record_batch(size: usize) {
+    let s = STATS.get();
+    STATS.set(Stats {
+        runs: s.runs + 1,
+        images: s.images + size as u64,
+        wasm_bytes_after_last: Some(memory::wasm_bytes()),
+        last_size: Some(size),
+    });
 }
 
 /// Answers for `prepared`, in order; errors pass through untouched.
@@ -58,26 +85,24 @@ pub async fn classify(model: &Model, prepared: Vec<CrateResult<RgbImage>>, top_k
     if config.coalesce {
         coalesced(model, prepared, top_k, config).await
     } else {
-        alone(model, prepared, top_k, config).await
+        alone(model, prepared, top_k).await
     }
 }
 
-/// This request's images only, in engine batches of at most MAX_BATCH.
-async fn alone(model: &Model, prepared: Vec<CrateResult<RgbImage>>, top_k: usize, config: &Config) -> Vec<Done> {
+/// This request's images only, as one engine run (the caller passes at most
+/// MAX_BATCH).
+async fn alone(model: &Model, prepared: Vec<CrateResult<RgbImage>>, top_k: usize) -> Vec<Done> {
     let good = prepared.iter().filter(|p| p.is_ok()).count();
     let t0 = now_ms();
     let results = model.classifier.classify_prepared(prepared, top_k).await;
     let engine_ms = now_ms() - t0;
-    let mut left = good;
-    while left > 0 {
-        let n = left.min(config.max_batch);
-        record_batch(n);
-        left -= n;
+    if good > 0 {
+        record_batch(good);
     }
     results
         .into_iter()
         .map(|result| {
-            let batch_size = if result.is_ok() { good.min(config.max_batch) } else { 0 };
+            let batch_size = if result.is_ok() { good } else { 0 };
             Done { result, batch_size, engine_ms }
         })
         .collect()
@@ -122,7 +147,11 @@ async fn coalesced(model: &Model, prepared: Vec<CrateResult<RgbImage>>, top_k: u
     answers
         .into_iter()
         .map(|a| match a {
-            Ok(slot) => slot.borrow_mut().take().expect("answered"),
+            Ok(slot) => slot.borrow_mut().take().unwrap_or_else(|| Done {
+                result: Err(densenet_edge::Error::Inference("the batch ended without an answer for this image".into())),
+                batch_size: 0,
+                engine_ms: 0.0,
+            }),
             Err(e) => Done { result: Err(e), batch_size: 0, engine_ms: 0.0 },
         })
         .collect()

@@ -1,5 +1,6 @@
 //! Limits and knobs from wrangler.toml `[vars]` (strings), with defaults so a
-//! missing or malformed var never takes the Worker down.
+//! missing or malformed var never takes the Worker down. The memory figures
+//! behind each default are in worker/README.md ("Memory budget").
 
 use serde::Serialize;
 use worker::Env;
@@ -15,8 +16,22 @@ pub struct Config {
     /// Most `file` fields in one request.
     pub max_files: usize,
     /// Largest `width * height` decoded (checked on the header, before any
-    /// pixel is allocated). Sized for the 128 MB isolate: see README.
+    /// pixel is allocated).
     pub max_pixels: u64,
+    /// Largest number of bytes decoding and preprocessing one image may
+    /// allocate, estimated by the shared crate from the header.
+    pub max_decode_bytes: u64,
+    /// Most requests admitted at once (reading, waiting, computing); one more
+    /// is answered 503 `overloaded`.
+    pub max_inflight: usize,
+    /// Bytes the admitted requests may hold at once (their bodies: the
+    /// Content-Length, or MAX_BODY_BYTES when chunked). Never under
+    /// `max_body_bytes`, or a large request could never be admitted.
+    pub inflight_bytes: usize,
+    /// First wait after a failed model load; it doubles up to 60 s.
+    pub load_retry_ms: u32,
+    /// How long a request waits for a model load under way before a 503.
+    pub load_wait_ms: u32,
     pub top_k: usize,
     /// Top probability under this: `recognized: false`.
     pub threshold: f32,
@@ -26,20 +41,32 @@ pub struct Config {
     /// and how long the first request waits for others to join.
     pub coalesce: bool,
     pub batch_wait_ms: u32,
+    /// Test hook, off unless the var is exactly "enabled": `POST /__panic`
+    /// panics, so tests can check what a crash costs. Never set in
+    /// wrangler.toml.
+    #[serde(skip)]
+    pub panic_route: bool,
 }
 
 impl Config {
     pub fn from_env(env: &Env) -> Self {
+        let max_body_bytes = var(env, "MAX_BODY_BYTES", 12 << 20);
         Config {
             model: var(env, "MODEL", "densenet121-random".to_string()),
-            max_body_bytes: var(env, "MAX_BODY_BYTES", 20 * 1024 * 1024),
-            max_files: var(env, "MAX_FILES", 16),
-            max_pixels: var(env, "MAX_PIXELS", 10_000_000),
+            max_body_bytes,
+            max_files: var::<usize>(env, "MAX_FILES", 16).max(1),
+            max_pixels: var(env, "MAX_PIXELS", 40_000_000),
+            max_decode_bytes: var(env, "MAX_DECODE_BYTES", 16 << 20),
+            max_inflight: var::<usize>(env, "MAX_INFLIGHT", 32).max(1),
+            inflight_bytes: var::<usize>(env, "INFLIGHT_BYTES", 16 << 20).max(max_body_bytes),
+            load_retry_ms: var(env, "LOAD_RETRY_MS", 1000),
+            load_wait_ms: var(env, "LOAD_WAIT_MS", 60_000),
             top_k: var(env, "TOP_K", 5),
             threshold: var(env, "THRESHOLD", 0.2),
             max_batch: var::<usize>(env, "MAX_BATCH", 1).max(1),
             coalesce: var(env, "COALESCE", false),
             batch_wait_ms: var(env, "BATCH_WAIT_MS", 10),
+            panic_route: var(env, "PANIC_ROUTE", String::new()) == "enabled",
         }
     }
 }

@@ -1,19 +1,21 @@
-//! The model, loaded from R2 once per isolate. Requests that arrive during
-//! the load wait for it and share its outcome; a failed load is forgotten,
-//! so a later request tries again.
+//! The model, loaded from R2 once per isolate. The load runs in the
+//! runtime's `waitUntil`, not inside the request that started it, so a client
+//! that disconnects meanwhile cancels neither the load nor the requests
+//! waiting for it. A failed load is retried after a backoff (LOAD_RETRY_MS,
+//! doubling up to 60 s), not by every request.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use densenet_edge::{Classifier, CpuEngine, DecodeLimits, Labels, Manifest, Options};
 use futures_util::StreamExt;
 use serde::Serialize;
-use serde_json::json;
-use worker::Env;
+use worker::{Context, Env};
 
-use crate::api::ApiError;
 use crate::config::Config;
+use crate::errors::ApiError;
+use crate::memory;
 
 pub struct Model {
     pub classifier: Classifier,
@@ -32,168 +34,164 @@ pub struct LoadStats {
     pub wasm_memory_bytes: u64,
 }
 
-thread_local! {
-    static LOADED: RefCell<Option<Rc<Model>>> = const { RefCell::new(None) };
-    /// A load is under way (in some request).
-    static LOADING: Cell<bool> = const { Cell::new(false) };
+#[derive(Default)]
+struct State {
+    loaded: Option<Rc<Model>>,
+    loading: bool,
     /// Loads started in this isolate (1 once loaded, however many requests
-    /// arrived first), and the error of the last failed one with its number.
-    static LOAD_ATTEMPTS: Cell<u32> = const { Cell::new(0) };
-    static LAST_ERROR: RefCell<Option<(u32, ApiError)>> = const { RefCell::new(None) };
-    /// wasm memory after the most recent engine batch, and its size.
-    static LAST_BATCH: Cell<Option<(u64, usize)>> = const { Cell::new(None) };
-    static BATCHES: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    /// arrived first).
+    attempts: u32,
+    /// The last failed load's error, and when the next may start (ms).
+    failed: Option<(ApiError, f64)>,
 }
 
-/// How often a request waiting for another request's load looks again.
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+/// How often a request waiting for the load looks again (on its own timer:
+/// workerd cancels as hung a request that only waits on other work).
 const POLL_MS: u64 = 20;
+const MAX_RETRY_MS: f64 = 60_000.0;
 
 pub fn now_ms() -> f64 {
     worker::js_sys::Date::now()
 }
 
-/// Current wasm linear memory in bytes (it only grows).
-pub fn wasm_memory_bytes() -> u64 {
-    #[cfg(target_arch = "wasm32")]
-    {
-        core::arch::wasm32::memory_size(0) as u64 * 65536
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        0
-    }
-}
-
 pub fn loaded() -> Option<Rc<Model>> {
-    LOADED.with(|l| l.borrow().clone())
+    STATE.with(|s| s.borrow().loaded.clone())
 }
 
-/// The model, loading it first if this isolate has not yet. Requests that
-/// arrive during a load wait for that load and share its outcome.
-pub async fn get(env: &Env, config: &Config) -> Result<Rc<Model>, ApiError> {
+/// The model, starting its load if none is under way and the backoff after
+/// a failed one has passed; waits at most LOAD_WAIT_MS for it.
+pub async fn get(env: &Env, ctx: &Context, config: &Config) -> Result<Rc<Model>, ApiError> {
+    let give_up_at = now_ms() + config.load_wait_ms as f64;
     loop {
-        if let Some(m) = loaded() {
-            return Ok(m);
+        enum Next {
+            Ready(Rc<Model>),
+            Wait,
+            Start,
+            Failed(ApiError),
         }
-        if !LOADING.get() {
-            LOADING.set(true);
-            let _guard = Loading;
-            let attempt = LOAD_ATTEMPTS.get() + 1;
-            LOAD_ATTEMPTS.set(attempt);
-            return match load(env.clone(), config.clone()).await {
+        let next = STATE.with(|s| {
+            let s = s.borrow();
+            match (&s.loaded, s.loading, &s.failed) {
+                (Some(m), _, _) => Next::Ready(m.clone()),
+                (None, true, _) => Next::Wait,
+                (None, false, Some((e, retry_at))) if now_ms() < *retry_at => {
+                    let secs = ((retry_at - now_ms()) / 1000.0).ceil() as u32;
+                    Next::Failed(e.clone().with_retry_after(secs))
+                }
+                (None, false, _) => Next::Start,
+            }
+        });
+        match next {
+            Next::Ready(m) => return Ok(m),
+            Next::Failed(e) => return Err(e),
+            Next::Start => start_load(env.clone(), ctx, config.clone()),
+            Next::Wait if now_ms() > give_up_at => {
+                return Err(ApiError::model_unavailable("the model is still loading").with_retry_after(5));
+            }
+            Next::Wait => worker::Delay::from(Duration::from_millis(POLL_MS)).await,
+        }
+    }
+}
+
+fn start_load(env: Env, ctx: &Context, config: Config) {
+    STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        s.loading = true;
+        s.attempts += 1;
+    });
+    ctx.wait_until(async move {
+        let guard = Loading;
+        let outcome = load(env, &config).await;
+        STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            match outcome {
                 Ok(m) => {
-                    LOADED.with(|l| *l.borrow_mut() = Some(m.clone()));
-                    LAST_ERROR.with(|l| *l.borrow_mut() = None);
-                    Ok(m)
+                    s.loaded = Some(Rc::new(m));
+                    s.failed = None;
                 }
                 Err(e) => {
-                    LAST_ERROR.with(|l| *l.borrow_mut() = Some((attempt, e.clone())));
-                    Err(e)
+                    let backoff = (config.load_retry_ms as f64 * 2f64.powi(s.attempts as i32 - 1)).min(MAX_RETRY_MS);
+                    worker::console_error!("densenet-edge: model load {} failed: {}", s.attempts, e.message);
+                    s.failed = Some((e, now_ms() + backoff));
                 }
-            };
-        }
-        // Another request is loading. Wait on a timer of our own rather than
-        // on a future that request completes: its wake-up would run our code
-        // in its request context, and workerd cancels a request with nothing
-        // of its own pending as hung.
-        let attempt = LOAD_ATTEMPTS.get();
-        while LOADING.get() {
-            worker::Delay::from(Duration::from_millis(POLL_MS)).await;
-        }
-        if let Some((n, e)) = LAST_ERROR.with(|l| l.borrow().clone()) {
-            if n == attempt {
-                return Err(e); // the load we waited for failed
             }
-        }
-        // Loaded, or the loading request went away midway: look again.
-    }
+        });
+        drop(guard);
+    });
 }
 
-/// Clears the loading flag, also when the loading request is dropped.
+/// Clears the loading flag however the load ends, also if the runtime drops
+/// it midway; then the next request starts another.
 struct Loading;
 
 impl Drop for Loading {
     fn drop(&mut self) {
-        LOADING.set(false);
+        STATE.with(|s| s.borrow_mut().loading = false);
     }
 }
 
-fn unavailable(message: impl Into<String>) -> ApiError {
-    ApiError::new(503, "model_unavailable", message)
-}
-
-fn crate_error(e: densenet_edge::Error) -> ApiError {
-    ApiError::new(crate::predict::status_for(e.code()), e.code(), e.to_string())
-}
-
-async fn load(env: Env, config: Config) -> Result<Rc<Model>, ApiError> {
+async fn load(env: Env, config: &Config) -> Result<Model, ApiError> {
     let t0 = now_ms();
-    let bucket = env.bucket("MODELS").map_err(|e| unavailable(format!("no R2 binding MODELS: {e}")))?;
-    let seed_hint = "seed it with scripts/seed-worker-model.sh (locally) or `wrangler r2 object put` (see README)";
-
-    let manifest_key = format!("{}.json", config.model);
-    let object = bucket
-        .get(&manifest_key)
-        .execute()
-        .await
-        .map_err(|e| unavailable(format!("reading {manifest_key} from R2: {e}")))?
-        .ok_or_else(|| unavailable(format!("model manifest {manifest_key} is not in the R2 bucket: {seed_hint}")))?;
-    let text = object
-        .body()
-        .ok_or_else(|| unavailable(format!("{manifest_key} has no body")))?
-        .text()
-        .await
-        .map_err(|e| unavailable(format!("reading {manifest_key}: {e}")))?;
-    let manifest = Manifest::from_json(&text).map_err(crate_error)?;
-
+    let manifest = read_manifest(&env, config).await?;
+    let bucket = bucket(&env)?;
     let object = bucket
         .get(&manifest.file)
         .execute()
         .await
-        .map_err(|e| unavailable(format!("reading {} from R2: {e}", manifest.file)))?
-        .ok_or_else(|| unavailable(format!("model file {} is not in the R2 bucket: {seed_hint}", manifest.file)))?;
+        .map_err(|e| ApiError::model_unavailable(format!("reading {} from R2: {e}", manifest.file)))?
+        .ok_or_else(|| {
+            ApiError::model_unavailable(format!("model file {} is not in the R2 bucket: {SEED_HINT}", manifest.file))
+        })?;
     if object.size() != manifest.bytes {
-        return Err(crate_error(densenet_edge::Error::ModelInvalid(format!(
+        return Err(densenet_edge::Error::ModelInvalid(format!(
             "{} has {} bytes in R2, its manifest says {}",
             manifest.file,
             object.size(),
             manifest.bytes
-        ))));
+        ))
+        .into());
     }
     // Streamed straight into wasm memory: no 32 MB ArrayBuffer on the JS heap.
+    let read_error = |e: worker::Error| ApiError::model_unavailable(format!("reading {}: {e}", manifest.file));
     let mut bytes = Vec::with_capacity(object.size() as usize);
     let mut stream = object
         .body()
-        .ok_or_else(|| unavailable(format!("{} has no body", manifest.file)))?
+        .ok_or_else(|| ApiError::model_unavailable(format!("{} has no body", manifest.file)))?
         .stream()
-        .map_err(|e| unavailable(format!("reading {}: {e}", manifest.file)))?;
+        .map_err(read_error)?;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| unavailable(format!("reading {}: {e}", manifest.file)))?;
-        bytes.extend_from_slice(&chunk);
+        bytes.extend_from_slice(&chunk.map_err(read_error)?);
     }
     let t_fetch = now_ms();
 
-    manifest.verify(&bytes).map_err(crate_error)?;
+    manifest.verify(&bytes)?;
     let t_verify = now_ms();
 
-    let engine = CpuEngine::load(&bytes).map_err(crate_error)?;
+    let engine = CpuEngine::load(&bytes)?;
     drop(bytes);
     let t_engine = now_ms();
 
     let options = Options {
-        limits: DecodeLimits { max_bytes: config.max_body_bytes, max_pixels: config.max_pixels, ..DecodeLimits::default() },
+        limits: DecodeLimits {
+            max_bytes: config.max_body_bytes,
+            max_pixels: config.max_pixels,
+            max_decode_bytes: config.max_decode_bytes,
+        },
         preprocess: manifest.preprocess.clone(),
         threshold: config.threshold,
         max_batch: config.max_batch,
     };
-    let classifier =
-        Classifier::new(Box::new(engine), Labels::imagenet().clone(), options).map_err(crate_error)?;
+    let classifier = Classifier::new(Box::new(engine), Labels::imagenet().clone(), options)?;
     let load = LoadStats {
         fetch_ms: t_fetch - t0,
         verify_ms: t_verify - t_fetch,
         engine_ms: t_engine - t_verify,
         total_ms: now_ms() - t0,
-        wasm_memory_bytes: wasm_memory_bytes(),
+        wasm_memory_bytes: memory::wasm_bytes(),
     };
     worker::console_log!(
         "densenet-edge: loaded {} ({} weights, {} bytes) in {:.0} ms (fetch {:.0}, sha256 {:.0}, engine {:.0}); wasm memory {} bytes",
@@ -206,55 +204,61 @@ async fn load(env: Env, config: Config) -> Result<Rc<Model>, ApiError> {
         load.engine_ms,
         load.wasm_memory_bytes
     );
-    Ok(Rc::new(Model { classifier, manifest, load }))
+    Ok(Model { classifier, manifest, load })
 }
 
-/// Called after every engine batch.
-pub fn record_batch(size: usize) {
-    LAST_BATCH.set(Some((wasm_memory_bytes(), size)));
-    let (b, i) = BATCHES.get();
-    BATCHES.set((b + 1, i + size as u64));
+const SEED_HINT: &str =
+    "seed it with scripts/seed-worker-model.sh (locally) or `wrangler r2 object put` (see worker/README.md)";
+
+fn bucket(env: &Env) -> Result<worker::Bucket, ApiError> {
+    env.bucket("MODELS").map_err(|e| ApiError::model_unavailable(format!("no R2 binding MODELS: {e}")))
+}
+
+/// `<MODEL>.json` from R2: which file the model is, its size and sha256.
+pub async fn read_manifest(env: &Env, config: &Config) -> Result<Manifest, ApiError> {
+    let key = format!("{}.json", config.model);
+    let object = bucket(env)?
+        .get(&key)
+        .execute()
+        .await
+        .map_err(|e| ApiError::model_unavailable(format!("reading {key} from R2: {e}")))?
+        .ok_or_else(|| ApiError::model_unavailable(format!("model manifest {key} is not in the R2 bucket: {SEED_HINT}")))?;
+    let text = object
+        .body()
+        .ok_or_else(|| ApiError::model_unavailable(format!("{key} has no body")))?
+        .text()
+        .await
+        .map_err(|e| ApiError::model_unavailable(format!("reading {key}: {e}")))?;
+    Ok(Manifest::from_json(&text)?)
 }
 
 impl Model {
-    /// `{"name", "weights", "sha256"}` for every answer.
-    pub fn summary(&self) -> serde_json::Value {
-        json!({
-            "name": self.manifest.name,
-            "weights": self.manifest.weights,
-            "pretrained": self.manifest.pretrained(),
-            "sha256": self.manifest.sha256,
-        })
-    }
-
     pub fn engine(&self) -> &'static str {
         self.classifier.engine().kind().as_str()
     }
 }
 
-/// The `/health` fields about the model and memory.
-pub fn health() -> serde_json::Value {
-    let model = loaded();
-    let (batches, images) = BATCHES.get();
-    json!({
-        "model_loaded": model.is_some(),
-        "model_loading": LOADING.get(),
-        "load_attempts": LOAD_ATTEMPTS.get(),
-        "model_error": LAST_ERROR.with(|l| l.borrow().as_ref().map(|(_, e)| e.body()["error"].clone())),
-        "engine": model.as_ref().map(|m| m.engine()),
-        "device": model.as_ref().map(|m| m.classifier.engine().device()),
-        "model": model.as_ref().map(|m| {
-            let mut s = m.summary();
-            s["bytes"] = json!(m.manifest.bytes);
-            s
-        }),
-        "load": model.as_ref().map(|m| m.load.clone()),
-        "memory": {
-            "wasm_bytes": wasm_memory_bytes(),
-            "wasm_bytes_after_load": model.as_ref().map(|m| m.load.wasm_memory_bytes),
-            "wasm_bytes_after_last_batch": LAST_BATCH.get().map(|(m, _)| m),
-            "last_batch_size": LAST_BATCH.get().map(|(_, n)| n),
-        },
-        "batches": { "runs": batches, "images": images },
+/// What `/health` says about the model and its load.
+#[derive(Serialize)]
+pub struct Status {
+    pub loaded: bool,
+    pub loading: bool,
+    pub attempts: u32,
+    /// `{code, message}` of the last failed load.
+    pub error: Option<serde_json::Value>,
+    /// Seconds until a failed load may be retried.
+    pub retry_in_s: Option<f64>,
+}
+
+pub fn status() -> Status {
+    STATE.with(|s| {
+        let s = s.borrow();
+        Status {
+            loaded: s.loaded.is_some(),
+            loading: s.loading,
+            attempts: s.attempts,
+            error: s.failed.as_ref().map(|(e, _)| e.body()["error"].clone()),
+            retry_in_s: s.failed.as_ref().map(|(_, at)| ((at - now_ms()) / 1000.0).max(0.0)),
+        }
     })
 }

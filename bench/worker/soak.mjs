@@ -1,0 +1,87 @@
+// Bounded soak of the Worker on loopback (wrangler's workerd, production
+// limits from wrangler.toml): CONCURRENCY clients post a mix of good photos
+// and hostile inputs back to back, first for WARMUP_S (the warm-up), then for
+// SOAK_S. Prints the answers by status and code, latencies, and the wasm
+// memory after the warm-up and after the soak; exits 1 on any 5xx, on a
+// replaced isolate, or if wasm memory grew during the soak.
+//   scripts/build-worker.sh && source worker/env.sh && node bench/worker/soak.mjs [SOAK_S] [CONCURRENCY] [WARMUP_S]
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { form, health, image, images, rawMultipart, seedModel, startWorker } from '../../tests/worker/helpers.mjs';
+
+const [soakS = 60, concurrency = 16, warmupS = 60] = process.argv.slice(2).map(Number);
+const mib = (b) => +(b / 2 ** 20).toFixed(2);
+
+const inputs = [];
+for (const dir of ['photos', 'hostile', 'bad']) {
+  for (const f of readdirSync(path.join(images, dir)).filter((f) => !/\.(md|npy)$/.test(f) && f !== 'reference')) {
+    inputs.push({ name: `${dir}/${f}`, make: async () => form([['file', await image(`${dir}/${f}`), f]]) });
+  }
+}
+// Good photos twice as often as any one hostile input.
+for (const f of ['photos/chelsea.png', 'photos/rocket.jpg']) inputs.push({ name: f, make: async () => form([['file', await image(f), f]]) });
+// A phone upload's size (a real 12 MP JPEG is 3-6 MB; the test one is small):
+// 6 MB of another field plus the 12 MP JPEG, so bodies weigh on the budget.
+inputs.push({
+  name: 'phone photo in a 6 MB body',
+  make: async () => {
+    const { body, contentType } = rawMultipart([['pad', null, Buffer.alloc(6 << 20, 32)], ['file', 'phone.jpg', await image('hostile/phone_12mp_exif6.jpg')]]);
+    return { body, headers: { 'Content-Type': contentType } };
+  },
+});
+inputs.push({
+  name: 'multipart: 20,000 file parts',
+  make: async () => {
+    const { body, contentType } = rawMultipart(Array.from({ length: 20_000 }, (_, i) => ['file', `${i}`, 'x']));
+    return { body, headers: { 'Content-Type': contentType } };
+  },
+});
+
+async function phase(base, seconds) {
+  const stop = performance.now() + seconds * 1000;
+  const answers = {};
+  const latencies = [];
+  let i = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < stop) {
+      const input = inputs[i++ % inputs.length];
+      const made = await input.make();
+      const init = made instanceof FormData ? { body: made } : made;
+      const t0 = performance.now();
+      const res = await fetch(`${base}/predict`, { method: 'POST', ...init });
+      const text = await res.text();
+      latencies.push(performance.now() - t0);
+      let code;
+      try { code = JSON.parse(text).error?.code ?? 'ok'; } catch { code = `not JSON: ${text.slice(0, 80)}`; }
+      const key = `${res.status} ${code}`;
+      answers[key] = (answers[key] ?? 0) + 1;
+    }
+  }));
+  latencies.sort((a, b) => a - b);
+  const q = (p) => +latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))].toFixed(0);
+  return { requests: latencies.length, req_s: +(latencies.length / seconds).toFixed(2), p50_ms: q(0.5), p99_ms: q(0.99), answers };
+}
+
+seedModel();
+const { worker, base } = await startWorker();
+const h0 = await (await fetch(`${base}/health?load=1`)).json();
+const warm = await phase(base, warmupS);
+const h1 = await health(base);
+const soak = await phase(base, soakS);
+const h2 = await health(base);
+await worker.dispose();
+
+const fivexx = Object.entries(soak.answers).concat(Object.entries(warm.answers))
+  .filter(([k]) => k.startsWith('5')).reduce((a, [, n]) => a + n, 0);
+const report = {
+  concurrency,
+  warmup: { seconds: warmupS, ...warm },
+  soak: { seconds: soakS, ...soak },
+  five_xx: fivexx,
+  isolate_same: h0.isolate.id === h2.isolate.id,
+  wasm_mib: { after_load: mib(h0.memory.wasm_bytes), after_warmup: mib(h1.memory.wasm_bytes), after_soak: mib(h2.memory.wasm_bytes) },
+  heap_mib: { in_use_after_soak: mib(h2.memory.heap_in_use_bytes), peak: mib(h2.memory.heap_peak_bytes) },
+  admission: h2.admission,
+};
+console.log(JSON.stringify(report, null, 1));
+process.exit(fivexx === 0 && report.isolate_same && h2.memory.wasm_bytes === h1.memory.wasm_bytes ? 0 : 1);
