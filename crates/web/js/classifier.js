@@ -5,11 +5,14 @@
 // instance that trapped (instance.js). node.js calls `setup` with a way to
 // load the wasm.
 
-import * as wasmApi from './densenet_edge_web.js';
-import { callWasm, codedError, ensureWasm, generation, onReset, setWasmSource } from './instance.js';
+import { api, callWasm, codedError, ensureWasm, generation, onReset, setWasmSource } from './instance.js';
 import { checkInput } from './limits.js';
 
-const { Model, sha256Hex, parseManifest, defaultLimits, hasTestTraps } = wasmApi;
+// The exports of the current wasm instance's glue (instance.js).
+const sha256Hex = (bytes) => api().sha256Hex(bytes);
+const parseManifest = (json) => api().parseManifest(json);
+const defaultLimits = () => api().defaultLimits();
+const hasTestTraps = () => api().hasTestTraps();
 const CACHE_NAME = 'densenet-edge-models-v1';
 // node.js replaces these: Node's fetch cannot read file: URLs, relative
 // model URLs resolve against the working directory there, and Node has no
@@ -261,7 +264,7 @@ export class Classifier {
       if (modelUrl) ({ bytes, cached } = await loadModelBytes(modelUrl, cache, progress, fetchUrl));
       progress?.({ phase: 'compile', engine: choice.engine });
       // load() checks the sha256 against the manifest before anything else.
-      const load = () => callWasm(() => Model.load(bytes, manifestJson, choice.engine, choice.fallback, choice.reason, limits));
+      const load = () => callWasm(() => api().Model.load(bytes, manifestJson, choice.engine, choice.fallback, choice.reason, limits));
       let model;
       try {
         model = await load();
@@ -338,7 +341,7 @@ export class Classifier {
    * linear memory never shrinks (a fresh instance after a trap starts low).
    */
   static wasmMemoryBytes() {
-    return wasmApi.wasmMemoryBytes();
+    return api().wasmMemoryBytes();
   }
 
   /** Frees the wasm memory of the model. */

@@ -8,9 +8,17 @@
 // `WebAssembly.Instance` of the same compiled module, synchronously (no new
 // download or compilation). Every object of the old instance (the loaded
 // Models) is then dead; Classifier loads its model again (classifier.js).
+//
+// Chromium refuses a synchronous `new WebAssembly.Instance` of a module
+// over 8 MB on a page's main thread (RangeError). There, a fresh copy of the
+// glue module is imported and instantiated asynchronously from the module
+// compiled at start instead; `api()` is whichever glue is current.
 
-import initWasm, * as glue from './densenet_edge_web.js';
+import initWasm, * as firstGlue from './densenet_edge_web.js';
 
+const GLUE_FILE = './densenet_edge_web.js';
+let glue = firstGlue;
+let compiled = null;
 let readWasmBytes = null;
 let ready = null;
 let current = 0;
@@ -24,12 +32,31 @@ export function setWasmSource(read) {
   readWasmBytes = read;
 }
 
+/** The current wasm-bindgen glue: its exports (Model, parseManifest, ...) work on the current instance. */
+export function api() {
+  return glue;
+}
+
+async function compile() {
+  if (readWasmBytes) return WebAssembly.compile(await readWasmBytes());
+  const url = new URL('densenet_edge_web_bg.wasm', import.meta.url);
+  const response = await fetch(url);
+  if (!response.ok) throw codedError('model_unavailable', `could not download ${url}: HTTP ${response.status}`);
+  if (typeof WebAssembly.compileStreaming === 'function' && response.headers.get('content-type') === 'application/wasm') {
+    return WebAssembly.compileStreaming(response);
+  }
+  return WebAssembly.compile(await response.arrayBuffer());
+}
+
 export function ensureWasm() {
   ready ??= (async () => {
-    if (readWasmBytes) await initWasm({ module_or_path: await readWasmBytes() });
-    else await initWasm();
+    compiled = await compile();
+    await initWasm({ module_or_path: compiled });
     watchUncaughtTraps();
-  })();
+  })().catch((e) => {
+    ready = null; // e.g. offline on a first visit: try again next time
+    throw e;
+  });
   return ready;
 }
 
@@ -54,18 +81,29 @@ function isTrap(e) {
   return typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError;
 }
 
-function replaceInstance() {
+async function replaceInstance() {
   // Detach the old objects first: their pointers mean nothing in the new
   // memory, and a finaliser freeing one there would corrupt it.
   for (const ref of live) ref.deref()?.__destroy_into_raw?.();
   live = new Set();
   current += 1;
-  if (typeof glue.__wbg_reset_state !== 'function') {
-    // Only a package built without the flag gets here (see build-web.sh).
-    ready = null;
-    throw codedError('instance_crashed', 'the wasm instance trapped and this build cannot replace it: reload the page');
+  try {
+    glue.__wbg_reset_state();
+    return;
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
   }
-  glue.__wbg_reset_state();
+  // A page's main thread in Chromium: a fresh glue module (its own module
+  // record, hence the query) instantiated asynchronously. A bundle that
+  // has no separate glue file cannot do this: the page must be reloaded.
+  const generationUrl = new URL(`${GLUE_FILE}?instance=${current}`, import.meta.url).href;
+  try {
+    const fresh = await import(/* @vite-ignore */ generationUrl);
+    await fresh.default({ module_or_path: compiled });
+    glue = fresh;
+  } catch (e) {
+    throw codedError('instance_crashed', `the wasm instance trapped and could not be replaced here (${e.message}): reload the page`);
+  }
 }
 
 function crashed(e) {
@@ -91,7 +129,7 @@ export async function callWasm(fn) {
     return await Promise.race([fn(), escaped]);
   } catch (e) {
     if (!isTrap(e)) throw e;
-    if (started === current) replaceInstance();
+    if (started === current) await replaceInstance();
     throw crashed(e);
   } finally {
     inFlight.delete(abort);
