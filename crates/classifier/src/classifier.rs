@@ -3,7 +3,7 @@
 
 use image::RgbImage;
 
-use crate::decode::{decode, DecodeLimits};
+use crate::decode::{decode_crop, DecodeLimits};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::labels::Labels;
@@ -60,8 +60,7 @@ impl Classifier {
 
     /// Decode, resize and crop: the uint8 image the model will see.
     pub fn prepare(&self, bytes: &[u8]) -> Result<RgbImage> {
-        let img = decode(bytes, &self.options.limits)?;
-        Ok(self.options.preprocess.resize_crop(&img))
+        decode_crop(bytes, &self.options.limits, &self.options.preprocess)
     }
 
     /// Classify encoded images; the answer at `i` is for `images[i]`.

@@ -3,9 +3,15 @@
 
 use std::io::Cursor;
 
-use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, RgbImage};
+use image::{ImageDecoder, ImageError, ImageFormat, ImageReader, RgbImage};
 
+use crate::budget;
+use crate::crop_resize::Plan;
 use crate::error::{Error, Result};
+use crate::png_rows::PngRows;
+use crate::preprocess::Preprocess;
+use crate::rows::RowSource;
+use crate::whole_rows::WholeRows;
 
 /// Limits checked before any pixel is allocated, so a decompression bomb
 /// costs only the parsing of its header.
@@ -36,8 +42,57 @@ pub const SUPPORTED_FORMATS: [ImageFormat; 5] =
 
 /// Decode an image, apply its EXIF orientation and convert it to RGB like
 /// PIL's `convert("RGB")`: alpha is dropped (not composited), grey is
-/// replicated, 16-bit samples keep their high byte.
+/// replicated, 16-bit samples keep their high byte. The whole image is held:
+/// its bytes (and a second copy when the orientation rotates it) count
+/// against `max_decode_bytes`. [`decode_crop`] needs far less.
 pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage> {
+    let mut src = open(bytes, limits)?;
+    let (w, h) = (src.width(), src.height());
+    let copies = if src.orientation() == 1 { 1 } else { 2 };
+    let needed = src.peak_bytes() + copies * w as u64 * h as u64 * 3;
+    check_budget(w, h, needed, limits)?;
+    let stride = w as usize * 3;
+    let mut raw = vec![0u8; stride * h as usize];
+    for row in raw.chunks_exact_mut(stride) {
+        src.next_row(row)?;
+    }
+    let img = RgbImage::from_raw(w, h, raw).ok_or_else(|| Error::CorruptImage("the image has no pixels".into()))?;
+    let mut img = image::DynamicImage::ImageRgb8(img);
+    img.apply_orientation(image::metadata::Orientation::from_exif(src.orientation()).unwrap_or(image::metadata::Orientation::NoTransforms));
+    Ok(img.into_rgb8())
+}
+
+/// What [`decode_crop`] would allocate for this input, estimated from its
+/// header alone (the figure checked against `max_decode_bytes`), with the
+/// errors it would give before decoding.
+pub fn decode_crop_cost(bytes: &[u8], limits: &DecodeLimits, pre: &Preprocess) -> Result<u64> {
+    let src = open(bytes, limits)?;
+    let plan = Plan::new(src.width(), src.height(), src.orientation(), pre)?;
+    Ok(src.peak_bytes() + plan.peak_bytes())
+}
+
+/// Decode and preprocess in one go: torchvision's `CenterCrop(crop)` of
+/// `Resize(resize)` of the upright RGB image, `crop x crop`, computed from
+/// the image's rows without holding the resized image (nor, for PNG, the
+/// decoded one). Refused with [`Error::ImageTooLarge`] when the header says
+/// it would allocate more than `max_decode_bytes`.
+pub fn decode_crop(bytes: &[u8], limits: &DecodeLimits, pre: &Preprocess) -> Result<RgbImage> {
+    let mut src = open(bytes, limits)?;
+    let plan = Plan::new(src.width(), src.height(), src.orientation(), pre)?;
+    check_budget(src.width(), src.height(), src.peak_bytes() + plan.peak_bytes(), limits)?;
+    plan.run(src.as_mut())
+}
+
+fn check_budget(width: u32, height: u32, needed_bytes: u64, limits: &DecodeLimits) -> Result<()> {
+    if needed_bytes > limits.max_decode_bytes {
+        return Err(Error::ImageTooLarge { width, height, needed_bytes, budget_bytes: limits.max_decode_bytes });
+    }
+    Ok(())
+}
+
+/// Every check that needs no pixel, then a row source that has decoded
+/// none yet.
+fn open<'a>(bytes: &'a [u8], limits: &DecodeLimits) -> Result<Box<dyn RowSource + 'a>> {
     if bytes.is_empty() {
         return Err(Error::EmptyInput);
     }
@@ -57,28 +112,44 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage> {
     if let (false, Ok(size)) = (png_without_ihdr, imagesize::blob_size(bytes)) {
         check_pixels(size.width as u64, size.height as u64, limits)?;
     }
+    if format == ImageFormat::Gif {
+        // PIL grows the image to a first frame that overflows the logical
+        // screen; the image crate cuts the frame to the screen (after
+        // allocating all of it). Rather than answer something PIL would
+        // not, such a file is refused.
+        if let (Some([x, y, fw, fh]), Some(s)) = (budget::gif_first_frame(bytes), bytes.get(6..10)) {
+            let (sw, sh) = (u16::from_le_bytes([s[0], s[1]]) as u32, u16::from_le_bytes([s[2], s[3]]) as u32);
+            check_pixels(fw as u64, fh as u64, limits)?;
+            if x + fw > sw || y + fh > sh {
+                return Err(Error::CorruptImage(format!(
+                    "the first GIF frame ({fw}x{fh} at {x},{y}) overflows the logical screen ({sw}x{sh})"
+                )));
+            }
+        }
+    }
     if format == ImageFormat::Jpeg && !jpeg_has_end(bytes) {
         // zune-jpeg fills a truncated scan with grey without an error; PIL
         // refuses it ("image file is truncated"), and so do we.
         return Err(Error::CorruptImage("the JPEG data ends before its end-of-image marker (truncated)".into()));
     }
+    if format == ImageFormat::Png {
+        let src = PngRows::open(bytes, |w, h| check_pixels(w as u64, h as u64, limits))?;
+        return Ok(Box::new(src));
+    }
 
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    // A second line of defence inside the decoders (e.g. for GIF frames
-    // larger than the logical screen): at most RGBA16 of max_pixels.
+    // A second line of defence inside the decoders: nothing over the budget.
     let mut image_limits = image::Limits::default();
-    image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).max(1 << 20));
+    image_limits.max_alloc = Some(limits.max_decode_bytes.max(1 << 20));
     reader.limits(image_limits);
-    let mut decoder = reader.into_decoder().map_err(decode_error)?;
+    let decoder = reader.into_decoder().map_err(decode_error)?;
     let (width, height) = decoder.dimensions();
     check_pixels(width as u64, height as u64, limits)?;
     if width == 0 || height == 0 {
         return Err(Error::CorruptImage(format!("the image is {width}x{height} pixels")));
     }
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
-    img.apply_orientation(orientation);
-    Ok(to_rgb_like_pil(img))
+    let peak = budget::whole_image_bytes(format, bytes, width, height, decoder.color_type());
+    Ok(Box::new(WholeRows::new(Box::new(decoder), peak)))
 }
 
 fn check_pixels(width: u64, height: u64, limits: &DecodeLimits) -> Result<()> {
@@ -98,7 +169,7 @@ fn jpeg_has_end(bytes: &[u8]) -> bool {
     last_scan.is_some_and(|s| bytes[s..].windows(2).any(|w| w == [0xFF, 0xD9]))
 }
 
-fn decode_error(e: ImageError) -> Error {
+pub(crate) fn decode_error(e: ImageError) -> Error {
     match e {
         // Only reachable when a frame is larger than the header said.
         ImageError::Limits(l) => Error::CorruptImage(format!("the image needs more memory than its header declares: {l}")),
@@ -107,31 +178,5 @@ fn decode_error(e: ImageError) -> Error {
             Error::CorruptImage("the data ends before the image does (truncated)".into())
         }
         other => Error::CorruptImage(other.to_string()),
-    }
-}
-
-fn to_rgb_like_pil(img: DynamicImage) -> RgbImage {
-    // PIL reads 16-bit PNG samples by their most significant byte; the image
-    // crate's own conversion rounds (v / 257), which is one level off.
-    fn high_bytes(samples: &[u16], channels: usize, w: u32, h: u32) -> RgbImage {
-        let mut out = Vec::with_capacity(w as usize * h as usize * 3);
-        for px in samples.chunks_exact(channels) {
-            match channels {
-                1 | 2 => out.extend_from_slice(&[(px[0] >> 8) as u8; 3]),
-                _ => out.extend(px[..3].iter().map(|&v| (v >> 8) as u8)),
-            }
-        }
-        RgbImage::from_raw(w, h, out).expect("sizes match")
-    }
-    let (w, h) = (img.width(), img.height());
-    match img {
-        DynamicImage::ImageRgb8(rgb) => rgb,
-        DynamicImage::ImageLuma16(i) => high_bytes(i.as_raw(), 1, w, h),
-        DynamicImage::ImageLumaA16(i) => high_bytes(i.as_raw(), 2, w, h),
-        DynamicImage::ImageRgb16(i) => high_bytes(i.as_raw(), 3, w, h),
-        DynamicImage::ImageRgba16(i) => high_bytes(i.as_raw(), 4, w, h),
-        // Luma8 / LumaA8 / Rgba8: the image crate replicates grey and drops
-        // alpha exactly as PIL does.
-        other => other.to_rgb8(),
     }
 }

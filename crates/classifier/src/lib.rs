@@ -7,21 +7,24 @@
 //! (softmax, top-k, labels, `recognized`). [`Classifier`] runs it all for a
 //! batch of images. Nothing here knows about HTTP, JS or Workers.
 
+mod budget;
 pub mod classifier;
+mod crop_resize;
 pub mod decode;
 pub mod engine;
 pub mod error;
 pub mod labels;
 pub mod manifest;
+mod png_rows;
 pub mod postprocess;
 pub mod preprocess;
 pub mod resize;
-#[allow(dead_code)] // implemented by the streaming decoders
 mod rows;
 pub mod tensor;
+mod whole_rows;
 
 pub use classifier::{Classifier, Options};
-pub use decode::{decode, DecodeLimits, SUPPORTED_FORMATS};
+pub use decode::{decode, decode_crop, decode_crop_cost, DecodeLimits, SUPPORTED_FORMATS};
 pub use engine::{probe_input, Engine, EngineKind};
 pub use error::{Error, Result};
 pub use labels::Labels;

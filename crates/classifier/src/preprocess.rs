@@ -5,7 +5,7 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::resize::resize_bilinear;
+use crate::crop_resize::{ImageRows, Plan};
 use crate::tensor::Tensor;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,9 +38,15 @@ impl Preprocess {
 
     /// Resize and centre crop: the uint8 image the model sees before
     /// normalisation, `crop` x `crop`.
+    ///
+    /// Computed without the resized image (see `crop_resize`), so any
+    /// aspect ratio costs about the crop's memory. An empty image or invalid
+    /// settings give a black crop; [`crate::decode_crop`] reports them.
     pub fn resize_crop(&self, img: &RgbImage) -> RgbImage {
-        let (w, h) = resized_size(img.width(), img.height(), self.resize);
-        center_crop(&resize_bilinear(img, w, h), self.crop)
+        let side = self.crop.max(1);
+        Plan::new(img.width(), img.height(), 1, self)
+            .and_then(|plan| plan.run(&mut ImageRows::new(img)))
+            .unwrap_or_else(|_| RgbImage::new(side, side))
     }
 
     /// Normalised CHW values of one cropped image into `out`

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{image, max_abs_diff, reference, PHOTOS};
-use densenet_edge::{decode, DecodeLimits, Preprocess};
+use densenet_edge::{decode, decode_crop, DecodeLimits, Preprocess};
 
 /// References we deliberately do not match, and why.
 const DEVIATIONS: [(&str, &str); 1] = [(
@@ -111,4 +111,39 @@ fn normalised_tensor_matches_torchvision() {
         // 0.01751 (green, std 0.224); PNGs are exact.
         assert!(diff <= 1.0 / 255.0 / 0.224 + 1e-6, "{name}: {diff}");
     }
+}
+
+#[test]
+fn decoding_straight_to_the_crop_matches_pil() {
+    // decode_crop streams rows and applies the EXIF orientation on the fly
+    // (exif_rotate6.jpg goes through the transposed pass): the same values
+    // as decoding the whole upright image, then resizing and cropping.
+    let pre = Preprocess::default();
+    let mut failures = Vec::new();
+    for (file, reference_name) in crops() {
+        let bytes = image(&file);
+        let ours = decode_crop(&bytes, &DecodeLimits::default(), &pre).unwrap();
+        let whole = pre.resize_crop(&decode(&bytes, &DecodeLimits::default()).unwrap());
+        if ours != whole {
+            failures.push(format!("{file}: decode_crop differs from decode + resize_crop"));
+        }
+        let (_, theirs) = reference::<u8>(&reference_name);
+        let diff = max_u8_diff(ours.as_raw(), &theirs);
+        if diff > tolerance(&file) {
+            failures.push(format!("{file}: {diff} > {}", tolerance(&file)));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+}
+
+#[test]
+fn resize_below_crop_pads_like_torchvision() {
+    // Resize(200) then CenterCrop(224): torchvision pads with zeros.
+    let pre = Preprocess { resize: 200, ..Preprocess::default() };
+    let bytes = image("photos/chelsea.png");
+    let out = decode_crop(&bytes, &DecodeLimits::default(), &pre).unwrap();
+    // 451x300 -> 300x200: 12 zero rows on top, 12 below; the width is cut.
+    assert_eq!(out.dimensions(), (224, 224));
+    assert!((0..224).all(|x| out.get_pixel(x, 11).0 == [0, 0, 0] && out.get_pixel(x, 212).0 == [0, 0, 0]));
+    assert!((0..224).any(|x| out.get_pixel(x, 12).0 != [0, 0, 0]));
 }

@@ -1,0 +1,100 @@
+//! Every file of tests/images/hostile/ (issue 8) through decode + preprocess:
+//! the answer its README table expects, PIL's crop where PIL has one, and a
+//! peak allocation within the estimate the memory budget used.
+
+mod common;
+#[path = "support/peak_alloc.rs"]
+mod peak_alloc;
+
+use densenet_edge::tensor::parse_npy;
+use densenet_edge::{decode_crop, decode_crop_cost, DecodeLimits, Preprocess};
+
+#[global_allocator]
+static ALLOC: peak_alloc::Counting = peak_alloc::Counting;
+
+/// (file, expected code or "ok" with the default limits, with a 64 MiB
+/// budget) from the README table.
+fn table() -> Vec<(String, String, String)> {
+    let readme = std::fs::read_to_string(common::repo().join("tests/images/hostile/README.md")).unwrap();
+    let rows: Vec<(String, String, String)> = readme
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(|c| c.trim().trim_matches('`')).collect();
+            let n = cells.len();
+            (cells[1].to_string(), cells[n - 3].to_string(), cells[n - 2].to_string())
+        })
+        .collect();
+    assert!(rows.len() >= 20, "hostile README table has {} rows", rows.len());
+    rows
+}
+
+fn reference(file: &str) -> Option<Vec<u8>> {
+    let stem = file.rsplit_once('.').unwrap().0;
+    let p = common::repo().join("tests/images/hostile/reference").join(format!("{stem}.crop.npy"));
+    let bytes = std::fs::read(p).ok()?;
+    let (shape, data) = parse_npy::<u8>(&bytes).unwrap();
+    assert_eq!(shape, [224, 224, 3]);
+    Some(data)
+}
+
+/// JPEG decoders differ by a level here and there (zune-jpeg against
+/// libjpeg-turbo); every other format must match PIL exactly.
+fn tolerance(file: &str) -> u8 {
+    if file.ends_with(".jpg") {
+        4
+    } else {
+        0
+    }
+}
+
+const TIGHT: DecodeLimits = DecodeLimits { max_bytes: 20 << 20, max_pixels: 40_000_000, max_decode_bytes: 64 << 20 };
+
+#[test]
+fn hostile_inputs_get_their_answer_within_the_estimated_memory() {
+    check(&DecodeLimits::default(), |(file, default, _)| (file, default));
+}
+
+#[test]
+fn a_worker_sized_budget_refuses_before_allocating() {
+    check(&TIGHT, |(file, _, tight)| (file, tight));
+}
+
+fn check(limits: &DecodeLimits, pick: impl Fn((String, String, String)) -> (String, String)) {
+    let pre = Preprocess::default();
+    let mut failures = Vec::new();
+    for (file, expected) in table().into_iter().map(pick) {
+        let bytes = common::image(&format!("hostile/{file}"));
+        let cost = decode_crop_cost(&bytes, limits, &pre);
+        let (result, peak) = peak_alloc::measure(|| decode_crop(&bytes, limits, &pre));
+        let got = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        let estimate = cost.as_ref().map_or(0, |c| *c);
+        println!(
+            "{file}: {got}, peak {:.1} MiB, estimate {}",
+            peak as f64 / 1048576.0,
+            cost.as_ref().map_or_else(|e| e.code().to_string(), |c| format!("{:.1} MiB", *c as f64 / 1048576.0))
+        );
+        if got != expected {
+            failures.push(format!("{file}: {got}, expected {expected} ({result:?})", result = result.as_ref().err()));
+        }
+        // Refused from the header: the image crate's JPEG decoder copies the
+        // input to read it, nothing else is allocated.
+        if got == "image_too_large" && peak > bytes.len() as u64 + (256 << 10) {
+            failures.push(format!("{file}: refused after allocating {peak} bytes"));
+        }
+        if cost.is_ok() && peak > estimate {
+            failures.push(format!("{file}: peak {peak} over the estimate {estimate}"));
+        }
+        if let (Ok(img), Some(theirs)) = (&result, reference(&file)) {
+            let diff = img.as_raw().iter().zip(&theirs).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+            println!("    max |ours - PIL| = {diff}");
+            if diff > tolerance(&file) {
+                failures.push(format!("{file}: {diff} levels from PIL"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
