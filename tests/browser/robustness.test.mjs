@@ -68,6 +68,10 @@ test('hostile inputs get their documented answer, and the instance keeps working
   const c = await Classifier.create({ model: MODEL, manifestUrl: MANIFEST, engine: 'cpu' });
   const cases = await hostileCases(ROOT);
   assert.ok(cases.length > 0);
+  await top5(c);
+  // Wasm memory never shrinks: after any input it stays within the loaded
+  // model's plus one image's decode budget (and a little for the allocator).
+  const ceiling = Classifier.wasmMemoryBytes() + c.limits.maxDecodeBytes + 16 * MiB;
   const answers = [];
   for (const { name, bytes, expected } of cases) {
     let got;
@@ -80,6 +84,7 @@ test('hostile inputs get their documented answer, and the instance keeps working
     answers.push({ name, got, memoryMiB: Math.round(Classifier.wasmMemoryBytes() / MiB) });
     assert.ok(expected.includes(got), `${name}: expected ${expected.join(' or ')}, got ${got}`);
     assert.deepEqual(await top5(c), expectedTop5, `${name}: the classifier must still work`);
+    assert.ok(Classifier.wasmMemoryBytes() <= ceiling, `${name}: wasm memory ${Classifier.wasmMemoryBytes()} over ${ceiling}`);
   }
   console.log(JSON.stringify(answers));
   assert.equal(c.reloads, 0, 'no hostile input may crash the instance');
