@@ -4,6 +4,7 @@
 use densenet_edge::{DecodeLimits, Error};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 /// The package's defaults.
 ///
@@ -19,7 +20,7 @@ pub const BROWSER_LIMITS: DecodeLimits =
     DecodeLimits { max_bytes: 20 << 20, max_pixels: 40_000_000, max_decode_bytes: 256 << 20 };
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct JsLimits {
     pub max_bytes: Option<f64>,
     pub max_pixels: Option<f64>,
@@ -40,8 +41,20 @@ pub fn limits_from_js(value: &JsValue) -> Result<DecodeLimits, Error> {
     if value.is_undefined() || value.is_null() {
         return Ok(BROWSER_LIMITS);
     }
+    let known = "known: maxBytes, maxPixels, maxDecodeBytes";
+    if !value.is_object() {
+        return Err(Error::InvalidArgument(format!("limits must be an object ({known})")));
+    }
+    // serde_wasm_bindgen reads only the fields it knows: a misspelt limit
+    // would be silently ignored.
+    for key in js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !["maxBytes", "maxPixels", "maxDecodeBytes"].contains(&key.as_str()) {
+            return Err(Error::InvalidArgument(format!("unknown limit {key:?} ({known})")));
+        }
+    }
     let js: JsLimits = serde_wasm_bindgen::from_value(value.clone())
-        .map_err(|e| Error::InvalidArgument(format!("limits: {e} (known: maxBytes, maxPixels, maxDecodeBytes)")))?;
+        .map_err(|e| Error::InvalidArgument(format!("limits: {e} ({known})")))?;
     let d = BROWSER_LIMITS;
     // Sizes must fit wasm32's usize and JS's exact integers.
     let cap = u32::MAX as u64;
