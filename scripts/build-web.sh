@@ -3,6 +3,11 @@
 # copies it to www/pkg (gitignored) so the page works from any static host
 # and from the Worker's static assets.
 #   scripts/build-web.sh          release build (what the page and tests use)
+#   scripts/build-web.sh --test-trap
+#       also builds the package with the Cargo feature `test-trap` (inputs
+#       that make the wasm trap, for the trap-recovery tests) into
+#       $DENSENET_EDGE_CACHE/web-test-trap/pkg, outside the clone: never
+#       published, never copied to www/.
 # Needs: rustup target wasm32-unknown-unknown; installs wasm-bindgen-cli of
 # exactly the Cargo.lock version into $TOOLS_DIR (shared with the Worker when
 # the versions coincide).
@@ -29,17 +34,31 @@ export WASM_BINDGEN WB_ROOT
 export CARGO_TARGET_DIR="$WASM_TARGET_DIR"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--cfg=web_sys_unstable_apis -C target-feature=+simd128"
 
-say "cargo build -p densenet-edge-web (wasm32, release)"
-nice -n 10 cargo build --locked --release --target wasm32-unknown-unknown -p densenet-edge-web
+# build_package DIR [cargo features]
+build_package() {
+  local pkg="$1"
+  shift
+  say "cargo build -p densenet-edge-web $* (wasm32, release)"
+  nice -n 10 cargo build --locked --release --target wasm32-unknown-unknown -p densenet-edge-web "$@"
+  rm -rf "$pkg"
+  mkdir -p "$pkg"
+  # One ES-module build for browsers, bundlers and Node: js/node.js hands the
+  # wasm bytes to init() itself, so `--target web` serves all three.
+  # --experimental-reset-state-function: the glue exports __wbg_reset_state(),
+  # with which js/instance.js replaces an instance that trapped.
+  "$WASM_BINDGEN" --target web --experimental-reset-state-function --out-dir "$pkg" --out-name densenet_edge_web \
+    "$WASM_TARGET_DIR/wasm32-unknown-unknown/release/densenet_edge_web.wasm"
+  cp crates/web/js/* "$pkg/"
+}
 
+if [[ "${1:-}" == --test-trap ]]; then
+  build_package "$DENSENET_EDGE_CACHE/web-test-trap/pkg" --features test-trap
+  say "built the test-trap package in $DENSENET_EDGE_CACHE/web-test-trap/pkg"
+fi
+# The published package last, so that the target dir's
+# densenet_edge_web.wasm is the one without test traps.
 PKG="$REPO_ROOT/crates/web/pkg"
-rm -rf "$PKG"
-mkdir -p "$PKG"
-# One ES-module build for browsers, bundlers and Node: js/node.js hands the
-# wasm bytes to init() itself, so `--target web` serves all three.
-"$WASM_BINDGEN" --target web --out-dir "$PKG" --out-name densenet_edge_web \
-  "$WASM_TARGET_DIR/wasm32-unknown-unknown/release/densenet_edge_web.wasm"
-cp crates/web/js/* "$PKG/"
+build_package "$PKG"
 
 rm -rf www/pkg
 cp -r "$PKG" www/pkg

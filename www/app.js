@@ -28,12 +28,16 @@ function showWeights(model) {
 fetch(MANIFEST_URL).then((r) => (r.ok ? r.json() : null)).then(showWeights, () => {});
 
 // --- the local classifier, in a Web Worker ---------------------------------
-const worker = new Worker(new URL('worker.js', import.meta.url), { type: 'module' });
+// The package survives a trap of its wasm instance by itself (worker.js).
+// If the Web Worker itself dies (an error nothing caught), it is replaced by
+// a new one, which loads the model again from the Cache API.
+let worker = null;
 let ready = false;
 let nextId = 1;
 const pending = new Map();
+let workerRestarts = 0;
 
-worker.onmessage = ({ data: m }) => {
+function onWorkerMessage({ data: m }) {
   if (m.type === 'progress') {
     const p = $('progress');
     if (m.phase === 'download' && m.total) {
@@ -45,6 +49,13 @@ worker.onmessage = ({ data: m }) => {
     } else if (m.phase === 'compile') {
       p.hidden = true;
       setStatus(`Preparing the ${m.engine === 'webgpu' ? 'WebGPU' : 'CPU'} engine…`);
+    } else if (m.phase === 'warning') {
+      showWarning(m.code, m.message);
+    } else if (m.phase === 'reload') {
+      setStatus('The classifier crashed; restarting it…');
+    } else if (m.phase === 'ready' && m.reloaded) {
+      document.body.dataset.reloads = String(Number(document.body.dataset.reloads || 0) + 1);
+      if (document.body.dataset.state !== 'busy') setStatus('The classifier was restarted: ready.');
     }
   } else if (m.type === 'ready') {
     ready = true;
@@ -61,8 +72,34 @@ worker.onmessage = ({ data: m }) => {
     if (m.type === 'result') resolve?.(m.result);
     else reject?.(Object.assign(new Error(m.message), { code: m.code }));
   }
-};
-worker.postMessage({ type: 'init', model: MODEL_URL, engine: params.get('engine') || 'auto' });
+}
+
+function startWorker() {
+  ready = false;
+  worker = new Worker(new URL('worker.js', import.meta.url), { type: 'module' });
+  worker.onmessage = onWorkerMessage;
+  worker.onerror = (event) => {
+    event.preventDefault();
+    restartWorker(`the classifier's Web Worker failed: ${event.message || 'unknown error'}`);
+  };
+  worker.postMessage({ type: 'init', model: MODEL_URL, engine: params.get('engine') || 'auto' });
+}
+
+function restartWorker(why) {
+  worker.terminate();
+  for (const { reject } of pending.values()) reject(Object.assign(new Error(`${why}; it was restarted, try again`), { code: 'worker_crashed' }));
+  pending.clear();
+  workerRestarts += 1;
+  document.body.dataset.workerRestarts = String(workerRestarts);
+  delete document.body.dataset.ready;
+  if (workerRestarts > 3) {
+    showError('worker_crashed', `${why}, more than 3 times: reload the page`);
+    return;
+  }
+  setStatus('The classifier stopped; restarting it…');
+  startWorker();
+}
+startWorker();
 
 function classifyLocally(file) {
   if (!ready) return Promise.reject(Object.assign(new Error('the model is still loading, try again in a moment'), { code: 'not_ready' }));
@@ -112,7 +149,17 @@ const MESSAGES = {
   corrupt_image: 'The image is corrupt or truncated.',
   too_many_pixels: 'The image has too many pixels.',
   too_many_bytes: 'The file is too large.',
+  image_too_large: 'The image would need too much memory to decode.',
+  instance_crashed: 'The classifier crashed on this image and was restarted; other images will work.',
+  worker_crashed: 'The classifier stopped and was restarted.',
 };
+
+function showWarning(code, message) {
+  const el = $('warning');
+  el.textContent = `Note: ${message}`;
+  el.dataset.code = code;
+  el.hidden = false;
+}
 
 function showError(code, message) {
   const el = $('error');

@@ -1,5 +1,8 @@
 // The Web Worker that owns the classifier, so decoding and inference never
-// block the page. Messages: see app.js.
+// block the page. Messages: see app.js. The package replaces its wasm
+// instance itself when it traps (the call fails with `instance_crashed`,
+// the next one reloads the model from the Cache API), and reports that
+// through onProgress ('reload', then 'ready' with `reloaded`).
 import { Classifier } from './pkg/classifier.js';
 
 let classifier = null;

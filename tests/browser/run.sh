@@ -11,7 +11,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/env.sh"
 cd "$REPO_ROOT"
 
 [ -f model/build/densenet121-random.onnx ] || scripts/prepare-model.sh
-scripts/build-web.sh
+# Also the test-trap build of the package (never published) for the
+# trap-recovery tests.
+scripts/build-web.sh --test-trap
 
 # npm ci only when a lockfile changed (the package itself is a file: link,
 # so rebuilding it needs no reinstall).
@@ -33,5 +35,6 @@ status=0
 scripts/test-web-wasm.sh all || status=1
 
 cd tests/browser
-node --test --test-reporter=spec --test-concurrency=1 node.test.mjs e2e.test.mjs vite.test.mjs || status=1
+node --test --test-reporter=spec --test-concurrency=1 node.test.mjs robustness.test.mjs e2e.test.mjs \
+  robustness-chromium.test.mjs vite.test.mjs || status=1
 exit $status

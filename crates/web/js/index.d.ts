@@ -3,7 +3,19 @@
 export type EngineChoice = 'auto' | 'webgpu' | 'cpu';
 
 export interface Progress {
-  phase: 'download' | 'verify' | 'compile' | 'ready';
+  /**
+   * `warning`: something that did not fail the load (`code` "cache_failed":
+   * `cache.put` refused the model, e.g. QuotaExceededError, so the next load
+   * downloads it again; "cache_unavailable": no usable Cache API).
+   * `reload`: the wasm instance trapped and was replaced; the model is being
+   * loaded again (from the Cache API when it is there), followed by the
+   * usual phases and `ready` with `reloaded: true`.
+   */
+  phase: 'download' | 'verify' | 'compile' | 'ready' | 'warning' | 'reload';
+  code?: 'cache_failed' | 'cache_unavailable';
+  message?: string;
+  reason?: string;
+  reloaded?: boolean;
   /** Bytes so far (download, verify). */
   loaded?: number;
   /** Total bytes, 0 when the server did not say. */
@@ -37,6 +49,25 @@ export interface CreateOptions {
   cache?: boolean;
   /** A fetch to use instead of the global one. */
   fetch?: (url: string) => Promise<Response>;
+  /** Decode limits; each one left out keeps its default (`defaultLimits()`). */
+  limits?: Partial<Limits>;
+}
+
+/**
+ * Checked before an input is copied into wasm memory (ImageData: its
+ * dimensions before its pixels), and from the image header before decoding.
+ */
+export interface Limits {
+  /** Largest encoded input, bytes. Default 20 MiB. Over it: `too_many_bytes`. */
+  maxBytes: number;
+  /** Largest width x height. Default 40 000 000. Over it: `too_many_pixels`. */
+  maxPixels: number;
+  /**
+   * What decoding and resizing one image may allocate in wasm, bytes.
+   * Default 256 MiB (wasm memory never shrinks: this is how far one image
+   * can raise the tab's memory above the model's). Over it: `image_too_large`.
+   */
+  maxDecodeBytes: number;
 }
 
 export interface Prediction {
@@ -81,8 +112,11 @@ export interface ClassificationError {
 }
 
 export type ErrorCode =
-  | 'empty_input' | 'not_an_image' | 'unsupported_format' | 'corrupt_image' | 'too_many_pixels' | 'too_many_bytes'
-  | 'model_invalid' | 'model_unavailable' | 'engine_unavailable' | 'engine_mismatch' | 'inference_failed' | 'invalid_argument';
+  | 'empty_input' | 'not_an_image' | 'unsupported_format' | 'corrupt_image' | 'too_many_pixels' | 'image_too_large'
+  | 'too_many_bytes' | 'model_invalid' | 'model_unavailable' | 'engine_unavailable' | 'engine_mismatch'
+  | 'inference_failed' | 'invalid_argument'
+  /** The wasm instance trapped during the call; it was replaced, the next call works on a fresh one. */
+  | 'instance_crashed';
 
 /** Errors thrown by the package carry one of the codes above. */
 export interface CodedError extends Error {
@@ -104,10 +138,16 @@ export declare class Classifier {
   readonly model: ModelInfo & { pretrained: boolean };
   /** Time spent in create() and whether the model came from the cache. */
   readonly load: { ms: number; cached: boolean };
+  readonly limits: Limits;
+  /** Times the model was loaded into a fresh wasm instance after a trap, and the last of them. */
+  readonly reloads: number;
+  readonly lastReload: { ms: number; cached: boolean } | null;
   /** Throws a CodedError for a bad image. */
   classify(input: ImageInput, options?: ClassifyOptions): Promise<Classification>;
   /** One result or error per input, in order; never throws for a bad image. */
   classifyMany(inputs: Iterable<ImageInput>, options?: ClassifyOptions): Promise<Array<Classification | ClassificationError>>;
+  /** Bytes of wasm memory of the current instance (its high-water mark). */
+  static wasmMemoryBytes(): number;
   /** Frees the model's wasm memory. */
   dispose(): void;
 }
@@ -117,3 +157,7 @@ export declare function manifestUrlFor(modelUrl: string): string;
 /** sha256 hex of bytes (after the first create()). */
 export declare function sha256Hex(bytes: Uint8Array): string;
 export declare const CACHE_NAME: string;
+/** False in the published package; true only in the test build with deliberate traps. */
+export declare function hasTestTraps(): boolean;
+/** The package's default limits (after the first create()). */
+export declare function defaultLimits(): Limits;

@@ -7,6 +7,7 @@ import { setup } from './classifier.js';
 setup({
   readWasmBytes: () => readFile(new URL('./densenet_edge_web_bg.wasm', import.meta.url)),
   baseUrl: () => pathToFileURL(process.cwd() + '/').href,
+  cacheApiExpected: false, // Node has no Cache API: no warning for that
   fetch: async (url) => {
     if (!String(url).startsWith('file:')) return fetch(url);
     try {

@@ -3,15 +3,24 @@
 //! wraps them (model download, Cache API, choice of engine) into the
 //! public `Classifier` API, so everything here takes bytes, not URLs.
 
+mod input;
+mod limits;
+mod run_now;
+#[cfg(feature = "test-trap")]
+mod test_trap;
+
 use std::rc::Rc;
 
-use densenet_edge::{
-    Classification, Classifier, CpuEngine, Engine, Error, Labels, Manifest, Options, RgbImage, WebGpuEngine,
-};
-use js_sys::{Array, Object, Promise, Reflect, Uint8Array, Uint8ClampedArray};
+use densenet_edge::{Classification, Classifier, CpuEngine, Engine, Error, Labels, Manifest, Options, RgbImage, WebGpuEngine};
+use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+
+use input::{input_from_js, Input};
+pub use limits::BROWSER_LIMITS;
+use limits::{limits_from_js, limits_to_js};
+use run_now::promise_now_or_later;
 
 #[wasm_bindgen]
 extern "C" {
@@ -47,6 +56,28 @@ fn to_js<T: Serialize>(value: &T) -> JsValue {
 #[wasm_bindgen(js_name = sha256Hex)]
 pub fn sha256_hex(bytes: &[u8]) -> String {
     densenet_edge::sha256_hex(bytes)
+}
+
+/// The package's default decode limits, `{ maxBytes, maxPixels,
+/// maxDecodeBytes }` (see `limits.rs` for why these values).
+#[wasm_bindgen(js_name = defaultLimits)]
+pub fn default_limits() -> JsValue {
+    to_js(&limits_to_js(&BROWSER_LIMITS))
+}
+
+/// Bytes of wasm memory (linear memory never shrinks: this is the
+/// high-water mark of this instance).
+#[wasm_bindgen(js_name = wasmMemoryBytes)]
+pub fn wasm_memory_bytes() -> f64 {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    Reflect::get(&memory.buffer(), &"byteLength".into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0)
+}
+
+/// Whether this build has the test-only traps (Cargo feature `test-trap`):
+/// false in the published package.
+#[wasm_bindgen(js_name = hasTestTraps)]
+pub fn has_test_traps() -> bool {
+    cfg!(feature = "test-trap")
 }
 
 /// Parses and checks a model manifest; returns it as an object.
@@ -105,48 +136,15 @@ struct Inner {
     manifest: Manifest,
 }
 
-/// One input after conversion from JS: encoded bytes or RGBA pixels.
-enum Input {
-    Encoded(Vec<u8>),
-    Rgba { data: Vec<u8>, width: u32, height: u32 },
-}
-
-fn input_from_js(value: &JsValue) -> Result<Input, Error> {
-    if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
-        return Ok(Input::Encoded(bytes.to_vec()));
-    }
-    // ImageData, or anything shaped like it ({ data, width, height }).
-    let get = |k: &str| Reflect::get(value, &k.into()).unwrap_or(JsValue::UNDEFINED);
-    let (data, width, height) = (get("data"), get("width"), get("height"));
-    let bad = || Error::InvalidArgument("input must be encoded image bytes or ImageData".into());
-    let (width, height) = (width.as_f64().ok_or_else(bad)? as u32, height.as_f64().ok_or_else(bad)? as u32);
-    let data = if let Some(d) = data.dyn_ref::<Uint8ClampedArray>() {
-        d.to_vec()
-    } else if let Some(d) = data.dyn_ref::<Uint8Array>() {
-        d.to_vec()
-    } else {
-        return Err(bad());
-    };
-    if width == 0 || height == 0 || data.len() != 4 * width as usize * height as usize {
-        return Err(Error::InvalidArgument(format!("{} RGBA bytes for {width}x{height} pixels", data.len())));
-    }
-    Ok(Input::Rgba { data, width, height })
-}
-
 impl Inner {
     fn prepare(&self, input: Result<Input, Error>) -> Result<RgbImage, Error> {
         match input? {
-            Input::Encoded(bytes) => self.classifier.prepare(&bytes),
-            Input::Rgba { data, width, height } => {
-                let limits = self.classifier.options().limits;
-                if width as u64 * height as u64 > limits.max_pixels {
-                    return Err(Error::TooManyPixels { width, height, max_pixels: limits.max_pixels });
-                }
-                // Alpha is dropped, as PIL's convert("RGB") does for encoded images.
-                let rgb: Vec<u8> = data.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
-                let img = RgbImage::from_raw(width, height, rgb).expect("size checked above");
-                Ok(self.classifier.options().preprocess.resize_crop(&img))
+            Input::Encoded(bytes) => {
+                #[cfg(feature = "test-trap")]
+                test_trap::trap_if_asked(&bytes);
+                self.classifier.prepare(&bytes)
             }
+            Input::Rgb(img) => Ok(self.classifier.options().preprocess.resize_crop(&img)),
         }
     }
 
@@ -211,17 +209,44 @@ impl Model {
     /// fails to load or fails its self-check against the CPU engine gives
     /// way to the CPU engine, and `engineReason` says why. `reason` is the
     /// caller's reason for the engine choice (e.g. "no WebGPU adapter").
-    pub async fn load(
+    /// `limits`: `{ maxBytes, maxPixels, maxDecodeBytes }`, each optional
+    /// (see `defaultLimits`). Resolves to a `Model`; a trap while loading on
+    /// the CPU is thrown synchronously (see run_now.rs).
+    pub fn load(
         onnx: Uint8Array,
         manifest_json: String,
         engine: String,
         fallback: bool,
         reason: String,
+        limits: JsValue,
+    ) -> Promise {
+        promise_now_or_later(async move {
+            Model::load_model(onnx, manifest_json, engine, fallback, reason, limits).await.map(JsValue::from)
+        })
+    }
+
+    /// The decode limits this model applies, `{ maxBytes, maxPixels, maxDecodeBytes }`.
+    #[wasm_bindgen(getter)]
+    pub fn limits(&self) -> JsValue {
+        to_js(&limits_to_js(&self.inner.classifier.options().limits))
+    }
+}
+
+impl Model {
+    /// [`Model::load`] for Rust callers (the wasm tests).
+    pub async fn load_model(
+        onnx: Uint8Array,
+        manifest_json: String,
+        engine: String,
+        fallback: bool,
+        reason: String,
+        limits: JsValue,
     ) -> Result<Model, JsValue> {
         let manifest = Manifest::from_json(&manifest_json).map_err(|e| js_error(&e))?;
+        let limits = limits_from_js(&limits).map_err(|e| js_error(&e))?;
         let onnx = onnx.to_vec();
         manifest.verify(&onnx).map_err(|e| js_error(&e))?;
-        let options = Options { preprocess: manifest.preprocess.clone(), ..Options::default() };
+        let options = Options { preprocess: manifest.preprocess.clone(), limits, ..Options::default() };
         let cpu = CpuEngine::load(&onnx).map_err(|e| js_error(&e))?;
         let (engine, engine_reason): (Box<dyn Engine>, String) = match engine.as_str() {
             "cpu" => (Box::new(cpu), reason),
@@ -242,6 +267,10 @@ impl Model {
         let classifier = Classifier::new(engine, Labels::imagenet().clone(), options).map_err(|e| js_error(&e))?;
         Ok(Model { inner: Rc::new(Inner { classifier, engine: kind, engine_reason, device, manifest }) })
     }
+}
+
+#[wasm_bindgen]
+impl Model {
 
     /// "cpu" or "webgpu".
     #[wasm_bindgen(getter)]
@@ -266,10 +295,14 @@ impl Model {
 
     /// Classify an array of inputs (`Uint8Array` of an encoded image, or
     /// `ImageData`-like `{ data, width, height }`). Resolves to an array with
-    /// one result or one `{ error: { code, message } }` per input.
+    /// one result or one `{ error: { code, message } }` per input. Sizes
+    /// are checked before an input is copied into wasm memory. On the CPU
+    /// engine all the work happens before this returns, so a trap is thrown
+    /// here rather than lost in a microtask (see run_now.rs).
     pub fn classify(&self, inputs: Array, top_k: usize) -> Promise {
-        let inputs: Vec<_> = inputs.iter().map(|v| input_from_js(&v)).collect();
+        let limits = self.inner.classifier.options().limits;
+        let inputs: Vec<_> = inputs.iter().map(|v| input_from_js(&v, &limits)).collect();
         let inner = Rc::clone(&self.inner);
-        wasm_bindgen_futures::future_to_promise(async move { Ok(inner.classify(inputs, top_k.max(1)).await.into()) })
+        promise_now_or_later(async move { Ok(inner.classify(inputs, top_k.max(1)).await.into()) })
     }
 }

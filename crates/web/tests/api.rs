@@ -3,7 +3,7 @@
 //! RGBA (ImageData) path, and one real classification on the CPU engine.
 #![cfg(target_arch = "wasm32")]
 
-use densenet_edge_web::{parse_manifest, sha256_hex, Model};
+use densenet_edge_web::{default_limits, has_test_traps, parse_manifest, sha256_hex, Model, BROWSER_LIMITS};
 use js_sys::{Array, Object, Reflect, Uint8Array, Uint8ClampedArray};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -25,7 +25,11 @@ fn code_of(err: &JsValue) -> String {
 }
 
 async fn load_cpu() -> Model {
-    Model::load(Uint8Array::from(MODEL), MANIFEST.into(), "cpu".into(), false, "test".into()).await.unwrap()
+    load_with_limits(JsValue::UNDEFINED).await.unwrap()
+}
+
+async fn load_with_limits(limits: JsValue) -> Result<Model, JsValue> {
+    Model::load_model(Uint8Array::from(MODEL), MANIFEST.into(), "cpu".into(), false, "test".into(), limits).await
 }
 
 async fn classify(model: &Model, inputs: &[JsValue]) -> Vec<JsValue> {
@@ -53,7 +57,8 @@ fn bad_manifest_is_model_invalid() {
 
 #[wasm_bindgen_test]
 async fn wrong_bytes_are_rejected_before_loading() {
-    let err = Model::load(Uint8Array::from(&b"not a model"[..]), MANIFEST.into(), "cpu".into(), false, String::new())
+    let not_a_model = Uint8Array::from(&b"not a model"[..]);
+    let err = Model::load_model(not_a_model, MANIFEST.into(), "cpu".into(), false, String::new(), JsValue::UNDEFINED)
         .await
         .err()
         .unwrap();
@@ -63,7 +68,10 @@ async fn wrong_bytes_are_rejected_before_loading() {
 
 #[wasm_bindgen_test]
 async fn unknown_engine_is_invalid_argument() {
-    let err = Model::load(Uint8Array::from(MODEL), MANIFEST.into(), "tpu".into(), false, String::new()).await.err().unwrap();
+    let err = Model::load_model(Uint8Array::from(MODEL), MANIFEST.into(), "tpu".into(), false, String::new(), JsValue::UNDEFINED)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(code_of(&err), "invalid_argument");
 }
 
@@ -108,4 +116,82 @@ async fn classifies_bytes_and_imagedata_and_reports_errors_per_image() {
     assert_eq!(code(&results[3]), "corrupt_image");
     assert_eq!(code(&results[4]), "empty_input");
     assert_eq!(code(&results[5]), "invalid_argument");
+}
+
+fn object(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &(*k).into(), v).unwrap();
+    }
+    o.into()
+}
+
+fn wasm_memory_bytes() -> f64 {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().dyn_into().unwrap();
+    get(&memory.buffer(), "byteLength").as_f64().unwrap()
+}
+
+#[wasm_bindgen_test]
+fn default_limits_are_the_packages() {
+    let d = default_limits();
+    assert_eq!(get(&d, "maxBytes").as_f64().unwrap(), BROWSER_LIMITS.max_bytes as f64);
+    assert_eq!(get(&d, "maxPixels").as_f64().unwrap(), BROWSER_LIMITS.max_pixels as f64);
+    assert_eq!(get(&d, "maxDecodeBytes").as_f64().unwrap(), (256u64 << 20) as f64);
+    // The tests build without the test-only traps, as the published package does.
+    assert!(!has_test_traps());
+}
+
+#[wasm_bindgen_test]
+async fn bad_limits_are_invalid_argument() {
+    for limits in [
+        object(&[("maxBytes", JsValue::from(0))]),
+        object(&[("maxPixels", JsValue::from(1.5))]),
+        object(&[("maxDecodeBytes", JsValue::from(f64::INFINITY))]),
+        object(&[("maxMegapixels", JsValue::from(3))]),
+    ] {
+        let err = load_with_limits(limits).await.err().unwrap();
+        assert_eq!(code_of(&err), "invalid_argument");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn oversized_inputs_are_refused_before_they_are_copied_into_wasm() {
+    let model = load_with_limits(object(&[("maxDecodeBytes", JsValue::from(1 << 20))])).await.unwrap();
+    assert_eq!(get(&model.limits(), "maxDecodeBytes").as_f64().unwrap(), (1 << 20) as f64);
+    let before = wasm_memory_bytes();
+    // 512 MiB of encoded bytes: a copy could not fit in what wasm memory
+    // has free, so it would have to grow by hundreds of MiB.
+    let huge = Uint8Array::new_with_length(512 << 20);
+    // ImageData of 100000 x 100000 pixels whose data is tiny: refused on
+    // its dimensions, before its data is looked at.
+    let wide = object(&[
+        ("data", Uint8ClampedArray::new_with_length(16).into()),
+        ("width", JsValue::from(100_000)),
+        ("height", JsValue::from(100_000)),
+    ]);
+    // 1000 x 1000 RGBA: within the pixel limit, over this model's 1 MiB decode budget.
+    let over_budget = object(&[
+        ("data", Uint8ClampedArray::new_with_length(4_000_000).into()),
+        ("width", JsValue::from(1000)),
+        ("height", JsValue::from(1000)),
+    ]);
+    let fractional = object(&[
+        ("data", Uint8ClampedArray::new_with_length(16).into()),
+        ("width", JsValue::from(1.5)),
+        ("height", JsValue::from(2)),
+    ]);
+    let short = object(&[
+        ("data", Uint8ClampedArray::new_with_length(16).into()),
+        ("width", JsValue::from(100)),
+        ("height", JsValue::from(100)),
+    ]);
+    let results = classify(&model, &[huge.into(), wide, over_budget, fractional, short]).await;
+    let code = |r: &JsValue| get(&get(r, "error"), "code").as_string().unwrap();
+    assert_eq!(code(&results[0]), "too_many_bytes");
+    assert_eq!(code(&results[1]), "too_many_pixels");
+    assert_eq!(code(&results[2]), "image_too_large");
+    assert_eq!(code(&results[3]), "invalid_argument");
+    assert_eq!(code(&results[4]), "invalid_argument");
+    let grown = wasm_memory_bytes() - before;
+    assert!(grown < (16 << 20) as f64, "wasm memory grew by {grown} bytes");
 }
