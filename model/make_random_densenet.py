@@ -81,13 +81,15 @@ class Builder:
         return self.node("Relu", scope, [x])
 
 
-def build(seed, opset):
+def build(seed, opset, blocks=BLOCKS, name="DenseNet-121"):
+    """torchvision's DenseNet graph with seeded random weights; other block
+    sizes give DenseNet-169 (6, 12, 32, 32) or 201 (6, 12, 48, 32)."""
     b = Builder(np.random.default_rng(seed))
     x = b.conv("/features/conv0", "input", 3, INIT_FEATURES, 7, stride=2, pad=3, bias=True)
     x = b.relu("/features/relu0", x)
     x = b.node("MaxPool", "/features/pool0", [x], ceil_mode=0, kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2])
     c = INIT_FEATURES
-    for i, layers in enumerate(BLOCKS, start=1):
+    for i, layers in enumerate(blocks, start=1):
         feats = [x]
         for j in range(1, layers + 1):
             s = f"/features/denseblock{i}/denselayer{j}"
@@ -100,19 +102,19 @@ def build(seed, opset):
             feats.append(h)
         x = b.node("Concat", f"/features/denseblock{i}", feats, axis=1)
         c += layers * GROWTH
-        if i < len(BLOCKS):
+        if i < len(blocks):
             s = f"/features/transition{i}"
             x = b.bn(f"{s}/norm", x, c)
             x = b.relu(f"{s}/relu", x)
             x = b.conv(f"{s}/conv", x, c, c // 2, 1)
             x = b.node("AveragePool", f"{s}/pool", [x], ceil_mode=0, kernel_shape=[2, 2], pads=[0, 0, 0, 0], strides=[2, 2])
             c //= 2
-    assert c == 1024
     x = b.bn("/features/norm5", x, c)
     x = b.relu("", x)
     x = b.node("GlobalAveragePool", "", [x])
     x = b.node("Flatten", "", [x], axis=1)
-    w = b.rng.standard_normal((NUM_CLASSES, c), dtype=np.float32) * np.float32(CLASSIFIER_STD)
+    # Scaled so wider classifiers (DenseNet-169/201) give logits of the same spread.
+    w = b.rng.standard_normal((NUM_CLASSES, c), dtype=np.float32) * np.float32(CLASSIFIER_STD * np.sqrt(1024 / c))
     bias = b.rng.standard_normal(NUM_CLASSES, dtype=np.float32) * np.float32(0.1)
     gemm = helper.make_node("Gemm", [x, b.init("classifier.weight", w), b.init("classifier.bias", bias)],
                             ["logits"], name="/classifier/Gemm", alpha=1.0, beta=1.0, transB=1)
@@ -127,7 +129,7 @@ def build(seed, opset):
                               producer_name="densenet-edge", producer_version="1")
     # IR 7 is what opset 13 shipped with (onnx 1.8); older readers accept it.
     model.ir_version = 7
-    model.doc_string = f"DenseNet-121, torchvision graph, RANDOM weights (numpy default_rng seed {seed})"
+    model.doc_string = f"{name}, torchvision graph, RANDOM weights (numpy default_rng seed {seed})"
     return model
 
 
