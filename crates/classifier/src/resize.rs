@@ -1,10 +1,9 @@
-//! Pillow's `Image.resize(size, Image.BILINEAR)` on 8-bit RGB, reproduced
-//! operation for operation (libImaging/Resample.c: double-precision filter
-//! weights, rounded to 22-bit fixed point, horizontal pass then vertical
-//! pass, each rounded to u8) so the output is bit-exact with PIL's, which is
-//! what torchvision's `Resize` calls on a PIL image.
-
-use image::RgbImage;
+//! The filter of Pillow's `Image.resize(size, Image.BILINEAR)` on 8-bit
+//! RGB, reproduced operation for operation (libImaging/Resample.c:
+//! double-precision filter weights, rounded to 22-bit fixed point), which is
+//! what torchvision's `Resize` calls on a PIL image. `crop_resize.rs` runs
+//! Pillow's two passes (horizontal, then vertical, each rounded to u8) on
+//! only the pixels a centre crop keeps.
 
 pub(crate) const PRECISION_BITS: u32 = 32 - 8 - 2;
 
@@ -37,6 +36,7 @@ fn bilinear(x: f64) -> f64 {
     }
 }
 
+#[cfg(test)]
 fn coefficients(in_size: usize, out_size: usize) -> Coefficients {
     coefficients_range(in_size as u64, out_size as u64, 0, out_size)
 }
@@ -86,66 +86,6 @@ pub(crate) fn clip8(v: i64) -> u8 {
 pub(crate) const HALF: i64 = 1 << (PRECISION_BITS - 1);
 
 
-/// One separable pass over 8-bit RGB: along x when `horizontal`, else along
-/// y; the horizontal pass reads source rows from `row_offset` on.
-fn pass(
-    src: &[u8],
-    src_width: usize,
-    dst_width: usize,
-    dst_height: usize,
-    horizontal: bool,
-    c: &Coefficients,
-    row_offset: usize,
-) -> Vec<u8> {
-    let mut dst = vec![0u8; dst_width * dst_height * 3];
-    let half = 1i64 << (PRECISION_BITS - 1);
-    for y in 0..dst_height {
-        for x in 0..dst_width {
-            let (o, (min, n)) = if horizontal { (x, c.bounds[x]) } else { (y, c.bounds[y]) };
-            let k = &c.weights[o * c.ksize..o * c.ksize + n];
-            let mut acc = [half; 3];
-            for (i, &w) in k.iter().enumerate() {
-                let (sx, sy) = if horizontal { (min + i, y + row_offset) } else { (x, min + i) };
-                let p = (sy * src_width + sx) * 3;
-                for ch in 0..3 {
-                    acc[ch] += src[p + ch] as i64 * w as i64;
-                }
-            }
-            let d = (y * dst_width + x) * 3;
-            for ch in 0..3 {
-                dst[d + ch] = clip8(acc[ch]);
-            }
-        }
-    }
-    dst
-}
-
-/// Resize like Pillow's `Image.resize((width, height), Image.BILINEAR)`.
-pub fn resize_bilinear(img: &RgbImage, width: u32, height: u32) -> RgbImage {
-    let (in_w, in_h) = (img.width() as usize, img.height() as usize);
-    let (out_w, out_h) = (width as usize, height as usize);
-    if (in_w, in_h) == (out_w, out_h) {
-        return img.clone();
-    }
-    let horiz = coefficients(in_w, out_w);
-    let mut vert = coefficients(in_h, out_h);
-    let resized_rows;
-    let (src, src_w): (&[u8], usize) = if out_w != in_w {
-        // Like Pillow, only the rows the vertical pass reads are resized.
-        let first = vert.bounds[0].0;
-        let last = vert.bounds[out_h - 1].0 + vert.bounds[out_h - 1].1;
-        for b in vert.bounds.iter_mut() {
-            b.0 -= first;
-        }
-        resized_rows = pass(img.as_raw(), in_w, out_w, last - first, true, &horiz, first);
-        (&resized_rows, out_w)
-    } else {
-        (img.as_raw(), in_w)
-    };
-    let out = if out_h != in_h { pass(src, src_w, out_w, out_h, false, &vert, 0) } else { src.to_vec() };
-    RgbImage::from_raw(out_w as u32, out_h as u32, out).expect("buffer has the output size")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,8 +103,8 @@ mod tests {
 
     #[test]
     fn flat_image_stays_flat() {
-        let img = RgbImage::from_pixel(97, 61, image::Rgb([10, 128, 250]));
-        let out = resize_bilinear(&img, 255, 160);
+        let img = image::RgbImage::from_pixel(97, 61, image::Rgb([10, 128, 250]));
+        let out = crate::preprocess::Preprocess::default().resize_crop(&img);
         assert!(out.pixels().all(|p| p.0 == [10, 128, 250]));
     }
 }

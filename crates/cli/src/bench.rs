@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use clap::builder::TypedValueParser;
 use clap::Args;
-use densenet_edge::{decode, probe_input, DecodeLimits, EngineChoice};
+use densenet_edge::{decode_crop, probe_input, DecodeLimits, EngineChoice};
 
 use crate::classify::ms;
 use crate::error::{read, CliError};
@@ -36,8 +36,8 @@ pub fn run(args: &BenchArgs) -> crate::Result<i32> {
     if let Some(path) = &args.image {
         let bytes = read(path)?;
         let times = repeat(args.runs, || {
-            let img = decode(&bytes, &DecodeLimits::default())?;
-            pre.tensor(&[img]);
+            let crop = decode_crop(&bytes, &DecodeLimits::default(), &pre)?;
+            pre.normalized(&[&crop]);
             Ok(())
         })?;
         report(&format!("decode+preprocess {}", path.display()), &times, 1);

@@ -8,7 +8,7 @@ use clap::builder::TypedValueParser;
 use clap::Args;
 use densenet_edge::tensor::npy_bytes;
 use densenet_edge::{
-    decode, Classifier, DecodeLimits, EngineChoice, EngineKind, ErrorBody, ItemOutcome, Labels, ModelInfo, Options,
+    decode_crop, Classifier, DecodeLimits, EngineChoice, EngineKind, ErrorBody, ItemOutcome, Labels, ModelInfo, Options,
     Preprocess, DEFAULT_THRESHOLD, DEFAULT_TOP_K, MAX_TOP_K,
 };
 use indicatif::{ProgressBar, ProgressStyle};
@@ -161,8 +161,8 @@ pub struct PreprocessArgs {
 pub fn preprocess(args: &PreprocessArgs) -> crate::Result<i32> {
     let pre = Preprocess { resize: args.resize, crop: args.crop, ..Preprocess::default() };
     pre.validate()?;
-    let img = decode(&read(&args.image)?, &DecodeLimits::default())?;
-    let t = pre.tensor(&[img]);
+    let crop = decode_crop(&read(&args.image)?, &DecodeLimits::default(), &pre)?;
+    let t = pre.normalized(&[&crop]);
     std::fs::write(&args.out, npy_bytes(&t.shape, &t.data))
         .map_err(|source| CliError::Write { path: args.out.clone(), source })?;
     println!("wrote {}: f32 {:?}", args.out.display(), t.shape);

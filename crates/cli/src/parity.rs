@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use densenet_edge::tensor::{parse_npy, NpyElement};
-use densenet_edge::{decode, DecodeLimits, EngineChoice, Preprocess, Tensor};
+use densenet_edge::{decode_crop, DecodeLimits, EngineChoice, Preprocess, Tensor};
 
 use crate::error::{read, CliError};
 use crate::model::{engine_parser, ModelArgs};
@@ -45,8 +45,7 @@ pub fn run(args: &ParityArgs) -> crate::Result<i32> {
         let file = index[*name]["image"]
             .as_str()
             .ok_or_else(|| bad_reference(&index_path, format!("entry {name} has no image")))?;
-        let img = decode(&read(&repo.join(file))?, &DecodeLimits::default())?;
-        let ours = pre.resize_crop(&img);
+        let ours = decode_crop(&read(&repo.join(file))?, &DecodeLimits::default(), &pre)?;
         for (suffix, note) in [("crop", ""), ("highbyte.crop", " (16-bit read by high byte)")] {
             let path = dir.join(format!("{name}.{suffix}.npy"));
             if !path.exists() {

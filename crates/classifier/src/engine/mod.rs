@@ -44,17 +44,6 @@ impl std::fmt::Display for EngineKind {
     }
 }
 
-impl std::str::FromStr for EngineKind {
-    type Err = crate::Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "cpu" => Ok(EngineKind::Cpu),
-            "webgpu" => Ok(EngineKind::Webgpu),
-            _ => Err(crate::Error::InvalidArgument(format!("unknown engine {s:?}: use cpu or webgpu"))),
-        }
-    }
-}
-
 pub trait Engine {
     fn kind(&self) -> EngineKind;
 
