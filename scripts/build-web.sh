@@ -30,7 +30,7 @@ fi
 export WASM_BINDGEN WB_ROOT
 
 # wasm32 flags only for this target dir, never for native builds:
-# web_sys_unstable_apis for wgpu 0.16's WebGPU backend, simd128 for tract.
+# web_sys_unstable_apis for wgpu 0.16's WebGPU backend, simd128 for the engine's kernels.
 export CARGO_TARGET_DIR="$WASM_TARGET_DIR"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--cfg=web_sys_unstable_apis -C target-feature=+simd128"
 

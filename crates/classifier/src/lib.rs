@@ -3,7 +3,7 @@
 //! preprocessing of the PyTorch tutorial (PIL + torchvision).
 //!
 //! bytes -> [`decode`] -> [`Preprocess`] (resize, crop, normalise) ->
-//! [`Engine`] (tract on CPU, wonnx on WebGPU) -> [`classify_logits`]
+//! [`Engine`] (our DenseNet engine on the CPU, wonnx on WebGPU) -> [`classify_logits`]
 //! (softmax, top-k, labels, `recognized`). [`Classifier`] runs it all for a
 //! batch of images. Nothing here knows about HTTP, JS or Workers.
 

@@ -7,7 +7,7 @@ use densenet_edge::tensor::{parse_npy, NpyElement};
 use densenet_edge::Manifest;
 
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../..")
 }
 
 pub fn image(rel: &str) -> Vec<u8> {

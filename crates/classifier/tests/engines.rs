@@ -6,8 +6,8 @@ mod common;
 use common::{max_abs_diff, random_model, reference, PHOTOS};
 use densenet_edge::{CpuEngine, Engine, Tensor};
 
-/// onnxruntime and tract sum in different orders; measured differences
-/// are ~1e-5 on logits of magnitude ~10.
+/// onnxruntime and our engines sum in different orders; measured
+/// differences are ~1e-5 on logits of magnitude ~10.
 const LOGIT_TOLERANCE: f32 = 1e-4;
 
 fn photo_input(name: &str) -> Tensor {

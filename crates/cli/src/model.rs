@@ -11,7 +11,7 @@ use crate::error::read;
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
     /// The ONNX model [default: model/build/densenet121-imagenet.onnx when it
-    /// exists, else model/build/densenet121-random.onnx]
+    /// exists, else model/build/densenet121-random.onnx, from the current directory]
     #[arg(long, env = "DENSENET_EDGE_MODEL", value_name = "FILE")]
     pub model: Option<PathBuf>,
 }
@@ -24,12 +24,14 @@ pub struct ModelFile {
 }
 
 /// `--model` (or `$DENSENET_EDGE_MODEL`), else the pretrained export in
-/// `model/build/` when it exists, else the random-weight model there.
+/// `model/build/` when it exists, else the random-weight model there. Relative
+/// to the current directory, not to where the binary was built: the target
+/// dir lives outside the clone and is shared between checkouts.
 fn resolve(arg: Option<&Path>) -> PathBuf {
     if let Some(p) = arg {
         return p.to_path_buf();
     }
-    let build = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../model/build");
+    let build = Path::new("model/build");
     let pretrained = build.join("densenet121-imagenet.onnx");
     if pretrained.exists() {
         pretrained

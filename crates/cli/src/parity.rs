@@ -29,7 +29,7 @@ pub fn run(args: &ParityArgs) -> crate::Result<i32> {
     let dir = args
         .reference
         .clone()
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../model/reference"));
+        .unwrap_or_else(|| Path::new("model/reference").to_path_buf());
     let repo = dir.join("../..");
     let index_path = dir.join("index.json");
     let bad_reference = |path: &Path, message: String| CliError::Reference { path: path.to_path_buf(), message };

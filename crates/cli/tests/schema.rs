@@ -11,8 +11,11 @@ pub struct Schema {
 
 impl Schema {
     pub fn load() -> Schema {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/answer.schema.json");
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // Read at run time: a test binary reused from another checkout
+        // (the target dir is shared) must not read that checkout's files.
+        let dir = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo"));
+        let path = dir.join("../../docs/answer.schema.json");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         Schema { root: serde_json::from_str(&text).expect("the schema is JSON") }
     }
 

@@ -1,47 +1,84 @@
-//! The CPU engine: tract-onnx, any batch size.
+//! The CPU engine: our DenseNet engine (`crates/engine`), any batch size.
+//! It runs torchvision DenseNet exports only, and says which node of any
+//! other graph does not fit.
 
-use std::io::Cursor;
+use std::collections::BTreeMap;
 
-use tract_onnx::prelude::*;
+use densenet_engine as dn;
 
 use super::{Engine, EngineKind, LocalBoxFuture};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
 pub struct CpuEngine {
-    plan: Arc<TypedRunnableModel>,
+    engine: dn::Engine,
+}
+
+impl From<dn::Error> for Error {
+    fn from(e: dn::Error) -> Error {
+        match e {
+            dn::Error::ModelInvalid(m) => Error::ModelInvalid(m),
+            dn::Error::Inference(m) => Error::Inference(m),
+            dn::Error::InvalidArgument(m) => Error::InvalidArgument(m),
+        }
+    }
 }
 
 impl CpuEngine {
-    /// Load and optimise an ONNX model whose single input is
-    /// `[batch, 3, side, side]`; any batch runs, one image at a time.
+    /// Load a DenseNet ONNX export whose input is `[batch, 3, 224, 224]`.
+    /// Natively it runs on every core; wasm has one thread.
     pub fn load(onnx: &[u8]) -> Result<CpuEngine> {
-        let invalid = |e: TractError| Error::ModelInvalid(format!("{e:#}"));
-        let mut model = tract_onnx::onnx().model_for_read(&mut Cursor::new(onnx)).map_err(invalid)?;
-        // Optimised for batch 1 and run image by image: measured natively,
-        // a plan for a symbolic batch takes 222 ms per image and one for a
-        // fixed batch of 4 214 ms, one for a fixed batch of 1 94 ms.
-        let mut input = model.input_fact(0).map_err(invalid)?.clone();
-        if input.shape.dims().count() != 4 {
-            return Err(Error::ModelInvalid("the model input is not [batch, channels, height, width]".into()));
+        CpuEngine::on_every_core(dn::Engine::load(onnx)?)
+    }
+
+    fn on_every_core(mut engine: dn::Engine) -> Result<CpuEngine> {
+        if !cfg!(target_arch = "wasm32") {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            engine.set_threads(cores.min(256))?;
         }
-        input.shape.set_dim(0, 1.to_dim());
-        model.set_input_fact(0, input).map_err(invalid)?;
-        let plan = model.into_optimized().map_err(invalid)?.into_runnable().map_err(invalid)?;
-        Ok(CpuEngine { plan })
+        Ok(CpuEngine { engine })
+    }
+
+    /// Load from chunks as they arrive (a download, a stream): the file
+    /// never sits whole in memory, only its packed weights.
+    pub fn loader() -> CpuLoader {
+        CpuLoader { inner: dn::Engine::loader() }
+    }
+
+    /// Run on this many threads per batch (natively; 1 in wasm).
+    pub fn set_threads(&mut self, threads: usize) -> Result<()> {
+        Ok(self.engine.set_threads(threads)?)
+    }
+
+    pub fn threads(&self) -> usize {
+        self.engine.threads()
+    }
+
+    /// Every ONNX value's shape at this batch, by the file's names (what
+    /// wonnx needs to be told).
+    pub fn value_shapes(&self, batch: usize) -> BTreeMap<String, Vec<usize>> {
+        self.engine.value_shapes(batch)
     }
 
     pub fn run_sync(&self, input: &Tensor) -> Result<Vec<Vec<f32>>> {
-        let [_, c, h, w] = input.shape;
-        input.data.chunks_exact(c * h * w).map(|image| self.run_one(&[1, c, h, w], image)).collect()
+        let classes = self.engine.classes();
+        let logits = self.engine.run(&input.data, input.batch())?;
+        Ok(logits.chunks_exact(classes).map(<[f32]>::to_vec).collect())
+    }
+}
+
+/// See [`CpuEngine::loader`].
+pub struct CpuLoader {
+    inner: dn::Loader,
+}
+
+impl CpuLoader {
+    pub fn push(&mut self, chunk: &[u8]) -> Result<()> {
+        Ok(self.inner.push(chunk)?)
     }
 
-    fn run_one(&self, shape: &[usize; 4], image: &[f32]) -> Result<Vec<f32>> {
-        let failed = |e: TractError| Error::Inference(format!("{e:#}"));
-        let tensor = tract_onnx::prelude::Tensor::from_shape(shape, image).map_err(failed)?;
-        let outputs = self.plan.run(tvec!(tensor.into_tvalue())).map_err(failed)?;
-        let logits = outputs[0].try_as_plain_ram().and_then(|v| v.as_slice::<f32>()).map_err(failed)?;
-        Ok(logits.to_vec())
+    pub fn finish(self) -> Result<CpuEngine> {
+        CpuEngine::on_every_core(self.inner.finish()?)
     }
 }
 
@@ -51,11 +88,7 @@ impl Engine for CpuEngine {
     }
 
     fn device(&self) -> String {
-        if cfg!(target_arch = "wasm32") {
-            "tract (wasm32, simd128)".into()
-        } else {
-            format!("tract ({})", std::env::consts::ARCH)
-        }
+        self.engine.device()
     }
 
     fn run<'a>(&'a self, input: &'a Tensor) -> LocalBoxFuture<'a, Result<Vec<Vec<f32>>>> {

@@ -23,7 +23,7 @@ pub type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EngineKind {
-    /// tract-onnx on the CPU.
+    /// Our DenseNet engine (`crates/engine`) on the CPU.
     Cpu,
     /// wonnx on WebGPU (native: Vulkan, Metal, DX12).
     Webgpu,
@@ -53,6 +53,9 @@ pub trait Engine {
     /// Logits for a batch `[N, 3, H, W]`: N rows of class scores.
     fn run<'a>(&'a self, input: &'a Tensor) -> LocalBoxFuture<'a, Result<Vec<Vec<f32>>>>;
 }
+
+/// The input side the CPU engine runs (torchvision's 224x224 crop).
+pub const INPUT_SIDE: usize = 224;
 
 /// Deterministic input in the range of normalised images, for self-checks
 /// and benchmarks.
@@ -102,6 +105,11 @@ pub struct LoadedEngine {
 /// input before it is trusted (its failure modes are silent).
 #[cfg(feature = "cpu")]
 pub async fn load_engine(onnx: &[u8], side: usize, choice: EngineChoice) -> Result<LoadedEngine> {
+    if side != INPUT_SIDE {
+        return Err(crate::Error::ModelInvalid(format!(
+            "the manifest crops {side}x{side}; the DenseNet engine runs {INPUT_SIDE}x{INPUT_SIDE} inputs"
+        )));
+    }
     let cpu = cpu::CpuEngine::load(onnx)?;
     if choice == EngineChoice::Cpu {
         return Ok(LoadedEngine { engine: Box::new(cpu), reason: "asked for the CPU".into() });

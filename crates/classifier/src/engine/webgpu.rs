@@ -44,7 +44,7 @@ impl WebGpuEngine {
     pub async fn load(onnx: &[u8], side: usize, reference: &CpuEngine) -> Result<WebGpuEngine> {
         let info = adapter_info().await?;
         let adapter = format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type);
-        let graph = wonnx_graph::prepare(onnx, side)?;
+        let graph = wonnx_graph::prepare(onnx, &reference.value_shapes(1))?;
         let session = wonnx::Session::from_model(graph.model)
             .await
             .map_err(|e| Error::EngineUnavailable { engine: "webgpu", reason: e.to_string() })?;

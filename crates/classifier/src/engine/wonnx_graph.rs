@@ -3,12 +3,9 @@
 //! and most of those failures are silent wrong logits, not errors
 //! (../shared/DESIGN.md, "What wonnx 0.5.1 needs").
 
-use std::collections::{HashMap, HashSet};
-use std::io::Cursor;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use protobuf::{Message, ProtobufEnum, RepeatedField};
-use tract_onnx::prelude::*;
-use tract_onnx::tract_hir::infer::{Factoid, InferenceModelExt};
 use wonnx::onnx::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, TensorProto_DataType};
 use wonnx::utils::tensor_of_type;
 
@@ -26,9 +23,9 @@ pub struct WonnxGraph {
     pub output: String,
 }
 
-/// Parse `onnx` and rewrite it for wonnx at batch 1 and `side` x `side`
-/// input.
-pub fn prepare(onnx: &[u8], side: usize) -> Result<WonnxGraph> {
+/// Parse `onnx` and rewrite it for wonnx at batch 1, given the shape of
+/// every value at batch 1 (the CPU engine's, which has checked the graph).
+pub fn prepare(onnx: &[u8], value_shapes: &BTreeMap<String, Vec<usize>>) -> Result<WonnxGraph> {
     let invalid = |m: String| Error::ModelInvalid(m);
     let mut model = ModelProto::parse_from_bytes(onnx).map_err(|e| invalid(e.to_string()))?;
     let graph = model.mut_graph();
@@ -48,7 +45,8 @@ pub fn prepare(onnx: &[u8], side: usize) -> Result<WonnxGraph> {
         other => return Err(invalid(format!("expected one output, found {}", other.len()))),
     };
 
-    let mut shapes = infer_shapes(onnx, side)?;
+    let mut shapes: HashMap<String, Vec<i64>> =
+        value_shapes.iter().map(|(name, dims)| (name.clone(), dims.iter().map(|&d| d as i64).collect())).collect();
     add_zero_conv_bias(graph)?;
     untranspose_gemm(graph)?;
     split_concats(graph, &mut shapes, MAX_CONCAT_INPUTS)?;
@@ -69,31 +67,6 @@ pub fn prepare(onnx: &[u8], side: usize) -> Result<WonnxGraph> {
     }
     graph.set_value_info(RepeatedField::from_vec(value_info));
     Ok(WonnxGraph { model, input, output })
-}
-
-/// Shapes of every named value at batch 1, from tract's analysis.
-fn infer_shapes(onnx: &[u8], side: usize) -> Result<HashMap<String, Vec<i64>>> {
-    let invalid = |e: TractError| Error::ModelInvalid(format!("{e:#}"));
-    let mut model = tract_onnx::onnx().model_for_read(&mut Cursor::new(onnx)).map_err(invalid)?;
-    model.set_input_fact(0, f32::fact([1, 3, side, side]).into()).map_err(invalid)?;
-    model.analyse(false).map_err(invalid)?;
-    let mut shapes = HashMap::new();
-    for node in model.nodes() {
-        for ix in 0..node.outputs.len() {
-            let outlet = OutletId::new(node.id, ix);
-            // Sources (the graph input) have their ONNX name as node name, no outlet label.
-            let label = model.outlet_label(outlet).or((ix == 0).then_some(node.name.as_str()));
-            let (Some(label), Some(dims)) = (label, node.outputs[ix].fact.shape.concretize())
-            else {
-                continue;
-            };
-            let dims: Option<Vec<i64>> = dims.iter().map(|d| d.to_i64().ok()).collect();
-            if let Some(dims) = dims {
-                shapes.insert(label.to_string(), dims);
-            }
-        }
-    }
-    Ok(shapes)
 }
 
 fn initializer_index(graph: &GraphProto, name: &str) -> Option<usize> {
