@@ -43,7 +43,7 @@ try {
   const lat = await visit(`mode=latency&runs=${runs}`);
   const ours = lat.packageCpu.medianInferenceMs;
   const theirs = lat.ortWasm.medianRunMs;
-  console.log(`per-image latency over ${runs} runs (median): package CPU (tract wasm simd128) inference ${ours.toFixed(0)} ms, whole classify() ${lat.packageCpu.medianClassifyMs.toFixed(0)} ms; onnxruntime-web wasm EP (1 thread) ${theirs.toFixed(0)} ms; ratio package/ort ${(ours / theirs).toFixed(2)}`);
+  console.log(`per-image latency over ${runs} runs (median): package CPU (${lat.packageCpu.device}) inference ${ours.toFixed(0)} ms, whole classify() ${lat.packageCpu.medianClassifyMs.toFixed(0)} ms; onnxruntime-web wasm EP (1 thread) ${theirs.toFixed(0)} ms; ratio package/ort ${(ours / theirs).toFixed(2)}`);
   console.log(JSON.stringify(lat.all));
 } finally {
   await context.close();
