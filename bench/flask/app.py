@@ -26,6 +26,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 ONNX_PATH = os.environ.get("DENSENET_ONNX", os.path.join(ROOT, "model/build/densenet121-random.onnx"))
 BACKEND = os.environ.get("BENCH_BACKEND", "auto")
+# One thread per core this process may run on: pinned to one core by
+# bench/worker/bench.sh (taskset), so per-core figures are per core.
+THREADS = int(os.environ.get("BENCH_THREADS", len(os.sched_getaffinity(0))))
 
 app = Flask(__name__)
 imagenet_class_index = json.load(open(os.path.join(ROOT, "model/imagenet_class_index.json")))
@@ -87,6 +90,7 @@ if backend == "torch":
     import torch
     import torchvision.transforms as transforms
 
+    torch.set_num_threads(THREADS)
     # The tutorial: model = models.densenet121(pretrained=True); model.eval()
     model = torch_densenet_from_onnx(ONNX_PATH)
     model.eval()
@@ -115,7 +119,9 @@ else:
     sys.path.insert(0, os.path.join(ROOT, "model"))
     from make_references import center_crop, resize, to_input  # torchvision's arithmetic, in PIL/numpy
 
-    session = ort.InferenceSession(ONNX_PATH, providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = THREADS
+    session = ort.InferenceSession(ONNX_PATH, options, providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
 
     def transform_image(image_bytes):
@@ -140,4 +146,4 @@ def predict():
 
 @app.route('/backend')
 def which_backend():
-    return jsonify({'backend': backend, 'model': os.path.basename(ONNX_PATH)})
+    return jsonify({'backend': backend, 'threads': THREADS, 'model': os.path.basename(ONNX_PATH)})

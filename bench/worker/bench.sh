@@ -14,7 +14,10 @@
 #                    (default: batch1 / coalesce off, and coalescing on at MAX_BATCH 4)
 #   BENCH_TORCH      1 (default): install torch+torchvision into the bench venv
 #                    if missing (PyPI, several GB, at most 10 minutes); 0: don't
-#   BENCH_BACKEND    Flask peer: auto (torch if importable), torch, onnxruntime
+#   BENCH_FLASK      Flask peers, in order (default "torch onnxruntime"; torch is
+#                    skipped, loudly, when it is not installed)
+#   BENCH_PIN        1 (default on 2+ cores): every server on core 0 (taskset),
+#                    the load tool on core 1, so req/s are per core; 0: no pinning
 # Output: one JSON line per run, then a table with ratios Worker/Flask, also
 # written to $DENSENET_EDGE_CACHE/bench-worker/<time>.txt.
 set -euo pipefail
@@ -34,6 +37,13 @@ mkdir -p "$out_dir"
 report="$out_dir/$(date +%Y%m%d-%H%M%S).txt"
 results="$(mktemp)"
 say() { echo "bench: $*" >&2; }
+server_cpu=()
+load_cpu=()
+if [[ "${BENCH_PIN:-1}" == 1 && "$(nproc)" -ge 2 ]]; then
+  server_cpu=(taskset -c 0)
+  load_cpu=(taskset -c 1)
+  say "servers pinned to core 0, the load tool to core 1: req/s are per core"
+fi
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -f "$results"; }
@@ -50,7 +60,7 @@ load() { # label url
   for c in "${concs[@]}"; do
     local n=$(( base_requests > 2 * c ? base_requests : 2 * c ))
     local line
-    line="$(node "$here/load.mjs" "$url" "$image" "$c" "$n" 2)"
+    line="$("${load_cpu[@]}" node "$here/load.mjs" "$url" "$image" "$c" "$n" 2)"
     echo "$label $line" | tee -a "$results"
   done
 }
@@ -64,7 +74,7 @@ for cfg in "${configs[@]}"; do
   for x in "${kv[@]}"; do vars+=(--var "${x%%=*}:${x#*=}"); done
   port="$(free_port)"
   say "starting wrangler dev ($label: ${cfg#*:}) on 127.0.0.1:$port"
-  WORKER_PREBUILT=1 wrangler dev --ip 127.0.0.1 --port "$port" --log-level log \
+  WORKER_PREBUILT=1 "${server_cpu[@]}" wrangler dev --ip 127.0.0.1 --port "$port" --log-level log \
     --show-interactive-dev-session=false "${vars[@]}" >"$out_dir/$label.log" 2>&1 &
   pids+=($!)
   wait_http "http://127.0.0.1:$port/health" 90
@@ -94,39 +104,45 @@ if [[ "${BENCH_TORCH:-1}" == 1 ]] && ! "$venv/bin/python" -c 'import torch, torc
   timeout 600 "$venv/bin/pip" install -q --disable-pip-version-check torch==2.15.0 torchvision==0.29.2 \
     || say "torch install failed or timed out"
 fi
-port="$(free_port)"
 cd "$root/bench/flask"
-DENSENET_ONNX="$onnx" BENCH_BACKEND="${BENCH_BACKEND:-auto}" \
-  "$venv/bin/gunicorn" -w 1 -b "127.0.0.1:$port" --timeout 120 app:app >"$out_dir/flask.log" 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$port/backend" 120
-backend="$(curl -fsS "http://127.0.0.1:$port/backend" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).backend))')"
-if [[ "$backend" != torch ]]; then
-  say "*****************************************************************************"
-  say "*** the Flask peer runs the ONNX graph on onnxruntime, NOT PyTorch eager:   ***"
-  say "*** torch/torchvision are not installed in $venv"
-  say "*****************************************************************************"
-fi
-load "flask-$backend" "http://127.0.0.1:$port/predict"
-kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+peers=()
+for backend in ${BENCH_FLASK:-torch onnxruntime}; do
+  if [[ "$backend" == torch ]] && ! "$venv/bin/python" -c 'import torch, torchvision' 2>/dev/null; then
+    say "*** torch/torchvision are not installed in $venv: NO PyTorch Flask peer in this run ***"
+    continue
+  fi
+  port="$(free_port)"
+  DENSENET_ONNX="$onnx" BENCH_BACKEND="$backend" \
+    "${server_cpu[@]}" "$venv/bin/gunicorn" -w 1 -b "127.0.0.1:$port" --timeout 120 app:app >"$out_dir/flask-$backend.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$port/backend" 120
+  say "flask-$backend: $(curl -fsS "http://127.0.0.1:$port/backend")"
+  load "flask-$backend" "http://127.0.0.1:$port/predict"
+  peers+=("flask-$backend")
+  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+done
 
 # --- the table -------------------------------------------------------------------
-node - "$results" "flask-$backend" <<'JS' | tee "$report"
+node - "$results" "${peers[@]}" <<'JS' | tee "$report"
 const fs = require('fs');
-const [file, peer] = process.argv.slice(2);
+const [file, ...peers] = process.argv.slice(2);
 const rows = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => {
   const i = l.indexOf(' ');
   return { label: l.slice(0, i), ...JSON.parse(l.slice(i + 1)) };
 });
-const flask = Object.fromEntries(rows.filter((r) => r.label === peer).map((r) => [r.concurrency, r]));
+const byConc = (label) => Object.fromEntries(rows.filter((r) => r.label === label).map((r) => [r.concurrency, r]));
+const peerRows = peers.map((p) => [p, byConc(p)]);
 const pad = (s, n) => String(s).padEnd(n);
 console.log(`DenseNet-121 (random weights), one image per request, ${new Date().toISOString()}`);
-console.log(`${pad('server', 22)}${pad('conc', 6)}${pad('req/s', 9)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('errors', 8)}${pad('x req/s', 9)}${pad('x p50', 8)}server-side median ms`);
+const ratioCols = peers.map((p) => pad(`x ${p}`, 20)).join('');
+console.log(`${pad('server', 22)}${pad('conc', 6)}${pad('req/s', 9)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('errors', 8)}${ratioCols}server-side median ms`);
 for (const r of rows) {
-  const f = flask[r.concurrency];
-  const ratio = f && r.label !== peer ? [(r.req_s / f.req_s).toFixed(2), (r.p50_ms / f.p50_ms).toFixed(2)] : ['', ''];
-  console.log(`${pad(r.label, 22)}${pad(r.concurrency, 6)}${pad(r.req_s, 9)}${pad(r.p50_ms, 9)}${pad(r.p99_ms, 9)}${pad(r.errors, 8)}${pad(ratio[0], 9)}${pad(ratio[1], 8)}${JSON.stringify(r.server_median)}`);
+  const ratios = peerRows.map(([p, f]) => {
+    const other = f[r.concurrency];
+    return pad(other && r.label !== p && !peers.includes(r.label) ? `${(r.req_s / other.req_s).toFixed(2)} / ${(r.p50_ms / other.p50_ms).toFixed(2)}` : '', 20);
+  }).join('');
+  console.log(`${pad(r.label, 22)}${pad(r.concurrency, 6)}${pad(r.req_s, 9)}${pad(r.p50_ms, 9)}${pad(r.p99_ms, 9)}${pad(r.errors, 8)}${ratios}${JSON.stringify(r.server_median)}`);
 }
-console.log(`x req/s, x p50: Worker / ${peer} at the same concurrency (req/s: higher is better for the Worker; p50: lower is).`);
+console.log('x PEER: Worker req/s / PEER req/s, Worker p50 / PEER p50, same concurrency (higher req/s, lower p50 is better for the Worker).');
 JS
 say "report: $report"
