@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use densenet_edge::tensor::{parse_npy, NpyElement};
+use npy::{parse_npy, NpyElement};
 use densenet_edge::Manifest;
 
 pub fn repo() -> PathBuf {

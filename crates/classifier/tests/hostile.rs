@@ -6,7 +6,7 @@ mod common;
 #[path = "support/peak_alloc.rs"]
 mod peak_alloc;
 
-use densenet_edge::tensor::parse_npy;
+use npy::parse_npy;
 use densenet_edge::{decode_crop, decode_crop_cost, DecodeLimits, Preprocess};
 
 #[global_allocator]

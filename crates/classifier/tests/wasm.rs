@@ -3,7 +3,7 @@
 //! (scripts/test-wasm.sh), against the same PIL references as natively.
 #![cfg(target_arch = "wasm32")]
 
-use densenet_edge::tensor::parse_npy;
+use npy::parse_npy;
 use densenet_edge::{classify_logits, decode, DecodeLimits, Labels, Preprocess};
 use wasm_bindgen_test::wasm_bindgen_test;
 

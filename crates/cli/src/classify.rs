@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use clap::builder::TypedValueParser;
 use clap::Args;
-use densenet_edge::tensor::npy_bytes;
+use npy::npy_bytes;
 use densenet_edge::{
     decode_crop, Classifier, DecodeLimits, EngineChoice, EngineKind, ErrorBody, ItemOutcome, Labels, ModelInfo, Options,
     Preprocess, DEFAULT_THRESHOLD, DEFAULT_TOP_K, MAX_TOP_K,

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use densenet_edge::tensor::{parse_npy, NpyElement};
+use npy::{parse_npy, NpyElement};
 use densenet_edge::{decode_crop, DecodeLimits, EngineChoice, Preprocess, Tensor};
 
 use crate::error::{read, CliError};
