@@ -281,8 +281,8 @@ describe('the model: loaded once per isolate', () => {
     assert.equal(res.status, 200);
     const body = await res.json();
     assert.equal(body.engine, 'cpu');
-    // The kernel set that runs: the Worker is built with simd128 (worker/.cargo/config.toml).
-    assert.match(body.device, /^densenet-edge wasm simd128/);
+    // The kernel set that runs: the Worker is built with simd128 and relaxed SIMD (worker/.cargo/config.toml).
+    assert.equal(body.device, 'densenet-edge wasm simd128+relaxed');
     assert.deepEqual(body.model, {
       name: MODEL_NAME, weights: 'random', pretrained: false, sha256: manifest.sha256, bytes: manifest.bytes,
     });
