@@ -10,6 +10,7 @@ mod health;
 mod memory;
 mod model;
 mod model_file;
+mod model_stream;
 mod multipart;
 mod predict;
 mod routes;

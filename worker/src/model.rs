@@ -8,14 +8,14 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use densenet_edge::{Classifier, CpuEngine, DecodeLimits, Labels, Manifest, Options};
-use futures_util::StreamExt;
+use densenet_edge::{Classifier, DecodeLimits, Labels, Manifest, Options};
 use serde::Serialize;
 use worker::{Context, Env};
 
 use crate::config::Config;
 use crate::errors::ApiError;
 use crate::memory;
+use crate::model_stream;
 
 pub struct Model {
     pub classifier: Classifier,
@@ -27,9 +27,12 @@ pub struct Model {
 /// right after it.
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadStats {
+    /// Until R2 answered with the manifest and the model's stream.
     pub fetch_ms: f64,
-    pub verify_ms: f64,
-    pub engine_ms: f64,
+    /// Reading the model, hashing it and packing its weights (overlapped).
+    pub stream_ms: f64,
+    /// The digest's last step, the sha256 check and the engine's plan.
+    pub finish_ms: f64,
     pub total_ms: f64,
     pub wasm_memory_bytes: u64,
 }
@@ -155,25 +158,15 @@ async fn load(env: Env, config: &Config) -> Result<Model, ApiError> {
         ))
         .into());
     }
-    // Streamed straight into wasm memory: no 32 MB ArrayBuffer on the JS heap.
     let read_error = |e: worker::Error| ApiError::model_unavailable(format!("reading {}: {e}", manifest.file));
-    let mut bytes = Vec::with_capacity(object.size() as usize);
-    let mut stream = object
+    let stream = object
         .body()
         .ok_or_else(|| ApiError::model_unavailable(format!("{} has no body", manifest.file)))?
         .stream()
         .map_err(read_error)?;
-    while let Some(chunk) = stream.next().await {
-        bytes.extend_from_slice(&chunk.map_err(read_error)?);
-    }
     let t_fetch = now_ms();
-
-    manifest.verify(&bytes)?;
-    let t_verify = now_ms();
-
-    let engine = CpuEngine::load(&bytes)?;
-    drop(bytes);
-    let t_engine = now_ms();
+    let streamed = model_stream::load(stream, &manifest, now_ms).await?;
+    let engine = streamed.engine;
 
     let options = Options {
         limits: DecodeLimits {
@@ -188,20 +181,20 @@ async fn load(env: Env, config: &Config) -> Result<Model, ApiError> {
     let classifier = Classifier::new(Box::new(engine), Labels::imagenet().clone(), options)?;
     let load = LoadStats {
         fetch_ms: t_fetch - t0,
-        verify_ms: t_verify - t_fetch,
-        engine_ms: t_engine - t_verify,
+        stream_ms: streamed.stream_ms,
+        finish_ms: streamed.finish_ms,
         total_ms: now_ms() - t0,
         wasm_memory_bytes: memory::wasm_bytes(),
     };
     worker::console_log!(
-        "densenet-edge: loaded {} ({} weights, {} bytes) in {:.0} ms (fetch {:.0}, sha256 {:.0}, engine {:.0}); wasm memory {} bytes",
+        "densenet-edge: loaded {} ({} weights, {} bytes) in {:.0} ms (fetch {:.0}, stream + sha256 + weights {:.0}, finish {:.0}); wasm memory {} bytes",
         manifest.name,
         manifest.weights,
         manifest.bytes,
         load.total_ms,
         load.fetch_ms,
-        load.verify_ms,
-        load.engine_ms,
+        load.stream_ms,
+        load.finish_ms,
         load.wasm_memory_bytes
     );
     Ok(Model { classifier, manifest, load })

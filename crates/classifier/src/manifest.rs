@@ -31,7 +31,12 @@ impl Manifest {
 
     /// The model bytes must be the file this manifest describes.
     pub fn verify(&self, model: &[u8]) -> Result<()> {
-        let digest = sha256_hex(model);
+        self.check_sha256(&sha256_hex(model))
+    }
+
+    /// Check a digest computed elsewhere (e.g. by the runtime while the file
+    /// streamed), as lowercase hex.
+    pub fn check_sha256(&self, digest: &str) -> Result<()> {
         if digest != self.sha256 {
             return Err(Error::ModelInvalid(format!(
                 "sha256 of the model is {digest}, the manifest of {} says {}",
