@@ -55,8 +55,14 @@ impl WebGpuEngine {
         let expected = reference.run_sync(&probe)?;
         let got = engine.run_one(&probe.data).await?;
         let scale = expected[0].iter().fold(1.0f32, |m, v| m.max(v.abs()));
-        let max_diff = expected[0].iter().zip(&got).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
-        if got.len() != expected[0].len() || !(max_diff <= SELF_CHECK_TOLERANCE * scale) {
+        // A NaN or infinite logit (a broken shader) counts as infinitely far:
+        // f32::max would skip a NaN.
+        let max_diff = expected[0]
+            .iter()
+            .zip(&got)
+            .map(|(a, b)| if b.is_finite() { (a - b).abs() } else { f32::INFINITY })
+            .fold(0.0f32, f32::max);
+        if got.len() != expected[0].len() || max_diff > SELF_CHECK_TOLERANCE * scale {
             return Err(Error::EngineMismatch { engine: "webgpu", max_diff, tolerance: SELF_CHECK_TOLERANCE * scale });
         }
         engine.self_check_max_diff = max_diff;
