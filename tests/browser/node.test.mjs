@@ -41,6 +41,6 @@ test('Node: model bytes need a manifest, and must match its sha256', async () =>
   const bytes = await read('model/build/densenet121-random.onnx');
   await assert.rejects(Classifier.create({ model: bytes }), { code: 'invalid_argument' });
   const manifest = JSON.parse(await read('model/manifests/densenet121-random.json'));
-  await assert.rejects(Classifier.create({ model: bytes.subarray(1), manifest }), { code: 'model_invalid' });
+  await assert.rejects(Classifier.create({ model: bytes.subarray(1), manifest }), { code: 'model_checksum_mismatch' });
   await assert.rejects(Classifier.create({ model: '/nonexistent/x.onnx' }), { code: 'model_unavailable' });
 });

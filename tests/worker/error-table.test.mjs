@@ -99,15 +99,21 @@ describe('every row, produced', () => {
     workers.push(w1);
     assert.equal(await record(await post(b1, await file('photos/rocket.jpg'))), 'model_unavailable');
 
+    // Manifests naming the real file with another sha256, or another size.
     const dir = mkdtempSync(path.join(os.tmpdir(), 'densenet-edge-'));
-    const tampered = path.join(dir, 'tampered.json');
-    writeFileSync(tampered, JSON.stringify({ ...manifest, name: 'densenet121-tampered', sha256: '0'.repeat(64) }));
-    execFileSync(wranglerBin, ['r2', 'object', 'put', '--local', 'densenet-edge-models/densenet121-tampered.json', '--file', tampered], {
-      cwd: workerDir, stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    const { worker: w2, base: b2 } = await startWorker({ MODEL: 'densenet121-tampered' });
-    workers.push(w2);
-    assert.equal(await record(await post(b2, await file('photos/rocket.jpg'))), 'model_invalid');
+    for (const [name, change, code] of [
+      ['densenet121-tampered', { sha256: '0'.repeat(64) }, 'model_checksum_mismatch'],
+      ['densenet121-resized', { bytes: manifest.bytes + 1 }, 'model_invalid'],
+    ]) {
+      const json = path.join(dir, `${name}.json`);
+      writeFileSync(json, JSON.stringify({ ...manifest, name, ...change }));
+      execFileSync(wranglerBin, ['r2', 'object', 'put', '--local', `densenet-edge-models/${name}.json`, '--file', json], {
+        cwd: workerDir, stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      const { worker: w, base: b } = await startWorker({ MODEL: name });
+      workers.push(w);
+      assert.equal(await record(await post(b, await file('photos/rocket.jpg'))), code);
+    }
   });
 
   test('each row produced with its status', () => {

@@ -49,7 +49,7 @@ describe('model bytes that are not what the manifest says', () => {
   let worker;
   after(async () => worker?.dispose());
 
-  test('sha256 mismatch is 503 model_invalid', async () => {
+  test('sha256 mismatch is 503 model_checksum_mismatch, and /health says so', async () => {
     seedModel();
     // A manifest naming the real file with another sha256.
     const dir = mkdtempSync(path.join(os.tmpdir(), 'densenet-edge-'));
@@ -63,7 +63,8 @@ describe('model bytes that are not what the manifest says', () => {
     const res = await predict(base);
     const body = await res.json();
     assert.equal(res.status, 503);
-    assert.equal(body.error.code, 'model_invalid');
+    assert.equal(body.error.code, 'model_checksum_mismatch');
     assert.match(body.error.message, /sha256/);
+    assert.equal((await health(base)).model_error.code, 'model_checksum_mismatch');
   });
 });

@@ -269,7 +269,7 @@ export class Classifier {
       try {
         model = await load();
       } catch (e) {
-        if (!(cached && e.code === 'model_invalid' && /sha256/.test(e.message))) throw e;
+        if (!(cached && e.code === 'model_checksum_mismatch')) throw e;
         try {
           await cache.delete(modelUrl); // a stale or corrupt cached copy: download again
         } catch {}

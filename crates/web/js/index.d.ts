@@ -113,7 +113,7 @@ export interface ClassificationError {
 
 export type ErrorCode =
   | 'empty_input' | 'not_an_image' | 'unsupported_format' | 'corrupt_image' | 'too_many_pixels' | 'image_too_large'
-  | 'too_many_bytes' | 'model_invalid' | 'model_unavailable' | 'engine_unavailable' | 'engine_mismatch'
+  | 'too_many_bytes' | 'model_invalid' | 'model_checksum_mismatch' | 'model_unavailable' | 'engine_unavailable' | 'engine_mismatch'
   | 'inference_failed' | 'invalid_argument'
   /** The wasm instance trapped during the call; it was replaced, the next call works on a fresh one. */
   | 'instance_crashed';

@@ -62,7 +62,7 @@ async fn wrong_bytes_are_rejected_before_loading() {
         .await
         .err()
         .unwrap();
-    assert_eq!(code_of(&err), "model_invalid");
+    assert_eq!(code_of(&err), "model_checksum_mismatch");
     assert!(err.unchecked_ref::<js_sys::Error>().message().as_string().unwrap().contains("sha256"));
 }
 
