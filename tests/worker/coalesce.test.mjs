@@ -52,3 +52,17 @@ test('concurrent requests are coalesced into batches, each answer its own', asyn
   assert.equal(health.batches.images, 4);
   assert.equal(health.batches.runs, 2);
 });
+
+test('each image reports the engine run it was in; a failed one none', async () => {
+  // One request alone: its two good images fill one run of MAX_BATCH 2.
+  const fd = form([
+    ['file', await image('photos/astronaut.png'), 'astronaut.png'],
+    ['file', await image('bad/not_image.txt'), 'notes.txt'],
+    ['file', await image('photos/rocket.jpg'), 'rocket.jpg'],
+  ]);
+  const res = await fetch(`${base}/predict`, { method: 'POST', body: fd });
+  const body = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.deepEqual(body.batch_sizes, [2, 0, 2]);
+  assert.equal(body.results[1].error.code, 'not_an_image');
+});

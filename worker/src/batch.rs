@@ -94,17 +94,14 @@ pub async fn classify(model: &Model, prepared: Vec<CrateResult<RgbImage>>, top_k
 async fn alone(model: &Model, prepared: Vec<CrateResult<RgbImage>>, top_k: usize) -> Vec<Done> {
     let good = prepared.iter().filter(|p| p.is_ok()).count();
     let t0 = now_ms();
-    let results = model.classifier.classify_prepared(prepared, top_k).await;
+    let batched = model.classifier.classify_in_batches(prepared, top_k).await;
     let engine_ms = now_ms() - t0;
     if good > 0 {
         record_batch(good);
     }
-    results
+    batched
         .into_iter()
-        .map(|result| {
-            let batch_size = if result.is_ok() { good } else { 0 };
-            Done { result, batch_size, engine_ms }
-        })
+        .map(|b| Done { result: b.result, batch_size: b.batch_size, engine_ms })
         .collect()
 }
 
@@ -169,16 +166,16 @@ async fn run_batch(model: &Model, max_batch: usize) {
     // One top-k list long enough for every request; each keeps its prefix.
     let k = jobs.iter().map(|j| j.top_k).max().unwrap_or(1);
     let (images, metas): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (Ok(j.image), (j.top_k, j.slot))).unzip();
-    let n = images.len();
     let t0 = now_ms();
-    let results = model.classifier.classify_prepared(images, k).await;
+    let batched = model.classifier.classify_in_batches(images, k).await;
     let engine_ms = now_ms() - t0;
-    record_batch(n);
-    for (mut result, (top_k, slot)) in results.into_iter().zip(metas) {
+    record_batch(batched.len());
+    for (b, (top_k, slot)) in batched.into_iter().zip(metas) {
+        let mut result = b.result;
         if let Ok(c) = &mut result {
             c.predictions.truncate(top_k);
         }
-        *slot.borrow_mut() = Some(Done { result, batch_size: n, engine_ms });
+        *slot.borrow_mut() = Some(Done { result, batch_size: b.batch_size, engine_ms });
     }
 }
 

@@ -31,6 +31,15 @@ impl Default for Options {
     }
 }
 
+/// One image's outcome, and the engine run that produced it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batched {
+    pub result: Result<Classification>,
+    /// Images in the engine run that answered this one; 0 when the image
+    /// never reached the engine (it failed before).
+    pub batch_size: usize,
+}
+
 pub struct Classifier {
     engine: Box<dyn Engine>,
     labels: Labels,
@@ -72,8 +81,16 @@ impl Classifier {
     /// Classify images already decoded, resized and cropped (from
     /// [`Classifier::prepare`], or pixels from a canvas); errors pass through.
     pub async fn classify_prepared(&self, prepared: Vec<Result<RgbImage>>, top_k: usize) -> Vec<Result<Classification>> {
+        self.classify_in_batches(prepared, top_k).await.into_iter().map(|b| b.result).collect()
+    }
+
+    /// [`Classifier::classify_prepared`], with the size of the engine run
+    /// each image was in (what a server reports, and what it cannot guess:
+    /// failed images take no place in a run).
+    pub async fn classify_in_batches(&self, prepared: Vec<Result<RgbImage>>, top_k: usize) -> Vec<Batched> {
         let crop = self.options.preprocess.crop;
-        let mut answers: Vec<Option<Result<Classification>>> = Vec::with_capacity(prepared.len());
+        let mut answers: Vec<Option<Batched>> = Vec::with_capacity(prepared.len());
+        let failed = |e: Error| Some(Batched { result: Err(e), batch_size: 0 });
         let mut pending: Vec<(usize, RgbImage)> = Vec::new();
         for (i, p) in prepared.into_iter().enumerate() {
             match p {
@@ -81,12 +98,12 @@ impl Classifier {
                     answers.push(None);
                     pending.push((i, img));
                 }
-                Ok(img) => answers.push(Some(Err(Error::InvalidArgument(format!(
+                Ok(img) => answers.push(failed(Error::InvalidArgument(format!(
                     "prepared image is {}x{}, expected {crop}x{crop}",
                     img.width(),
                     img.height()
-                ))))),
-                Err(e) => answers.push(Some(Err(e))),
+                )))),
+                Err(e) => answers.push(failed(e)),
             }
         }
         for chunk in pending.chunks(self.options.max_batch) {
@@ -94,10 +111,11 @@ impl Classifier {
             let batch = self.options.preprocess.normalized(&images);
             let result = self.engine.run(&batch).await;
             for (k, (i, _)) in chunk.iter().enumerate() {
-                answers[*i] = Some(match &result {
+                let result = match &result {
                     Ok(logits) => Ok(classify_logits(&logits[k], &self.labels, top_k, self.options.threshold)),
                     Err(e) => Err(e.clone()),
-                });
+                };
+                answers[*i] = Some(Batched { result, batch_size: chunk.len() });
             }
         }
         answers.into_iter().map(|a| a.expect("every image answered")).collect()

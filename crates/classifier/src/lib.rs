@@ -25,7 +25,7 @@ mod rows;
 pub mod tensor;
 mod whole_rows;
 
-pub use classifier::{Classifier, Options};
+pub use classifier::{Batched, Classifier, Options};
 pub use answer::{ErrorAnswer, ErrorBody, ImageAnswer, ItemOutcome, ModelInfo, DEFAULT_TOP_K, MAX_TOP_K};
 pub use decode::{decode, decode_crop, decode_crop_cost, DecodeLimits, SUPPORTED_FORMATS};
 #[cfg(feature = "cpu")]
