@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::labels::Labels;
 use crate::postprocess::{classify_logits, Classification, DEFAULT_THRESHOLD};
 use crate::preprocess::Preprocess;
+use crate::rgba::{rgba_crop, RgbaPixels};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
@@ -70,6 +71,12 @@ impl Classifier {
     /// Decode, resize and crop: the uint8 image the model will see.
     pub fn prepare(&self, bytes: &[u8]) -> Result<RgbImage> {
         decode_crop(bytes, &self.options.limits, &self.options.preprocess)
+    }
+
+    /// Resize and crop RGBA pixels (e.g. a canvas's `ImageData`) with this
+    /// classifier's limits: see [`rgba_crop`].
+    pub fn prepare_rgba<P: RgbaPixels + ?Sized>(&self, pixels: &P, width: u32, height: u32) -> Result<RgbImage> {
+        rgba_crop(pixels, width, height, &self.options.limits, &self.options.preprocess)
     }
 
     /// Classify encoded images; the answer at `i` is for `images[i]`.

@@ -2,8 +2,9 @@
 //! encoded image bytes to labelled predictions, with the exact
 //! preprocessing of the PyTorch tutorial (PIL + torchvision).
 //!
-//! bytes -> [`decode`] -> [`Preprocess`] (resize, crop, normalise) ->
-//! [`Engine`] (tract on CPU, wonnx on WebGPU) -> [`classify_logits`]
+//! bytes -> [`decode`] (or RGBA pixels -> [`rgba_crop`]) -> [`Preprocess`]
+//! (resize, crop, normalise) -> [`Engine`] (tract on CPU, wonnx on WebGPU) ->
+//! [`classify_logits`]
 //! (softmax, top-k, labels, `recognized`). [`Classifier`] runs it all for a
 //! batch of images. Nothing here knows about HTTP, JS or Workers.
 
@@ -21,6 +22,7 @@ mod png_rows;
 pub mod postprocess;
 pub mod preprocess;
 pub mod resize;
+mod rgba;
 mod rows;
 pub mod tensor;
 mod whole_rows;
@@ -36,6 +38,7 @@ pub use labels::Labels;
 pub use manifest::{sha256_hex, Manifest};
 pub use postprocess::{classify_logits, softmax, top_k, Classification, Prediction, DEFAULT_THRESHOLD};
 pub use preprocess::Preprocess;
+pub use rgba::{rgba_crop, rgba_crop_cost, RgbaPixels};
 pub use tensor::Tensor;
 
 #[cfg(feature = "cpu")]
