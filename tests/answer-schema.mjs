@@ -22,6 +22,7 @@ const isType = {
   number: (v) => typeof v === 'number',
   integer: Number.isInteger,
   boolean: (v) => typeof v === 'boolean',
+  null: (v) => v === null,
 };
 
 function check(schema, v, at, errors) {

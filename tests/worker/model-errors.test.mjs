@@ -7,10 +7,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { form, health, image, manifest, seedModel, startWorker, workerDir, wranglerBin } from './helpers.mjs';
+import {
+  fetchChecked, form, health, image, manifest, seedModel, startWorker, workerDir, wranglerBin,
+} from './helpers.mjs';
 
 async function predict(base) {
-  return fetch(`${base}/predict`, { method: 'POST', body: form([['file', await image('photos/chelsea.png'), 'c.png']]) });
+  return fetchChecked(`${base}/predict`, { method: 'POST', body: form([['file', await image('photos/chelsea.png'), 'c.png']]) });
 }
 
 const LOAD_RETRY_MS = 1500;
@@ -34,11 +36,11 @@ describe('model not in R2', () => {
     assert.equal(h.load_attempts, 1);
     // Within the backoff: the same answer, no new load.
     for (let i = 0; i < 5; i++) assert.equal((await predict(base)).status, 503);
-    assert.equal((await fetch(`${base}/health?load=1`)).status, 503);
+    assert.equal((await fetchChecked(`${base}/health?load=1`)).status, 503);
     assert.equal((await health(base)).load_attempts, 1, 'a request inside the backoff started a load');
     // After it: one new attempt, then a doubled backoff.
     await new Promise((r) => setTimeout(r, LOAD_RETRY_MS + 200));
-    assert.equal((await fetch(`${base}/health?load=1`)).status, 503);
+    assert.equal((await fetchChecked(`${base}/health?load=1`)).status, 503);
     const again = await health(base);
     assert.equal(again.load_attempts, 2);
     assert.ok(again.load_retry_in_s > LOAD_RETRY_MS / 1000, `backoff not doubled: ${again.load_retry_in_s}`);

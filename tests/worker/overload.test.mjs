@@ -3,11 +3,11 @@
 // Retry-After; the admitted requests are all answered.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { health, image, rawMultipart, seedModel, startWorker } from './helpers.mjs';
+import { fetchChecked, health, image, rawMultipart, seedModel, startWorker } from './helpers.mjs';
 
 async function post(base, parts) {
   const { body, contentType } = rawMultipart(parts);
-  return fetch(`${base}/predict`, { method: 'POST', body, headers: { 'Content-Type': contentType } });
+  return fetchChecked(`${base}/predict`, { method: 'POST', body, headers: { 'Content-Type': contentType } });
 }
 
 // Requests reach the isolate in the order sent; the cold load (seconds)
@@ -64,7 +64,7 @@ describe('32 clients back to back (the issue\'s load), production limits', () =>
   before(async () => {
     seedModel();
     ({ worker, base } = await startWorker());
-    await fetch(`${base}/health?load=1`);
+    await fetchChecked(`${base}/health?load=1`);
   });
   after(async () => worker?.dispose());
 

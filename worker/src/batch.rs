@@ -19,9 +19,10 @@ use std::time::Duration;
 use densenet_edge::{Classification, Result as CrateResult, RgbImage};
 use serde::Serialize;
 
+use crate::clock::now_ms;
 use crate::config::Config;
 use crate::memory;
-use crate::model::{now_ms, Model};
+use crate::model::Model;
 
 /// One image's answer and the engine batch it rode in.
 pub struct Done {

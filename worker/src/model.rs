@@ -8,11 +8,12 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use densenet_edge::{Classifier, CpuEngine, DecodeLimits, Labels, Manifest, Options};
+use densenet_edge::{load_engine, Classifier, DecodeLimits, EngineChoice, EngineKind, ErrorBody, Labels, Manifest, ModelInfo, Options};
 use futures_util::StreamExt;
 use serde::Serialize;
 use worker::{Context, Env};
 
+use crate::clock::now_ms;
 use crate::config::Config;
 use crate::errors::ApiError;
 use crate::memory;
@@ -20,6 +21,8 @@ use crate::memory;
 pub struct Model {
     pub classifier: Classifier,
     pub manifest: Manifest,
+    /// What every answer says about the model.
+    pub info: ModelInfo,
     pub load: LoadStats,
 }
 
@@ -53,10 +56,6 @@ thread_local! {
 /// workerd cancels as hung a request that only waits on other work).
 const POLL_MS: u64 = 20;
 const MAX_RETRY_MS: f64 = 60_000.0;
-
-pub fn now_ms() -> f64 {
-    worker::js_sys::Date::now()
-}
 
 pub fn loaded() -> Option<Rc<Model>> {
     STATE.with(|s| s.borrow().loaded.clone())
@@ -115,7 +114,7 @@ fn start_load(env: Env, ctx: &Context, config: Config) {
                 }
                 Err(e) => {
                     let backoff = (config.load_retry_ms as f64 * 2f64.powi(s.attempts as i32 - 1)).min(MAX_RETRY_MS);
-                    worker::console_error!("densenet-edge: model load {} failed: {}", s.attempts, e.message);
+                    worker::console_error!("densenet-edge: model load {} failed: {}", s.attempts, e.body.message);
                     s.failed = Some((e, now_ms() + backoff));
                 }
             }
@@ -171,7 +170,8 @@ async fn load(env: Env, config: &Config) -> Result<Model, ApiError> {
     manifest.verify(&bytes)?;
     let t_verify = now_ms();
 
-    let engine = CpuEngine::load(&bytes)?;
+    // Workers have no WebGPU: the CPU engine, made where every surface makes its engines.
+    let engine = load_engine(&bytes, manifest.preprocess.crop as usize, EngineChoice::Cpu).await?.engine;
     drop(bytes);
     let t_engine = now_ms();
 
@@ -185,7 +185,7 @@ async fn load(env: Env, config: &Config) -> Result<Model, ApiError> {
         threshold: config.threshold,
         max_batch: config.max_batch,
     };
-    let classifier = Classifier::new(Box::new(engine), Labels::imagenet().clone(), options)?;
+    let classifier = Classifier::new(engine, Labels::imagenet().clone(), options)?;
     let load = LoadStats {
         fetch_ms: t_fetch - t0,
         verify_ms: t_verify - t_fetch,
@@ -204,7 +204,8 @@ async fn load(env: Env, config: &Config) -> Result<Model, ApiError> {
         load.engine_ms,
         load.wasm_memory_bytes
     );
-    Ok(Model { classifier, manifest, load })
+    let info = ModelInfo::from(&manifest);
+    Ok(Model { classifier, manifest, info, load })
 }
 
 const SEED_HINT: &str =
@@ -233,8 +234,8 @@ pub async fn read_manifest(env: &Env, config: &Config) -> Result<Manifest, ApiEr
 }
 
 impl Model {
-    pub fn engine(&self) -> &'static str {
-        self.classifier.engine().kind().as_str()
+    pub fn engine(&self) -> EngineKind {
+        self.classifier.engine().kind()
     }
 }
 
@@ -245,7 +246,7 @@ pub struct Status {
     pub loading: bool,
     pub attempts: u32,
     /// `{code, message}` of the last failed load.
-    pub error: Option<serde_json::Value>,
+    pub error: Option<ErrorBody>,
     /// Seconds until a failed load may be retried.
     pub retry_in_s: Option<f64>,
 }
@@ -257,7 +258,7 @@ pub fn status() -> Status {
             loaded: s.loaded.is_some(),
             loading: s.loading,
             attempts: s.attempts,
-            error: s.failed.as_ref().map(|(e, _)| e.body()["error"].clone()),
+            error: s.failed.as_ref().map(|(e, _)| e.body.clone()),
             retry_in_s: s.failed.as_ref().map(|(_, at)| ((at - now_ms()) / 1000.0).max(0.0)),
         }
     })
