@@ -183,8 +183,9 @@ function describe(adapter) {
 
 /**
  * An input as wasm takes it, its size checked first: a Blob by its `size`
- * before it is read, bytes by their length, ImageData by its dimensions
- * before its pixels are copied (limits.js).
+ * before it is read, bytes by their length (limits.js). ImageData goes to
+ * wasm as it is: the shared crate checks its dimensions before it copies
+ * a row of its pixels.
  */
 async function toInput(input, limits) {
   if (typeof Blob !== 'undefined' && input instanceof Blob) {
@@ -193,7 +194,7 @@ async function toInput(input, limits) {
   }
   if (input instanceof ArrayBuffer) return checkInput(new Uint8Array(input), limits);
   if (ArrayBuffer.isView(input)) return checkInput(new Uint8Array(input.buffer, input.byteOffset, input.byteLength), limits);
-  if (input && typeof input === 'object' && 'data' in input && 'width' in input && 'height' in input) return checkInput(input, limits);
+  if (input && typeof input === 'object' && 'data' in input && 'width' in input && 'height' in input) return input;
   throw codedError('invalid_argument', 'classify() takes a Blob/File, an ArrayBuffer/Uint8Array or ImageData');
 }
 

@@ -11,7 +11,9 @@ mod test_trap;
 
 use std::rc::Rc;
 
-use densenet_edge::{Classification, Classifier, CpuEngine, Engine, Error, Labels, Manifest, Options, RgbImage, WebGpuEngine};
+use densenet_edge::{
+    load_engine, Classification, Classifier, EngineChoice, EngineKind, Error, Labels, Manifest, Options, RgbImage,
+};
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -144,7 +146,7 @@ impl Inner {
                 test_trap::trap_if_asked(&bytes);
                 self.classifier.prepare(&bytes)
             }
-            Input::Rgb(img) => Ok(self.classifier.options().preprocess.resize_crop(&img)),
+            Input::Pixels { data, width, height } => self.classifier.prepare_rgba(&data, width, height),
         }
     }
 
@@ -204,10 +206,11 @@ pub struct Model {
 
 #[wasm_bindgen]
 impl Model {
-    /// Verify `onnx` against the manifest (sha256), then load it on
-    /// `engine` ("cpu" or "webgpu"). With `fallback`, a WebGPU engine that
-    /// fails to load or fails its self-check against the CPU engine gives
-    /// way to the CPU engine, and `engineReason` says why. `reason` is the
+    /// Verify `onnx` against the manifest (sha256: `model_checksum_mismatch`),
+    /// then load it on `engine` ("cpu" or "webgpu") through the shared
+    /// crate's `load_engine`. With `fallback`, a WebGPU engine that fails to
+    /// load or fails its self-check against the CPU engine gives way to the
+    /// CPU engine, and `engineReason` says why. `reason` is the
     /// caller's reason for the engine choice (e.g. "no WebGPU adapter").
     /// `limits`: `{ maxBytes, maxPixels, maxDecodeBytes }`, each optional
     /// (see `defaultLimits`). Resolves to a `Model`; a trap while loading on
@@ -244,28 +247,26 @@ impl Model {
     ) -> Result<Model, JsValue> {
         let manifest = Manifest::from_json(&manifest_json).map_err(|e| js_error(&e))?;
         let limits = limits_from_js(&limits).map_err(|e| js_error(&e))?;
+        // JS has already looked at the adapter: "webgpu" with `fallback` is
+        // the shared crate's `auto`.
+        let choice = match engine.parse::<EngineChoice>().map_err(|e| js_error(&e))? {
+            EngineChoice::Webgpu if fallback => EngineChoice::Auto,
+            choice => choice,
+        };
         let onnx = onnx.to_vec();
         manifest.verify(&onnx).map_err(|e| js_error(&e))?;
         let options = Options { preprocess: manifest.preprocess.clone(), limits, ..Options::default() };
-        let cpu = CpuEngine::load(&onnx).map_err(|e| js_error(&e))?;
-        let (engine, engine_reason): (Box<dyn Engine>, String) = match engine.as_str() {
-            "cpu" => (Box::new(cpu), reason),
-            "webgpu" => match WebGpuEngine::load(&onnx, options.preprocess.crop as usize, &cpu).await {
-                Ok(gpu) => {
-                    let why = format!("{reason}; self-check max |diff| vs CPU {:.2e}", gpu.self_check_max_diff);
-                    (Box::new(gpu), why)
-                }
-                Err(e) if fallback => (Box::new(cpu), format!("WebGPU failed, using the CPU: {e}")),
-                Err(e) => return Err(js_error(&e)),
-            },
-            other => {
-                return Err(js_error(&Error::InvalidArgument(format!("unknown engine {other:?}: use cpu or webgpu"))))
-            }
-        };
+        let loaded = load_engine(&onnx, options.preprocess.crop as usize, choice).await.map_err(|e| js_error(&e))?;
         drop(onnx);
-        let (kind, device) = (engine.kind().to_string(), engine.device());
-        let classifier = Classifier::new(engine, Labels::imagenet().clone(), options).map_err(|e| js_error(&e))?;
-        Ok(Model { inner: Rc::new(Inner { classifier, engine: kind, engine_reason, device, manifest }) })
+        let (kind, device) = (loaded.engine.kind(), loaded.engine.device());
+        let engine_reason = match (choice, kind) {
+            (EngineChoice::Cpu, _) => reason,
+            (_, EngineKind::Webgpu) => format!("{reason}; {}", loaded.reason),
+            // WebGPU was tried and failed: the shared crate says why.
+            (_, EngineKind::Cpu) => loaded.reason,
+        };
+        let classifier = Classifier::new(loaded.engine, Labels::imagenet().clone(), options).map_err(|e| js_error(&e))?;
+        Ok(Model { inner: Rc::new(Inner { classifier, engine: kind.to_string(), engine_reason, device, manifest }) })
     }
 }
 

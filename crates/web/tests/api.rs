@@ -169,11 +169,12 @@ async fn oversized_inputs_are_refused_before_they_are_copied_into_wasm() {
         ("width", JsValue::from(100_000)),
         ("height", JsValue::from(100_000)),
     ]);
-    // 1000 x 1000 RGBA: within the pixel limit, over this model's 1 MiB decode budget.
+    // 2000 x 2000 RGBA: within the pixel limit; its crop-resize needs
+    // about 1.5 MB, over this model's 1 MiB decode budget.
     let over_budget = object(&[
-        ("data", Uint8ClampedArray::new_with_length(4_000_000).into()),
-        ("width", JsValue::from(1000)),
-        ("height", JsValue::from(1000)),
+        ("data", Uint8ClampedArray::new_with_length(16_000_000).into()),
+        ("width", JsValue::from(2000)),
+        ("height", JsValue::from(2000)),
     ]);
     let fractional = object(&[
         ("data", Uint8ClampedArray::new_with_length(16).into()),
