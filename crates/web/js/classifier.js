@@ -5,6 +5,7 @@
 // instance that trapped (instance.js). node.js calls `setup` with a way to
 // load the wasm.
 
+import { camelKeys } from './answer.js';
 import { api, callWasm, codedError, ensureWasm, generation, onReset, setWasmSource } from './instance.js';
 import { checkInput } from './limits.js';
 
@@ -223,8 +224,7 @@ export class Classifier {
     this.engineReason = model.engineReason;
     this.device = model.device;
     this.limits = model.limits;
-    const m = model.manifest;
-    this.model = { name: m.name, weights: m.weights, sha256: m.sha256, pretrained: m.weights === 'pretrained' };
+    this.model = camelKeys(model.modelInfo);
     this.load = load;
   }
 
@@ -334,7 +334,7 @@ export class Classifier {
     }
     const model = await this.#current();
     const results = await callWasm(() => model.classify(prepared, topK));
-    return results.map((r, i) => errors.get(i) || r);
+    return results.map((r, i) => errors.get(i) || camelKeys(r));
   }
 
   /**

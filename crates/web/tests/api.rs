@@ -40,7 +40,7 @@ async fn classify(model: &Model, inputs: &[JsValue]) -> Vec<JsValue> {
 
 fn top_ids(result: &JsValue) -> Vec<String> {
     let preds: Array = get(result, "predictions").dyn_into().unwrap();
-    preds.iter().map(|p| get(&p, "classId").as_string().unwrap()).collect()
+    preds.iter().map(|p| get(&p, "class_id").as_string().unwrap()).collect()
 }
 
 #[wasm_bindgen_test]
@@ -107,7 +107,10 @@ async fn classifies_bytes_and_imagedata_and_reports_errors_per_image() {
     assert_eq!(top_ids(bytes), top_ids(&results[1]));
     assert_eq!(get(bytes, "engine").as_string().unwrap(), "cpu");
     assert_eq!(get(&get(bytes, "model"), "weights").as_string().unwrap(), "random");
-    assert!(get(&get(bytes, "timings"), "inferenceMs").as_f64().unwrap() > 0.0);
+    assert!(get(&get(bytes, "timings"), "inference_ms").as_f64().unwrap() > 0.0);
+    // The shared crate's answer: the top class at the top level too.
+    assert_eq!(get(bytes, "class_id").as_string().unwrap(), top_ids(bytes)[0]);
+    assert_eq!(get(&get(bytes, "model"), "pretrained").as_bool(), Some(false));
     let p: f64 = get(&get(&get(bytes, "predictions"), "0"), "probability").as_f64().unwrap();
     assert!(p > 0.0 && p <= 1.0);
 
