@@ -8,7 +8,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$DENSENET_EDGE_CACHE/target}"
 # wasm32 builds of the root workspace (other RUSTFLAGS, so another directory).
 export WASM_TARGET_DIR="${WASM_TARGET_DIR:-$DENSENET_EDGE_CACHE/target-wasm}"
 # The Worker's own workspace.
-export WORKER_TARGET_DIR="$DENSENET_EDGE_CACHE/target-worker"
+export WORKER_TARGET_DIR="${WORKER_TARGET_DIR:-$DENSENET_EDGE_CACHE/target-worker}"
 # Tools installed by scripts/setup-*.sh (cargo install --root, npm prefixes).
 export TOOLS_DIR="$DENSENET_EDGE_CACHE/tools"
 # Python venv for model export and reference outputs.

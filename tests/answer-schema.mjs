@@ -22,6 +22,7 @@ const isType = {
   number: (v) => typeof v === 'number',
   integer: Number.isInteger,
   boolean: (v) => typeof v === 'boolean',
+  null: (v) => v === null,
 };
 
 function check(schema, v, at, errors) {
@@ -64,4 +65,25 @@ export function schemaErrors(def, value) {
   const errors = [];
   check(root.$defs[def], value, def, errors);
   return errors;
+}
+
+/** The property names of `$defs/<def>` (its own and its allOf's), and which are required. */
+export function schemaProperties(def) {
+  const names = new Set();
+  const required = new Set();
+  const walk = (schema) => {
+    const s = resolve(schema);
+    for (const k of Object.keys(s.properties || {})) names.add(k);
+    for (const k of s.required || []) required.add(k);
+    for (const sub of s.allOf || []) walk(sub);
+  };
+  walk(root.$defs[def]);
+  return { names: [...names], required: [...required] };
+}
+
+/** A copy of a JSON-like value with every object key snake_cased (`classId` -> `class_id`): the npm package's answers as the schema names them. */
+export function snakeKeys(value) {
+  if (Array.isArray(value)) return value.map(snakeKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snakeKeys(v)]));
 }

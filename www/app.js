@@ -2,6 +2,7 @@
 // Classification runs in a Web Worker (worker.js) so the page never
 // freezes, or on the server (POST /predict) when the switch is on.
 // Query options: ?engine=auto|webgpu|cpu, ?model=<url of .onnx>, ?nosw.
+import { camelKeys } from './pkg/answer.js';
 
 const params = new URLSearchParams(location.search);
 const MODEL_URL = new URL(params.get('model') || 'model/densenet121-random.onnx', location.href).href;
@@ -126,15 +127,9 @@ async function classifyRemotely(file) {
     const err = body?.error || { code: `http_${response.status}`, message: `the server answered HTTP ${response.status}` };
     throw Object.assign(new Error(err.message), { code: err.code });
   }
-  // The API's snake_case answer in the package's shape.
-  return {
-    predictions: (body.predictions || []).map((p) => ({ classId: p.class_id, className: p.class_name, probability: p.probability })),
-    recognized: body.recognized,
-    engine: `server, ${typeof body.engine === 'string' ? body.engine : JSON.stringify(body.engine)}`,
-    engineReason: 'sent to POST /predict',
-    timings: { totalMs: performance.now() - t0 },
-    model: body.model,
-  };
+  // The API's answer is the package's result with snake_case keys (docs/answer.schema.json).
+  const answer = camelKeys(body);
+  return { ...answer, engine: `server, ${answer.engine}`, engineReason: 'sent to POST /predict', timings: { totalMs: performance.now() - t0 } };
 }
 
 // --- the UI ----------------------------------------------------------------

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { launch } from './chromium.mjs';
 import { serve } from '../../scripts/serve-web.mjs';
 import { Classifier } from 'densenet-edge'; // the Node build, through the package's exports
+import { snakeKeys } from '../answer-schema.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ARTIFACTS = join(ROOT, 'tests/artifacts');
@@ -27,9 +28,9 @@ function fakePredict(classifierPromise) {
     const send = (status, body) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (!file) return send(400, { error: { code: 'missing_file', message: 'no multipart field "file"' } });
     try {
-      const r = await (await classifierPromise).classify(file);
-      const predictions = r.predictions.map((p) => ({ class_id: p.classId, class_name: p.className, probability: p.probability }));
-      send(200, { ...predictions[0], recognized: r.recognized, predictions, engine: 'cpu', model: r.model, timings: r.timings });
+      // The package's answer is the API's, camelCased, plus its own fields.
+      const { engineReason, device, timings, ...answer } = await (await classifierPromise).classify(file);
+      send(200, { ...snakeKeys(answer), batch_size: 1 });
     } catch (e) {
       send(415, { error: { code: e.code, message: e.message } });
     }

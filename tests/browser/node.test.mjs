@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Classifier } from 'densenet-edge';
+import { schemaErrors, snakeKeys } from '../answer-schema.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const read = (p) => readFile(ROOT + p);
@@ -26,11 +27,16 @@ test('Node: classifies a photo from a model path, on the CPU', async () => {
   assert.match(r.predictions[0].classId, /^n\d{8}$/);
   assert.equal(typeof r.recognized, 'boolean');
   assert.equal(r.engine, 'cpu');
+  // The shared crate's answer types, camelCased: the documented contract.
+  assert.deepEqual(schemaErrors('PackageClassification', snakeKeys(r)), []);
+  assert.deepEqual(schemaErrors('ModelInfo', snakeKeys(c.model)), []);
+  assert.equal(r.classId, r.predictions[0].classId);
 
   // classifyMany: one answer per input, errors in place.
   const many = await c.classifyMany([await read('tests/images/photos/chelsea.png'), new Blob([await read('tests/images/bad/not_image.txt')]), 42]);
   assert.equal(many[0].predictions.length, 5);
   assert.equal(many[1].error.code, 'not_an_image');
+  assert.deepEqual(schemaErrors('ErrorAnswer', many[1]), []);
   assert.equal(many[2].error.code, 'invalid_argument');
 
   await assert.rejects(c.classify(await read('tests/images/bad/truncated.png')), (e) => e instanceof Error && e.code === 'corrupt_image');
@@ -41,6 +47,6 @@ test('Node: model bytes need a manifest, and must match its sha256', async () =>
   const bytes = await read('model/build/densenet121-random.onnx');
   await assert.rejects(Classifier.create({ model: bytes }), { code: 'invalid_argument' });
   const manifest = JSON.parse(await read('model/manifests/densenet121-random.json'));
-  await assert.rejects(Classifier.create({ model: bytes.subarray(1), manifest }), { code: 'model_invalid' });
+  await assert.rejects(Classifier.create({ model: bytes.subarray(1), manifest }), { code: 'model_checksum_mismatch' });
   await assert.rejects(Classifier.create({ model: '/nonexistent/x.onnx' }), { code: 'model_unavailable' });
 });

@@ -2,8 +2,9 @@
 # Everything browser-side, from a fresh clone: builds the package, installs
 # the pinned npm dev dependencies, then runs
 #   1. wasm-bindgen-test of the package API in Node and headless Chromium,
-#   2. the package in Node, the page end to end (Playwright + Debian Chromium,
-#      WebGPU on SwiftShader included), the Vite app.
+#   2. the package's types against docs/answer.schema.json, the package in
+#      Node, the page end to end (Playwright + Debian Chromium, WebGPU on
+#      SwiftShader included), the Vite app.
 # Exits non-zero when anything fails. Screenshots: tests/artifacts/.
 # Skip the slow WebGPU test with BROWSER_TESTS_SKIP_WEBGPU=1.
 set -euo pipefail
@@ -35,6 +36,6 @@ status=0
 scripts/test-web-wasm.sh all || status=1
 
 cd tests/browser
-node --test --test-reporter=spec --test-concurrency=1 node.test.mjs robustness.test.mjs e2e.test.mjs \
+node --test --test-reporter=spec --test-concurrency=1 contract.test.mjs node.test.mjs robustness.test.mjs e2e.test.mjs \
   robustness-chromium.test.mjs vite.test.mjs || status=1
 exit $status

@@ -2,7 +2,7 @@
 // engine batches and still get exactly their own answers.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { argmax, form, image, reference, seedModel, startWorker } from './helpers.mjs';
+import { argmax, fetchChecked, form, image, reference, seedModel, startWorker } from './helpers.mjs';
 
 let worker;
 let base;
@@ -17,7 +17,7 @@ after(async () => {
 });
 
 test('warm-up: GET /health?load=1 loads the model', async () => {
-  const body = await (await fetch(`${base}/health?load=1`)).json();
+  const body = await (await fetchChecked(`${base}/health?load=1`)).json();
   assert.equal(body.model_loaded, true);
   assert.equal(body.limits.coalesce, true);
   console.log(`model load: ${JSON.stringify(body.load)}`);
@@ -32,7 +32,7 @@ test('concurrent requests are coalesced into batches, each answer its own', asyn
   ];
   const files = await Promise.all(photos.map(([, f]) => image(f)));
   const answers = await Promise.all(
-    photos.map(([, f], i) => fetch(`${base}/predict?top_k=${i + 1}`, { method: 'POST', body: form([['file', files[i], f]]) })),
+    photos.map(([, f], i) => fetchChecked(`${base}/predict?top_k=${i + 1}`, { method: 'POST', body: form([['file', files[i], f]]) })),
   );
   const sizes = [];
   for (const [i, res] of answers.entries()) {
@@ -48,7 +48,21 @@ test('concurrent requests are coalesced into batches, each answer its own', asyn
   }
   console.log(`engine batch sizes seen by the 4 requests: ${sizes}`);
   assert.ok(Math.max(...sizes) > 1, `no request shared a batch: ${sizes}`);
-  const health = await (await fetch(`${base}/health`)).json();
+  const health = await (await fetchChecked(`${base}/health`)).json();
   assert.equal(health.batches.images, 4);
   assert.equal(health.batches.runs, 2);
+});
+
+test('each image reports the engine run it was in; a failed one none', async () => {
+  // One request alone: its two good images fill one run of MAX_BATCH 2.
+  const fd = form([
+    ['file', await image('photos/astronaut.png'), 'astronaut.png'],
+    ['file', await image('bad/not_image.txt'), 'notes.txt'],
+    ['file', await image('photos/rocket.jpg'), 'rocket.jpg'],
+  ]);
+  const res = await fetchChecked(`${base}/predict`, { method: 'POST', body: fd });
+  const body = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.deepEqual(body.batch_sizes, [2, 0, 2]);
+  assert.equal(body.results[1].error.code, 'not_an_image');
 });

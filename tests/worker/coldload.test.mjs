@@ -3,7 +3,7 @@
 // the requests that arrive after it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { form, health, image, seedModel, startWorker } from './helpers.mjs';
+import { fetchChecked, form, health, image, seedModel, startWorker } from './helpers.mjs';
 
 let worker;
 let base;
@@ -18,15 +18,15 @@ after(async () => worker?.dispose());
 test('the first client disconnects during the cold load; later requests are answered', async () => {
   const bytes = await image('photos/chelsea.png');
   const abort = new AbortController();
-  const first = fetch(`${base}/predict`, { method: 'POST', body: form([['file', bytes, 'c.png']]), signal: abort.signal });
-  // The load takes seconds (R2 read, sha256, tract): leave during it. (No
+  const first = fetchChecked(`${base}/predict`, { method: 'POST', body: form([['file', bytes, 'c.png']]), signal: abort.signal });
+  // The load takes a few hundred ms (R2 stream, sha256, weight packing): leave during it. (No
   // /health poll here: it would wait behind the load's synchronous parts.)
   await new Promise((r) => setTimeout(r, 400));
   abort.abort();
   await assert.rejects(first);
 
   const t0 = performance.now();
-  const res = await fetch(`${base}/predict`, { method: 'POST', body: form([['file', bytes, 'c.png']]) });
+  const res = await fetchChecked(`${base}/predict`, { method: 'POST', body: form([['file', bytes, 'c.png']]) });
   const text = await res.text();
   assert.equal(res.status, 200, text);
   const h = await health(base);

@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  form, health, image, manifest, markdownRows, rawMultipart, root, seedModel, startWorker, workerDir, wranglerBin,
+  assertConforms, fetchChecked, form, health, image, manifest, markdownRows, rawMultipart, root, seedModel, startWorker,
+  workerDir, wranglerBin,
 } from './helpers.mjs';
 
 /** [[status, code]] of the first table with a `code` column after `heading`. */
@@ -39,14 +40,14 @@ test('README.md and worker/README.md list the same errors', () => {
 const MAX_FILES = 2;
 const MAX_BODY_BYTES = 1 << 20;
 const produced = new Map();
-const post = (base, body, { query = '', headers } = {}) => fetch(`${base}/predict${query}`, { method: 'POST', body, headers });
+const post = (base, body, { query = '', headers } = {}) => fetchChecked(`${base}/predict${query}`, { method: 'POST', body, headers });
 const file = async (rel) => form([['file', await image(rel), path.basename(rel)]]);
 
 async function record(res) {
   const text = await res.text();
   assert.match(res.headers.get('content-type') ?? '', /application\/json/, text.slice(0, 200));
   const body = JSON.parse(text);
-  assert.equal(typeof body.error?.message, 'string', text);
+  assertConforms('ErrorAnswer', body);
   produced.set(body.error.code, res.status);
   return body.error.code;
 }
@@ -76,9 +77,9 @@ describe('every row, produced', () => {
       ['missing_file', () => { const fd = new FormData(); fd.append('file', 'text'); return post(base, fd); }],
       ['empty_input', async () => post(base, await file('bad/empty.bin'))],
       ['bad_top_k', async () => post(base, await file('photos/rocket.jpg'), { query: '?top_k=0' })],
-      ['not_found', () => fetch(`${base}/no/such/route`)],
-      ['not_found', () => fetch(`${base}/model/not-the-model.onnx`)],
-      ['method_not_allowed', () => fetch(`${base}/predict`)],
+      ['not_found', () => fetchChecked(`${base}/no/such/route`)],
+      ['not_found', () => fetchChecked(`${base}/model/not-the-model.onnx`)],
+      ['method_not_allowed', () => fetchChecked(`${base}/predict`)],
       ['body_too_large', () => post(base, form([['file', Buffer.alloc(MAX_BODY_BYTES + 1), 'big.jpg']]))],
       ['too_many_files', async () => {
         const { body, contentType } = rawMultipart(Array.from({ length: MAX_FILES + 1 }, (_, i) => ['file', `${i}.png`, 'x']));
@@ -99,15 +100,21 @@ describe('every row, produced', () => {
     workers.push(w1);
     assert.equal(await record(await post(b1, await file('photos/rocket.jpg'))), 'model_unavailable');
 
+    // Manifests naming the real file with another sha256, or another size.
     const dir = mkdtempSync(path.join(os.tmpdir(), 'densenet-edge-'));
-    const tampered = path.join(dir, 'tampered.json');
-    writeFileSync(tampered, JSON.stringify({ ...manifest, name: 'densenet121-tampered', sha256: '0'.repeat(64) }));
-    execFileSync(wranglerBin, ['r2', 'object', 'put', '--local', 'densenet-edge-models/densenet121-tampered.json', '--file', tampered], {
-      cwd: workerDir, stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    const { worker: w2, base: b2 } = await startWorker({ MODEL: 'densenet121-tampered' });
-    workers.push(w2);
-    assert.equal(await record(await post(b2, await file('photos/rocket.jpg'))), 'model_invalid');
+    for (const [name, change, code] of [
+      ['densenet121-tampered', { sha256: '0'.repeat(64) }, 'model_checksum_mismatch'],
+      ['densenet121-resized', { bytes: manifest.bytes + 1 }, 'model_invalid'],
+    ]) {
+      const json = path.join(dir, `${name}.json`);
+      writeFileSync(json, JSON.stringify({ ...manifest, name, ...change }));
+      execFileSync(wranglerBin, ['r2', 'object', 'put', '--local', `densenet-edge-models/${name}.json`, '--file', json], {
+        cwd: workerDir, stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      const { worker: w, base: b } = await startWorker({ MODEL: name });
+      workers.push(w);
+      assert.equal(await record(await post(b, await file('photos/rocket.jpg'))), code);
+    }
   });
 
   test('each row produced with its status', () => {

@@ -1,5 +1,6 @@
 // Shared by the Worker's HTTP tests: start the built Worker in workerd
 // (wrangler's unstable_startWorker), seed the local R2, read references.
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -7,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { schemaErrors } from '../answer-schema.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, '../..');
@@ -161,7 +163,29 @@ export function argmax(values) {
  * "Memory budget"): the isolate's 128 MB less room for the JS heap. */
 export const WASM_BUDGET_BYTES = 112 * 2 ** 20;
 
-export const health = async (base) => (await fetch(`${base}/health`)).json();
+/** Asserts that `body` is the documented answer `$defs/<def>` of docs/answer.schema.json. */
+export function assertConforms(def, body) {
+  assert.deepEqual(schemaErrors(def, body), [], `${def}: ${JSON.stringify(body).slice(0, 500)}`);
+}
+
+/** The schema definition a JSON answer of the Worker must follow, from its path and shape. */
+export function answerDef(path, body) {
+  if (body.error) return 'ErrorAnswer';
+  if (path === '/health') return 'Health';
+  return body.results ? 'PredictManyAnswer' : 'PredictAnswer';
+}
+
+/** fetch, with every JSON answer checked against docs/answer.schema.json; the body stays readable. */
+export async function fetchChecked(url, init) {
+  const res = await fetch(url, init);
+  if (/application\/json/.test(res.headers.get('content-type') ?? '')) {
+    const body = await res.clone().json();
+    assertConforms(answerDef(new URL(url).pathname, body), body);
+  }
+  return res;
+}
+
+export const health = async (base) => (await fetchChecked(`${base}/health`)).json();
 
 /** Rows of a Markdown table whose first cell matches `firstCell`, as arrays of
  * cells without their backticks. */

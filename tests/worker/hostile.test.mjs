@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  form, health, hostileImages, image, rawMultipart, seedModel, startWorker, WASM_BUDGET_BYTES,
+  fetchChecked, form, health, hostileImages, image, rawMultipart, seedModel, startWorker, WASM_BUDGET_BYTES,
 } from './helpers.mjs';
 
 let worker;
@@ -17,7 +17,7 @@ const mib = (b) => (b / 2 ** 20).toFixed(1);
 before(async () => {
   seedModel();
   ({ worker, base } = await startWorker());
-  const h = await (await fetch(`${base}/health?load=1`)).json();
+  const h = await (await fetchChecked(`${base}/health?load=1`)).json();
   assert.equal(h.model_loaded, true);
   isolate = h.isolate.id;
   console.log(`after load: wasm ${mib(h.memory.wasm_bytes)} MiB, heap in use ${mib(h.memory.heap_in_use_bytes)} MiB`);
@@ -50,7 +50,7 @@ describe('hostile images (tests/images/hostile)', () => {
   for (const { file, expected } of hostileImages()) {
     test(`${file}: ${expected}`, async () => {
       const bytes = await image(`hostile/${file}`);
-      const { status, body } = await answer(await fetch(`${base}/predict`, { method: 'POST', body: form([['file', bytes, file]]) }));
+      const { status, body } = await answer(await fetchChecked(`${base}/predict`, { method: 'POST', body: form([['file', bytes, file]]) }));
       console.log(`${file}: ${status} ${body.error?.code ?? body.class_id}`);
       if (expected === 'ok' && (status === 200 || MUST_DECODE.has(file))) {
         assert.equal(status, 200, JSON.stringify(body));
@@ -68,7 +68,7 @@ describe('hostile images (tests/images/hostile)', () => {
     for (let i = 0; i < all.length; i += 16) {
       const group = all.slice(i, i + 16);
       const fd = form(await Promise.all(group.map(async ({ file }) => ['file', await image(`hostile/${file}`), file])));
-      const { status, body } = await answer(await fetch(`${base}/predict`, { method: 'POST', body: fd }));
+      const { status, body } = await answer(await fetchChecked(`${base}/predict`, { method: 'POST', body: fd }));
       assert.equal(status, 200, JSON.stringify(body).slice(0, 500));
       const items = body.results ?? [body];
       assert.equal(items.length, group.length);
@@ -86,7 +86,7 @@ describe('hostile multipart bodies', () => {
   test('50,000 tiny parts named "file": 413 too_many_files, parsing stops early', async () => {
     const { body, contentType } = rawMultipart(Array.from({ length: 50_000 }, (_, i) => ['file', `${i}.png`, tiny]));
     const t0 = performance.now();
-    const { status, body: b } = await answer(await fetch(`${base}/predict`, { method: 'POST', body, headers: { 'Content-Type': contentType } }));
+    const { status, body: b } = await answer(await fetchChecked(`${base}/predict`, { method: 'POST', body, headers: { 'Content-Type': contentType } }));
     assert.equal(status, 413);
     assert.equal(b.error.code, 'too_many_files');
     console.log(`${body.length} bytes, 50,000 parts: answered in ${(performance.now() - t0).toFixed(0)} ms`);
@@ -97,7 +97,7 @@ describe('hostile multipart bodies', () => {
     const parts = Array.from({ length: 50_000 }, (_, i) => [`f${i}`, null, tiny]);
     parts.push(['file', 'chelsea.png', await image('photos/chelsea.png')]);
     const { body, contentType } = rawMultipart(parts);
-    const { status, body: b } = await answer(await fetch(`${base}/predict`, { method: 'POST', body, headers: { 'Content-Type': contentType } }));
+    const { status, body: b } = await answer(await fetchChecked(`${base}/predict`, { method: 'POST', body, headers: { 'Content-Type': contentType } }));
     assert.equal(status, 200, JSON.stringify(b));
     assert.equal(typeof b.class_id, 'string');
     await survived('50,000 other parts');
@@ -110,7 +110,7 @@ describe('hostile multipart bodies', () => {
       Buffer.alloc(1 << 20, 97),
       Buffer.from(`\r\n\r\nzz\r\n--${boundary}--\r\n`),
     ]);
-    const { status, body: b } = await answer(await fetch(`${base}/predict`, { method: 'POST', body, headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` } }));
+    const { status, body: b } = await answer(await fetchChecked(`${base}/predict`, { method: 'POST', body, headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` } }));
     assert.equal(status, 400);
     assert.equal(b.error.code, 'bad_multipart');
     await survived('1 MB part header');
@@ -119,7 +119,7 @@ describe('hostile multipart bodies', () => {
   test('a body that never closes its last part: 400 bad_multipart', async () => {
     const { body, contentType } = rawMultipart([['file', 'a.png', await image('photos/chelsea.png')]]);
     const cut = body.subarray(0, body.length - 30);
-    const { status, body: b } = await answer(await fetch(`${base}/predict`, { method: 'POST', body: cut, headers: { 'Content-Type': contentType } }));
+    const { status, body: b } = await answer(await fetchChecked(`${base}/predict`, { method: 'POST', body: cut, headers: { 'Content-Type': contentType } }));
     assert.equal(status, 400);
     assert.equal(b.error.code, 'bad_multipart');
     await survived('unterminated body');

@@ -7,10 +7,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { form, health, image, manifest, seedModel, startWorker, workerDir, wranglerBin } from './helpers.mjs';
+import {
+  fetchChecked, form, health, image, manifest, seedModel, startWorker, workerDir, wranglerBin,
+} from './helpers.mjs';
 
 async function predict(base) {
-  return fetch(`${base}/predict`, { method: 'POST', body: form([['file', await image('photos/chelsea.png'), 'c.png']]) });
+  return fetchChecked(`${base}/predict`, { method: 'POST', body: form([['file', await image('photos/chelsea.png'), 'c.png']]) });
 }
 
 const LOAD_RETRY_MS = 1500;
@@ -34,11 +36,11 @@ describe('model not in R2', () => {
     assert.equal(h.load_attempts, 1);
     // Within the backoff: the same answer, no new load.
     for (let i = 0; i < 5; i++) assert.equal((await predict(base)).status, 503);
-    assert.equal((await fetch(`${base}/health?load=1`)).status, 503);
+    assert.equal((await fetchChecked(`${base}/health?load=1`)).status, 503);
     assert.equal((await health(base)).load_attempts, 1, 'a request inside the backoff started a load');
     // After it: one new attempt, then a doubled backoff.
     await new Promise((r) => setTimeout(r, LOAD_RETRY_MS + 200));
-    assert.equal((await fetch(`${base}/health?load=1`)).status, 503);
+    assert.equal((await fetchChecked(`${base}/health?load=1`)).status, 503);
     const again = await health(base);
     assert.equal(again.load_attempts, 2);
     assert.ok(again.load_retry_in_s > LOAD_RETRY_MS / 1000, `backoff not doubled: ${again.load_retry_in_s}`);
@@ -49,7 +51,7 @@ describe('model bytes that are not what the manifest says', () => {
   let worker;
   after(async () => worker?.dispose());
 
-  test('sha256 mismatch is 503 model_invalid', async () => {
+  test('sha256 mismatch is 503 model_checksum_mismatch, and /health says so', async () => {
     seedModel();
     // A manifest naming the real file with another sha256.
     const dir = mkdtempSync(path.join(os.tmpdir(), 'densenet-edge-'));
@@ -63,7 +65,8 @@ describe('model bytes that are not what the manifest says', () => {
     const res = await predict(base);
     const body = await res.json();
     assert.equal(res.status, 503);
-    assert.equal(body.error.code, 'model_invalid');
+    assert.equal(body.error.code, 'model_checksum_mismatch');
     assert.match(body.error.message, /sha256/);
+    assert.equal((await health(base)).model_error.code, 'model_checksum_mismatch');
   });
 });

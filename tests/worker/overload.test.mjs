@@ -3,13 +3,21 @@
 // Retry-After; the admitted requests are all answered.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { health, image, postOnNewConnection, rawMultipart, seedModel, startWorkerDirect } from './helpers.mjs';
+import {
+  answerDef, assertConforms, health, image, postOnNewConnection, rawMultipart, seedModel, startWorkerDirect,
+} from './helpers.mjs';
 
 // Straight to workerd, one connection per request (helpers.mjs says why);
 // with `hold`, the body's second half waits for it.
+// Every JSON answer is checked against docs/answer.schema.json.
 async function post(base, parts, hold = null) {
   const { body, contentType } = rawMultipart(parts);
-  return postOnNewConnection(`${base}/predict`, body, { 'Content-Type': contentType }, hold);
+  const res = await postOnNewConnection(`${base}/predict`, body, { 'Content-Type': contentType }, hold);
+  if (/application\/json/.test(res.headers['content-type'] ?? '')) {
+    const answer = JSON.parse(res.text);
+    assertConforms(answerDef('/predict', answer), answer);
+  }
+  return res;
 }
 
 // Polls /health until `ok(health)`, at most 30 s.

@@ -6,7 +6,7 @@
 // loaded again).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { form, health, image, seedModel, startWorker } from './helpers.mjs';
+import { fetchChecked, form, health, image, seedModel, startWorker } from './helpers.mjs';
 
 let worker;
 let base;
@@ -25,13 +25,13 @@ async function json(res) {
 }
 
 test('a panic: JSON 500 for it and for the request in flight, then a working instance', async () => {
-  const before = await (await fetch(`${base}/health?load=1`)).json();
+  const before = await (await fetchChecked(`${base}/health?load=1`)).json();
   assert.equal(before.model_loaded, true);
   const bytes = await image('photos/astronaut.png');
 
   // One request in flight (waiting for its turn behind another).
-  const inflight = [0, 1].map(() => fetch(`${base}/predict`, { method: 'POST', body: form([['file', bytes, 'a.png']]) }));
-  const crash = await fetch(`${base}/__panic`, { method: 'POST' });
+  const inflight = [0, 1].map(() => fetchChecked(`${base}/predict`, { method: 'POST', body: form([['file', bytes, 'a.png']]) }));
+  const crash = await fetchChecked(`${base}/__panic`, { method: 'POST' });
   assert.equal(crash.status, 500);
   assert.equal((await json(crash)).error.code, 'internal');
   const statuses = [];
@@ -42,7 +42,7 @@ test('a panic: JSON 500 for it and for the request in flight, then a working ins
   }
 
   const t0 = performance.now();
-  const res = await fetch(`${base}/predict`, { method: 'POST', body: form([['file', bytes, 'a.png']]) });
+  const res = await fetchChecked(`${base}/predict`, { method: 'POST', body: form([['file', bytes, 'a.png']]) });
   assert.equal(res.status, 200, await res.clone().text());
   const ms = performance.now() - t0;
   const after = await health(base);

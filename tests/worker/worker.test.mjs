@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import {
-  argmax, classIndex, form, image, manifest, MODEL_NAME, reference, seedModel, startWorker,
+  argmax, assertConforms, classIndex, fetchChecked, form, image, manifest, MODEL_NAME, reference, seedModel, startWorker,
 } from './helpers.mjs';
 
 // Small limit so the size tests send little data; the largest photo
@@ -30,7 +30,7 @@ after(async () => {
 });
 
 async function post(body, { query = '', headers } = {}) {
-  return fetch(`${base}/predict${query}`, { method: 'POST', body, headers });
+  return fetchChecked(`${base}/predict${query}`, { method: 'POST', body, headers });
 }
 
 async function expectError(res, status, code) {
@@ -42,6 +42,7 @@ async function expectError(res, status, code) {
   assert.equal(typeof body.error.message, 'string');
   assert.ok(body.error.message.length > 0);
   assert.equal(res.headers.get('access-control-allow-origin'), '*');
+  assertConforms('ErrorAnswer', body);
   return body;
 }
 
@@ -69,7 +70,7 @@ function rawRequest({ method = 'POST', urlPath = '/predict', headers, chunks }) 
 
 describe('static page and health', () => {
   test('GET / serves the page from www/', async () => {
-    const res = await fetch(`${base}/`);
+    const res = await fetchChecked(`${base}/`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /text\/html/);
     const html = await res.text();
@@ -78,7 +79,7 @@ describe('static page and health', () => {
   });
 
   test('GET /health reports status, version and limits, with CORS', async () => {
-    const res = await fetch(`${base}/health`);
+    const res = await fetchChecked(`${base}/health`);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('access-control-allow-origin'), '*');
     const body = await res.json();
@@ -96,7 +97,7 @@ describe('static page and health', () => {
 
 describe('routing, methods and CORS', () => {
   test('OPTIONS /predict is a CORS preflight', async () => {
-    const res = await fetch(`${base}/predict`, {
+    const res = await fetchChecked(`${base}/predict`, {
       method: 'OPTIONS',
       headers: {
         Origin: 'https://elsewhere.example',
@@ -111,23 +112,23 @@ describe('routing, methods and CORS', () => {
   });
 
   test('GET /predict is 405 with Allow', async () => {
-    const res = await fetch(`${base}/predict`);
+    const res = await fetchChecked(`${base}/predict`);
     await expectError(res, 405, 'method_not_allowed');
     assert.equal(res.headers.get('allow'), 'POST, OPTIONS');
   });
 
   test('POST /health is 405 with Allow', async () => {
-    const res = await fetch(`${base}/health`, { method: 'POST', body: 'x' });
+    const res = await fetchChecked(`${base}/health`, { method: 'POST', body: 'x' });
     await expectError(res, 405, 'method_not_allowed');
     assert.match(res.headers.get('allow') ?? '', /GET/);
   });
 
   test('unknown route is a JSON 404', async () => {
-    await expectError(await fetch(`${base}/no/such/route`), 404, 'not_found');
+    await expectError(await fetchChecked(`${base}/no/such/route`), 404, 'not_found');
   });
 
   test('the model file for the page comes from R2, whole and unaltered, with its sha256 as ETag', async () => {
-    const res = await fetch(`${base}/model/${manifest.file}`);
+    const res = await fetchChecked(`${base}/model/${manifest.file}`);
     assert.equal(res.status, 200);
     const etag = `"${manifest.sha256}"`;
     assert.equal(res.headers.get('etag'), etag);
@@ -137,23 +138,23 @@ describe('routing, methods and CORS', () => {
     const { createHash } = await import('node:crypto');
     assert.equal(createHash('sha256').update(bytes).digest('hex'), manifest.sha256);
 
-    const head = await fetch(`${base}/model/${manifest.file}`, { method: 'HEAD' });
+    const head = await fetchChecked(`${base}/model/${manifest.file}`, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('etag'), etag);
     assert.equal(Number(head.headers.get('content-length')), manifest.bytes);
     assert.equal((await head.arrayBuffer()).byteLength, 0);
 
-    const cached = await fetch(`${base}/model/${manifest.file}`, { headers: { 'If-None-Match': etag } });
+    const cached = await fetchChecked(`${base}/model/${manifest.file}`, { headers: { 'If-None-Match': etag } });
     assert.equal(cached.status, 304);
     assert.equal(cached.headers.get('etag'), etag);
     assert.equal((await cached.arrayBuffer()).byteLength, 0);
-    const stale = await fetch(`${base}/model/${manifest.file}`, { method: 'HEAD', headers: { 'If-None-Match': '"0000"' } });
+    const stale = await fetchChecked(`${base}/model/${manifest.file}`, { method: 'HEAD', headers: { 'If-None-Match': '"0000"' } });
     assert.equal(stale.status, 200);
   });
 
   test('/model serves no other key of the bucket', async () => {
     for (const key of ['nothing.onnx', 'other-model.json', `..%2F${manifest.file}`, `${manifest.file}.bak`]) {
-      await expectError(await fetch(`${base}/model/${key}`), 404, 'not_found');
+      await expectError(await fetchChecked(`${base}/model/${key}`), 404, 'not_found');
     }
   });
 });
@@ -246,16 +247,17 @@ function checkPrediction(body, name, { topK = 5 } = {}) {
 function checkEnvelope(body) {
   assert.equal(body.engine, 'cpu');
   assert.deepEqual(body.model, {
-    name: MODEL_NAME, weights: 'random', pretrained: false, sha256: manifest.sha256,
+    name: MODEL_NAME, weights: 'random', pretrained: false, sha256: manifest.sha256, bytes: manifest.bytes,
   });
-  for (const k of ['read', 'model_load', 'prepare', 'classify', 'engine', 'total']) {
+  for (const k of ['read', 'model_load', 'queue', 'prepare', 'classify', 'engine', 'total']) {
     assert.equal(typeof body.timings_ms[k], 'number', `timings_ms.${k}`);
   }
+  assertConforms(body.results ? 'PredictManyAnswer' : 'PredictAnswer', body);
 }
 
 describe('the model: loaded once per isolate', () => {
   test('before any prediction, /health says not loaded', async () => {
-    const body = await (await fetch(`${base}/health`)).json();
+    const body = await (await fetchChecked(`${base}/health`)).json();
     assert.equal(body.model_loaded, false);
     assert.equal(body.model, null);
     assert.equal(body.load_attempts, 0);
@@ -271,13 +273,13 @@ describe('the model: loaded once per isolate', () => {
       assert.equal(res.status, 200, text);
       checkPrediction(JSON.parse(text), 'chelsea');
     }
-    const health = await (await fetch(`${base}/health`)).json();
+    const health = await (await fetchChecked(`${base}/health`)).json();
     assert.equal(health.model_loaded, true);
     assert.equal(health.load_attempts, 1);
   });
 
   test('/health reports the model, engine and memory', async () => {
-    const res = await fetch(`${base}/health`);
+    const res = await fetchChecked(`${base}/health`);
     assert.equal(res.status, 200);
     const body = await res.json();
     assert.equal(body.engine, 'cpu');
@@ -311,7 +313,7 @@ describe('POST /predict: valid requests', () => {
       bytes,
       Buffer.from(`\r\n--${boundary}--\r\n`),
     ]);
-    const res = await fetch(`${base}/predict`, {
+    const res = await fetchChecked(`${base}/predict`, {
       method: 'POST',
       body,
       headers: {
@@ -458,6 +460,7 @@ describe('POST /predict: body cut short', () => {
     });
     assert.equal(res.status, 413);
     const body = JSON.parse(res.body);
+    assertConforms('ErrorAnswer', body);
     assert.equal(body.error.code, 'body_too_large');
     assert.match(body.error.message, /request body/);
   });

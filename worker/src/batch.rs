@@ -7,7 +7,7 @@
 //! images as one engine batch, hands every image its answer, then steps down;
 //! the waiting requests look on their own timers, and one with images still
 //! queued leads next.
-//! The engine run is synchronous (tract on the isolate's only thread), so
+//! The engine run is synchronous (on the isolate's only thread), so
 //! requests arriving during a batch are queued by the runtime and join the
 //! next one.
 
@@ -19,9 +19,10 @@ use std::time::Duration;
 use densenet_edge::{Classification, Result as CrateResult, RgbImage};
 use serde::Serialize;
 
+use crate::clock::now_ms;
 use crate::config::Config;
 use crate::memory;
-use crate::model::{now_ms, Model};
+use crate::model::Model;
 
 /// One image's answer and the engine batch it rode in.
 pub struct Done {
@@ -94,17 +95,14 @@ pub async fn classify(model: &Model, prepared: Vec<CrateResult<RgbImage>>, top_k
 async fn alone(model: &Model, prepared: Vec<CrateResult<RgbImage>>, top_k: usize) -> Vec<Done> {
     let good = prepared.iter().filter(|p| p.is_ok()).count();
     let t0 = now_ms();
-    let results = model.classifier.classify_prepared(prepared, top_k).await;
+    let batched = model.classifier.classify_in_batches(prepared, top_k).await;
     let engine_ms = now_ms() - t0;
     if good > 0 {
         record_batch(good);
     }
-    results
+    batched
         .into_iter()
-        .map(|result| {
-            let batch_size = if result.is_ok() { good } else { 0 };
-            Done { result, batch_size, engine_ms }
-        })
+        .map(|b| Done { result: b.result, batch_size: b.batch_size, engine_ms })
         .collect()
 }
 
@@ -169,16 +167,16 @@ async fn run_batch(model: &Model, max_batch: usize) {
     // One top-k list long enough for every request; each keeps its prefix.
     let k = jobs.iter().map(|j| j.top_k).max().unwrap_or(1);
     let (images, metas): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (Ok(j.image), (j.top_k, j.slot))).unzip();
-    let n = images.len();
     let t0 = now_ms();
-    let results = model.classifier.classify_prepared(images, k).await;
+    let batched = model.classifier.classify_in_batches(images, k).await;
     let engine_ms = now_ms() - t0;
-    record_batch(n);
-    for (mut result, (top_k, slot)) in results.into_iter().zip(metas) {
+    record_batch(batched.len());
+    for (b, (top_k, slot)) in batched.into_iter().zip(metas) {
+        let mut result = b.result;
         if let Ok(c) = &mut result {
             c.predictions.truncate(top_k);
         }
-        *slot.borrow_mut() = Some(Done { result, batch_size: n, engine_ms });
+        *slot.borrow_mut() = Some(Done { result, batch_size: b.batch_size, engine_ms });
     }
 }
 

@@ -1,16 +1,15 @@
 //! The one error type every route returns, and the one place that decides
 //! which HTTP status each failure gets.
 
-use serde_json::json;
+use densenet_edge::{ErrorAnswer, ErrorBody};
 use worker::Response;
 
-/// A client-visible error: `{"error": {"code": ..., "message": ...}}` with an
-/// HTTP status. Codes are stable strings that clients may match on.
+/// A client-visible error: the shared crate's `{"error": {"code", "message"}}`
+/// with an HTTP status. Codes are stable strings that clients may match on.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: u16,
-    pub code: &'static str,
-    pub message: String,
+    pub body: ErrorBody,
     /// `Allow` header for 405 answers.
     allow: Option<&'static str>,
     /// `Retry-After` (seconds) for 503 answers that will change by themselves.
@@ -19,7 +18,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), allow: None, retry_after_s: None }
+        ApiError { status, body: ErrorBody::new(code, message), allow: None, retry_after_s: None }
     }
 
     pub fn method_not_allowed(allow: &'static str) -> Self {
@@ -45,19 +44,12 @@ impl ApiError {
 
     /// The same error about one named upload.
     pub fn about_file(mut self, filename: &str) -> Self {
-        if !filename.is_empty() {
-            self.message = format!("{filename:?}: {}", self.message);
-        }
+        self.body = about_file(self.body, filename);
         self
     }
 
-    /// The JSON body, also used for one failed image inside a batch answer.
-    pub fn body(&self) -> serde_json::Value {
-        json!({ "error": { "code": self.code, "message": self.message } })
-    }
-
     pub fn into_response(self) -> worker::Result<Response> {
-        let mut r = Response::from_json(&self.body())?.with_status(self.status);
+        let mut r = Response::from_json(&ErrorAnswer { error: self.body })?.with_status(self.status);
         if let Some(allow) = self.allow {
             r.headers_mut().set("Allow", allow)?;
         }
@@ -66,6 +58,14 @@ impl ApiError {
         }
         Ok(r)
     }
+}
+
+/// An error's message naming the upload it is about (one item of several).
+pub fn about_file(mut body: ErrorBody, filename: &str) -> ErrorBody {
+    if !filename.is_empty() {
+        body.message = format!("{filename:?}: {}", body.message);
+    }
+    body
 }
 
 /// Every error of the shared crate, with its status. No catch-all arm: a new
@@ -81,10 +81,10 @@ impl From<densenet_edge::Error> for ApiError {
             E::EmptyInput | E::InvalidArgument(_) => 400,
             E::NotAnImage | E::UnsupportedFormat(_) => 415,
             E::CorruptImage(_) | E::TooManyPixels { .. } | E::ImageTooLarge { .. } | E::TooManyBytes { .. } => 422,
-            E::ModelInvalid(_) | E::EngineUnavailable { .. } | E::EngineMismatch { .. } => 503,
+            E::ModelInvalid(_) | E::ModelChecksum { .. } | E::EngineUnavailable { .. } | E::EngineMismatch { .. } => 503,
             E::Inference(_) => 500,
         };
-        ApiError::new(status, e.code(), e.to_string())
+        ApiError { status, body: ErrorBody::from(&e), allow: None, retry_after_s: None }
     }
 }
 

@@ -2,8 +2,10 @@
 //! `GET /model/<file>`. One module per job; none imports one that imports it.
 
 mod admission;
+mod answer;
 mod batch;
 mod body;
+mod clock;
 mod config;
 mod errors;
 mod health;

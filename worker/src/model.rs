@@ -8,10 +8,11 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use densenet_edge::{Classifier, DecodeLimits, Labels, Manifest, Options};
+use densenet_edge::{Classifier, DecodeLimits, EngineKind, ErrorBody, Labels, Manifest, ModelInfo, Options};
 use serde::Serialize;
 use worker::{Context, Env};
 
+use crate::clock::now_ms;
 use crate::config::Config;
 use crate::errors::ApiError;
 use crate::memory;
@@ -20,6 +21,8 @@ use crate::model_stream;
 pub struct Model {
     pub classifier: Classifier,
     pub manifest: Manifest,
+    /// What every answer says about the model.
+    pub info: ModelInfo,
     pub load: LoadStats,
 }
 
@@ -56,10 +59,6 @@ thread_local! {
 /// workerd cancels as hung a request that only waits on other work).
 const POLL_MS: u64 = 20;
 const MAX_RETRY_MS: f64 = 60_000.0;
-
-pub fn now_ms() -> f64 {
-    worker::js_sys::Date::now()
-}
 
 pub fn loaded() -> Option<Rc<Model>> {
     STATE.with(|s| s.borrow().loaded.clone())
@@ -118,7 +117,7 @@ fn start_load(env: Env, ctx: &Context, config: Config) {
                 }
                 Err(e) => {
                     let backoff = (config.load_retry_ms as f64 * 2f64.powi(s.attempts as i32 - 1)).min(MAX_RETRY_MS);
-                    worker::console_error!("densenet-edge: model load {} failed: {}", s.attempts, e.message);
+                    worker::console_error!("densenet-edge: model load {} failed: {}", s.attempts, e.body.message);
                     s.failed = Some((e, now_ms() + backoff));
                 }
             }
@@ -165,7 +164,7 @@ async fn load(env: Env, config: &Config) -> Result<Model, ApiError> {
         .stream()
         .map_err(read_error)?;
     let t_fetch = now_ms();
-    let streamed = model_stream::load(stream, &manifest, now_ms).await?;
+    let streamed = model_stream::load(stream, &manifest).await?;
     let engine = streamed.engine;
 
     let options = Options {
@@ -197,7 +196,8 @@ async fn load(env: Env, config: &Config) -> Result<Model, ApiError> {
         load.finish_ms,
         load.wasm_memory_bytes
     );
-    Ok(Model { classifier, manifest, load })
+    let info = ModelInfo::from(&manifest);
+    Ok(Model { classifier, manifest, info, load })
 }
 
 const SEED_HINT: &str =
@@ -226,8 +226,8 @@ pub async fn read_manifest(env: &Env, config: &Config) -> Result<Manifest, ApiEr
 }
 
 impl Model {
-    pub fn engine(&self) -> &'static str {
-        self.classifier.engine().kind().as_str()
+    pub fn engine(&self) -> EngineKind {
+        self.classifier.engine().kind()
     }
 }
 
@@ -238,7 +238,7 @@ pub struct Status {
     pub loading: bool,
     pub attempts: u32,
     /// `{code, message}` of the last failed load.
-    pub error: Option<serde_json::Value>,
+    pub error: Option<ErrorBody>,
     /// Seconds until a failed load may be retried.
     pub retry_in_s: Option<f64>,
 }
@@ -250,7 +250,7 @@ pub fn status() -> Status {
             loaded: s.loaded.is_some(),
             loading: s.loading,
             attempts: s.attempts,
-            error: s.failed.as_ref().map(|(e, _)| e.body()["error"].clone()),
+            error: s.failed.as_ref().map(|(e, _)| e.body.clone()),
             retry_in_s: s.failed.as_ref().map(|(_, at)| ((at - now_ms()) / 1000.0).max(0.0)),
         }
     })

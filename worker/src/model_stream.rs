@@ -2,7 +2,10 @@
 //! same time, into workerd's native SHA-256 (`crypto.DigestStream`). The file
 //! never sits whole in wasm memory, which never shrinks: only the packed
 //! weights stay. Hashing 32 MB with the `sha2` crate in wasm took 1.1-1.2 s
-//! of a 1.5 s load; the runtime's hash costs the Worker nothing.
+//! of a 1.5 s load; the runtime's hash costs the Worker nothing. The Worker
+//! runs the CPU engine only (workerd has no WebGPU), so it streams into the
+//! CPU loader itself rather than through `densenet_edge::load_engine`, which
+//! takes the whole file.
 
 use densenet_edge::{CpuEngine, Manifest};
 use futures_util::StreamExt;
@@ -12,6 +15,7 @@ use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::ByteStream;
 
+use crate::clock::now_ms;
 use crate::errors::ApiError;
 
 /// The engine of a verified model file, and how long the two phases took.
@@ -23,7 +27,7 @@ pub struct Streamed {
     pub finish_ms: f64,
 }
 
-pub async fn load(mut stream: ByteStream, manifest: &Manifest, now_ms: impl Fn() -> f64) -> Result<Streamed, ApiError> {
+pub async fn load(mut stream: ByteStream, manifest: &Manifest) -> Result<Streamed, ApiError> {
     let t0 = now_ms();
     let file = &manifest.file;
     let read_error = |e: worker::Error| ApiError::model_unavailable(format!("reading {file}: {e}"));

@@ -235,7 +235,7 @@ mod tests {
         // The part after the limit is cut off: parsing must stop before it.
         let mut b = (0..3).flat_map(|_| part("file", Some("x"), b"1")).collect::<Vec<u8>>();
         b.extend_from_slice(b"--B\r\nnever parsed");
-        assert_eq!(file_parts(&b, "B", 2).unwrap_err().code, "too_many_files");
+        assert_eq!(file_parts(&b, "B", 2).unwrap_err().body.code, "too_many_files");
     }
 
     #[test]
@@ -246,7 +246,7 @@ mod tests {
 
     #[test]
     fn errors() {
-        let code = |b: &[u8]| file_parts(b, "B", 4).unwrap_err().code;
+        let code = |b: &[u8]| file_parts(b, "B", 4).unwrap_err().body.code;
         assert_eq!(code(b"garbage"), "bad_multipart");
         assert_eq!(code(b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nno end"), "bad_multipart");
         assert_eq!(code(b"--B\r\nContent-Disposition: form-data; name=\"file\""), "bad_multipart");

@@ -1,15 +1,16 @@
 //! `POST /predict`: admit, read the multipart body, classify each `file`.
 
-use densenet_edge::Classification;
-use serde_json::{json, Value};
+use densenet_edge::{ErrorAnswer, ErrorBody, ItemOutcome, MAX_TOP_K};
 use worker::{Context, Env, Request, Response};
 
 use crate::admission;
+use crate::answer::{About, Item, ManyImages, OneImage, Timings};
 use crate::batch::{self, Done};
 use crate::body;
+use crate::clock::now_ms;
 use crate::config::Config;
-use crate::errors::ApiError;
-use crate::model::{self, now_ms};
+use crate::errors::{about_file, ApiError};
+use crate::model;
 use crate::multipart;
 
 /// The most a 224x224 crop (RGB8) holds while queued for a coalesced batch.
@@ -71,71 +72,39 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config) -> 
     };
     let t_classify = now_ms();
 
-    let engine_ms = done.iter().map(|d| d.engine_ms).fold(0.0, f64::max);
-    let batch_sizes: Vec<usize> = done.iter().map(|d| d.batch_size).collect();
-    let timings = json!({
-        "read": t_read - t0,
-        "model_load": t_model - t_read,
-        // Waiting for the requests admitted before this one.
-        "queue": t_turn - t_model,
-        "prepare": t_prepare_ms,
-        // Decode to answer: decoding, queueing when coalescing, engine runs.
-        "classify": t_classify - t_turn,
-        "engine": engine_ms,
-        "total": now_ms() - t0,
-    });
-    let mut body = if single {
+    let about = About {
+        engine: model.engine(),
+        model: &model.info,
+        timings_ms: Timings {
+            read: t_read - t0,
+            model_load: t_model - t_read,
+            queue: t_turn - t_model,
+            prepare: t_prepare_ms,
+            classify: t_classify - t_turn,
+            engine: done.iter().map(|d| d.engine_ms).fold(0.0, f64::max),
+            total: now_ms() - t0,
+        },
+    };
+    if single {
         let Some(Done { result, batch_size, .. }) = done.into_iter().next() else {
             return Err(ApiError::new(500, "internal", "no answer for the image"));
         };
         let c = result.map_err(|e| ApiError::from(e).about_file(&files[0].filename))?;
-        let mut body = prediction_json(&c);
-        body["batch_size"] = json!(batch_size);
-        body
-    } else {
-        let results: Vec<Value> = done
-            .into_iter()
-            .zip(&files)
-            .map(|(d, f)| {
-                let mut item = match d.result {
-                    Ok(c) => prediction_json(&c),
-                    Err(e) => ApiError::from(e).about_file(&f.filename).body(),
-                };
-                item["filename"] = json!(f.filename);
-                item
-            })
-            .collect();
-        json!({ "results": results, "batch_sizes": batch_sizes })
-    };
-    body["engine"] = json!(model.engine());
-    body["model"] = json!({
-        "name": model.manifest.name,
-        "weights": model.manifest.weights,
-        "pretrained": model.manifest.pretrained(),
-        "sha256": model.manifest.sha256,
-    });
-    body["timings_ms"] = timings;
-    Ok(Response::from_json(&body)?)
-}
-
-/// The tutorial's fields first, then ours.
-fn prediction_json(c: &Classification) -> Value {
-    let predictions: Vec<Value> = c
-        .predictions
-        .iter()
-        .map(|p| {
-            json!({
-                "class_id": p.class_id,
-                "class_name": p.class_name,
-                "class_index": p.class_index,
-                "probability": p.probability,
-            })
+        return Ok(Response::from_json(&OneImage { answer: c.into(), batch_size, about })?);
+    }
+    let batch_sizes = done.iter().map(|d| d.batch_size).collect();
+    let results = done
+        .into_iter()
+        .zip(&files)
+        .map(|(d, f)| Item {
+            filename: &f.filename,
+            outcome: match d.result {
+                Ok(c) => ItemOutcome::Answer(c.into()),
+                Err(e) => ItemOutcome::Error(ErrorAnswer { error: about_file(ErrorBody::from(&e), &f.filename) }),
+            },
         })
         .collect();
-    let mut top = predictions.first().cloned().unwrap_or_else(|| json!({}));
-    top["recognized"] = json!(c.recognized);
-    top["predictions"] = Value::Array(predictions);
-    top
+    Ok(Response::from_json(&ManyImages { results, batch_sizes, about })?)
 }
 
 fn not_multipart() -> ApiError {
@@ -148,7 +117,7 @@ fn top_k(req: &Request, config: &Config) -> Result<usize, ApiError> {
         return Ok(config.top_k);
     };
     match v.parse::<usize>() {
-        Ok(k) if (1..=1000).contains(&k) => Ok(k),
-        _ => Err(ApiError::new(400, "bad_top_k", format!("top_k must be 1..=1000, got {v:?}"))),
+        Ok(k) if (1..=MAX_TOP_K).contains(&k) => Ok(k),
+        _ => Err(ApiError::new(400, "bad_top_k", format!("top_k must be 1..={MAX_TOP_K}, got {v:?}"))),
     }
 }

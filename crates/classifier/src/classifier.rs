@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::labels::Labels;
 use crate::postprocess::{classify_logits, Classification, DEFAULT_THRESHOLD};
 use crate::preprocess::Preprocess;
+use crate::rgba::{rgba_crop, RgbaPixels};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
@@ -29,6 +30,15 @@ impl Default for Options {
             max_batch: 8,
         }
     }
+}
+
+/// One image's outcome, and the engine run that produced it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batched {
+    pub result: Result<Classification>,
+    /// Images in the engine run that answered this one; 0 when the image
+    /// never reached the engine (it failed before).
+    pub batch_size: usize,
 }
 
 pub struct Classifier {
@@ -63,6 +73,12 @@ impl Classifier {
         decode_crop(bytes, &self.options.limits, &self.options.preprocess)
     }
 
+    /// Resize and crop RGBA pixels (e.g. a canvas's `ImageData`) with this
+    /// classifier's limits: see [`rgba_crop`].
+    pub fn prepare_rgba<P: RgbaPixels + ?Sized>(&self, pixels: &P, width: u32, height: u32) -> Result<RgbImage> {
+        rgba_crop(pixels, width, height, &self.options.limits, &self.options.preprocess)
+    }
+
     /// Classify encoded images; the answer at `i` is for `images[i]`.
     pub async fn classify(&self, images: &[&[u8]], top_k: usize) -> Vec<Result<Classification>> {
         let prepared: Vec<Result<RgbImage>> = images.iter().map(|b| self.prepare(b)).collect();
@@ -72,8 +88,16 @@ impl Classifier {
     /// Classify images already decoded, resized and cropped (from
     /// [`Classifier::prepare`], or pixels from a canvas); errors pass through.
     pub async fn classify_prepared(&self, prepared: Vec<Result<RgbImage>>, top_k: usize) -> Vec<Result<Classification>> {
+        self.classify_in_batches(prepared, top_k).await.into_iter().map(|b| b.result).collect()
+    }
+
+    /// [`Classifier::classify_prepared`], with the size of the engine run
+    /// each image was in (what a server reports, and what it cannot guess:
+    /// failed images take no place in a run).
+    pub async fn classify_in_batches(&self, prepared: Vec<Result<RgbImage>>, top_k: usize) -> Vec<Batched> {
         let crop = self.options.preprocess.crop;
-        let mut answers: Vec<Option<Result<Classification>>> = Vec::with_capacity(prepared.len());
+        let mut answers: Vec<Option<Batched>> = Vec::with_capacity(prepared.len());
+        let failed = |e: Error| Some(Batched { result: Err(e), batch_size: 0 });
         let mut pending: Vec<(usize, RgbImage)> = Vec::new();
         for (i, p) in prepared.into_iter().enumerate() {
             match p {
@@ -81,12 +105,12 @@ impl Classifier {
                     answers.push(None);
                     pending.push((i, img));
                 }
-                Ok(img) => answers.push(Some(Err(Error::InvalidArgument(format!(
+                Ok(img) => answers.push(failed(Error::InvalidArgument(format!(
                     "prepared image is {}x{}, expected {crop}x{crop}",
                     img.width(),
                     img.height()
-                ))))),
-                Err(e) => answers.push(Some(Err(e))),
+                )))),
+                Err(e) => answers.push(failed(e)),
             }
         }
         for chunk in pending.chunks(self.options.max_batch) {
@@ -94,10 +118,11 @@ impl Classifier {
             let batch = self.options.preprocess.normalized(&images);
             let result = self.engine.run(&batch).await;
             for (k, (i, _)) in chunk.iter().enumerate() {
-                answers[*i] = Some(match &result {
+                let result = match &result {
                     Ok(logits) => Ok(classify_logits(&logits[k], &self.labels, top_k, self.options.threshold)),
                     Err(e) => Err(e.clone()),
-                });
+                };
+                answers[*i] = Some(Batched { result, batch_size: chunk.len() });
             }
         }
         answers.into_iter().map(|a| a.expect("every image answered")).collect()

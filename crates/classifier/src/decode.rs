@@ -84,7 +84,7 @@ pub fn decode_crop(bytes: &[u8], limits: &DecodeLimits, pre: &Preprocess) -> Res
     plan.run(src.as_mut())
 }
 
-fn check_budget(width: u32, height: u32, needed_bytes: u64, limits: &DecodeLimits) -> Result<()> {
+pub(crate) fn check_budget(width: u32, height: u32, needed_bytes: u64, limits: &DecodeLimits) -> Result<()> {
     if needed_bytes > limits.max_decode_bytes {
         return Err(Error::ImageTooLarge { width, height, needed_bytes, budget_bytes: limits.max_decode_bytes });
     }
@@ -154,7 +154,7 @@ fn open<'a>(bytes: &'a [u8], limits: &DecodeLimits) -> Result<Box<dyn RowSource 
     Ok(Box::new(WholeRows::new(Box::new(decoder), peak)))
 }
 
-fn check_pixels(width: u64, height: u64, limits: &DecodeLimits) -> Result<()> {
+pub(crate) fn check_pixels(width: u64, height: u64, limits: &DecodeLimits) -> Result<()> {
     if width.saturating_mul(height) > limits.max_pixels {
         let clamp = |v: u64| v.min(u32::MAX as u64) as u32;
         return Err(Error::TooManyPixels { width: clamp(width), height: clamp(height), max_pixels: limits.max_pixels });

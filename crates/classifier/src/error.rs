@@ -23,6 +23,10 @@ pub enum Error {
     TooManyBytes { bytes: usize, max_bytes: usize },
     #[error("the model is invalid: {0}")]
     ModelInvalid(String),
+    /// The bytes are not the file the manifest names: a cached or stored copy
+    /// that is stale or corrupt, which a caller may fetch again.
+    #[error("the sha256 of the model is {actual}, its manifest ({model}) says {expected}")]
+    ModelChecksum { model: String, expected: String, actual: String },
     #[error("the {engine} engine is unavailable: {reason}")]
     EngineUnavailable { engine: &'static str, reason: String },
     #[error("the {engine} engine disagrees with the CPU engine by {max_diff} (tolerance {tolerance}) on the self-check input")]
@@ -44,6 +48,7 @@ impl Error {
             Error::ImageTooLarge { .. } => "image_too_large",
             Error::TooManyBytes { .. } => "too_many_bytes",
             Error::ModelInvalid(_) => "model_invalid",
+            Error::ModelChecksum { .. } => "model_checksum_mismatch",
             Error::EngineUnavailable { .. } => "engine_unavailable",
             Error::EngineMismatch { .. } => "engine_mismatch",
             Error::Inference(_) => "inference_failed",
@@ -63,7 +68,7 @@ impl Error {
             | Error::ImageTooLarge { .. }
             | Error::TooManyBytes { .. }
             | Error::InvalidArgument(_) => Fault::Input,
-            Error::ModelInvalid(_) => Fault::Model,
+            Error::ModelInvalid(_) | Error::ModelChecksum { .. } => Fault::Model,
             Error::EngineUnavailable { .. } | Error::EngineMismatch { .. } | Error::Inference(_) => Fault::Engine,
         }
     }

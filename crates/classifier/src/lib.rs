@@ -2,9 +2,10 @@
 //! encoded image bytes to labelled predictions, with the exact
 //! preprocessing of the PyTorch tutorial (PIL + torchvision).
 //!
-//! bytes -> [`decode`] -> [`Preprocess`] (resize, crop, normalise) ->
-//! [`Engine`] (our DenseNet engine on the CPU, wonnx on WebGPU) -> [`classify_logits`]
-//! (softmax, top-k, labels, `recognized`). [`Classifier`] runs it all for a
+//! bytes -> [`decode`] (or RGBA pixels -> [`rgba_crop`]) -> [`Preprocess`]
+//! (resize, crop, normalise) -> [`Engine`] (our DenseNet engine on the CPU,
+//! wonnx on WebGPU) -> [`classify_logits`] (softmax, top-k, labels,
+//! `recognized`). [`Classifier`] runs it all for a
 //! batch of images. Nothing here knows about HTTP, JS or Workers.
 
 pub mod answer;
@@ -21,11 +22,12 @@ mod png_rows;
 pub mod postprocess;
 pub mod preprocess;
 pub mod resize;
+mod rgba;
 mod rows;
 pub mod tensor;
 mod whole_rows;
 
-pub use classifier::{Classifier, Options};
+pub use classifier::{Batched, Classifier, Options};
 pub use answer::{ErrorAnswer, ErrorBody, ImageAnswer, ItemOutcome, ModelInfo, DEFAULT_TOP_K, MAX_TOP_K};
 pub use decode::{decode, decode_crop, decode_crop_cost, DecodeLimits, SUPPORTED_FORMATS};
 #[cfg(feature = "cpu")]
@@ -36,6 +38,7 @@ pub use labels::Labels;
 pub use manifest::{sha256_hex, Manifest};
 pub use postprocess::{classify_logits, softmax, top_k, Classification, Prediction, DEFAULT_THRESHOLD};
 pub use preprocess::Preprocess;
+pub use rgba::{rgba_crop, rgba_crop_cost, RgbaPixels};
 pub use tensor::Tensor;
 
 #[cfg(feature = "cpu")]

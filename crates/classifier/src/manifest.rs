@@ -36,12 +36,13 @@ impl Manifest {
 
     /// Check a digest computed elsewhere (e.g. by the runtime while the file
     /// streamed), as lowercase hex.
-    pub fn check_sha256(&self, digest: &str) -> Result<()> {
-        if digest != self.sha256 {
-            return Err(Error::ModelInvalid(format!(
-                "sha256 of the model is {digest}, the manifest of {} says {}",
-                self.name, self.sha256
-            )));
+    pub fn check_sha256(&self, actual: &str) -> Result<()> {
+        if actual != self.sha256 {
+            return Err(Error::ModelChecksum {
+                model: self.name.clone(),
+                expected: self.sha256.clone(),
+                actual: actual.to_string(),
+            });
         }
         Ok(())
     }
@@ -49,4 +50,30 @@ impl Manifest {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Fault;
+
+    #[test]
+    fn other_bytes_are_a_checksum_mismatch_with_both_digests() {
+        let manifest = Manifest {
+            name: "m".into(),
+            file: "m.onnx".into(),
+            sha256: sha256_hex(b"the model"),
+            bytes: 9,
+            weights: "random".into(),
+            preprocess: Preprocess::default(),
+        };
+        manifest.verify(b"the model").unwrap();
+        let e = manifest.verify(b"another model").unwrap_err();
+        assert_eq!(e.code(), "model_checksum_mismatch");
+        assert_eq!(e.fault(), Fault::Model);
+        assert_eq!(
+            e,
+            Error::ModelChecksum { model: "m".into(), expected: manifest.sha256.clone(), actual: sha256_hex(b"another model") }
+        );
+    }
 }

@@ -15,8 +15,11 @@ fn bad_images_fail_alone_and_good_ones_match_onnxruntime() {
     let c = classifier(2);
     let files = ["photos/chelsea.png", "bad/not_image.txt", "photos/coffee.png", "bad/empty.bin", "photos/astronaut.png"];
     let bytes: Vec<Vec<u8>> = files.iter().map(|f| image(f)).collect();
-    let refs: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
-    let answers = pollster::block_on(c.classify(&refs, 5));
+    let prepared = bytes.iter().map(|b| c.prepare(b)).collect();
+    let batched = pollster::block_on(c.classify_in_batches(prepared, 5));
+    // Good images 0, 2 | 4 share runs of at most 2; failed ones none.
+    assert_eq!(batched.iter().map(|b| b.batch_size).collect::<Vec<_>>(), [2, 0, 2, 0, 1]);
+    let answers: Vec<_> = batched.into_iter().map(|b| b.result).collect();
     assert_eq!(answers.len(), 5);
     assert_eq!(answers[1].as_ref().unwrap_err().code(), "not_an_image");
     assert_eq!(answers[3].as_ref().unwrap_err().code(), "empty_input");

@@ -47,6 +47,7 @@ impl Schema {
                 "number" => v.is_number(),
                 "integer" => v.is_u64() || v.is_i64(),
                 "boolean" => v.is_boolean(),
+                "null" => v.is_null(),
                 other => panic!("unsupported type {other}"),
             };
             if !ok {

@@ -5,6 +5,7 @@
 // instance that trapped (instance.js). node.js calls `setup` with a way to
 // load the wasm.
 
+import { camelKeys } from './answer.js';
 import { api, callWasm, codedError, ensureWasm, generation, onReset, setWasmSource } from './instance.js';
 import { checkInput } from './limits.js';
 
@@ -183,8 +184,9 @@ function describe(adapter) {
 
 /**
  * An input as wasm takes it, its size checked first: a Blob by its `size`
- * before it is read, bytes by their length, ImageData by its dimensions
- * before its pixels are copied (limits.js).
+ * before it is read, bytes by their length (limits.js). ImageData goes to
+ * wasm as it is: the shared crate checks its dimensions before it copies
+ * a row of its pixels.
  */
 async function toInput(input, limits) {
   if (typeof Blob !== 'undefined' && input instanceof Blob) {
@@ -193,7 +195,7 @@ async function toInput(input, limits) {
   }
   if (input instanceof ArrayBuffer) return checkInput(new Uint8Array(input), limits);
   if (ArrayBuffer.isView(input)) return checkInput(new Uint8Array(input.buffer, input.byteOffset, input.byteLength), limits);
-  if (input && typeof input === 'object' && 'data' in input && 'width' in input && 'height' in input) return checkInput(input, limits);
+  if (input && typeof input === 'object' && 'data' in input && 'width' in input && 'height' in input) return input;
   throw codedError('invalid_argument', 'classify() takes a Blob/File, an ArrayBuffer/Uint8Array or ImageData');
 }
 
@@ -222,8 +224,7 @@ export class Classifier {
     this.engineReason = model.engineReason;
     this.device = model.device;
     this.limits = model.limits;
-    const m = model.manifest;
-    this.model = { name: m.name, weights: m.weights, sha256: m.sha256, pretrained: m.weights === 'pretrained' };
+    this.model = camelKeys(model.modelInfo);
     this.load = load;
   }
 
@@ -269,7 +270,7 @@ export class Classifier {
       try {
         model = await load();
       } catch (e) {
-        if (!(cached && e.code === 'model_invalid' && /sha256/.test(e.message))) throw e;
+        if (!(cached && e.code === 'model_checksum_mismatch')) throw e;
         try {
           await cache.delete(modelUrl); // a stale or corrupt cached copy: download again
         } catch {}
@@ -333,7 +334,7 @@ export class Classifier {
     }
     const model = await this.#current();
     const results = await callWasm(() => model.classify(prepared, topK));
-    return results.map((r, i) => errors.get(i) || r);
+    return results.map((r, i) => errors.get(i) || camelKeys(r));
   }
 
   /**

@@ -70,6 +70,12 @@ export interface Limits {
   maxDecodeBytes: number;
 }
 
+// Prediction, Timings, ModelInfo and Classification are the shared crate's
+// answer types with camelCased keys: docs/answer.schema.json (definitions
+// Prediction, PackageTimings, ModelInfo, PackageClassification) with
+// `class_id` written `classId`. tests/browser/contract.test.mjs checks that
+// these interfaces carry exactly those names.
+
 export interface Prediction {
   classIndex: number;
   /** WordNet id, e.g. "n02124075". */
@@ -91,14 +97,22 @@ export interface ModelInfo {
   name: string;
   /** "random" weights give meaningless labels. */
   weights: string;
+  pretrained: boolean;
   sha256: string;
+  /** Size of the model file. */
+  bytes: number;
 }
 
 export interface Classification {
-  /** Most probable first. */
-  predictions: Prediction[];
+  /** The most probable class (the HTTP API's `class_id`, `class_name`, ...): `predictions[0]`. */
+  classId: string;
+  className: string;
+  classIndex: number;
+  probability: number;
   /** False when the top probability is under the threshold (0.2). */
   recognized: boolean;
+  /** Most probable first. */
+  predictions: Prediction[];
   engine: 'webgpu' | 'cpu';
   /** Why this engine runs (for "auto": why WebGPU was or was not used). */
   engineReason: string;
@@ -113,7 +127,7 @@ export interface ClassificationError {
 
 export type ErrorCode =
   | 'empty_input' | 'not_an_image' | 'unsupported_format' | 'corrupt_image' | 'too_many_pixels' | 'image_too_large'
-  | 'too_many_bytes' | 'model_invalid' | 'model_unavailable' | 'engine_unavailable' | 'engine_mismatch'
+  | 'too_many_bytes' | 'model_invalid' | 'model_checksum_mismatch' | 'model_unavailable' | 'engine_unavailable' | 'engine_mismatch'
   | 'inference_failed' | 'invalid_argument'
   /** The wasm instance trapped during the call; it was replaced, the next call works on a fresh one. */
   | 'instance_crashed';
@@ -135,7 +149,7 @@ export declare class Classifier {
   readonly engine: 'webgpu' | 'cpu';
   readonly engineReason: string;
   readonly device: string;
-  readonly model: ModelInfo & { pretrained: boolean };
+  readonly model: ModelInfo;
   /** Time spent in create() and whether the model came from the cache. */
   readonly load: { ms: number; cached: boolean };
   readonly limits: Limits;

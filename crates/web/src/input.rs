@@ -1,23 +1,34 @@
-//! JS inputs into the shared crate's types, with every size checked on the
-//! JS object before a byte is copied into wasm memory: an oversized input
-//! must cost nothing here, not a copy that grows (and never shrinks) the
-//! wasm memory of the page.
+//! JS inputs into the shared crate's types, without copying pixels: an
+//! oversized input must cost nothing here, not a copy that grows (and never
+//! shrinks) the wasm memory of the page. Encoded bytes are checked against
+//! `max_bytes` before they are copied; ImageData stays in JS memory and the
+//! shared crate (`rgba_crop`) checks its size and budget before it reads a
+//! row of it.
 
-use densenet_edge::{DecodeLimits, Error, RgbImage};
+use densenet_edge::{DecodeLimits, Error, RgbaPixels};
 use js_sys::{Reflect, Uint8Array, Uint8ClampedArray};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-/// One input after conversion from JS: encoded bytes, or pixels already
-/// converted to RGB (from `ImageData`).
+/// One input after conversion from JS.
 pub enum Input {
     Encoded(Vec<u8>),
-    Rgb(RgbImage),
+    /// `ImageData`'s RGBA bytes, still in JS memory.
+    Pixels { data: JsPixels, width: u32, height: u32 },
 }
 
-/// RGBA rows copied into wasm per step: bounds the transient copy to a few
-/// hundred KiB whatever the image's size.
-const ROW_BYTES_PER_STEP: u64 = 256 << 10;
+/// RGBA bytes in a JS typed array, copied into wasm as the shared crate
+/// asks for them (a few rows at a time).
+pub struct JsPixels(Uint8Array);
+
+impl RgbaPixels for JsPixels {
+    fn len(&self) -> usize {
+        self.0.length() as usize
+    }
+    fn read(&self, offset: usize, out: &mut [u8]) {
+        self.0.subarray(offset as u32, (offset + out.len()) as u32).copy_to(out);
+    }
+}
 
 pub fn input_from_js(value: &JsValue, limits: &DecodeLimits) -> Result<Input, Error> {
     if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
@@ -27,20 +38,12 @@ pub fn input_from_js(value: &JsValue, limits: &DecodeLimits) -> Result<Input, Er
         }
         return Ok(Input::Encoded(bytes.to_vec()));
     }
-    rgb_from_image_data(value, limits).map(Input::Rgb)
+    image_data(value)
 }
 
-/// Bytes that converting `width x height` RGBA pixels to RGB allocates in
-/// wasm: the RGB image and one step of rows.
-pub fn image_data_cost(width: u32, height: u32) -> u64 {
-    let (width, height) = (width as u64, height as u64);
-    let step_rows = (ROW_BYTES_PER_STEP / (4 * width).max(1)).max(1);
-    3 * width * height + 4 * width * step_rows.min(height)
-}
-
-/// `ImageData`, or anything shaped like it (`{ data, width, height }`).
-/// Alpha is dropped, as PIL's `convert("RGB")` does for encoded images.
-fn rgb_from_image_data(value: &JsValue, limits: &DecodeLimits) -> Result<RgbImage, Error> {
+/// `ImageData`, or anything shaped like it (`{ data, width, height }`): only
+/// its JS shape is checked here.
+fn image_data(value: &JsValue) -> Result<Input, Error> {
     let bad = || Error::InvalidArgument("input must be encoded image bytes or ImageData".into());
     if !value.is_object() {
         return Err(bad());
@@ -54,15 +57,8 @@ fn rgb_from_image_data(value: &JsValue, limits: &DecodeLimits) -> Result<RgbImag
         Ok(d as u32)
     };
     let (width, height) = (dimension(get("width"))?, dimension(get("height"))?);
-    if width as u64 * height as u64 > limits.max_pixels {
-        return Err(Error::TooManyPixels { width, height, max_pixels: limits.max_pixels });
-    }
-    let needed = image_data_cost(width, height);
-    if needed > limits.max_decode_bytes {
-        return Err(Error::ImageTooLarge { width, height, needed_bytes: needed, budget_bytes: limits.max_decode_bytes });
-    }
     let data = get("data");
-    let data: Uint8Array = if let Some(d) = data.dyn_ref::<Uint8ClampedArray>() {
+    let data = if let Some(d) = data.dyn_ref::<Uint8ClampedArray>() {
         // The same memory seen as Uint8Array: no copy.
         Uint8Array::new_with_byte_offset_and_length(&d.buffer(), d.byte_offset(), d.length())
     } else if let Some(d) = data.dyn_ref::<Uint8Array>() {
@@ -70,21 +66,5 @@ fn rgb_from_image_data(value: &JsValue, limits: &DecodeLimits) -> Result<RgbImag
     } else {
         return Err(bad());
     };
-    if data.length() as u64 != 4 * width as u64 * height as u64 {
-        return Err(Error::InvalidArgument(format!("{} RGBA bytes for {width}x{height} pixels", data.length())));
-    }
-    // From here 4 * width * height fits the u32 length of a typed array.
-    let row = 4 * width as usize;
-    let mut rgb = Vec::with_capacity(3 * width as usize * height as usize);
-    let step_rows = (ROW_BYTES_PER_STEP as usize / row).max(1);
-    let mut chunk = vec![0u8; row * step_rows.min(height as usize)];
-    let mut y = 0usize;
-    while y < height as usize {
-        let rows = step_rows.min(height as usize - y);
-        let part = &mut chunk[..rows * row];
-        data.subarray((y * row) as u32, ((y + rows) * row) as u32).copy_to(part);
-        rgb.extend(part.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]));
-        y += rows;
-    }
-    RgbImage::from_raw(width, height, rgb).ok_or_else(bad)
+    Ok(Input::Pixels { data: JsPixels(data), width, height })
 }

@@ -11,8 +11,11 @@ mod test_trap;
 
 use std::rc::Rc;
 
-use densenet_edge::{Classification, Classifier, CpuEngine, Engine, Error, Labels, Manifest, Options, RgbImage, WebGpuEngine};
-use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use densenet_edge::{
+    load_engine, Classifier, EngineChoice, EngineKind, Error, ErrorAnswer, ImageAnswer, Labels, Manifest, ModelInfo,
+    Options, RgbImage,
+};
+use js_sys::{Array, Promise, Reflect, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -86,17 +89,8 @@ pub fn parse_manifest(json: &str) -> Result<JsValue, JsValue> {
     Manifest::from_json(json).map(|m| to_js(&m)).map_err(|e| js_error(&e))
 }
 
+/// Where one `classify` call's time went, ms.
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JsPrediction<'a> {
-    class_index: usize,
-    class_id: &'a str,
-    class_name: &'a str,
-    probability: f32,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct Timings {
     /// Decode, resize and crop, for the whole call.
     preprocess_ms: f64,
@@ -107,36 +101,32 @@ struct Timings {
     images: usize,
 }
 
+/// One image's result: the shared crate's answer (the HTTP API's fields),
+/// then what the package adds. Serialised as it is (`docs/answer.schema.json`,
+/// definition `PackageClassification`); `js/answer.js` camelCases the keys.
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ModelInfo<'a> {
-    name: &'a str,
-    /// "random" or "pretrained": random weights give meaningless labels.
-    weights: &'a str,
-    sha256: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JsClassification<'a> {
-    predictions: Vec<JsPrediction<'a>>,
-    recognized: bool,
-    engine: &'a str,
+struct PackageClassification<'a> {
+    #[serde(flatten)]
+    answer: ImageAnswer,
+    engine: EngineKind,
+    /// Why this engine runs (for "auto": why WebGPU was or was not used).
     engine_reason: &'a str,
     device: &'a str,
     timings: &'a Timings,
-    model: ModelInfo<'a>,
+    model: &'a ModelInfo,
 }
 
-struct Inner {
+/// A model loaded on an engine, and what every result says about it.
+struct Loaded {
     classifier: Classifier,
-    engine: String,
+    engine: EngineKind,
     engine_reason: String,
     device: String,
     manifest: Manifest,
+    info: ModelInfo,
 }
 
-impl Inner {
+impl Loaded {
     fn prepare(&self, input: Result<Input, Error>) -> Result<RgbImage, Error> {
         match input? {
             Input::Encoded(bytes) => {
@@ -144,30 +134,8 @@ impl Inner {
                 test_trap::trap_if_asked(&bytes);
                 self.classifier.prepare(&bytes)
             }
-            Input::Rgb(img) => Ok(self.classifier.options().preprocess.resize_crop(&img)),
+            Input::Pixels { data, width, height } => self.classifier.prepare_rgba(&data, width, height),
         }
-    }
-
-    fn result_to_js(&self, c: &Classification, timings: &Timings) -> JsValue {
-        let predictions = c
-            .predictions
-            .iter()
-            .map(|p| JsPrediction {
-                class_index: p.class_index,
-                class_id: &p.class_id,
-                class_name: &p.class_name,
-                probability: p.probability,
-            })
-            .collect();
-        to_js(&JsClassification {
-            predictions,
-            recognized: c.recognized,
-            engine: &self.engine,
-            engine_reason: &self.engine_reason,
-            device: &self.device,
-            timings,
-            model: ModelInfo { name: &self.manifest.name, weights: &self.manifest.weights, sha256: &self.manifest.sha256 },
-        })
     }
 
     /// Every input gets a result object or `{ error: { code, message } }`.
@@ -180,17 +148,17 @@ impl Inner {
         let t2 = now();
         let timings = Timings { preprocess_ms: t1 - t0, inference_ms: t2 - t1, total_ms: t2 - t0, images: n };
         results
-            .iter()
+            .into_iter()
             .map(|r| match r {
-                Ok(c) => self.result_to_js(c, &timings),
-                Err(e) => {
-                    let err = Object::new();
-                    let _ = Reflect::set(&err, &"code".into(), &e.code().into());
-                    let _ = Reflect::set(&err, &"message".into(), &e.to_string().into());
-                    let wrapper = Object::new();
-                    let _ = Reflect::set(&wrapper, &"error".into(), &err);
-                    JsValue::from(wrapper)
-                }
+                Ok(c) => to_js(&PackageClassification {
+                    answer: c.into(),
+                    engine: self.engine,
+                    engine_reason: &self.engine_reason,
+                    device: &self.device,
+                    timings: &timings,
+                    model: &self.info,
+                }),
+                Err(e) => to_js(&ErrorAnswer::from(&e)),
             })
             .collect()
     }
@@ -199,15 +167,16 @@ impl Inner {
 /// A loaded model on one engine. Made by [`Model::load`].
 #[wasm_bindgen]
 pub struct Model {
-    inner: Rc<Inner>,
+    inner: Rc<Loaded>,
 }
 
 #[wasm_bindgen]
 impl Model {
-    /// Verify `onnx` against the manifest (sha256), then load it on
-    /// `engine` ("cpu" or "webgpu"). With `fallback`, a WebGPU engine that
-    /// fails to load or fails its self-check against the CPU engine gives
-    /// way to the CPU engine, and `engineReason` says why. `reason` is the
+    /// Verify `onnx` against the manifest (sha256: `model_checksum_mismatch`),
+    /// then load it on `engine` ("cpu" or "webgpu") through the shared
+    /// crate's `load_engine`. With `fallback`, a WebGPU engine that fails to
+    /// load or fails its self-check against the CPU engine gives way to the
+    /// CPU engine, and `engineReason` says why. `reason` is the
     /// caller's reason for the engine choice (e.g. "no WebGPU adapter").
     /// `limits`: `{ maxBytes, maxPixels, maxDecodeBytes }`, each optional
     /// (see `defaultLimits`). Resolves to a `Model`; a trap while loading on
@@ -244,38 +213,36 @@ impl Model {
     ) -> Result<Model, JsValue> {
         let manifest = Manifest::from_json(&manifest_json).map_err(|e| js_error(&e))?;
         let limits = limits_from_js(&limits).map_err(|e| js_error(&e))?;
+        // JS has already looked at the adapter: "webgpu" with `fallback` is
+        // the shared crate's `auto`.
+        let choice = match engine.parse::<EngineChoice>().map_err(|e| js_error(&e))? {
+            EngineChoice::Webgpu if fallback => EngineChoice::Auto,
+            choice => choice,
+        };
         let onnx = onnx.to_vec();
         manifest.verify(&onnx).map_err(|e| js_error(&e))?;
         let options = Options { preprocess: manifest.preprocess.clone(), limits, ..Options::default() };
-        let cpu = CpuEngine::load(&onnx).map_err(|e| js_error(&e))?;
-        let (engine, engine_reason): (Box<dyn Engine>, String) = match engine.as_str() {
-            "cpu" => (Box::new(cpu), reason),
-            "webgpu" => match WebGpuEngine::load(&onnx, options.preprocess.crop as usize, &cpu).await {
-                Ok(gpu) => {
-                    let why = format!("{reason}; self-check max |diff| vs CPU {:.2e}", gpu.self_check_max_diff);
-                    (Box::new(gpu), why)
-                }
-                Err(e) if fallback => (Box::new(cpu), format!("WebGPU failed, using the CPU: {e}")),
-                Err(e) => return Err(js_error(&e)),
-            },
-            other => {
-                return Err(js_error(&Error::InvalidArgument(format!("unknown engine {other:?}: use cpu or webgpu"))))
-            }
-        };
+        let loaded = load_engine(&onnx, options.preprocess.crop as usize, choice).await.map_err(|e| js_error(&e))?;
         drop(onnx);
-        let (kind, device) = (engine.kind().to_string(), engine.device());
-        let classifier = Classifier::new(engine, Labels::imagenet().clone(), options).map_err(|e| js_error(&e))?;
-        Ok(Model { inner: Rc::new(Inner { classifier, engine: kind, engine_reason, device, manifest }) })
+        let (kind, device) = (loaded.engine.kind(), loaded.engine.device());
+        let engine_reason = match (choice, kind) {
+            (EngineChoice::Cpu, _) => reason,
+            (_, EngineKind::Webgpu) => format!("{reason}; {}", loaded.reason),
+            // WebGPU was tried and failed: the shared crate says why.
+            (_, EngineKind::Cpu) => loaded.reason,
+        };
+        let classifier = Classifier::new(loaded.engine, Labels::imagenet().clone(), options).map_err(|e| js_error(&e))?;
+        let info = ModelInfo::from(&manifest);
+        Ok(Model { inner: Rc::new(Loaded { classifier, engine: kind, engine_reason, device, manifest, info }) })
     }
 }
 
 #[wasm_bindgen]
 impl Model {
-
     /// "cpu" or "webgpu".
     #[wasm_bindgen(getter)]
     pub fn engine(&self) -> String {
-        self.inner.engine.clone()
+        self.inner.engine.to_string()
     }
 
     #[wasm_bindgen(getter, js_name = engineReason)]
@@ -293,9 +260,17 @@ impl Model {
         to_js(&self.inner.manifest)
     }
 
+    /// What every result says about the model (`ModelInfo`, snake_case keys).
+    #[wasm_bindgen(getter, js_name = modelInfo)]
+    pub fn model_info(&self) -> JsValue {
+        to_js(&self.inner.info)
+    }
+
     /// Classify an array of inputs (`Uint8Array` of an encoded image, or
     /// `ImageData`-like `{ data, width, height }`). Resolves to an array with
-    /// one result or one `{ error: { code, message } }` per input. Sizes
+    /// one result or one `{ error: { code, message } }` per input, keys as
+    /// the shared crate names them (snake_case; `js/answer.js` camelCases
+    /// them for the public API). Sizes
     /// are checked before an input is copied into wasm memory. On the CPU
     /// engine all the work happens before this returns, so a trap is thrown
     /// here rather than lost in a microtask (see run_now.rs).

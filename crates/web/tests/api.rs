@@ -40,7 +40,7 @@ async fn classify(model: &Model, inputs: &[JsValue]) -> Vec<JsValue> {
 
 fn top_ids(result: &JsValue) -> Vec<String> {
     let preds: Array = get(result, "predictions").dyn_into().unwrap();
-    preds.iter().map(|p| get(&p, "classId").as_string().unwrap()).collect()
+    preds.iter().map(|p| get(&p, "class_id").as_string().unwrap()).collect()
 }
 
 #[wasm_bindgen_test]
@@ -62,7 +62,7 @@ async fn wrong_bytes_are_rejected_before_loading() {
         .await
         .err()
         .unwrap();
-    assert_eq!(code_of(&err), "model_invalid");
+    assert_eq!(code_of(&err), "model_checksum_mismatch");
     assert!(err.unchecked_ref::<js_sys::Error>().message().as_string().unwrap().contains("sha256"));
 }
 
@@ -107,7 +107,10 @@ async fn classifies_bytes_and_imagedata_and_reports_errors_per_image() {
     assert_eq!(top_ids(bytes), top_ids(&results[1]));
     assert_eq!(get(bytes, "engine").as_string().unwrap(), "cpu");
     assert_eq!(get(&get(bytes, "model"), "weights").as_string().unwrap(), "random");
-    assert!(get(&get(bytes, "timings"), "inferenceMs").as_f64().unwrap() > 0.0);
+    assert!(get(&get(bytes, "timings"), "inference_ms").as_f64().unwrap() > 0.0);
+    // The shared crate's answer: the top class at the top level too.
+    assert_eq!(get(bytes, "class_id").as_string().unwrap(), top_ids(bytes)[0]);
+    assert_eq!(get(&get(bytes, "model"), "pretrained").as_bool(), Some(false));
     let p: f64 = get(&get(&get(bytes, "predictions"), "0"), "probability").as_f64().unwrap();
     assert!(p > 0.0 && p <= 1.0);
 
@@ -169,11 +172,12 @@ async fn oversized_inputs_are_refused_before_they_are_copied_into_wasm() {
         ("width", JsValue::from(100_000)),
         ("height", JsValue::from(100_000)),
     ]);
-    // 1000 x 1000 RGBA: within the pixel limit, over this model's 1 MiB decode budget.
+    // 2000 x 2000 RGBA: within the pixel limit; its crop-resize needs
+    // about 1.5 MB, over this model's 1 MiB decode budget.
     let over_budget = object(&[
-        ("data", Uint8ClampedArray::new_with_length(4_000_000).into()),
-        ("width", JsValue::from(1000)),
-        ("height", JsValue::from(1000)),
+        ("data", Uint8ClampedArray::new_with_length(16_000_000).into()),
+        ("width", JsValue::from(2000)),
+        ("height", JsValue::from(2000)),
     ]);
     let fractional = object(&[
         ("data", Uint8ClampedArray::new_with_length(16).into()),
