@@ -3,11 +3,18 @@
 // and hostile inputs back to back, first for WARMUP_S (the warm-up), then for
 // SOAK_S. Prints the answers by status and code, latencies, and the wasm
 // memory after the warm-up and after the soak; exits 1 on any 5xx, on a
-// replaced isolate, or if wasm memory grew during the soak.
+// replaced isolate, or if wasm memory grew during the soak. The Worker runs
+// in workerd through Miniflare directly, each request on its own connection
+// (tests/worker/helpers.mjs, startWorkerDirect, says why); SOAK_VIA_PROXY=1
+// puts wrangler dev's proxy in front instead, whose own text 503s then count.
 //   scripts/build-worker.sh && source worker/env.sh && node bench/worker/soak.mjs [SOAK_S] [CONCURRENCY] [WARMUP_S]
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { form, health, image, images, rawMultipart, seedModel, startWorker } from '../../tests/worker/helpers.mjs';
+import {
+  form, health, image, images, postOnNewConnection, rawMultipart, seedModel, startWorker, startWorkerDirect,
+} from '../../tests/worker/helpers.mjs';
+
+const viaProxy = process.env.SOAK_VIA_PROXY === '1';
 
 const [soakS = 60, concurrency = 16, warmupS = 60] = process.argv.slice(2).map(Number);
 const mib = (b) => +(b / 2 ** 20).toFixed(2);
@@ -46,10 +53,20 @@ async function phase(base, seconds) {
     while (performance.now() < stop) {
       const input = inputs[i++ % inputs.length];
       const made = await input.make();
-      const init = made instanceof FormData ? { body: made } : made;
+      let init = made;
+      if (made instanceof FormData) {
+        const r = new Response(made);
+        init = { body: Buffer.from(await r.arrayBuffer()), headers: { 'Content-Type': r.headers.get('content-type') } };
+      }
       const t0 = performance.now();
-      const res = await fetch(`${base}/predict`, { method: 'POST', ...init });
-      const text = await res.text();
+      let res;
+      let text;
+      if (viaProxy) {
+        res = await fetch(`${base}/predict`, { method: 'POST', ...init });
+        text = await res.text();
+      } else {
+        ({ text, ...res } = await postOnNewConnection(`${base}/predict`, init.body, init.headers));
+      }
       latencies.push(performance.now() - t0);
       let code;
       try { code = JSON.parse(text).error?.code ?? 'ok'; } catch { code = `not JSON: ${text.slice(0, 80)}`; }
@@ -63,7 +80,7 @@ async function phase(base, seconds) {
 }
 
 seedModel();
-const { worker, base } = await startWorker();
+const { worker, base } = viaProxy ? await startWorker() : await startWorkerDirect();
 const h0 = await (await fetch(`${base}/health?load=1`)).json();
 const warm = await phase(base, warmupS);
 const h1 = await health(base);
@@ -74,6 +91,7 @@ await worker.dispose();
 const fivexx = Object.entries(soak.answers).concat(Object.entries(warm.answers))
   .filter(([k]) => k.startsWith('5')).reduce((a, [, n]) => a + n, 0);
 const report = {
+  via: viaProxy ? 'wrangler dev proxy' : 'workerd through Miniflare, a connection per request',
   concurrency,
   warmup: { seconds: warmupS, ...warm },
   soak: { seconds: soakS, ...soak },

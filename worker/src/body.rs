@@ -53,30 +53,6 @@ pub async fn read(req: &Request, declared: Option<usize>, max: usize) -> Result<
     Ok(body)
 }
 
-/// Reads and drops what is left of a body we answer without reading (an
-/// error decided from the headers: overloaded, not multipart, too large), up
-/// to `max` bytes, one chunk at a time and never into wasm memory. A server
-/// that answers while the client is still sending makes the connection fail
-/// for the client instead of delivering the answer: under `wrangler dev` the
-/// proxy in front of the Worker then replaced our JSON 503 `overloaded` with
-/// its own text 503 "Your worker restarted mid-request".
-pub async fn drain(req: &worker::worker_sys::web_sys::Request, max: usize) {
-    if req.body_used() {
-        return;
-    }
-    let Some(stream) = req.body() else {
-        return;
-    };
-    let mut chunks = wasm_streams::ReadableStream::from_raw(stream.unchecked_into()).into_stream();
-    let mut seen = 0usize;
-    while let Some(Ok(chunk)) = chunks.next().await {
-        seen += chunk.unchecked_into::<Uint8Array>().length() as usize;
-        if seen > max {
-            break;
-        }
-    }
-}
-
 fn too_large(what: String, max: usize) -> ApiError {
     ApiError::new(413, "body_too_large", format!("{what} is over the limit of {max} bytes"))
 }

@@ -6,22 +6,14 @@ use worker::{Context, Env, Method, Request, Response};
 
 use crate::config::Config;
 use crate::errors::ApiError;
-use crate::{body, health, model_file, predict};
+use crate::{health, model_file, predict};
 
 pub async fn dispatch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     health::count_request();
     let config = Config::from_env(&env);
     let path = req.path();
     let answer = match (path.as_str(), req.method()) {
-        ("/predict", Method::Post) => {
-            // Another handle on the same JS object (`Request::clone` in JS would tee the body).
-            let raw = Clone::clone(req.inner());
-            let answer = predict::handle(req, &env, &ctx, &config).await;
-            if answer.is_err() {
-                body::drain(&raw, config.max_body_bytes).await;
-            }
-            answer
-        }
+        ("/predict", Method::Post) => predict::handle(req, &env, &ctx, &config).await,
         ("/health", Method::Get | Method::Head) => health::handle(&req, &env, &ctx, &config).await,
         ("/predict" | "/health", Method::Options) => preflight(),
         (p, Method::Get | Method::Head) if p.starts_with("/model/") => {
