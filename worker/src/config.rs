@@ -2,6 +2,7 @@
 //! missing or malformed var never takes the Worker down. The memory figures
 //! behind each default are in worker/README.md ("Memory budget").
 
+use densenet_edge::{DEFAULT_TOP_K, MAX_TOP_K};
 use serde::Serialize;
 use worker::Env;
 
@@ -61,7 +62,7 @@ impl Config {
             inflight_bytes: var::<usize>(env, "INFLIGHT_BYTES", 16 << 20).max(max_body_bytes),
             load_retry_ms: var(env, "LOAD_RETRY_MS", 1000),
             load_wait_ms: var(env, "LOAD_WAIT_MS", 60_000),
-            top_k: var(env, "TOP_K", 5),
+            top_k: var(env, "TOP_K", DEFAULT_TOP_K).clamp(1, MAX_TOP_K),
             threshold: var(env, "THRESHOLD", 0.2),
             max_batch: var::<usize>(env, "MAX_BATCH", 1).max(1),
             coalesce: var(env, "COALESCE", false),

@@ -321,7 +321,7 @@ export class Classifier {
    * then replaced, and the next call loads the model into a fresh one.
    */
   async classifyMany(inputs, options = {}) {
-    const topK = options.topK ?? 5;
+    const topK = options.topK ?? api().defaultTopK();
     const prepared = [];
     const errors = new Map();
     for (const [i, input] of Array.from(inputs).entries()) {

@@ -140,7 +140,7 @@ export interface CodedError extends Error {
 export type ImageInput = Blob | ArrayBuffer | Uint8Array | ImageData | { data: Uint8ClampedArray | Uint8Array; width: number; height: number };
 
 export interface ClassifyOptions {
-  /** Default 5. */
+  /** Default 5 (the shared crate's DEFAULT_TOP_K, as the HTTP API's); at most 1000. */
   topK?: number;
 }
 

@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use densenet_edge::{
     load_engine, Classifier, EngineChoice, EngineKind, Error, ErrorAnswer, ImageAnswer, Labels, Manifest, ModelInfo,
-    Options, RgbImage,
+    Options, RgbImage, DEFAULT_TOP_K, MAX_TOP_K,
 };
 use js_sys::{Array, Promise, Reflect, Uint8Array};
 use serde::Serialize;
@@ -66,6 +66,13 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 #[wasm_bindgen(js_name = defaultLimits)]
 pub fn default_limits() -> JsValue {
     to_js(&limits_to_js(&BROWSER_LIMITS))
+}
+
+/// How many predictions a result lists unless the caller asks otherwise:
+/// the shared crate's, as the HTTP API and the command line.
+#[wasm_bindgen(js_name = defaultTopK)]
+pub fn default_top_k() -> usize {
+    DEFAULT_TOP_K
 }
 
 /// Bytes of wasm memory (linear memory never shrinks: this is the
@@ -278,6 +285,6 @@ impl Model {
         let limits = self.inner.classifier.options().limits;
         let inputs: Vec<_> = inputs.iter().map(|v| input_from_js(&v, &limits)).collect();
         let inner = Rc::clone(&self.inner);
-        promise_now_or_later(async move { Ok(inner.classify(inputs, top_k.max(1)).await.into()) })
+        promise_now_or_later(async move { Ok(inner.classify(inputs, top_k.clamp(1, MAX_TOP_K)).await.into()) })
     }
 }

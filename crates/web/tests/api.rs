@@ -3,7 +3,7 @@
 //! RGBA (ImageData) path, and one real classification on the CPU engine.
 #![cfg(target_arch = "wasm32")]
 
-use densenet_edge_web::{default_limits, has_test_traps, parse_manifest, sha256_hex, Model, BROWSER_LIMITS};
+use densenet_edge_web::{default_limits, default_top_k, has_test_traps, parse_manifest, sha256_hex, Model, BROWSER_LIMITS};
 use js_sys::{Array, Object, Reflect, Uint8Array, Uint8ClampedArray};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -140,6 +140,7 @@ fn default_limits_are_the_packages() {
     assert_eq!(get(&d, "maxBytes").as_f64().unwrap(), BROWSER_LIMITS.max_bytes as f64);
     assert_eq!(get(&d, "maxPixels").as_f64().unwrap(), BROWSER_LIMITS.max_pixels as f64);
     assert_eq!(get(&d, "maxDecodeBytes").as_f64().unwrap(), (256u64 << 20) as f64);
+    assert_eq!(default_top_k(), densenet_edge::DEFAULT_TOP_K);
     // The tests build without the test-only traps, as the published package does.
     assert!(!has_test_traps());
 }
