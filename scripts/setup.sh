@@ -21,5 +21,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || rustup target add wasm32-unknown-unknown
+# The lint suite's tools (part of the default rustup profile; added where a minimal one was installed).
+for c in clippy rustfmt; do
+  rustup component list --installed | grep -q "^$c" || rustup component add "$c"
+done
 
 "$REPO_ROOT/scripts/setup-python.sh"

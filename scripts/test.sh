@@ -24,6 +24,14 @@ suite() {
   fi
 }
 
+# Formatting and lints, root workspace and the Worker's (its wasm32 target).
+lint() {
+  cargo fmt --all -- --check &&
+    (cd worker && cargo fmt -- --check) &&
+    cargo clippy --workspace --all-targets --locked -- -D warnings &&
+    (cd worker && CARGO_TARGET_DIR="$WORKER_TARGET_DIR" cargo clippy --release --target wasm32-unknown-unknown -- -D warnings)
+}
+suite lint lint
 suite native cargo test --workspace --locked
 # Batch 8 and DenseNet-169 against onnxruntime: references made outside the
 # clone (57 MB), then the engine's ignored tests that read them.

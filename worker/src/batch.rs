@@ -100,10 +100,7 @@ async fn alone(model: &Model, prepared: Vec<CrateResult<RgbImage>>, top_k: usize
     if good > 0 {
         record_batch(good);
     }
-    batched
-        .into_iter()
-        .map(|b| Done { result: b.result, batch_size: b.batch_size, engine_ms })
-        .collect()
+    batched.into_iter().map(|b| Done { result: b.result, batch_size: b.batch_size, engine_ms }).collect()
 }
 
 async fn coalesced(model: &Model, prepared: Vec<CrateResult<RgbImage>>, top_k: usize, config: &Config) -> Vec<Done> {

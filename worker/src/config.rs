@@ -73,8 +73,5 @@ impl Config {
 }
 
 fn var<T: std::str::FromStr>(env: &Env, name: &str, default: T) -> T {
-    env.var(name)
-        .ok()
-        .and_then(|v| v.to_string().trim().parse().ok())
-        .unwrap_or(default)
+    env.var(name).ok().and_then(|v| v.to_string().trim().parse().ok()).unwrap_or(default)
 }

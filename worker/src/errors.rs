@@ -81,7 +81,9 @@ impl From<densenet_edge::Error> for ApiError {
             E::EmptyInput | E::InvalidArgument(_) => 400,
             E::NotAnImage | E::UnsupportedFormat(_) => 415,
             E::CorruptImage(_) | E::TooManyPixels { .. } | E::ImageTooLarge { .. } | E::TooManyBytes { .. } => 422,
-            E::ModelInvalid(_) | E::ModelChecksum { .. } | E::EngineUnavailable { .. } | E::EngineMismatch { .. } => 503,
+            E::ModelInvalid(_) | E::ModelChecksum { .. } | E::EngineUnavailable { .. } | E::EngineMismatch { .. } => {
+                503
+            }
             E::Inference(_) => 500,
         };
         ApiError { status, body: ErrorBody::from(&e), allow: None, retry_after_s: None }

@@ -215,7 +215,9 @@ pub async fn read_manifest(env: &Env, config: &Config) -> Result<Manifest, ApiEr
         .execute()
         .await
         .map_err(|e| ApiError::model_unavailable(format!("reading {key} from R2: {e}")))?
-        .ok_or_else(|| ApiError::model_unavailable(format!("model manifest {key} is not in the R2 bucket: {SEED_HINT}")))?;
+        .ok_or_else(|| {
+            ApiError::model_unavailable(format!("model manifest {key} is not in the R2 bucket: {SEED_HINT}"))
+        })?;
     let text = object
         .body()
         .ok_or_else(|| ApiError::model_unavailable(format!("{key} has no body")))?

@@ -37,7 +37,8 @@ pub async fn handle(req: &Request, env: &Env, config: &Config, key: &str) -> Res
     }
 
     let r2_error = |e: worker::Error| ApiError::model_unavailable(format!("reading {key} from R2: {e}"));
-    let missing = || ApiError::model_unavailable(format!("model file {key} named by the manifest is not in the R2 bucket"));
+    let missing =
+        || ApiError::model_unavailable(format!("model file {key} named by the manifest is not in the R2 bucket"));
     let bucket = env.bucket("MODELS").map_err(r2_error)?;
     let mut r = if req.method() == Method::Head {
         let object = bucket.head(key).await.map_err(r2_error)?.ok_or_else(missing)?;

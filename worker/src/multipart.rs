@@ -215,12 +215,19 @@ mod tests {
 
     #[test]
     fn files_in_order_other_fields_skipped() {
-        let b = body(&[part("file", Some("a.jpg"), b"AAA"), part("note", None, b"x"), part("file", Some("b.png"), b"x--B\r\n")]);
-        let files = file_parts(&b, "B", 4).unwrap();
-        assert_eq!(files, vec![
-            FilePart { filename: "a.jpg".into(), bytes: b"AAA" },
-            FilePart { filename: "b.png".into(), bytes: b"x--B\r\n" },
+        let b = body(&[
+            part("file", Some("a.jpg"), b"AAA"),
+            part("note", None, b"x"),
+            part("file", Some("b.png"), b"x--B\r\n"),
         ]);
+        let files = file_parts(&b, "B", 4).unwrap();
+        assert_eq!(
+            files,
+            vec![
+                FilePart { filename: "a.jpg".into(), bytes: b"AAA" },
+                FilePart { filename: "b.png".into(), bytes: b"x--B\r\n" },
+            ]
+        );
     }
 
     #[test]
@@ -240,7 +247,8 @@ mod tests {
 
     #[test]
     fn many_tiny_other_parts() {
-        let parts: Vec<Vec<u8>> = (0..50_000).map(|_| part("x", None, b"")).chain([part("file", Some("f"), b"Z")]).collect();
+        let parts: Vec<Vec<u8>> =
+            (0..50_000).map(|_| part("x", None, b"")).chain([part("file", Some("f"), b"Z")]).collect();
         assert_eq!(file_parts(&body(&parts), "B", 16).unwrap()[0].bytes, b"Z");
     }
 
@@ -248,9 +256,13 @@ mod tests {
     fn errors() {
         let code = |b: &[u8]| file_parts(b, "B", 4).unwrap_err().body.code;
         assert_eq!(code(b"garbage"), "bad_multipart");
-        assert_eq!(code(b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nno end"), "bad_multipart");
+        assert_eq!(
+            code(b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nno end"),
+            "bad_multipart"
+        );
         assert_eq!(code(b"--B\r\nContent-Disposition: form-data; name=\"file\""), "bad_multipart");
-        let long = [b"--B\r\nX: ".to_vec(), vec![b'a'; MAX_PART_HEADER_BYTES + 10], b"\r\n\r\n\r\n--B--".to_vec()].concat();
+        let long =
+            [b"--B\r\nX: ".to_vec(), vec![b'a'; MAX_PART_HEADER_BYTES + 10], b"\r\n\r\n\r\n--B--".to_vec()].concat();
         assert_eq!(code(&long), "bad_multipart");
         assert_eq!(code(&body(&[part("image", Some("a"), b"1")])), "missing_file");
         assert_eq!(code(&body(&[part("file", None, b"text")])), "missing_file");
@@ -259,7 +271,8 @@ mod tests {
 
     #[test]
     fn filename_forms() {
-        let b = b"--B\r\ncontent-disposition: form-data; name=file; filename=\"a\\\"b;c.jpg\"\r\n\r\n1\r\n--B--".to_vec();
+        let b =
+            b"--B\r\ncontent-disposition: form-data; name=file; filename=\"a\\\"b;c.jpg\"\r\n\r\n1\r\n--B--".to_vec();
         assert_eq!(file_parts(&b, "B", 1).unwrap()[0].filename, "a\"b;c.jpg");
         let b = b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"; filename*=UTF-8''caf%C3%A9.jpg\r\n\r\n1\r\n--B--".to_vec();
         assert_eq!(file_parts(&b, "B", 1).unwrap()[0].filename, "caf\u{e9}.jpg");

@@ -87,7 +87,11 @@ impl Classifier {
 
     /// Classify images already decoded, resized and cropped (from
     /// [`Classifier::prepare`], or pixels from a canvas); errors pass through.
-    pub async fn classify_prepared(&self, prepared: Vec<Result<RgbImage>>, top_k: usize) -> Vec<Result<Classification>> {
+    pub async fn classify_prepared(
+        &self,
+        prepared: Vec<Result<RgbImage>>,
+        top_k: usize,
+    ) -> Vec<Result<Classification>> {
         self.classify_in_batches(prepared, top_k).await.into_iter().map(|b| b.result).collect()
     }
 

@@ -138,7 +138,12 @@ impl Plan {
         let accumulators = if self.orientation.transpose { cells * 4 } else { 0 };
         let stored_row = self.stored.0 as u64 * 3;
         let output = (self.crop * self.crop * 3) as u64;
-        self.horizontal.coeffs.heap_bytes() + self.vertical.coeffs.heap_bytes() + cells + accumulators + stored_row + output
+        self.horizontal.coeffs.heap_bytes()
+            + self.vertical.coeffs.heap_bytes()
+            + cells
+            + accumulators
+            + stored_row
+            + output
     }
 
     /// Reads every row of `src` (all of them, so that a truncated file is an
@@ -147,11 +152,8 @@ impl Plan {
         if (src.width() as usize, src.height() as usize) != self.stored {
             return Err(Error::CorruptImage("the decoder's size differs from the header's".into()));
         }
-        let columns = if self.orientation.transpose {
-            self.horizontal_pass_transposed(src)?
-        } else {
-            self.horizontal_pass(src)?
-        };
+        let columns =
+            if self.orientation.transpose { self.horizontal_pass_transposed(src)? } else { self.horizontal_pass(src)? };
         Ok(self.vertical_pass(&columns))
     }
 
@@ -294,7 +296,9 @@ mod tests {
     use super::*;
 
     fn pattern(w: u32, h: u32) -> RgbImage {
-        RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 37 + y * 11) as u8, (x * x + 3 * y) as u8, (y * y / 7 + x) as u8]))
+        RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x * 37 + y * 11) as u8, (x * x + 3 * y) as u8, (y * y / 7 + x) as u8])
+        })
     }
 
     fn upright(img: &RgbImage, orientation: u8) -> RgbImage {

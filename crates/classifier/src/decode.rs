@@ -59,7 +59,10 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage> {
     }
     let img = RgbImage::from_raw(w, h, raw).ok_or_else(|| Error::CorruptImage("the image has no pixels".into()))?;
     let mut img = image::DynamicImage::ImageRgb8(img);
-    img.apply_orientation(image::metadata::Orientation::from_exif(src.orientation()).unwrap_or(image::metadata::Orientation::NoTransforms));
+    img.apply_orientation(
+        image::metadata::Orientation::from_exif(src.orientation())
+            .unwrap_or(image::metadata::Orientation::NoTransforms),
+    );
     Ok(img.into_rgb8())
 }
 
@@ -165,7 +168,9 @@ pub(crate) fn check_pixels(width: u64, height: u64, limits: &DecodeLimits) -> Re
 pub(crate) fn decode_error(e: ImageError) -> Error {
     match e {
         // Only reachable when a frame is larger than the header said.
-        ImageError::Limits(l) => Error::CorruptImage(format!("the image needs more memory than its header declares: {l}")),
+        ImageError::Limits(l) => {
+            Error::CorruptImage(format!("the image needs more memory than its header declares: {l}"))
+        }
         ImageError::Unsupported(u) => Error::UnsupportedFormat(u.to_string()),
         ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             Error::CorruptImage("the data ends before the image does (truncated)".into())

@@ -19,8 +19,7 @@ impl Labels {
     /// Parse a class index JSON; indices must be exactly `0..n`.
     pub fn from_json(json: &str) -> Result<Labels> {
         let bad = |m: String| Error::InvalidArgument(format!("invalid class index: {m}"));
-        let map: BTreeMap<String, (String, String)> =
-            serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+        let map: BTreeMap<String, (String, String)> = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
         let mut entries = vec![None; map.len()];
         for (k, v) in map {
             let i: usize = k.parse().map_err(|_| bad(format!("key {k:?} is not an index")))?;

@@ -27,8 +27,8 @@ mod rows;
 pub mod tensor;
 mod whole_rows;
 
-pub use classifier::{Batched, Classifier, Options};
 pub use answer::{ErrorAnswer, ErrorBody, ImageAnswer, ItemOutcome, ModelInfo, DEFAULT_TOP_K, MAX_TOP_K};
+pub use classifier::{Batched, Classifier, Options};
 pub use decode::{decode, decode_crop, decode_crop_cost, DecodeLimits, SUPPORTED_FORMATS};
 #[cfg(feature = "cpu")]
 pub use engine::load_engine;

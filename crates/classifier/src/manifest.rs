@@ -73,7 +73,11 @@ mod tests {
         assert_eq!(e.fault(), Fault::Model);
         assert_eq!(
             e,
-            Error::ModelChecksum { model: "m".into(), expected: manifest.sha256.clone(), actual: sha256_hex(b"another model") }
+            Error::ModelChecksum {
+                model: "m".into(),
+                expected: manifest.sha256.clone(),
+                actual: sha256_hex(b"another model")
+            }
         );
     }
 }

@@ -85,16 +85,15 @@ impl<'a> PngRows<'a> {
         }
         let (color, depth) = reader.output_color_type();
         let interlaced = reader.info().interlaced;
-        let line = reader.output_line_size(width).ok_or_else(|| Error::CorruptImage("the PNG's rows are too long".into()))?;
+        let line =
+            reader.output_line_size(width).ok_or_else(|| Error::CorruptImage("the PNG's rows are too long".into()))?;
         let frame = if interlaced {
             reader.output_buffer_size().ok_or_else(|| Error::CorruptImage("the PNG is too large".into()))? as u64
         } else {
             0
         };
-        let peak = PNG_FIXED_BYTES
-            + PNG_METADATA_BYTES as u64
-            + PNG_ROW_BUFFERS * (raw_row as u64 + line as u64)
-            + frame;
+        let peak =
+            PNG_FIXED_BYTES + PNG_METADATA_BYTES as u64 + PNG_ROW_BUFFERS * (raw_row as u64 + line as u64) + frame;
         Ok(PngRows { reader, width, height, orientation, color, depth, frame: None, interlaced, line, next: 0, peak })
     }
 }

@@ -4,8 +4,8 @@
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
 use crate::crop_resize::{ImageRows, Plan};
+use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
 /// Largest `resize` or `crop` accepted.

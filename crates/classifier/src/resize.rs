@@ -85,7 +85,6 @@ pub(crate) fn clip8(v: i64) -> u8 {
 
 pub(crate) const HALF: i64 = 1 << (PRECISION_BITS - 1);
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,8 @@ fn classifier(max_batch: usize) -> Classifier {
 #[test]
 fn bad_images_fail_alone_and_good_ones_match_onnxruntime() {
     let c = classifier(2);
-    let files = ["photos/chelsea.png", "bad/not_image.txt", "photos/coffee.png", "bad/empty.bin", "photos/astronaut.png"];
+    let files =
+        ["photos/chelsea.png", "bad/not_image.txt", "photos/coffee.png", "bad/empty.bin", "photos/astronaut.png"];
     let bytes: Vec<Vec<u8>> = files.iter().map(|f| image(f)).collect();
     let prepared = bytes.iter().map(|b| c.prepare(b)).collect();
     let batched = pollster::block_on(c.classify_in_batches(prepared, 5));

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use npy::{parse_npy, NpyElement};
 use densenet_edge::Manifest;
+use npy::{parse_npy, NpyElement};
 
 pub fn repo() -> PathBuf {
     PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../..")
@@ -26,8 +26,8 @@ pub fn random_model() -> Vec<u8> {
     let manifest = std::fs::read_to_string(repo().join("model/manifests/densenet121-random.json")).unwrap();
     let manifest = Manifest::from_json(&manifest).unwrap();
     let path = repo().join("model/build").join(&manifest.file);
-    let bytes = std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}; run scripts/prepare-model.sh first", path.display()));
+    let bytes =
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/prepare-model.sh first", path.display()));
     manifest.verify(&bytes).unwrap();
     bytes
 }

@@ -38,10 +38,7 @@ fn cpu_engine_matches_onnxruntime() {
 fn cpu_engine_runs_a_batch() {
     let engine = CpuEngine::load(&random_model()).unwrap();
     let inputs: Vec<Tensor> = PHOTOS.iter().map(|n| photo_input(n)).collect();
-    let batch = Tensor {
-        shape: [4, 3, 224, 224],
-        data: inputs.iter().flat_map(|t| t.data.iter().copied()).collect(),
-    };
+    let batch = Tensor { shape: [4, 3, 224, 224], data: inputs.iter().flat_map(|t| t.data.iter().copied()).collect() };
     let (shape, expected) = reference::<f32>("batch4.logits.densenet121-random.npy");
     assert_eq!(shape, [4, 1000]);
     let logits = engine.run_sync(&batch).unwrap();

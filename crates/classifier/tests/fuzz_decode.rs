@@ -31,8 +31,15 @@ impl Rng {
     }
 }
 
-const CODES: [&str; 7] =
-    ["empty_input", "not_an_image", "unsupported_format", "corrupt_image", "too_many_pixels", "image_too_large", "too_many_bytes"];
+const CODES: [&str; 7] = [
+    "empty_input",
+    "not_an_image",
+    "unsupported_format",
+    "corrupt_image",
+    "too_many_pixels",
+    "image_too_large",
+    "too_many_bytes",
+];
 
 fn random_image(rng: &mut Rng) -> Vec<u8> {
     // Mostly small, sometimes a sliver with an extreme aspect ratio.
@@ -51,9 +58,12 @@ fn random_image(rng: &mut Rng) -> Vec<u8> {
         1 => DynamicImage::ImageLuma8(DynamicImage::ImageRgba8(rgba).to_luma8()),
         2 => DynamicImage::ImageRgb16(DynamicImage::ImageRgba8(rgba).to_rgb16()),
         3 => DynamicImage::ImageLumaA8(DynamicImage::ImageRgba8(rgba).to_luma_alpha8()),
-        _ => DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, DynamicImage::ImageRgba8(rgba).to_rgb8().into_raw()).unwrap()),
+        _ => DynamicImage::ImageRgb8(
+            RgbImage::from_raw(w, h, DynamicImage::ImageRgba8(rgba).to_rgb8().into_raw()).unwrap(),
+        ),
     };
-    let format = [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Gif, ImageFormat::Bmp, ImageFormat::WebP][rng.below(5) as usize];
+    let format = [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Gif, ImageFormat::Bmp, ImageFormat::WebP]
+        [rng.below(5) as usize];
     let img = match format {
         // JPEG takes 8-bit grey or RGB; WebP, GIF and BMP 8-bit.
         ImageFormat::Jpeg => DynamicImage::ImageRgb8(img.to_rgb8()),
@@ -167,7 +177,10 @@ fn decode_and_preprocess_never_panic_and_stay_within_the_budget() {
                 if peak > estimate {
                     let path = std::env::temp_dir().join(format!("fuzz-decode-over-{seed}-{case}.bin"));
                     let _ = std::fs::write(&path, &bytes);
-                    failures.push(format!("case {case}: peak {peak} over the estimate {estimate} ({code}; {})", path.display()));
+                    failures.push(format!(
+                        "case {case}: peak {peak} over the estimate {estimate} ({code}; {})",
+                        path.display()
+                    ));
                 }
             }
             // Refused before decoding: only the header was read.

@@ -6,8 +6,8 @@ mod common;
 #[path = "support/peak_alloc.rs"]
 mod peak_alloc;
 
-use npy::parse_npy;
 use densenet_edge::{decode_crop, decode_crop_cost, DecodeLimits, Preprocess};
+use npy::parse_npy;
 
 #[global_allocator]
 static ALLOC: peak_alloc::Counting = peak_alloc::Counting;

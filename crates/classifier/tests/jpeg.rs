@@ -8,10 +8,10 @@
 mod error {
     pub use densenet_edge::{Error, Result};
 }
-#[path = "../src/rows.rs"]
-mod rows;
 #[path = "../src/jpeg/mod.rs"]
 mod jpeg;
+#[path = "../src/rows.rs"]
+mod rows;
 
 use rows::RowSource;
 use std::alloc::{GlobalAlloc, Layout, System};

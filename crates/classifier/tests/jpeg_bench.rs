@@ -10,10 +10,10 @@
 mod error {
     pub use densenet_edge::{Error, Result};
 }
-#[path = "../src/rows.rs"]
-mod rows;
 #[path = "../src/jpeg/mod.rs"]
 mod jpeg;
+#[path = "../src/rows.rs"]
+mod rows;
 
 use rows::RowSource;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -94,7 +94,8 @@ fn decode_speed_against_zune_jpeg() {
         if let Ok(dump) = std::env::var("JPEG_BENCH_DUMP") {
             // Raw RGB of the whole image, to compare with PIL's tobytes().
             let (_, _, rgb) = jpeg::decode_rgb(&bytes).unwrap();
-            std::fs::write(format!("{dump}.{}.rgb", if p.ends_with("_prog.jpg") { "prog" } else { "base" }), rgb).unwrap();
+            std::fs::write(format!("{dump}.{}.rgb", if p.ends_with("_prog.jpg") { "prog" } else { "base" }), rgb)
+                .unwrap();
         }
         println!(
             "{p}: {w}x{h}, ours (rows) {:.1} ms, image/zune-jpeg {:.1} ms, ratio {:.2}; heap peak ours {:.2} MiB (stated {:.2}) vs image/zune-jpeg {:.1} MiB",

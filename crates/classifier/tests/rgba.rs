@@ -52,7 +52,9 @@ fn rows_are_read_in_steps_across_their_boundaries() {
     // 1000 rows of 300 pixels: several steps of rows, the last one short.
     let img = RgbImage::from_fn(300, 1000, |x, y| image::Rgb([(x * 7 + y) as u8, (x ^ y) as u8, (y / 3) as u8]));
     let mut png = Vec::new();
-    image::DynamicImage::ImageRgb8(img.clone()).write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+    image::DynamicImage::ImageRgb8(img.clone())
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
     let rgba = image::DynamicImage::ImageRgb8(img).to_rgba8();
     same_as_png("300x1000", rgba.as_raw(), 300, 1000, &png);
 }

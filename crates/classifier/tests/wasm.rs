@@ -3,8 +3,8 @@
 //! (scripts/test-wasm.sh), against the same PIL references as natively.
 #![cfg(target_arch = "wasm32")]
 
-use npy::parse_npy;
 use densenet_edge::{classify_logits, decode, DecodeLimits, Labels, Preprocess};
+use npy::parse_npy;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 const CHELSEA: &[u8] = include_bytes!("../../../tests/images/photos/chelsea.png");

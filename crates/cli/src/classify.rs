@@ -6,12 +6,12 @@ use std::time::Instant;
 
 use clap::builder::TypedValueParser;
 use clap::Args;
-use npy::npy_bytes;
 use densenet_edge::{
-    decode_crop, Classifier, DecodeLimits, EngineChoice, EngineKind, ErrorBody, ItemOutcome, Labels, ModelInfo, Options,
-    Preprocess, DEFAULT_THRESHOLD, DEFAULT_TOP_K, MAX_TOP_K,
+    decode_crop, Classifier, DecodeLimits, EngineChoice, EngineKind, ErrorBody, ItemOutcome, Labels, ModelInfo,
+    Options, Preprocess, DEFAULT_THRESHOLD, DEFAULT_TOP_K, MAX_TOP_K,
 };
 use indicatif::{ProgressBar, ProgressStyle};
+use npy::npy_bytes;
 use serde::Serialize;
 
 use crate::error::{read, CliError};
@@ -101,7 +101,9 @@ pub fn run(args: &ClassifyArgs) -> crate::Result<i32> {
         let preprocess_ms = ms(started);
         let started = Instant::now();
         let outcome = match prepared {
-            Ok(img) => ItemOutcome::from(&pollster::block_on(classifier.classify_prepared(vec![Ok(img)], args.top_k))[0]),
+            Ok(img) => {
+                ItemOutcome::from(&pollster::block_on(classifier.classify_prepared(vec![Ok(img)], args.top_k))[0])
+            }
             Err(body) => ItemOutcome::Error(body.into()),
         };
         failures += matches!(outcome, ItemOutcome::Error(_)) as usize;

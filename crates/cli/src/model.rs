@@ -63,7 +63,9 @@ impl ModelArgs {
                 m.name,
                 path.display()
             ),
-            None => eprintln!("warning: no manifest for {}: whether its weights are pretrained is unknown", path.display()),
+            None => {
+                eprintln!("warning: no manifest for {}: whether its weights are pretrained is unknown", path.display())
+            }
             _ => {}
         }
         Ok(ModelFile { path, bytes, manifest })

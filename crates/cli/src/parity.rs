@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use npy::{parse_npy, NpyElement};
 use densenet_edge::{decode_crop, DecodeLimits, EngineChoice, Preprocess, Tensor};
+use npy::{parse_npy, NpyElement};
 
 use crate::error::{read, CliError};
 use crate::model::{engine_parser, ModelArgs};
@@ -26,15 +26,12 @@ pub struct ParityArgs {
 }
 
 pub fn run(args: &ParityArgs) -> crate::Result<i32> {
-    let dir = args
-        .reference
-        .clone()
-        .unwrap_or_else(|| Path::new("model/reference").to_path_buf());
+    let dir = args.reference.clone().unwrap_or_else(|| Path::new("model/reference").to_path_buf());
     let repo = dir.join("../..");
     let index_path = dir.join("index.json");
     let bad_reference = |path: &Path, message: String| CliError::Reference { path: path.to_path_buf(), message };
-    let index: serde_json::Value = serde_json::from_slice(&read(&index_path)?)
-        .map_err(|e| bad_reference(&index_path, e.to_string()))?;
+    let index: serde_json::Value =
+        serde_json::from_slice(&read(&index_path)?).map_err(|e| bad_reference(&index_path, e.to_string()))?;
     let index = index.as_object().ok_or_else(|| bad_reference(&index_path, "not an object".into()))?;
 
     println!("preprocessing: decode + Resize(255) + CenterCrop(224), uint8, ours vs PIL");
@@ -61,7 +58,8 @@ pub fn run(args: &ParityArgs) -> crate::Result<i32> {
 
     let model = args.model.load()?;
     let logits_suffix = format!("logits.{}.npy", model.info().name);
-    let engines = if args.engines.is_empty() { vec![EngineChoice::Cpu, EngineChoice::Webgpu] } else { args.engines.clone() };
+    let engines =
+        if args.engines.is_empty() { vec![EngineChoice::Cpu, EngineChoice::Webgpu] } else { args.engines.clone() };
     for choice in engines {
         let engine = match model.engine(choice) {
             Ok(loaded) => loaded.engine,
@@ -70,7 +68,12 @@ pub fn run(args: &ParityArgs) -> crate::Result<i32> {
                 continue;
             }
         };
-        println!("logits: {} on {} vs onnxruntime, same input tensor, model {}", engine.kind(), engine.device(), model.info().name);
+        println!(
+            "logits: {} on {} vs onnxruntime, same input tensor, model {}",
+            engine.kind(),
+            engine.device(),
+            model.info().name
+        );
         for name in &names {
             let logits_path = dir.join(format!("{name}.{logits_suffix}"));
             if !logits_path.exists() {

@@ -23,18 +23,13 @@ fn main() {
     for kind in KernelKind::available() {
         let kern = kind.kernel().unwrap();
         for &(what, m, k, n) in &shapes {
-            let w: Vec<f32> = (0..m * k)
-                .map(|i| ((i * 31) % 97) as f32 / 97.0 - 0.5)
-                .collect();
-            let b: Vec<f32> = (0..k * n)
-                .map(|i| ((i * 17) % 89) as f32 / 89.0 - 0.5)
-                .collect();
+            let w: Vec<f32> = (0..m * k).map(|i| ((i * 31) % 97) as f32 / 97.0 - 0.5).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i * 17) % 89) as f32 / 89.0 - 0.5).collect();
             let a = PackedA::new(&w, m, k, None, kern.mr);
             let mut c = vec![0f32; m * n];
             let mut scratch = Vec::new();
             let nr = kern.nr;
-            let pack =
-                |n0: usize, nc: usize, dst: &mut [f32]| pack_plain(&b, n, k, n0, nc, nr, dst);
+            let pack = |n0: usize, nc: usize, dst: &mut [f32]| pack_plain(&b, n, k, n0, nc, nr, dst);
             let flops = 2.0 * (m * k * n) as f64;
             let reps = ((2e9 / flops) as usize).clamp(3, 200);
             let (mut best, mut best_cpu) = (f64::MAX, f64::MAX);
@@ -73,10 +68,7 @@ fn main() {
 fn cpu_s() -> f64 {
     #[cfg(unix)]
     unsafe {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
         libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts);
         ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
     }

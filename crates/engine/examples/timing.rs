@@ -34,9 +34,7 @@ fn main() {
         engine.set_fold_below(f.parse().expect("FOLD_BELOW"));
     }
     // A deterministic, image-like input.
-    let input: Vec<f32> = (0..batch * INPUT_LEN)
-        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
-        .collect();
+    let input: Vec<f32> = (0..batch * INPUT_LEN).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
     engine.run(&input, batch).unwrap();
     let (mut times, mut cpu) = (Vec::new(), Vec::new());
     for _ in 0..reps {
@@ -61,10 +59,7 @@ fn main() {
 fn cpu_ms() -> f64 {
     #[cfg(unix)]
     unsafe {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
         libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts);
         ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
     }

@@ -114,20 +114,12 @@ pub unsafe extern "C" fn text(which: u32, out: *mut u8, cap: usize) -> usize {
 #[no_mangle]
 pub extern "C" fn kernel_check() -> u32 {
     let data = |n: usize, seed: usize| -> Vec<f32> {
-        (0..n)
-            .map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0)
-            .collect()
+        (0..n).map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0).collect()
     };
     let mut bad = 0;
     for kind in KernelKind::available() {
         let kern = kind.kernel().unwrap();
-        for &(m, k, n) in &[
-            (1, 1, 1),
-            (8, 16, 32),
-            (37, 75, 101),
-            (128, 160, 49),
-            (32, 128, 196),
-        ] {
+        for &(m, k, n) in &[(1, 1, 1), (8, 16, 32), (37, 75, 101), (128, 160, 49), (32, 128, 196)] {
             let (w, b, bias) = (data(m * k, 1), data(k * n, 2), data(m, 3));
             let a = PackedA::new(&w, m, k, Some(&bias), kern.mr);
             for relu in [false, true] {

@@ -21,13 +21,7 @@ impl PackedA {
     }
 
     /// `w(i)` is element i of the row-major [M][K] weights.
-    pub fn from_fn(
-        m: usize,
-        k: usize,
-        bias: Option<&[f32]>,
-        mr: usize,
-        w: impl Fn(usize) -> f32,
-    ) -> PackedA {
+    pub fn from_fn(m: usize, k: usize, bias: Option<&[f32]>, mr: usize, w: impl Fn(usize) -> f32) -> PackedA {
         let panels = m.div_ceil(mr);
         let mut data = vec![0f32; panels * k * mr];
         for p in 0..panels {
@@ -43,13 +37,7 @@ impl PackedA {
         if let Some(bias) = bias {
             b[..m].copy_from_slice(bias);
         }
-        PackedA {
-            m,
-            k,
-            mr,
-            data,
-            bias: b,
-        }
+        PackedA { m, k, mr, data, bias: b }
     }
 
     pub fn bytes(&self) -> usize {
@@ -121,33 +109,11 @@ pub unsafe fn gemm(
             let rows = mr.min(a.m - m0);
             let bias = a.bias.as_ptr().add(m0);
             if nc == nr && rows == mr {
-                (kern.tile)(
-                    k,
-                    a_panel.as_ptr(),
-                    bp,
-                    ldb,
-                    c.0.add(m0 * ldc + n0),
-                    ldc,
-                    bias,
-                    relu,
-                );
+                (kern.tile)(k, a_panel.as_ptr(), bp, ldb, c.0.add(m0 * ldc + n0), ldc, bias, relu);
             } else {
-                (kern.tile)(
-                    k,
-                    a_panel.as_ptr(),
-                    bp,
-                    ldb,
-                    tmp.as_mut_ptr(),
-                    nr,
-                    bias,
-                    relu,
-                );
+                (kern.tile)(k, a_panel.as_ptr(), bp, ldb, tmp.as_mut_ptr(), nr, bias, relu);
                 for r in 0..rows {
-                    std::ptr::copy_nonoverlapping(
-                        tmp.as_ptr().add(r * nr),
-                        c.0.add((m0 + r) * ldc + n0),
-                        nc,
-                    );
+                    std::ptr::copy_nonoverlapping(tmp.as_ptr().add(r * nr), c.0.add((m0 + r) * ldc + n0), nc);
                 }
             }
         }
@@ -185,15 +151,7 @@ pub fn pack_bn_relu(
 }
 
 /// B[k][n] = src[k * ld + n].
-pub fn pack_plain(
-    src: &[f32],
-    ld: usize,
-    k: usize,
-    n0: usize,
-    nc: usize,
-    nr: usize,
-    dst: &mut [f32],
-) {
+pub fn pack_plain(src: &[f32], ld: usize, k: usize, n0: usize, nc: usize, nr: usize, dst: &mut [f32]) {
     for kk in 0..k {
         let out = &mut dst[kk * nr..(kk + 1) * nr];
         out[..nc].copy_from_slice(&src[kk * ld + n0..kk * ld + n0 + nc]);
@@ -255,15 +213,7 @@ pub fn pack_im2col3(
 
 /// im2col of the 7x7, stride 2, padding 3 stem conv on images [B][3][224][224]
 /// (NCHW): columns are output pixels b*112*112 + oy*112 + ox.
-pub fn pack_stem(
-    src: &[f32],
-    hin: usize,
-    hout: usize,
-    n0: usize,
-    nc: usize,
-    nr: usize,
-    dst: &mut [f32],
-) {
+pub fn pack_stem(src: &[f32], hin: usize, hout: usize, n0: usize, nc: usize, nr: usize, dst: &mut [f32]) {
     let hw_out = hout * hout;
     dst[..147 * nr].fill(0.0);
     for j in 0..nc {

@@ -92,12 +92,7 @@ impl Loader {
     /// Ends the file: checks that every weight arrived and plans the network.
     pub fn finish(self) -> Result<Engine> {
         let (topo, net) = self.inner.finish()?;
-        Ok(Engine {
-            topo,
-            net,
-            threads: 1,
-            workspace: Mutex::new(None),
-        })
+        Ok(Engine { topo, net, threads: 1, workspace: Mutex::new(None) })
     }
 }
 
@@ -117,14 +112,9 @@ impl Engine {
     /// A chunked loader for a given kernel set (tests and benchmarks compare them).
     pub fn loader_with(kind: KernelKind) -> Result<Loader> {
         let kern = kind.kernel().ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "kernel {} is not available on this machine",
-                kind.name()
-            ))
+            Error::InvalidArgument(format!("kernel {} is not available on this machine", kind.name()))
         })?;
-        Ok(Loader {
-            inner: loader::Loader::new(kern),
-        })
+        Ok(Loader { inner: loader::Loader::new(kern) })
     }
 
     /// Runs `batch` images (NCHW, 3x224x224 each, normalised) and returns
@@ -133,9 +123,7 @@ impl Engine {
         if batch == 0 {
             return Err(Error::InvalidArgument("batch must be at least 1".into()));
         }
-        let want = batch
-            .checked_mul(INPUT_LEN)
-            .ok_or_else(|| Error::InvalidArgument("batch too large".into()))?;
+        let want = batch.checked_mul(INPUT_LEN).ok_or_else(|| Error::InvalidArgument("batch too large".into()))?;
         if input.len() != want {
             return Err(Error::InvalidArgument(format!(
                 "input holds {} values, batch {batch} needs {want} (3x224x224 per image)",
@@ -143,21 +131,13 @@ impl Engine {
             )));
         }
         if input.iter().any(|v| !v.is_finite()) {
-            return Err(Error::InvalidArgument(
-                "input holds a NaN or infinite value".into(),
-            ));
+            return Err(Error::InvalidArgument("input holds a NaN or infinite value".into()));
         }
         let threads = self.threads.min(batch * 64).max(1);
-        let mut ws = self
-            .workspace
-            .lock()
-            .ok()
-            .and_then(|mut w| w.take())
-            .unwrap_or_default();
-        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.net.forward(input, batch, threads, &mut ws)
-        }))
-        .map_err(|_| Error::Inference("the forward pass panicked".into()))?;
+        let mut ws = self.workspace.lock().ok().and_then(|mut w| w.take()).unwrap_or_default();
+        let out =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.net.forward(input, batch, threads, &mut ws)))
+                .map_err(|_| Error::Inference("the forward pass panicked".into()))?;
         if let Ok(mut w) = self.workspace.lock() {
             *w = Some(ws);
         }
@@ -184,14 +164,10 @@ impl Engine {
     /// Threads per `run` (natively; wasm has none). 1 by default.
     pub fn set_threads(&mut self, threads: usize) -> Result<()> {
         if threads == 0 || threads > 256 {
-            return Err(Error::InvalidArgument(format!(
-                "threads must be 1..=256, got {threads}"
-            )));
+            return Err(Error::InvalidArgument(format!("threads must be 1..=256, got {threads}")));
         }
         if cfg!(target_arch = "wasm32") && threads > 1 {
-            return Err(Error::InvalidArgument(
-                "wasm builds run on one thread".into(),
-            ));
+            return Err(Error::InvalidArgument("wasm builds run on one thread".into()));
         }
         self.threads = threads;
         Ok(())
@@ -248,11 +224,7 @@ impl Engine {
             put(&block.out, &[c, s, s]);
             if let (Some(tr), Some(tw)) = (t.transitions.get(bi), net.trans.get(bi)) {
                 let o = tw.conv.m;
-                for (name, dims) in
-                    tr.outs
-                        .iter()
-                        .zip([[c, s, s], [c, s, s], [o, s, s], [o, s / 2, s / 2]])
-                {
+                for (name, dims) in tr.outs.iter().zip([[c, s, s], [c, s, s], [o, s, s], [o, s / 2, s / 2]]) {
                     put(name, &dims);
                 }
             }

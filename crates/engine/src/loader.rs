@@ -77,11 +77,7 @@ fn header(avail: &[u8]) -> Result<Field> {
         },
         WIRE_I64 => (8, 0),
         WIRE_I32 => (4, 0),
-        w => {
-            return invalid(format!(
-                "protobuf wire type {w} at the model's top level or in its graph"
-            ))
-        }
+        w => return invalid(format!("protobuf wire type {w} at the model's top level or in its graph")),
     };
     // For non-LEN fields, `len` is what follows the header; for varints, nothing.
     Ok(Field::Header(field, wire, n + m, len))
@@ -246,27 +242,16 @@ impl Loader {
             // Not used by any node: nothing to keep.
             return Ok(());
         };
-        let packed = matches!(
-            role,
-            Role::Conv0W | Role::Conv1W(..) | Role::Conv2W(..) | Role::TransW(_) | Role::FcW
-        );
-        let stored = if let (Role::Conv2W(..), true, &[o, i, 3, 3]) =
-            (role, self.winograd, t.dims.as_slice())
-        {
-            Stored::Winograd(
-                t.dims.clone(),
-                WinogradW::new(|j| t.get(j), o, i, self.kern.mr),
-            )
+        let packed = matches!(role, Role::Conv0W | Role::Conv1W(..) | Role::Conv2W(..) | Role::TransW(_) | Role::FcW);
+        let stored = if let (Role::Conv2W(..), true, &[o, i, 3, 3]) = (role, self.winograd, t.dims.as_slice()) {
+            Stored::Winograd(t.dims.clone(), WinogradW::new(|j| t.get(j), o, i, self.kern.mr))
         } else if packed {
             if t.dims.len() < 2 || t.dims.contains(&0) {
                 return invalid(format!("weight {:?} has dims {:?}", t.name, t.dims));
             }
             let m = t.dims[0];
             let k = t.len() / m;
-            Stored::Packed(
-                t.dims.clone(),
-                PackedA::from_fn(m, k, None, self.kern.mr, |j| t.get(j)),
-            )
+            Stored::Packed(t.dims.clone(), PackedA::from_fn(m, k, None, self.kern.mr, |j| t.get(j)))
         } else {
             Stored::Raw(t.dims.clone(), t.to_vec())
         };
@@ -280,10 +265,7 @@ impl Loader {
         if let Some(e) = self.failed.take() {
             return Err(e);
         }
-        if self.start != self.buf.len()
-            || self.skip > 0
-            || matches!(self.state, State::Graph { .. })
-        {
+        if self.start != self.buf.len() || self.skip > 0 || matches!(self.state, State::Graph { .. }) {
             return invalid("the file ends in the middle of a protobuf message (truncated?)");
         }
         if self.graphs == 0 {
@@ -297,17 +279,9 @@ impl Loader {
         let topo = self.topo.take().unwrap();
         let inp = self.inputs.iter().find(|(n, _)| *n == topo.input);
         match inp {
-            None => {
-                return invalid(format!(
-                    "the first conv reads {:?}, which is not a graph input",
-                    topo.input
-                ))
-            }
+            None => return invalid(format!("the first conv reads {:?}, which is not a graph input", topo.input)),
             Some(_) if self.initializers.contains(&topo.input) => {
-                return invalid(format!(
-                    "the first conv reads {:?}, an initializer",
-                    topo.input
-                ))
+                return invalid(format!("the first conv reads {:?}, an initializer", topo.input))
             }
             Some((_, dims)) => {
                 let ok = dims.len() == 4
@@ -322,10 +296,7 @@ impl Loader {
             }
         }
         if !self.outputs.contains(&topo.output) {
-            return invalid(format!(
-                "the classifier's output {:?} is not a graph output",
-                topo.output
-            ));
+            return invalid(format!("the classifier's output {:?} is not a graph output", topo.output));
         }
         let net = self.build(&topo)?;
         Ok((topo, net))
@@ -334,9 +305,7 @@ impl Loader {
     fn take_packed(&mut self, role: Role, name: &str, dims: &[usize]) -> Result<PackedA> {
         match self.stored.remove(&role) {
             Some(Stored::Packed(d, a)) if d == dims => Ok(a),
-            Some(Stored::Packed(d, _)) => {
-                invalid(format!("weight {name:?} has dims {d:?}, expected {dims:?}"))
-            }
+            Some(Stored::Packed(d, _)) => invalid(format!("weight {name:?} has dims {d:?}, expected {dims:?}")),
             _ => invalid(format!("initializer {name:?} is missing")),
         }
     }
@@ -344,19 +313,12 @@ impl Loader {
     fn take_raw(&mut self, role: Role, name: &str, len: usize) -> Result<Vec<f32>> {
         match self.stored.remove(&role) {
             Some(Stored::Raw(d, v)) if d == [len] => Ok(v),
-            Some(Stored::Raw(d, _)) => invalid(format!(
-                "initializer {name:?} has dims {d:?}, expected [{len}]"
-            )),
+            Some(Stored::Raw(d, _)) => invalid(format!("initializer {name:?} has dims {d:?}, expected [{len}]")),
             _ => invalid(format!("initializer {name:?} is missing")),
         }
     }
 
-    fn take_bn(
-        &mut self,
-        roles: [Role; 4],
-        bn: &topology::Bn,
-        c: usize,
-    ) -> Result<(Vec<f32>, Vec<f32>)> {
+    fn take_bn(&mut self, roles: [Role; 4], bn: &topology::Bn, c: usize) -> Result<(Vec<f32>, Vec<f32>)> {
         let mut p: Vec<Vec<f32>> = Vec::new();
         for (role, name) in roles.into_iter().zip(&bn.params) {
             p.push(self.take_raw(role, name, c)?);
@@ -389,18 +351,11 @@ impl Loader {
                 let roles = [0, 1, 2, 3].map(|p| Role::Norm1(b, l, p));
                 let (scale, shift) = self.take_bn(roles, &layer.bn1, c)?;
                 let bott = self.out_channels(Role::Conv1W(b, l), &layer.conv1_w)?;
-                let mut conv1 =
-                    self.take_packed(Role::Conv1W(b, l), &layer.conv1_w, &[bott, c, 1, 1])?;
-                conv1.bias[..bott].copy_from_slice(&self.take_raw(
-                    Role::Conv1B(b, l),
-                    &layer.conv1_b,
-                    bott,
-                )?);
+                let mut conv1 = self.take_packed(Role::Conv1W(b, l), &layer.conv1_w, &[bott, c, 1, 1])?;
+                conv1.bias[..bott].copy_from_slice(&self.take_raw(Role::Conv1B(b, l), &layer.conv1_b, bott)?);
                 let growth = self.out_channels(Role::Conv2W(b, l), &layer.conv2_w)?;
                 let conv2 = match self.stored.remove(&Role::Conv2W(b, l)) {
-                    Some(Stored::Winograd(d, w)) if d == [growth, bott, 3, 3] && side <= 62 => {
-                        Conv3::Winograd(w)
-                    }
+                    Some(Stored::Winograd(d, w)) if d == [growth, bott, 3, 3] && side <= 62 => Conv3::Winograd(w),
                     Some(Stored::Winograd(d, _)) => {
                         return invalid(format!(
                             "weight {:?} has dims {d:?}, expected [{growth}, {bott}, 3, 3]",
@@ -411,30 +366,15 @@ impl Loader {
                         if let Some(o) = other {
                             self.stored.insert(Role::Conv2W(b, l), o);
                         }
-                        Conv3::Im2col(self.take_packed(
-                            Role::Conv2W(b, l),
-                            &layer.conv2_w,
-                            &[growth, bott, 3, 3],
-                        )?)
+                        Conv3::Im2col(self.take_packed(Role::Conv2W(b, l), &layer.conv2_w, &[growth, bott, 3, 3])?)
                     }
                 };
-                layers.push(LayerW {
-                    scale,
-                    shift,
-                    conv1,
-                    conv2,
-                });
+                layers.push(LayerW { scale, shift, conv1, conv2 });
                 c += growth;
             }
-            blocks.push(BlockW {
-                c_in,
-                c_out: c,
-                side,
-                layers,
-            });
+            blocks.push(BlockW { c_in, c_out: c, side, layers });
             if let Some(tr) = topo.transitions.get(b) {
-                let (scale, shift) =
-                    self.take_bn([0, 1, 2, 3].map(|p| Role::TransNorm(b, p)), &tr.bn, c)?;
+                let (scale, shift) = self.take_bn([0, 1, 2, 3].map(|p| Role::TransNorm(b, p)), &tr.bn, c)?;
                 let out = self.out_channels(Role::TransW(b), &tr.conv_w)?;
                 let conv = self.take_packed(Role::TransW(b), &tr.conv_w, &[out, c, 1, 1])?;
                 trans.push(TransW { scale, shift, conv });
@@ -449,16 +389,7 @@ impl Loader {
         let classes = self.out_channels(Role::FcW, &topo.fc_w)?;
         let mut fc = self.take_packed(Role::FcW, &topo.fc_w, &[classes, c])?;
         fc.bias[..classes].copy_from_slice(&self.take_raw(Role::FcB, &topo.fc_b, classes)?);
-        Ok(Net {
-            kern: self.kern,
-            stem,
-            blocks,
-            trans,
-            n5_scale,
-            n5_shift,
-            fc,
-            fold_below: 784,
-        })
+        Ok(Net { kern: self.kern, stem, blocks, trans, n5_scale, n5_shift, fc, fold_below: 784 })
     }
 
     fn out_channels(&self, role: Role, name: &str) -> Result<usize> {

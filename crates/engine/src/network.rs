@@ -136,25 +136,13 @@ impl Net {
     }
 
     /// Logits [batch][classes] for images [batch][3][224][224].
-    pub fn forward(
-        &self,
-        input: &[f32],
-        batch: usize,
-        threads: usize,
-        ws: &mut Workspace,
-    ) -> Vec<f32> {
-        let groups: Vec<usize> = (0..self.blocks.len())
-            .map(|b| self.group(b, batch))
-            .collect();
+    pub fn forward(&self, input: &[f32], batch: usize, threads: usize, ws: &mut Workspace) -> Vec<f32> {
+        let groups: Vec<usize> = (0..self.blocks.len()).map(|b| self.group(b, batch)).collect();
         let mid_len = self
             .blocks
             .iter()
             .zip(&groups)
-            .flat_map(|(b, g)| {
-                b.layers
-                    .iter()
-                    .map(move |l| l.conv1.m * g * b.side * b.side)
-            })
+            .flat_map(|(b, g)| b.layers.iter().map(move |l| l.conv1.m * g * b.side * b.side))
             .max()
             .unwrap_or(0);
         let pooled_len = self
@@ -252,11 +240,7 @@ impl Ctx<'_> {
     unsafe fn all(&mut self, input: &[f32]) {
         let nb = self.net.blocks.len();
         // Leading blocks that run image by image.
-        let split = self
-            .groups
-            .iter()
-            .take_while(|&&g| g == 1 && self.batch > 1)
-            .count();
+        let split = self.groups.iter().take_while(|&&g| g == 1 && self.batch > 1).count();
         let split = if self.batch == 1 { 0 } else { split };
         for img in 0..self.batch {
             self.stem(&input[img * 3 * IMAGE * IMAGE..][..3 * IMAGE * IMAGE], img);
@@ -278,20 +262,8 @@ impl Ctx<'_> {
         let net = self.net;
         let (kern, nr) = (&net.kern, net.kern.nr);
         let n = STEM_OUT * STEM_OUT;
-        let pack = |n0: usize, nc: usize, dst: &mut [f32]| {
-            gemm::pack_stem(image, IMAGE, STEM_OUT, n0, nc, nr, dst)
-        };
-        gemm::gemm(
-            kern,
-            &net.stem,
-            n,
-            self.panels(n),
-            B::Pack(&pack),
-            self.bufs.stem,
-            n,
-            true,
-            &mut self.scratch,
-        );
+        let pack = |n0: usize, nc: usize, dst: &mut [f32]| gemm::pack_stem(image, IMAGE, STEM_OUT, n0, nc, nr, dst);
+        gemm::gemm(kern, &net.stem, n, self.panels(n), B::Pack(&pack), self.bufs.stem, n, true, &mut self.scratch);
         self.barrier.wait();
         let stem = slice(self.bufs.stem, net.stem.m * n);
         let (off, ld) = self.place(0, img);
@@ -336,17 +308,7 @@ impl Ctx<'_> {
                     let pack = |n0: usize, nc: usize, dst: &mut [f32]| {
                         gemm::pack_im2col3(mid, cm, side, side, n, n0, nc, nr, dst)
                     };
-                    gemm::gemm(
-                        kern,
-                        a,
-                        n,
-                        self.panels(n),
-                        B::Pack(&pack),
-                        out,
-                        n,
-                        false,
-                        &mut self.scratch,
-                    );
+                    gemm::gemm(kern, a, n, self.panels(n), B::Pack(&pack), out, n, false, &mut self.scratch);
                 }
                 Conv3::Winograd(w) => self.winograd(w, mid, side, g, out, n),
             }
@@ -359,15 +321,7 @@ impl Ctx<'_> {
     /// (row stride `ld`), chunk by chunk of tile rows: each thread transforms,
     /// multiplies and transforms back its chunks in its own buffers, sized to
     /// stay in L2. Ends before the caller's barrier.
-    unsafe fn winograd(
-        &mut self,
-        w: &WinogradW,
-        mid: &[f32],
-        side: usize,
-        g: usize,
-        out: Ptr,
-        ld: usize,
-    ) {
+    unsafe fn winograd(&mut self, w: &WinogradW, mid: &[f32], side: usize, g: usize, out: Ptr, ld: usize) {
         let kern = &self.net.kern;
         let t = winograd::tiles_per_side(side);
         let rows = g * t;
@@ -425,10 +379,7 @@ impl Ctx<'_> {
             for plane in share(blk.c_out * g, self.t, self.nt) {
                 let (ch, b) = (plane / g, plane % g);
                 let (s, h) = (net.n5_scale[ch], net.n5_shift[ch]);
-                let sum: f32 = all[ch * n + b * hw..][..hw]
-                    .iter()
-                    .map(|&x| (x * s + h).max(0.0))
-                    .sum();
+                let sum: f32 = all[ch * n + b * hw..][..hw].iter().map(|&x| (x * s + h).max(0.0)).sum();
                 *self.bufs.feats.0.add((img + b) * fc + ch) = sum / hw as f32;
             }
             self.barrier.wait();
@@ -447,17 +398,7 @@ impl Ctx<'_> {
         let pooled = slice(self.bufs.pooled, blk.c_out * np);
         let (off, ld) = self.place(bi + 1, img);
         let out = Ptr(self.bufs.blocks[bi + 1].0.add(off));
-        gemm::gemm(
-            kern,
-            &tr.conv,
-            np,
-            self.panels(np),
-            B::Rows(pooled, np),
-            out,
-            ld,
-            false,
-            &mut self.scratch,
-        );
+        gemm::gemm(kern, &tr.conv, np, self.panels(np), B::Rows(pooled, np), out, ld, false, &mut self.scratch);
         self.barrier.wait();
     }
 

@@ -77,16 +77,11 @@ impl<'a> Reader<'a> {
             WIRE_I64 => Value::I64(u64::from_le_bytes(self.take(8, what)?.try_into().unwrap())),
             WIRE_LEN => {
                 let n = self.varint(what)?;
-                let n = usize::try_from(n)
-                    .or_else(|_| invalid(format!("length too large in {what}")))?;
+                let n = usize::try_from(n).or_else(|_| invalid(format!("length too large in {what}")))?;
                 Value::Bytes(self.take(n, what)?)
             }
             WIRE_I32 => Value::I32(u32::from_le_bytes(self.take(4, what)?.try_into().unwrap())),
-            w => {
-                return invalid(format!(
-                    "protobuf wire type {w} (groups are not supported) in {what}"
-                ))
-            }
+            w => return invalid(format!("protobuf wire type {w} (groups are not supported) in {what}")),
         };
         Ok(Some((field, value)))
     }
@@ -225,10 +220,7 @@ pub fn parse_tensor(buf: &[u8]) -> Result<Tensor<'_>> {
                 if b.len() % 4 != 0 {
                     return invalid("TensorProto.float_data length is not a multiple of 4");
                 }
-                t.floats.extend(
-                    b.chunks_exact(4)
-                        .map(|c| f32::from_le_bytes(c.try_into().unwrap())),
-                );
+                t.floats.extend(b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())));
             }
             (4, Value::I32(x)) => t.floats.push(f32::from_bits(x)),
             (8, Value::Bytes(b)) => t.name = string(b, "tensor name")?,
@@ -238,17 +230,11 @@ pub fn parse_tensor(buf: &[u8]) -> Result<Tensor<'_>> {
         }
     }
     if external {
-        return invalid(format!(
-            "initializer {:?} uses external data, which this engine does not read",
-            t.name
-        ));
+        return invalid(format!("initializer {:?} uses external data, which this engine does not read", t.name));
     }
     // TensorProto.DataType FLOAT = 1.
     if data_type != 1 {
-        return invalid(format!(
-            "initializer {:?} has data type {data_type}, expected FLOAT (1)",
-            t.name
-        ));
+        return invalid(format!("initializer {:?} has data type {data_type}, expected FLOAT (1)", t.name));
     }
     for d in dims {
         if d < 0 {
@@ -258,25 +244,16 @@ pub fn parse_tensor(buf: &[u8]) -> Result<Tensor<'_>> {
     }
     if let Some(b) = raw {
         if b.len() % 4 != 0 {
-            return invalid(format!(
-                "initializer {:?} raw_data length is not a multiple of 4",
-                t.name
-            ));
+            return invalid(format!("initializer {:?} raw_data length is not a multiple of 4", t.name));
         }
         if !t.floats.is_empty() {
-            return invalid(format!(
-                "initializer {:?} has both raw_data and float_data",
-                t.name
-            ));
+            return invalid(format!("initializer {:?} has both raw_data and float_data", t.name));
         }
         t.raw = Some(b);
     }
     let expect = t.dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     let Some(expect) = expect else {
-        return invalid(format!(
-            "initializer {:?} has dims {:?}, too large",
-            t.name, t.dims
-        ));
+        return invalid(format!("initializer {:?} has dims {:?}, too large", t.name, t.dims));
     };
     if t.len() != expect {
         return invalid(format!(
@@ -358,10 +335,7 @@ mod tests {
         for body in [packed, unpacked, raw] {
             let bytes = tensor(&body);
             let t = parse_tensor(&bytes).unwrap();
-            assert_eq!(
-                (t.name.as_str(), t.dims.as_slice(), t.to_vec()),
-                ("w", &[2][..], vec![1.0, 2.0])
-            );
+            assert_eq!((t.name.as_str(), t.dims.as_slice(), t.to_vec()), ("w", &[2][..], vec![1.0, 2.0]));
         }
         // Two values where dims say 2, given as one: refused, not read past.
         let mut short = vec![tag(9, WIRE_LEN), 4];
@@ -373,25 +347,11 @@ mod tests {
 
     #[test]
     fn non_float_and_external_tensors_are_refused() {
-        let mut b = vec![
-            tag(1, WIRE_VARINT),
-            1,
-            tag(2, WIRE_VARINT),
-            7,
-            tag(8, WIRE_LEN),
-            1,
-            b'i',
-        ];
+        let mut b = vec![tag(1, WIRE_VARINT), 1, tag(2, WIRE_VARINT), 7, tag(8, WIRE_LEN), 1, b'i'];
         b.extend([tag(9, WIRE_LEN), 8, 0, 0, 0, 0, 0, 0, 0, 0]);
-        assert!(parse_tensor(&b)
-            .unwrap_err()
-            .to_string()
-            .contains("data type 7"));
+        assert!(parse_tensor(&b).unwrap_err().to_string().contains("data type 7"));
         let mut e = tensor(&[]);
         e.extend([tag(14, WIRE_VARINT), 1]);
-        assert!(parse_tensor(&e)
-            .unwrap_err()
-            .to_string()
-            .contains("external"));
+        assert!(parse_tensor(&e).unwrap_err().to_string().contains("external"));
     }
 }

@@ -74,10 +74,7 @@ pub enum Role {
 
 impl Topology {
     pub fn roles(&self) -> Vec<(String, Role)> {
-        let mut r = vec![
-            (self.conv0_w.clone(), Role::Conv0W),
-            (self.conv0_b.clone(), Role::Conv0B),
-        ];
+        let mut r = vec![(self.conv0_w.clone(), Role::Conv0W), (self.conv0_b.clone(), Role::Conv0B)];
         for (b, block) in self.blocks.iter().enumerate() {
             for (l, layer) in block.layers.iter().enumerate() {
                 for (p, name) in layer.bn1.params.iter().enumerate() {
@@ -143,11 +140,7 @@ impl<'a> Walk<'a> {
     /// The next node, which must be `op` reading `input` as its first input.
     fn take(&mut self, op: &str, input: &str, n_inputs: &[usize], what: &str) -> Result<&'a Node> {
         let Some(n) = self.nodes.get(self.i) else {
-            let last = self
-                .nodes
-                .last()
-                .map(|n| describe(n, self.nodes.len() - 1))
-                .unwrap_or_default();
+            let last = self.nodes.last().map(|n| describe(n, self.nodes.len() - 1)).unwrap_or_default();
             return invalid(format!("graph ends after {last}; expected {op} ({what})"));
         };
         let at = describe(n, self.i);
@@ -155,22 +148,13 @@ impl<'a> Walk<'a> {
             return invalid(format!("{at}: expected {op} ({what})"));
         }
         if !(n.domain.is_empty() || n.domain == "ai.onnx") {
-            return invalid(format!(
-                "{at}: domain {:?}, expected the default ONNX domain",
-                n.domain
-            ));
+            return invalid(format!("{at}: domain {:?}, expected the default ONNX domain", n.domain));
         }
         if !n_inputs.contains(&n.inputs.len()) {
-            return invalid(format!(
-                "{at}: {} inputs, expected {n_inputs:?} ({what})",
-                n.inputs.len()
-            ));
+            return invalid(format!("{at}: {} inputs, expected {n_inputs:?} ({what})", n.inputs.len()));
         }
         if n.inputs[0] != input {
-            return invalid(format!(
-                "{at}: reads {:?}, expected {input:?} ({what})",
-                n.inputs[0]
-            ));
+            return invalid(format!("{at}: reads {:?}, expected {input:?} ({what})", n.inputs[0]));
         }
         if n.outputs.len() != 1 {
             return invalid(format!("{at}: {} outputs, expected 1", n.outputs.len()));
@@ -183,15 +167,7 @@ impl<'a> Walk<'a> {
         crate::Error::ModelInvalid(format!("{}: {msg}", describe(n, self.i - 1)))
     }
 
-    fn conv(
-        &mut self,
-        input: &str,
-        k: i64,
-        stride: i64,
-        pad: i64,
-        bias: bool,
-        what: &str,
-    ) -> Result<&'a Node> {
+    fn conv(&mut self, input: &str, k: i64, stride: i64, pad: i64, bias: bool, what: &str) -> Result<&'a Node> {
         let n = self.take("Conv", input, &[if bias { 3 } else { 2 }], what)?;
         let ok = ints(n, "kernel_shape").is_none_or(|v| v == [k, k])
             && ints(n, "strides").unwrap_or(vec![1, 1]) == [stride, stride]
@@ -200,10 +176,9 @@ impl<'a> Walk<'a> {
             && int_or(n, "group", 1) == Some(1)
             && n.attr("auto_pad").is_none();
         if !ok {
-            return Err(self.bad(
-                n,
-                &format!("expected a {k}x{k} convolution, stride {stride}, padding {pad} ({what})"),
-            ));
+            return Err(
+                self.bad(n, &format!("expected a {k}x{k} convolution, stride {stride}, padding {pad} ({what})"))
+            );
         }
         Ok(n)
     }
@@ -215,18 +190,9 @@ impl<'a> Walk<'a> {
         match (eps, training) {
             (Some(eps), Some(0)) if eps >= 0.0 => {
                 let p = &n.inputs;
-                Ok((
-                    Bn {
-                        params: [p[1].clone(), p[2].clone(), p[3].clone(), p[4].clone()],
-                        eps,
-                    },
-                    n,
-                ))
+                Ok((Bn { params: [p[1].clone(), p[2].clone(), p[3].clone(), p[4].clone()], eps }, n))
             }
-            _ => Err(self.bad(
-                n,
-                "expected inference-mode BatchNormalization with a float epsilon",
-            )),
+            _ => Err(self.bad(n, "expected inference-mode BatchNormalization with a float epsilon")),
         }
     }
 
@@ -243,9 +209,7 @@ impl<'a> Walk<'a> {
 /// torch writes them in execution order).
 pub fn check(nodes: &[Node]) -> Result<Topology> {
     let mut w = Walk { nodes, i: 0 };
-    let first = w
-        .peek()
-        .ok_or_else(|| crate::Error::ModelInvalid("the graph has no nodes".into()))?;
+    let first = w.peek().ok_or_else(|| crate::Error::ModelInvalid("the graph has no nodes".into()))?;
     let input = first.inputs.first().cloned().unwrap_or_default();
     let conv0 = w.conv(&input, 7, 2, 3, true, "the stem conv0, norm0 folded in")?;
     let relu0 = w.relu(&conv0.outputs[0], "relu0")?;
@@ -258,11 +222,7 @@ pub fn check(nodes: &[Node]) -> Result<Topology> {
     {
         return Err(w.bad(pool0, "expected a 3x3 max pool, stride 2, padding 1"));
     }
-    let stem_outs = [
-        conv0.outputs[0].clone(),
-        relu0.outputs[0].clone(),
-        pool0.outputs[0].clone(),
-    ];
+    let stem_outs = [conv0.outputs[0].clone(), relu0.outputs[0].clone(), pool0.outputs[0].clone()];
     let mut x = pool0.outputs[0].clone();
     let mut blocks = Vec::new();
     let mut transitions = Vec::new();
@@ -280,30 +240,14 @@ pub fn check(nodes: &[Node]) -> Result<Topology> {
             let (bn, bn_node) = w.bn(&cat.outputs[0], "a norm1 or a block's norm")?;
             let relu = w.relu(&bn_node.outputs[0], "after BatchNormalization")?;
             // A dense layer's conv1 has a bias (norm2 folded in) and is followed by Relu, Conv3x3.
-            let layer_follows = w
-                .peek()
-                .is_some_and(|n| n.op == "Conv" && n.inputs.len() == 3);
+            let layer_follows = w.peek().is_some_and(|n| n.op == "Conv" && n.inputs.len() == 3);
             if !layer_follows {
                 break (cat, bn, relu);
             }
             let l = layers.len() + 1;
-            let conv1 = w.conv(
-                &relu.outputs[0],
-                1,
-                1,
-                0,
-                true,
-                &format!("denseblock{b} layer{l} conv1"),
-            )?;
+            let conv1 = w.conv(&relu.outputs[0], 1, 1, 0, true, &format!("denseblock{b} layer{l} conv1"))?;
             let relu2 = w.relu(&conv1.outputs[0], "relu2")?;
-            let conv2 = w.conv(
-                &relu2.outputs[0],
-                3,
-                1,
-                1,
-                false,
-                &format!("denseblock{b} layer{l} conv2"),
-            )?;
+            let conv2 = w.conv(&relu2.outputs[0], 3, 1, 1, false, &format!("denseblock{b} layer{l} conv2"))?;
             layers.push(Layer {
                 bn1: bn,
                 conv1_w: conv1.inputs[1].clone(),
@@ -326,27 +270,12 @@ pub fn check(nodes: &[Node]) -> Result<Topology> {
                 describe(cat, w.i - 3)
             )));
         }
-        blocks.push(Block {
-            layers,
-            out: cat.outputs[0].clone(),
-        });
+        blocks.push(Block { layers, out: cat.outputs[0].clone() });
         let bn_out = &w.nodes[w.i - 2].outputs[0];
         if w.is_next("Conv") {
             let t = transitions.len() + 1;
-            let conv = w.conv(
-                &relu.outputs[0],
-                1,
-                1,
-                0,
-                false,
-                &format!("transition{t} conv"),
-            )?;
-            let pool = w.take(
-                "AveragePool",
-                &conv.outputs[0],
-                &[1],
-                &format!("transition{t} pool"),
-            )?;
+            let conv = w.conv(&relu.outputs[0], 1, 1, 0, false, &format!("transition{t} conv"))?;
+            let pool = w.take("AveragePool", &conv.outputs[0], &[1], &format!("transition{t} pool"))?;
             if !(ints(pool, "kernel_shape") == Some(vec![2, 2])
                 && ints(pool, "strides") == Some(vec![2, 2])
                 && ints(pool, "pads").unwrap_or(vec![0; 4]) == [0; 4]
@@ -357,22 +286,12 @@ pub fn check(nodes: &[Node]) -> Result<Topology> {
             transitions.push(Transition {
                 bn,
                 conv_w: conv.inputs[1].clone(),
-                outs: [
-                    bn_out.clone(),
-                    relu.outputs[0].clone(),
-                    conv.outputs[0].clone(),
-                    pool.outputs[0].clone(),
-                ],
+                outs: [bn_out.clone(), relu.outputs[0].clone(), conv.outputs[0].clone(), pool.outputs[0].clone()],
             });
             x = pool.outputs[0].clone();
             continue;
         }
-        let gap = w.take(
-            "GlobalAveragePool",
-            &relu.outputs[0],
-            &[1],
-            "a transition conv or the head's global pool",
-        )?;
+        let gap = w.take("GlobalAveragePool", &relu.outputs[0], &[1], "a transition conv or the head's global pool")?;
         let flat = w.take("Flatten", &gap.outputs[0], &[1], "flatten")?;
         if int_or(flat, "axis", 1) != Some(1) {
             return Err(w.bad(flat, "expected Flatten on axis 1"));
@@ -386,10 +305,7 @@ pub fn check(nodes: &[Node]) -> Result<Topology> {
             return Err(w.bad(gemm, "expected Gemm with alpha 1, beta 1, transB 1"));
         }
         if let Some(extra) = w.peek() {
-            return invalid(format!(
-                "{}: the graph goes on after the classifier",
-                describe(extra, w.i)
-            ));
+            return invalid(format!("{}: the graph goes on after the classifier", describe(extra, w.i)));
         }
         return Ok(Topology {
             input,
@@ -402,12 +318,7 @@ pub fn check(nodes: &[Node]) -> Result<Topology> {
             norm5: bn,
             fc_w: gemm.inputs[1].clone(),
             fc_b: gemm.inputs[2].clone(),
-            head_outs: [
-                bn_out.clone(),
-                relu.outputs[0].clone(),
-                gap.outputs[0].clone(),
-                flat.outputs[0].clone(),
-            ],
+            head_outs: [bn_out.clone(), relu.outputs[0].clone(), gap.outputs[0].clone(), flat.outputs[0].clone()],
         });
     }
 }

@@ -23,12 +23,7 @@ pub struct WinogradW {
 impl WinogradW {
     /// From weights [Cout][Cin][3][3].
     pub fn new(w: impl Fn(usize) -> f32, cout: usize, cin: usize, mr: usize) -> WinogradW {
-        const G: [[f64; 3]; 4] = [
-            [1.0, 0.0, 0.0],
-            [0.5, 0.5, 0.5],
-            [0.5, -0.5, 0.5],
-            [0.0, 0.0, 1.0],
-        ];
+        const G: [[f64; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]];
         let mut mats = vec![vec![0f32; cout * cin]; 16];
         for o in 0..cout {
             for i in 0..cin {
@@ -46,10 +41,7 @@ impl WinogradW {
                 }
             }
         }
-        let u = mats
-            .iter()
-            .map(|m| PackedA::new(m, cout, cin, None, mr))
-            .collect();
+        let u = mats.iter().map(|m| PackedA::new(m, cout, cin, None, mr)).collect();
         WinogradW { cout, cin, u }
     }
 
@@ -127,9 +119,7 @@ pub unsafe fn input_rows(
         }
         let col0 = (rr - r0) * t;
         for (a, [even, odd]) in u.iter().enumerate() {
-            let out = |c: usize| {
-                std::slice::from_raw_parts_mut(v.add((a * 4 + c) * p_stride + ci * ld_v + col0), t)
-            };
+            let out = |c: usize| std::slice::from_raw_parts_mut(v.add((a * 4 + c) * p_stride + ci * ld_v + col0), t);
             let (e0, e1, o0, o1) = (&even[..t], &even[1..=t], &odd[..t], &odd[1..=t]);
             let (v0, v1, v2, v3) = (out(0), out(1), out(2), out(3));
             for tx in 0..t {

@@ -6,9 +6,7 @@ use densenet_engine::bench_api::{gemm, pack_plain, PackedA, Ptr, B};
 use densenet_engine::KernelKind;
 
 fn data(n: usize, seed: usize) -> Vec<f32> {
-    (0..n)
-        .map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0)
-        .collect()
+    (0..n).map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0).collect()
 }
 
 fn run(kind: KernelKind, m: usize, k: usize, n: usize, rows: bool, relu: bool) -> Vec<f32> {
@@ -23,28 +21,8 @@ fn run(kind: KernelKind, m: usize, k: usize, n: usize, rows: bool, relu: bool) -
     let panels = n.div_ceil(nr);
     // Two calls over halves of the panels, as two threads would.
     unsafe {
-        gemm(
-            &kern,
-            &a,
-            n,
-            0..panels / 2,
-            src,
-            Ptr(c.as_mut_ptr()),
-            n,
-            relu,
-            &mut scratch,
-        );
-        gemm(
-            &kern,
-            &a,
-            n,
-            panels / 2..panels,
-            src,
-            Ptr(c.as_mut_ptr()),
-            n,
-            relu,
-            &mut scratch,
-        );
+        gemm(&kern, &a, n, 0..panels / 2, src, Ptr(c.as_mut_ptr()), n, relu, &mut scratch);
+        gemm(&kern, &a, n, panels / 2..panels, src, Ptr(c.as_mut_ptr()), n, relu, &mut scratch);
     }
     c
 }
@@ -66,14 +44,7 @@ fn reference(m: usize, k: usize, n: usize, relu: bool) -> Vec<f64> {
 
 #[test]
 fn every_kernel_matches_float64_and_portable() {
-    let shapes = [
-        (1, 1, 1),
-        (8, 16, 32),
-        (37, 75, 101),
-        (128, 160, 49),
-        (32, 128, 196),
-        (5, 300, 7),
-    ];
+    let shapes = [(1, 1, 1), (8, 16, 32), (37, 75, 101), (128, 160, 49), (32, 128, 196), (5, 300, 7)];
     for kind in KernelKind::available() {
         for &(m, k, n) in &shapes {
             for (rows, relu) in [(false, false), (true, true), (true, false)] {
@@ -82,14 +53,8 @@ fn every_kernel_matches_float64_and_portable() {
                 let portable = run(KernelKind::Portable, m, k, n, rows, relu);
                 for (i, ((g, w), p)) in got.iter().zip(&want).zip(&portable).enumerate() {
                     let tol = 1e-5 * (k as f64).sqrt() * 4.0;
-                    assert!(
-                        (f64::from(*g) - w).abs() <= tol,
-                        "{kind:?} {m}x{k}x{n} [{i}]: {g} vs {w}"
-                    );
-                    assert!(
-                        (g - p).abs() as f64 <= 2.0 * tol,
-                        "{kind:?} vs portable {m}x{k}x{n} [{i}]"
-                    );
+                    assert!((f64::from(*g) - w).abs() <= tol, "{kind:?} {m}x{k}x{n} [{i}]: {g} vs {w}");
+                    assert!((g - p).abs() as f64 <= 2.0 * tol, "{kind:?} vs portable {m}x{k}x{n} [{i}]");
                     if kind == KernelKind::Portable {
                         assert_eq!(g.to_bits(), p.to_bits());
                     }

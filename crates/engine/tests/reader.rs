@@ -7,11 +7,7 @@ use common::*;
 use densenet_engine::{Engine, Error};
 
 fn replace_all(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
-    assert_eq!(
-        from.len(),
-        to.len(),
-        "same length keeps every protobuf length valid"
-    );
+    assert_eq!(from.len(), to.len(), "same length keeps every protobuf length valid");
     let mut out = bytes.to_vec();
     let mut i = 0;
     let mut hits = 0;
@@ -41,20 +37,10 @@ fn a_foreign_op_is_refused_naming_its_node() {
     let bytes = model_bytes();
     // Same-length renames keep the file well-formed; names change consistently.
     let m = model_invalid(&replace_all(&bytes, b"MaxPool", b"AvgPool"));
-    assert!(
-        m.contains("/features/pool0/AvgPool") && m.contains("expected MaxPool"),
-        "{m}"
-    );
+    assert!(m.contains("/features/pool0/AvgPool") && m.contains("expected MaxPool"), "{m}");
     let m = model_invalid(&replace_all(&bytes, b"Relu", b"Tanh"));
-    assert!(
-        m.contains("/features/relu0/Tanh") && m.contains("expected Relu"),
-        "{m}"
-    );
-    let m = model_invalid(&replace_all(
-        &bytes,
-        b"GlobalAveragePool",
-        b"GlobalMaxPoolXXXX",
-    ));
+    assert!(m.contains("/features/relu0/Tanh") && m.contains("expected Relu"), "{m}");
+    let m = model_invalid(&replace_all(&bytes, b"GlobalAveragePool", b"GlobalMaxPoolXXXX"));
     assert!(m.contains("GlobalMaxPoolXXXX"), "{m}");
 }
 
@@ -83,17 +69,11 @@ fn truncated_empty_and_foreign_files_are_refused() {
 #[test]
 fn run_checks_its_arguments() {
     let engine = Engine::load(&model_bytes()).unwrap();
-    assert!(matches!(
-        engine.run(&[0.0; 10], 1),
-        Err(Error::InvalidArgument(_))
-    ));
+    assert!(matches!(engine.run(&[0.0; 10], 1), Err(Error::InvalidArgument(_))));
     assert!(matches!(engine.run(&[], 0), Err(Error::InvalidArgument(_))));
     let mut nan = vec![0f32; densenet_engine::INPUT_LEN];
     nan[5] = f32::NAN;
-    assert!(matches!(
-        engine.run(&nan, 1),
-        Err(Error::InvalidArgument(_))
-    ));
+    assert!(matches!(engine.run(&nan, 1), Err(Error::InvalidArgument(_))));
     let mut e = engine;
     assert!(matches!(e.set_threads(0), Err(Error::InvalidArgument(_))));
 }
@@ -105,19 +85,10 @@ fn value_shapes_cover_every_node_output() {
     assert_eq!(s["input"], [1, 3, 224, 224]);
     assert_eq!(s["/features/conv0/Conv_output_0"], [1, 64, 112, 112]);
     assert_eq!(s["/features/pool0/MaxPool_output_0"], [1, 64, 56, 56]);
-    assert_eq!(
-        s["/features/denseblock1/denselayer6/Concat_output_0"],
-        [1, 224, 56, 56]
-    );
-    assert_eq!(
-        s["/features/denseblock1/denselayer6/conv1/Conv_output_0"],
-        [1, 128, 56, 56]
-    );
+    assert_eq!(s["/features/denseblock1/denselayer6/Concat_output_0"], [1, 224, 56, 56]);
+    assert_eq!(s["/features/denseblock1/denselayer6/conv1/Conv_output_0"], [1, 128, 56, 56]);
     assert_eq!(s["/features/denseblock1/Concat_output_0"], [1, 256, 56, 56]);
-    assert_eq!(
-        s["/features/transition1/pool/AveragePool_output_0"],
-        [1, 128, 28, 28]
-    );
+    assert_eq!(s["/features/transition1/pool/AveragePool_output_0"], [1, 128, 28, 28]);
     assert_eq!(s["/features/denseblock4/Concat_output_0"], [1, 1024, 7, 7]);
     assert_eq!(s["logits"], [1, 1000]);
     assert_eq!(engine.value_shapes(8)["logits"], [8, 1000]);
@@ -133,9 +104,7 @@ fn one_engine_serves_concurrent_runs() {
     let input = photo_input("coffee");
     let want = engine.run(&input, 1).unwrap();
     std::thread::scope(|s| {
-        let runs: Vec<_> = (0..3)
-            .map(|_| s.spawn(|| engine.run(&input, 1).unwrap()))
-            .collect();
+        let runs: Vec<_> = (0..3).map(|_| s.spawn(|| engine.run(&input, 1).unwrap())).collect();
         for r in runs {
             assert_eq!(r.join().unwrap(), want);
         }
@@ -166,10 +135,7 @@ fn corrupted_bytes_give_errors_not_panics() {
                     return;
                 }
             }
-            assert!(
-                l.finish().is_err(),
-                "a 400 kB prefix cannot be a whole model"
-            );
+            assert!(l.finish().is_err(), "a 400 kB prefix cannot be a whole model");
         });
         assert!(r.is_ok(), "the reader panicked on corrupted input");
     }

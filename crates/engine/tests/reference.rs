@@ -19,9 +19,7 @@ fn every_kernel_matches_onnxruntime_batch_1_and_4() {
     let bytes = model_bytes();
     let inputs: Vec<Vec<f32>> = PHOTOS.iter().map(|p| photo_input(p)).collect();
     let batch4 = read_npy(&repo().join("model/reference/batch4.logits.densenet121-random.npy")).1;
-    let variants = KernelKind::available()
-        .into_iter()
-        .flat_map(|k| [(k, true), (k, false)]);
+    let variants = KernelKind::available().into_iter().flat_map(|k| [(k, true), (k, false)]);
     for (kind, winograd) in variants {
         let engine = load(kind, &bytes, winograd);
         let conv = if winograd { "winograd" } else { "im2col" };
@@ -30,21 +28,13 @@ fn every_kernel_matches_onnxruntime_batch_1_and_4() {
             let got = engine.run(input, 1).unwrap();
             let d = max_abs_diff(&got, &photo_logits(name));
             println!("{} {conv} {name}: max |diff| {d:.2e}", engine.device());
-            assert!(
-                d <= TOL,
-                "{} {conv} {name}: max |diff| {d:e}",
-                engine.device()
-            );
+            assert!(d <= TOL, "{} {conv} {name}: max |diff| {d:e}", engine.device());
         }
         let all: Vec<f32> = inputs.concat();
         let got = engine.run(&all, 4).unwrap();
         let d = max_abs_diff(&got, &batch4);
         println!("{} {conv} batch 4: max |diff| {d:.2e}", engine.device());
-        assert!(
-            d <= TOL,
-            "{} {conv} batch 4: max |diff| {d:e}",
-            engine.device()
-        );
+        assert!(d <= TOL, "{} {conv} batch 4: max |diff| {d:e}", engine.device());
     }
 }
 

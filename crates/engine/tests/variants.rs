@@ -12,18 +12,12 @@ use std::path::PathBuf;
 fn refs() -> PathBuf {
     std::env::var_os("DENSENET_ENGINE_REFS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/densenet-edge/engine-refs")
-        })
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/densenet-edge/engine-refs"))
 }
 
 fn check(model: &std::path::Path, name: &str, blocks: &[usize]) {
-    let bytes = std::fs::read(model).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run bench/engine/make_variants.py",
-            model.display()
-        )
-    });
+    let bytes =
+        std::fs::read(model).unwrap_or_else(|e| panic!("{}: {e}; run bench/engine/make_variants.py", model.display()));
     let input = read_npy(&refs().join("batch8.input.npy")).1;
     let want = read_npy(&refs().join(format!("{name}.batch8.logits.npy"))).1;
     for kind in KernelKind::available() {
@@ -36,15 +30,8 @@ fn check(model: &std::path::Path, name: &str, blocks: &[usize]) {
             engine.set_threads(2).unwrap();
             let got = engine.run(&input, 8).unwrap();
             let d = max_abs_diff(&got, &want);
-            println!(
-                "{name} {} winograd {winograd} batch 8: max |diff| {d:.2e}",
-                engine.device()
-            );
-            assert!(
-                d <= 1e-4,
-                "{name} {} winograd {winograd}: {d:e}",
-                engine.device()
-            );
+            println!("{name} {} winograd {winograd} batch 8: max |diff| {d:.2e}", engine.device());
+            assert!(d <= 1e-4, "{name} {} winograd {winograd}: {d:e}", engine.device());
         }
     }
 }
@@ -58,9 +45,5 @@ fn densenet121_batch_8() {
 #[test]
 #[ignore = "needs bench/engine/make_variants.py"]
 fn densenet169_batch_8() {
-    check(
-        &refs().join("densenet169-random.onnx"),
-        "densenet169-random",
-        &[6, 12, 32, 32],
-    );
+    check(&refs().join("densenet169-random.onnx"), "densenet169-random", &[6, 12, 32, 32]);
 }

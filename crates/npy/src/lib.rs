@@ -21,8 +21,7 @@ impl std::error::Error for NpyError {}
 pub fn npy_bytes<T: NpyElement>(shape: &[usize], data: &[T]) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     let dims = if dims.len() == 1 { format!("{},", dims[0]) } else { dims.join(", ") };
-    let mut header =
-        format!("{{'descr': '{}', 'fortran_order': False, 'shape': ({dims}), }}", T::DESCR);
+    let mut header = format!("{{'descr': '{}', 'fortran_order': False, 'shape': ({dims}), }}", T::DESCR);
     // Magic (6) + version (2) + header length (2) + header + '\n', padded to 64.
     let unpadded = 10 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
@@ -50,17 +49,16 @@ pub fn parse_npy<T: NpyElement>(bytes: &[u8]) -> Result<(Vec<usize>, Vec<T>), Np
     };
     let header = std::str::from_utf8(bytes.get(start..start + header_len).ok_or_else(|| bad("short header"))?)
         .map_err(|_| bad("header is not UTF-8"))?;
-    if !header.contains(&format!("'descr': '{}'", T::DESCR)) && !header.contains(&format!("'descr': '{}'", T::DESCR_ALT)) {
+    if !header.contains(&format!("'descr': '{}'", T::DESCR))
+        && !header.contains(&format!("'descr': '{}'", T::DESCR_ALT))
+    {
         return Err(bad(&format!("expected dtype {}, header {header}", T::DESCR)));
     }
     if header.contains("'fortran_order': True") {
         return Err(bad("Fortran order"));
     }
-    let shape_src = header
-        .split("'shape': (")
-        .nth(1)
-        .and_then(|s| s.split(')').next())
-        .ok_or_else(|| bad("no shape"))?;
+    let shape_src =
+        header.split("'shape': (").nth(1).and_then(|s| s.split(')').next()).ok_or_else(|| bad("no shape"))?;
     let shape: Vec<usize> = shape_src
         .split(',')
         .map(str::trim)

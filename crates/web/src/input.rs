@@ -14,7 +14,11 @@ use wasm_bindgen::JsCast;
 pub enum Input {
     Encoded(Vec<u8>),
     /// `ImageData`'s RGBA bytes, still in JS memory.
-    Pixels { data: JsPixels, width: u32, height: u32 },
+    Pixels {
+        data: JsPixels,
+        width: u32,
+        height: u32,
+    },
 }
 
 /// RGBA bytes in a JS typed array, copied into wasm as the shared crate
@@ -52,7 +56,9 @@ fn image_data(value: &JsValue) -> Result<Input, Error> {
     let dimension = |v: JsValue| -> Result<u32, Error> {
         let d = v.as_f64().ok_or_else(bad)?;
         if d.fract() != 0.0 || !(1.0..=u32::MAX as f64).contains(&d) {
-            return Err(Error::InvalidArgument(format!("ImageData width and height must be positive integers, got {d}")));
+            return Err(Error::InvalidArgument(format!(
+                "ImageData width and height must be positive integers, got {d}"
+            )));
         }
         Ok(d as u32)
     };

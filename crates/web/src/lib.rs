@@ -238,7 +238,8 @@ impl Model {
             // WebGPU was tried and failed: the shared crate says why.
             (_, EngineKind::Cpu) => loaded.reason,
         };
-        let classifier = Classifier::new(loaded.engine, Labels::imagenet().clone(), options).map_err(|e| js_error(&e))?;
+        let classifier =
+            Classifier::new(loaded.engine, Labels::imagenet().clone(), options).map_err(|e| js_error(&e))?;
         let info = ModelInfo::from(&manifest);
         Ok(Model { inner: Rc::new(Loaded { classifier, engine: kind, engine_reason, device, manifest, info }) })
     }

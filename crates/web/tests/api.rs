@@ -3,7 +3,9 @@
 //! RGBA (ImageData) path, and one real classification on the CPU engine.
 #![cfg(target_arch = "wasm32")]
 
-use densenet_edge_web::{default_limits, default_top_k, has_test_traps, parse_manifest, sha256_hex, Model, BROWSER_LIMITS};
+use densenet_edge_web::{
+    default_limits, default_top_k, has_test_traps, parse_manifest, sha256_hex, Model, BROWSER_LIMITS,
+};
 use js_sys::{Array, Object, Reflect, Uint8Array, Uint8ClampedArray};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -68,10 +70,17 @@ async fn wrong_bytes_are_rejected_before_loading() {
 
 #[wasm_bindgen_test]
 async fn unknown_engine_is_invalid_argument() {
-    let err = Model::load_model(Uint8Array::from(MODEL), MANIFEST.into(), "tpu".into(), false, String::new(), JsValue::UNDEFINED)
-        .await
-        .err()
-        .unwrap();
+    let err = Model::load_model(
+        Uint8Array::from(MODEL),
+        MANIFEST.into(),
+        "tpu".into(),
+        false,
+        String::new(),
+        JsValue::UNDEFINED,
+    )
+    .await
+    .err()
+    .unwrap();
     assert_eq!(code_of(&err), "invalid_argument");
 }
 

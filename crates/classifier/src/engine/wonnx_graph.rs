@@ -30,12 +30,8 @@ pub fn prepare(onnx: &[u8], value_shapes: &BTreeMap<String, Vec<usize>>) -> Resu
     let mut model = ModelProto::parse_from_bytes(onnx).map_err(|e| invalid(e.to_string()))?;
     let graph = model.mut_graph();
     let initializers: HashSet<String> = graph.get_initializer().iter().map(|t| t.get_name().to_string()).collect();
-    let inputs: Vec<String> = graph
-        .get_input()
-        .iter()
-        .map(|i| i.get_name().to_string())
-        .filter(|n| !initializers.contains(n))
-        .collect();
+    let inputs: Vec<String> =
+        graph.get_input().iter().map(|i| i.get_name().to_string()).filter(|n| !initializers.contains(n)).collect();
     let [input] = inputs.as_slice() else {
         return Err(invalid(format!("expected one input, found {inputs:?}")));
     };

@@ -157,8 +157,7 @@ impl<'a> BitReader<'a> {
             return Ok(());
         }
         loop {
-            let Some(off) = self.data.get(self.pos..).and_then(|s| s.iter().position(|&b| b == 0xFF))
-            else {
+            let Some(off) = self.data.get(self.pos..).and_then(|s| s.iter().position(|&b| b == 0xFF)) else {
                 return Err(truncated());
             };
             let mut q = self.pos + off + 1;

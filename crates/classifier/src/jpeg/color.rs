@@ -14,7 +14,10 @@ pub(super) enum Upsample {
     /// Triangle filter both ways, for 2:1 both (4:2:0).
     H2V2,
     /// Pixel replication by integral factors (also 2:1 on planes 2 samples wide or less).
-    Replicate { hr: usize, vr: usize },
+    Replicate {
+        hr: usize,
+        vr: usize,
+    },
 }
 
 impl Upsample {
@@ -150,11 +153,7 @@ impl YccTables {
     fn rgb(&self, y: u8, cb: u8, cr: u8) -> [i32; 3] {
         let y = y as i32;
         let (cb, cr) = (cb as usize, cr as usize);
-        [
-            y + self.cr_r[cr],
-            y + ((self.cb_g[cb] + self.cr_g[cr]) >> 16),
-            y + self.cb_b[cb],
-        ]
+        [y + self.cr_r[cr], y + ((self.cb_g[cb] + self.cr_g[cr]) >> 16), y + self.cb_b[cb]]
     }
 }
 

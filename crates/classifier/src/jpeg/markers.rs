@@ -257,19 +257,7 @@ fn parse_sof(s: &[u8], progressive: bool) -> Result<Frame> {
         if tq > 3 {
             return Err(corrupt("bad quantisation table number"));
         }
-        comps.push(Component {
-            id: c[0],
-            h,
-            v,
-            tq,
-            quant: None,
-            ds_w: 0,
-            ds_h: 0,
-            bw: 0,
-            bh: 0,
-            pbw: 0,
-            pbh: 0,
-        });
+        comps.push(Component { id: c[0], h, v, tq, quant: None, ds_w: 0, ds_h: 0, bw: 0, bh: 0, pbw: 0, pbh: 0 });
     }
     let max_h = comps.iter().map(|c| c.h).max().unwrap_or(1);
     let max_v = comps.iter().map(|c| c.v).max().unwrap_or(1);

@@ -101,7 +101,11 @@ impl<'a> JpegRows<'a> {
                 if app.jfif {
                     ColorSpace::YCbCr
                 } else if let Some(t) = app.adobe_transform {
-                    if t == 0 { ColorSpace::Rgb } else { ColorSpace::YCbCr }
+                    if t == 0 {
+                        ColorSpace::Rgb
+                    } else {
+                        ColorSpace::YCbCr
+                    }
                 } else if ids == (82, 71, 66) {
                     ColorSpace::Rgb
                 } else {
@@ -116,9 +120,7 @@ impl<'a> JpegRows<'a> {
         let ups = frame.comps.iter().map(|c| Upsample::choose(c, frame.max_h, frame.max_v)).collect();
         let streaming = !frame.progressive && scan.comps.len() == frame.comps.len();
 
-        let mut peak = OVERHEAD_BYTES
-            + std::mem::size_of::<Tables>() as u64
-            + std::mem::size_of::<YccTables>() as u64;
+        let mut peak = OVERHEAD_BYTES + std::mem::size_of::<Tables>() as u64 + std::mem::size_of::<YccTables>() as u64;
         for c in &frame.comps {
             peak += 2 * (c.v as u64 * 8) * (c.pbw as u64 * 8); // planes
             peak += frame.width as u64; // upsampled row
@@ -275,8 +277,8 @@ impl<'a> JpegRows<'a> {
                         for bx in 0..c.bw {
                             restart_if_due(br, ri, mcu, preds, &mut 0)?;
                             blk.fill(0);
-                            let coded = !br.insufficient
-                                && entropy::sequential_block(br, dc, ac, &mut preds[0], &mut blk)?;
+                            let coded =
+                                !br.insufficient && entropy::sequential_block(br, dc, ac, &mut preds[0], &mut blk)?;
                             let off = (slot * c.v * 8 + bv * 8) * stride + bx * 8;
                             if coded {
                                 idct::idct_islow(&blk, q, &mut self.planes[ci][off..], stride);
@@ -297,8 +299,8 @@ impl<'a> JpegRows<'a> {
                             for bv in 0..c.v {
                                 for bh in 0..c.h {
                                     blk.fill(0);
-                                    let coded = !skip
-                                        && entropy::sequential_block(br, dc, ac, &mut preds[si], &mut blk)?;
+                                    let coded =
+                                        !skip && entropy::sequential_block(br, dc, ac, &mut preds[si], &mut blk)?;
                                     let (bx, by) = (mx * c.h + bh, n * c.v + bv);
                                     if bx < c.bw && by < c.bh {
                                         let off = (slot * c.v * 8 + bv * 8) * stride + bx * 8;
@@ -369,7 +371,15 @@ impl<'a> JpegRows<'a> {
 /// with the edge rules of decompress_smooth_data (including its row count
 /// for the last MCU row).
 fn neighbour_dcs(coefs: &[i16], c: &markers::Component, n: usize, total: usize, bv: usize, bx: usize) -> [[i32; 5]; 5] {
-    let block_rows = if n + 1 == total { if c.bh.is_multiple_of(c.v) { c.v } else { c.bh % c.v } } else { c.v };
+    let block_rows = if n + 1 == total {
+        if c.bh.is_multiple_of(c.v) {
+            c.v
+        } else {
+            c.bh % c.v
+        }
+    } else {
+        c.v
+    };
     let image_rows = block_rows * total;
     let ib = n * block_rows + bv;
     let r = n * c.v + bv;
@@ -398,7 +408,13 @@ fn tables_of(t: &Tables, td: usize, ta: usize) -> Result<(&huffman::HuffTable, &
 
 /// Before MCU number `*mcu`: reads the restart marker that is due, resetting
 /// the DC predictions and the end-of-band run; then counts the MCU.
-fn restart_if_due(br: &mut BitReader, ri: usize, mcu: &mut usize, preds: &mut [i32; 4], eobrun: &mut u32) -> Result<()> {
+fn restart_if_due(
+    br: &mut BitReader,
+    ri: usize,
+    mcu: &mut usize,
+    preds: &mut [i32; 4],
+    eobrun: &mut u32,
+) -> Result<()> {
     if ri > 0 && *mcu > 0 && mcu.is_multiple_of(ri) {
         br.restart()?;
         *preds = [0; 4];
@@ -424,28 +440,29 @@ fn decode_scan(
     let (mut mcu, mut preds, mut eobrun) = (0usize, [0i32; 4], 0u32);
     let (ss, se, ah, al) = (scan.ss, scan.se, scan.ah, scan.al);
     let missing = || corrupt("missing Huffman table");
-    let block = |br: &mut BitReader, si: usize, blk: &mut [i16], preds: &mut [i32; 4], eobrun: &mut u32| -> Result<()> {
-        let (_, td, ta) = scan.comps[si];
-        if !f.progressive {
-            let (dc, ac) = tables_of(t, td, ta)?;
-            let b: &mut [i16; 64] = blk.try_into().map_err(|_| corrupt("block"))?;
-            b.fill(0);
-            entropy::sequential_block(br, dc, ac, &mut preds[si], b).map(|_| ())
-        } else if ss == 0 {
-            if ah == 0 {
-                entropy::dc_first(br, t.dc[td].as_ref().ok_or_else(missing)?, &mut preds[si], al, blk)
+    let block =
+        |br: &mut BitReader, si: usize, blk: &mut [i16], preds: &mut [i32; 4], eobrun: &mut u32| -> Result<()> {
+            let (_, td, ta) = scan.comps[si];
+            if !f.progressive {
+                let (dc, ac) = tables_of(t, td, ta)?;
+                let b: &mut [i16; 64] = blk.try_into().map_err(|_| corrupt("block"))?;
+                b.fill(0);
+                entropy::sequential_block(br, dc, ac, &mut preds[si], b).map(|_| ())
+            } else if ss == 0 {
+                if ah == 0 {
+                    entropy::dc_first(br, t.dc[td].as_ref().ok_or_else(missing)?, &mut preds[si], al, blk)
+                } else {
+                    entropy::dc_refine(br, al, blk)
+                }
             } else {
-                entropy::dc_refine(br, al, blk)
+                let ac = t.ac[ta].as_ref().ok_or_else(missing)?;
+                if ah == 0 {
+                    entropy::ac_first(br, ac, ss, se, al, eobrun, blk)
+                } else {
+                    entropy::ac_refine(br, ac, ss, se, al, eobrun, blk)
+                }
             }
-        } else {
-            let ac = t.ac[ta].as_ref().ok_or_else(missing)?;
-            if ah == 0 {
-                entropy::ac_first(br, ac, ss, se, al, eobrun, blk)
-            } else {
-                entropy::ac_refine(br, ac, ss, se, al, eobrun, blk)
-            }
-        }
-    };
+        };
     if scan.comps.len() == 1 {
         let ci = scan.comps[0].0;
         let c = &f.comps[ci];

@@ -14,8 +14,7 @@ mod x86;
 /// `tile(k, a, b, ldb, c, ldc, bias, relu)`; `a` holds k*MR floats, `b` k
 /// rows of NR floats `ldb` apart (NR when packed), `bias` MR, `c` MR rows of
 /// NR writable floats `ldc` apart.
-pub type TileFn =
-    unsafe fn(usize, *const f32, *const f32, usize, *mut f32, usize, *const f32, bool);
+pub type TileFn = unsafe fn(usize, *const f32, *const f32, usize, *mut f32, usize, *const f32, bool);
 
 pub type BnReluFn = unsafe fn(&[f32], usize, &[f32], &[f32], usize, usize, usize, &mut [f32]);
 pub type WinoInFn = unsafe fn(&[f32], usize, usize, usize, usize, usize, usize, *mut f32, usize);
@@ -163,17 +162,11 @@ impl KernelKind {
             if std::arch::is_x86_feature_detected!("avx512f") {
                 v.push(KernelKind::Avx512);
             }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
                 v.push(KernelKind::Avx2Fma);
             }
         }
-        #[cfg(all(
-            target_arch = "wasm32",
-            target_feature = "simd128",
-            target_feature = "relaxed-simd"
-        ))]
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128", target_feature = "relaxed-simd"))]
         v.push(KernelKind::Simd128Relaxed);
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         v.push(KernelKind::Simd128);
@@ -200,11 +193,7 @@ impl KernelKind {
             KernelKind::Avx512 => x86::AVX512,
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
             KernelKind::Simd128 => wasm::SIMD128,
-            #[cfg(all(
-                target_arch = "wasm32",
-                target_feature = "simd128",
-                target_feature = "relaxed-simd"
-            ))]
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128", target_feature = "relaxed-simd"))]
             KernelKind::Simd128Relaxed => wasm::RELAXED,
             #[cfg(target_arch = "aarch64")]
             KernelKind::Neon => neon::NEON,

@@ -20,11 +20,7 @@ pub const SIMD128: Kernel = Kernel {
     wino_out: baseline::wino_out,
 };
 #[cfg(target_feature = "relaxed-simd")]
-pub const RELAXED: Kernel = Kernel {
-    kind: KernelKind::Simd128Relaxed,
-    tile: tile_relaxed,
-    ..SIMD128
-};
+pub const RELAXED: Kernel = Kernel { kind: KernelKind::Simd128Relaxed, tile: tile_relaxed, ..SIMD128 };
 
 #[inline(always)]
 unsafe fn tile_generic<const RELAXED: bool>(
