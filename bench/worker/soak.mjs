@@ -8,7 +8,7 @@
 // (tests/worker/helpers.mjs, startWorkerDirect, says why); SOAK_VIA_PROXY=1
 // puts wrangler dev's proxy in front instead, whose own text 503s then count.
 //   scripts/build-worker.sh && source worker/env.sh && node bench/worker/soak.mjs [SOAK_S] [CONCURRENCY] [WARMUP_S]
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
   form, health, image, images, postOnNewConnection, rawMultipart, seedModel, startWorker, startWorkerDirect,
@@ -21,7 +21,7 @@ const mib = (b) => +(b / 2 ** 20).toFixed(2);
 
 const inputs = [];
 for (const dir of ['photos', 'hostile', 'bad']) {
-  for (const f of readdirSync(path.join(images, dir)).filter((f) => !/\.(md|npy)$/.test(f) && f !== 'reference')) {
+  for (const f of readdirSync(path.join(images, dir)).filter((f) => !/\.(md|npy)$/.test(f) && statSync(path.join(images, dir, f)).isFile())) {
     inputs.push({ name: `${dir}/${f}`, make: async () => form([['file', await image(`${dir}/${f}`), f]]) });
   }
 }
