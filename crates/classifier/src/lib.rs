@@ -8,23 +8,23 @@
 //! `recognized`). [`Classifier`] runs it all for a
 //! batch of images. Nothing here knows about HTTP, JS or Workers.
 
-pub mod answer;
+mod answer;
 mod budget;
-pub mod classifier;
+mod classifier;
 mod crop_resize;
-pub mod decode;
-pub mod engine;
-pub mod error;
+mod decode;
+mod engine;
+mod error;
 mod jpeg;
-pub mod labels;
-pub mod manifest;
+mod labels;
+mod manifest;
 mod png_rows;
-pub mod postprocess;
-pub mod preprocess;
-pub mod resize;
+mod postprocess;
+mod preprocess;
+mod resize;
 mod rgba;
 mod rows;
-pub mod tensor;
+mod tensor;
 mod whole_rows;
 
 pub use answer::{ErrorAnswer, ErrorBody, ImageAnswer, ItemOutcome, ModelInfo, DEFAULT_TOP_K, MAX_TOP_K};
@@ -42,8 +42,9 @@ pub use rgba::{rgba_crop, rgba_crop_cost, RgbaPixels};
 pub use tensor::Tensor;
 
 #[cfg(feature = "cpu")]
-pub use engine::cpu::CpuEngine;
+pub use engine::cpu::{CpuEngine, CpuLoader};
 #[cfg(feature = "webgpu")]
-pub use engine::webgpu::WebGpuEngine;
+pub use engine::webgpu::{adapter_info, WebGpuEngine, SELF_CHECK_TOLERANCE};
+pub use engine::{LocalBoxFuture, INPUT_SIDE};
 
 pub use image::RgbImage;

@@ -62,7 +62,7 @@ fn an_invalid_model_is_refused() {
 /// adapter exists, unless DENSENET_EDGE_SKIP_WEBGPU=1 says so explicitly.
 #[test]
 fn webgpu_engine_matches_onnxruntime() {
-    use densenet_edge::engine::webgpu::adapter_info;
+    use densenet_edge::adapter_info;
     use densenet_edge::WebGpuEngine;
     if std::env::var("DENSENET_EDGE_SKIP_WEBGPU").as_deref() == Ok("1") {
         eprintln!("SKIPPED: DENSENET_EDGE_SKIP_WEBGPU=1");
