@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
-use densenet_edge::{Classification, Result as CrateResult, RgbImage};
+use densenet_edge::{Classification, Crop, Result as CrateResult};
 use serde::Serialize;
 
 use crate::clock::now_ms;
@@ -36,7 +36,7 @@ pub struct Done {
 type Slot = Rc<RefCell<Option<Done>>>;
 
 struct Job {
-    image: RgbImage,
+    image: Crop,
     top_k: usize,
     slot: Slot,
 }
@@ -82,7 +82,7 @@ fn record_batch(size: usize) {
 }
 
 /// Answers for `prepared`, in order; errors pass through untouched.
-pub async fn classify(model: &Model, prepared: Vec<CrateResult<RgbImage>>, top_k: usize, config: &Config) -> Vec<Done> {
+pub async fn classify(model: &Model, prepared: Vec<CrateResult<Crop>>, top_k: usize, config: &Config) -> Vec<Done> {
     if config.coalesce {
         coalesced(model, prepared, top_k, config).await
     } else {
@@ -92,7 +92,7 @@ pub async fn classify(model: &Model, prepared: Vec<CrateResult<RgbImage>>, top_k
 
 /// This request's images only, as one engine run (the caller passes at most
 /// MAX_BATCH).
-async fn alone(model: &Model, prepared: Vec<CrateResult<RgbImage>>, top_k: usize) -> Vec<Done> {
+async fn alone(model: &Model, prepared: Vec<CrateResult<Crop>>, top_k: usize) -> Vec<Done> {
     let good = prepared.iter().filter(|p| p.is_ok()).count();
     let t0 = now_ms();
     let batched = model.classifier.classify_in_batches(prepared, top_k).await;
@@ -103,7 +103,7 @@ async fn alone(model: &Model, prepared: Vec<CrateResult<RgbImage>>, top_k: usize
     batched.into_iter().map(|b| Done { result: b.result, batch_size: b.batch_size, engine_ms }).collect()
 }
 
-async fn coalesced(model: &Model, prepared: Vec<CrateResult<RgbImage>>, top_k: usize, config: &Config) -> Vec<Done> {
+async fn coalesced(model: &Model, prepared: Vec<CrateResult<Crop>>, top_k: usize, config: &Config) -> Vec<Done> {
     let mut answers: Vec<Result<Slot, densenet_edge::Error>> = Vec::with_capacity(prepared.len());
     QUEUE.with(|q| {
         let mut q = q.borrow_mut();

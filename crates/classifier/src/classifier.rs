@@ -1,7 +1,7 @@
 //! The whole pipeline for a batch of encoded images: each image gets its
 //! own answer or its own error, and the good ones share engine batches.
 
-use image::RgbImage;
+use crate::crop::Crop;
 
 use crate::decode::{decode_crop, DecodeLimits};
 use crate::engine::Engine;
@@ -69,56 +69,52 @@ impl Classifier {
     }
 
     /// Decode, resize and crop: the uint8 image the model will see.
-    pub fn prepare(&self, bytes: &[u8]) -> Result<RgbImage> {
+    pub fn prepare(&self, bytes: &[u8]) -> Result<Crop> {
         decode_crop(bytes, &self.options.limits, &self.options.preprocess)
     }
 
     /// Resize and crop RGBA pixels (e.g. a canvas's `ImageData`) with this
     /// classifier's limits: see [`rgba_crop`].
-    pub fn prepare_rgba<P: RgbaPixels + ?Sized>(&self, pixels: &P, width: u32, height: u32) -> Result<RgbImage> {
+    pub fn prepare_rgba<P: RgbaPixels + ?Sized>(&self, pixels: &P, width: u32, height: u32) -> Result<Crop> {
         rgba_crop(pixels, width, height, &self.options.limits, &self.options.preprocess)
     }
 
     /// Classify encoded images; the answer at `i` is for `images[i]`.
     pub async fn classify(&self, images: &[&[u8]], top_k: usize) -> Vec<Result<Classification>> {
-        let prepared: Vec<Result<RgbImage>> = images.iter().map(|b| self.prepare(b)).collect();
+        let prepared: Vec<Result<Crop>> = images.iter().map(|b| self.prepare(b)).collect();
         self.classify_prepared(prepared, top_k).await
     }
 
     /// Classify images already decoded, resized and cropped (from
     /// [`Classifier::prepare`], or pixels from a canvas); errors pass through.
-    pub async fn classify_prepared(
-        &self,
-        prepared: Vec<Result<RgbImage>>,
-        top_k: usize,
-    ) -> Vec<Result<Classification>> {
+    pub async fn classify_prepared(&self, prepared: Vec<Result<Crop>>, top_k: usize) -> Vec<Result<Classification>> {
         self.classify_in_batches(prepared, top_k).await.into_iter().map(|b| b.result).collect()
     }
 
     /// [`Classifier::classify_prepared`], with the size of the engine run
     /// each image was in (what a server reports, and what it cannot guess:
     /// failed images take no place in a run).
-    pub async fn classify_in_batches(&self, prepared: Vec<Result<RgbImage>>, top_k: usize) -> Vec<Batched> {
+    pub async fn classify_in_batches(&self, prepared: Vec<Result<Crop>>, top_k: usize) -> Vec<Batched> {
         let crop = self.options.preprocess.crop;
         let mut answers: Vec<Option<Batched>> = Vec::with_capacity(prepared.len());
         let failed = |e: Error| Some(Batched { result: Err(e), batch_size: 0 });
-        let mut pending: Vec<(usize, RgbImage)> = Vec::new();
+        let mut pending: Vec<(usize, Crop)> = Vec::new();
         for (i, p) in prepared.into_iter().enumerate() {
             match p {
-                Ok(img) if img.dimensions() == (crop, crop) => {
+                // A crop made by another Preprocess than this classifier's.
+                Ok(c) if c.side() == crop => {
                     answers.push(None);
-                    pending.push((i, img));
+                    pending.push((i, c));
                 }
-                Ok(img) => answers.push(failed(Error::InvalidArgument(format!(
-                    "prepared image is {}x{}, expected {crop}x{crop}",
-                    img.width(),
-                    img.height()
+                Ok(c) => answers.push(failed(Error::InvalidArgument(format!(
+                    "the crop is {0}x{0}, this classifier's is {crop}x{crop}",
+                    c.side()
                 )))),
                 Err(e) => answers.push(failed(e)),
             }
         }
         for chunk in pending.chunks(self.options.max_batch) {
-            let images: Vec<&RgbImage> = chunk.iter().map(|(_, img)| img).collect();
+            let images: Vec<&Crop> = chunk.iter().map(|(_, img)| img).collect();
             let batch = self.options.preprocess.normalized(&images);
             let result = self.engine.run(&batch).await;
             for (k, (i, _)) in chunk.iter().enumerate() {

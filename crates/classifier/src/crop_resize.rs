@@ -317,7 +317,7 @@ mod tests {
                 let plan = Plan::new(w, h, o, &pre).unwrap();
                 let mut rows = ImageRows::new(&img);
                 let got = plan.run(&mut rows).unwrap();
-                assert!(got == expected, "{w}x{h} orientation {o}");
+                assert!(got == *expected, "{w}x{h} orientation {o}");
             }
         }
     }

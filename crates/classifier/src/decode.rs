@@ -6,6 +6,7 @@ use std::io::Cursor;
 use image::{ImageDecoder, ImageError, ImageFormat, ImageReader, RgbImage};
 
 use crate::budget;
+use crate::crop::Crop;
 use crate::crop_resize::Plan;
 use crate::error::{Error, Result};
 use crate::jpeg::JpegRows;
@@ -80,11 +81,11 @@ pub fn decode_crop_cost(bytes: &[u8], limits: &DecodeLimits, pre: &Preprocess) -
 /// the image's rows without holding the resized image (nor, for PNG, the
 /// decoded one). Refused with [`Error::ImageTooLarge`] when the header says
 /// it would allocate more than `max_decode_bytes`.
-pub fn decode_crop(bytes: &[u8], limits: &DecodeLimits, pre: &Preprocess) -> Result<RgbImage> {
+pub fn decode_crop(bytes: &[u8], limits: &DecodeLimits, pre: &Preprocess) -> Result<Crop> {
     let mut src = open(bytes, limits)?;
     let plan = Plan::new(src.width(), src.height(), src.orientation(), pre)?;
     check_budget(src.width(), src.height(), src.peak_bytes() + plan.peak_bytes(), limits)?;
-    plan.run(src.as_mut())
+    plan.run(src.as_mut()).map(Crop::new)
 }
 
 pub(crate) fn check_budget(width: u32, height: u32, needed_bytes: u64, limits: &DecodeLimits) -> Result<()> {

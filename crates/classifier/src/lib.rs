@@ -11,6 +11,7 @@
 mod answer;
 mod budget;
 mod classifier;
+mod crop;
 mod crop_resize;
 mod decode;
 mod engine;
@@ -29,6 +30,7 @@ mod whole_rows;
 
 pub use answer::{ErrorAnswer, ErrorBody, ImageAnswer, ItemOutcome, ModelInfo, DEFAULT_TOP_K, MAX_TOP_K};
 pub use classifier::{Batched, Classifier, Options};
+pub use crop::Crop;
 pub use decode::{decode, decode_crop, decode_crop_cost, DecodeLimits, SUPPORTED_FORMATS};
 #[cfg(feature = "cpu")]
 pub use engine::load_engine;

@@ -4,6 +4,7 @@
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
+use crate::crop::Crop;
 use crate::crop_resize::{ImageRows, Plan};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -49,16 +50,18 @@ impl Preprocess {
     /// Computed without the resized image (see `crop_resize`), so any
     /// aspect ratio costs about the crop's memory. An empty image or invalid
     /// settings give a black crop; [`crate::decode_crop`] reports them.
-    pub fn resize_crop(&self, img: &RgbImage) -> RgbImage {
+    pub fn resize_crop(&self, img: &RgbImage) -> Crop {
         let side = self.crop.max(1);
-        Plan::new(img.width(), img.height(), 1, self)
-            .and_then(|plan| plan.run(&mut ImageRows::new(img)))
-            .unwrap_or_else(|_| RgbImage::new(side, side))
+        Crop::new(
+            Plan::new(img.width(), img.height(), 1, self)
+                .and_then(|plan| plan.run(&mut ImageRows::new(img)))
+                .unwrap_or_else(|_| RgbImage::new(side, side)),
+        )
     }
 
     /// Normalised CHW values of one cropped image into `out`
     /// (`3 * crop * crop` floats), computed in f32 as torch does.
-    pub fn normalize_into(&self, img: &RgbImage, out: &mut [f32]) {
+    pub fn normalize_into(&self, img: &Crop, out: &mut [f32]) {
         let plane = (img.width() * img.height()) as usize;
         assert_eq!(out.len(), 3 * plane, "output slice has the wrong size");
         for (i, px) in img.pixels().enumerate() {
@@ -70,12 +73,12 @@ impl Preprocess {
 
     /// A batch `[N, 3, crop, crop]` from decoded images.
     pub fn tensor(&self, images: &[RgbImage]) -> Tensor {
-        let cropped: Vec<RgbImage> = images.iter().map(|img| self.resize_crop(img)).collect();
+        let cropped: Vec<Crop> = images.iter().map(|img| self.resize_crop(img)).collect();
         self.normalized(&cropped.iter().collect::<Vec<_>>())
     }
 
     /// A batch `[N, 3, crop, crop]` from images already resized and cropped.
-    pub fn normalized(&self, cropped: &[&RgbImage]) -> Tensor {
+    pub fn normalized(&self, cropped: &[&Crop]) -> Tensor {
         let side = self.crop as usize;
         let mut t = Tensor::zeros([cropped.len(), 3, side, side]);
         for (img, out) in cropped.iter().zip(t.data.chunks_exact_mut(3 * side * side)) {

@@ -3,8 +3,7 @@
 //! checks, made before a pixel is read. Alpha is dropped, as PIL's
 //! `convert("RGB")` does for an encoded RGBA image.
 
-use image::RgbImage;
-
+use crate::crop::Crop;
 use crate::crop_resize::Plan;
 use crate::decode::{check_budget, check_pixels, DecodeLimits};
 use crate::error::{Error, Result};
@@ -57,7 +56,7 @@ pub fn rgba_crop<P: RgbaPixels + ?Sized>(
     height: u32,
     limits: &DecodeLimits,
     pre: &Preprocess,
-) -> Result<RgbImage> {
+) -> Result<Crop> {
     let needed = rgba_crop_cost(width, height, limits, pre)?;
     check_budget(width, height, needed, limits)?;
     let expected = 4 * width as u64 * height as u64;
@@ -65,7 +64,7 @@ pub fn rgba_crop<P: RgbaPixels + ?Sized>(
         return Err(Error::InvalidArgument(format!("{} RGBA bytes for {width}x{height} pixels", pixels.len())));
     }
     let plan = Plan::new(width, height, 1, pre)?;
-    plan.run(&mut RgbaRows::new(pixels, width, height))
+    plan.run(&mut RgbaRows::new(pixels, width, height)).map(Crop::new)
 }
 
 fn check_size(width: u32, height: u32, limits: &DecodeLimits) -> Result<()> {

@@ -59,7 +59,7 @@ fn rows_are_read_in_steps_across_their_boundaries() {
     same_as_png("300x1000", rgba.as_raw(), 300, 1000, &png);
 }
 
-fn code(r: Result<RgbImage, Error>) -> &'static str {
+fn code(r: Result<densenet_edge::Crop, Error>) -> &'static str {
     r.map(|_| ()).unwrap_err().code()
 }
 

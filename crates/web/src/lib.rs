@@ -12,8 +12,8 @@ mod test_trap;
 use std::rc::Rc;
 
 use densenet_edge::{
-    load_engine, Classifier, EngineChoice, EngineKind, Error, ErrorAnswer, ImageAnswer, Labels, Manifest, ModelInfo,
-    Options, RgbImage, DEFAULT_TOP_K, MAX_TOP_K,
+    load_engine, Classifier, Crop, EngineChoice, EngineKind, Error, ErrorAnswer, ImageAnswer, Labels, Manifest,
+    ModelInfo, Options, DEFAULT_TOP_K, MAX_TOP_K,
 };
 use js_sys::{Array, Promise, Reflect, Uint8Array};
 use serde::Serialize;
@@ -134,7 +134,7 @@ struct Loaded {
 }
 
 impl Loaded {
-    fn prepare(&self, input: Result<Input, Error>) -> Result<RgbImage, Error> {
+    fn prepare(&self, input: Result<Input, Error>) -> Result<Crop, Error> {
         match input? {
             Input::Encoded(bytes) => {
                 #[cfg(feature = "test-trap")]
