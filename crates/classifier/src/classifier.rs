@@ -2,11 +2,14 @@
 //! own answer or its own error, and the good ones share engine batches.
 
 use crate::crop::Crop;
-
 use crate::decode::{decode_crop, DecodeLimits};
 use crate::engine::Engine;
+#[cfg(feature = "cpu")]
+use crate::engine::{load_engine, EngineChoice};
 use crate::error::{Error, Result};
 use crate::labels::Labels;
+#[cfg(feature = "cpu")]
+use crate::manifest::Manifest;
 use crate::postprocess::{classify_logits, Classification, DEFAULT_THRESHOLD};
 use crate::preprocess::Preprocess;
 use crate::rgba::{rgba_crop, RgbaPixels};
@@ -54,6 +57,24 @@ impl Classifier {
             return Err(Error::InvalidArgument("max_batch must be at least 1".into()));
         }
         Ok(Classifier { engine, labels, options })
+    }
+
+    /// The classifier of the model a manifest describes: `onnx` checked
+    /// against its sha256 (`model_checksum_mismatch`), the engine made by
+    /// [`load_engine`] for its crop, its preprocessing (replacing
+    /// `options.preprocess`), ImageNet's labels. Also returns why the engine
+    /// is the one that runs (for `auto`: why not WebGPU).
+    #[cfg(feature = "cpu")]
+    pub async fn from_manifest(
+        onnx: &[u8],
+        manifest: &Manifest,
+        choice: EngineChoice,
+        options: Options,
+    ) -> Result<(Classifier, String)> {
+        manifest.verify(onnx)?;
+        let options = Options { preprocess: manifest.preprocess.clone(), ..options };
+        let loaded = load_engine(onnx, options.preprocess.crop as usize, choice).await?;
+        Ok((Classifier::new(loaded.engine, Labels::imagenet().clone(), options)?, loaded.reason))
     }
 
     pub fn engine(&self) -> &dyn Engine {

@@ -43,3 +43,23 @@ fn options_are_validated() {
     let zero_batch = Options { max_batch: 0, ..Options::default() };
     assert!(Classifier::new(engine(), Labels::imagenet().clone(), zero_batch).is_err());
 }
+
+#[test]
+fn a_classifier_from_its_manifest_checks_the_bytes() {
+    let json = std::fs::read_to_string(common::repo().join("model/manifests/densenet121-random.json")).unwrap();
+    let manifest = densenet_edge::Manifest::from_json(&json).unwrap();
+    let onnx = random_model();
+    let choice = densenet_edge::EngineChoice::Cpu;
+    let (classifier, reason) =
+        pollster::block_on(Classifier::from_manifest(&onnx, &manifest, choice, Options::default())).unwrap();
+    assert_eq!(classifier.options().preprocess, manifest.preprocess);
+    assert!(!reason.is_empty());
+    let answers = pollster::block_on(classifier.classify(&[&image("photos/chelsea.png")], 5));
+    assert_eq!(answers[0].as_ref().unwrap().predictions.len(), 5);
+
+    let mut other = onnx.clone();
+    *other.last_mut().unwrap() ^= 1;
+    let err =
+        pollster::block_on(Classifier::from_manifest(&other, &manifest, choice, Options::default())).err().unwrap();
+    assert_eq!(err.code(), "model_checksum_mismatch");
+}

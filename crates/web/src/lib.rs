@@ -12,8 +12,8 @@ mod test_trap;
 use std::rc::Rc;
 
 use densenet_edge::{
-    load_engine, Classifier, Crop, EngineChoice, EngineKind, Error, ErrorAnswer, ImageAnswer, Labels, Manifest,
-    ModelInfo, Options, DEFAULT_TOP_K, MAX_TOP_K,
+    Classifier, Crop, EngineChoice, EngineKind, Error, ErrorAnswer, ImageAnswer, Manifest, ModelInfo, Options,
+    DEFAULT_TOP_K, MAX_TOP_K,
 };
 use js_sys::{Array, Promise, Reflect, Uint8Array};
 use serde::Serialize;
@@ -227,19 +227,17 @@ impl Model {
             choice => choice,
         };
         let onnx = onnx.to_vec();
-        manifest.verify(&onnx).map_err(|e| js_error(&e))?;
-        let options = Options { preprocess: manifest.preprocess.clone(), limits, ..Options::default() };
-        let loaded = load_engine(&onnx, options.preprocess.crop as usize, choice).await.map_err(|e| js_error(&e))?;
+        let options = Options { limits, ..Options::default() };
+        let (classifier, loaded_reason) =
+            Classifier::from_manifest(&onnx, &manifest, choice, options).await.map_err(|e| js_error(&e))?;
         drop(onnx);
-        let (kind, device) = (loaded.engine.kind(), loaded.engine.device());
+        let (kind, device) = (classifier.engine().kind(), classifier.engine().device());
         let engine_reason = match (choice, kind) {
             (EngineChoice::Cpu, _) => reason,
-            (_, EngineKind::Webgpu) => format!("{reason}; {}", loaded.reason),
+            (_, EngineKind::Webgpu) => format!("{reason}; {loaded_reason}"),
             // WebGPU was tried and failed: the shared crate says why.
-            (_, EngineKind::Cpu) => loaded.reason,
+            (_, EngineKind::Cpu) => loaded_reason,
         };
-        let classifier =
-            Classifier::new(loaded.engine, Labels::imagenet().clone(), options).map_err(|e| js_error(&e))?;
         let info = ModelInfo::from(&manifest);
         Ok(Model { inner: Rc::new(Loaded { classifier, engine: kind, engine_reason, device, manifest, info }) })
     }
