@@ -22,10 +22,10 @@ use serde::Serialize;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::memory;
-use crate::model::Model;
+use crate::model::LoadedModel;
 
 /// One image's answer and the engine batch it rode in.
-pub struct Done {
+pub struct Classified {
     pub result: CrateResult<Classification>,
     /// Images in the engine run that answered this one.
     pub batch_size: usize,
@@ -33,7 +33,7 @@ pub struct Done {
     pub engine_ms: f64,
 }
 
-type Slot = Rc<RefCell<Option<Done>>>;
+type Slot = Rc<RefCell<Option<Classified>>>;
 
 struct Job {
     image: Crop,
@@ -82,7 +82,12 @@ fn record_batch(size: usize) {
 }
 
 /// Answers for `prepared`, in order; errors pass through untouched.
-pub async fn classify(model: &Model, prepared: Vec<CrateResult<Crop>>, top_k: usize, config: &Config) -> Vec<Done> {
+pub async fn classify(
+    model: &LoadedModel,
+    prepared: Vec<CrateResult<Crop>>,
+    top_k: usize,
+    config: &Config,
+) -> Vec<Classified> {
     if config.coalesce {
         coalesced(model, prepared, top_k, config).await
     } else {
@@ -92,7 +97,7 @@ pub async fn classify(model: &Model, prepared: Vec<CrateResult<Crop>>, top_k: us
 
 /// This request's images only, as one engine run (the caller passes at most
 /// MAX_BATCH).
-async fn alone(model: &Model, prepared: Vec<CrateResult<Crop>>, top_k: usize) -> Vec<Done> {
+async fn alone(model: &LoadedModel, prepared: Vec<CrateResult<Crop>>, top_k: usize) -> Vec<Classified> {
     let good = prepared.iter().filter(|p| p.is_ok()).count();
     let t0 = now_ms();
     let batched = model.classifier.classify_in_batches(prepared, top_k).await;
@@ -100,10 +105,15 @@ async fn alone(model: &Model, prepared: Vec<CrateResult<Crop>>, top_k: usize) ->
     if good > 0 {
         record_batch(good);
     }
-    batched.into_iter().map(|b| Done { result: b.result, batch_size: b.batch_size, engine_ms }).collect()
+    batched.into_iter().map(|b| Classified { result: b.result, batch_size: b.batch_size, engine_ms }).collect()
 }
 
-async fn coalesced(model: &Model, prepared: Vec<CrateResult<Crop>>, top_k: usize, config: &Config) -> Vec<Done> {
+async fn coalesced(
+    model: &LoadedModel,
+    prepared: Vec<CrateResult<Crop>>,
+    top_k: usize,
+    config: &Config,
+) -> Vec<Classified> {
     let mut answers: Vec<Result<Slot, densenet_edge::Error>> = Vec::with_capacity(prepared.len());
     QUEUE.with(|q| {
         let mut q = q.borrow_mut();
@@ -142,17 +152,17 @@ async fn coalesced(model: &Model, prepared: Vec<CrateResult<Crop>>, top_k: usize
     answers
         .into_iter()
         .map(|a| match a {
-            Ok(slot) => slot.borrow_mut().take().unwrap_or_else(|| Done {
+            Ok(slot) => slot.borrow_mut().take().unwrap_or_else(|| Classified {
                 result: Err(densenet_edge::Error::Inference("the batch ended without an answer for this image".into())),
                 batch_size: 0,
                 engine_ms: 0.0,
             }),
-            Err(e) => Done { result: Err(e), batch_size: 0, engine_ms: 0.0 },
+            Err(e) => Classified { result: Err(e), batch_size: 0, engine_ms: 0.0 },
         })
         .collect()
 }
 
-async fn run_batch(model: &Model, max_batch: usize) {
+async fn run_batch(model: &LoadedModel, max_batch: usize) {
     let jobs: Vec<Job> = QUEUE.with(|q| {
         let mut q = q.borrow_mut();
         let n = q.jobs.len().min(max_batch);
@@ -173,7 +183,7 @@ async fn run_batch(model: &Model, max_batch: usize) {
         if let Ok(c) = &mut result {
             c.predictions.truncate(top_k);
         }
-        *slot.borrow_mut() = Some(Done { result, batch_size: b.batch_size, engine_ms });
+        *slot.borrow_mut() = Some(Classified { result, batch_size: b.batch_size, engine_ms });
     }
 }
 

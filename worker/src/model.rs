@@ -18,7 +18,7 @@ use crate::errors::ApiError;
 use crate::memory;
 use crate::model_stream;
 
-pub struct Model {
+pub struct LoadedModel {
     pub classifier: Classifier,
     pub manifest: Manifest,
     /// What every answer says about the model.
@@ -42,7 +42,7 @@ pub struct LoadStats {
 
 #[derive(Default)]
 struct State {
-    loaded: Option<Rc<Model>>,
+    loaded: Option<Rc<LoadedModel>>,
     loading: bool,
     /// Loads started in this isolate (1 once loaded, however many requests
     /// arrived first).
@@ -60,17 +60,17 @@ thread_local! {
 const POLL_MS: u64 = 20;
 const MAX_RETRY_MS: f64 = 60_000.0;
 
-pub fn loaded() -> Option<Rc<Model>> {
+pub fn loaded() -> Option<Rc<LoadedModel>> {
     STATE.with(|s| s.borrow().loaded.clone())
 }
 
 /// The model, starting its load if none is under way and the backoff after
 /// a failed one has passed; waits at most LOAD_WAIT_MS for it.
-pub async fn get(env: &Env, ctx: &Context, config: &Config) -> Result<Rc<Model>, ApiError> {
+pub async fn get(env: &Env, ctx: &Context, config: &Config) -> Result<Rc<LoadedModel>, ApiError> {
     let give_up_at = now_ms() + config.load_wait_ms as f64;
     loop {
         enum Next {
-            Ready(Rc<Model>),
+            Ready(Rc<LoadedModel>),
             Wait,
             Start,
             Failed(ApiError),
@@ -136,7 +136,7 @@ impl Drop for Loading {
     }
 }
 
-async fn load(env: Env, config: &Config) -> Result<Model, ApiError> {
+async fn load(env: Env, config: &Config) -> Result<LoadedModel, ApiError> {
     let t0 = now_ms();
     let manifest = read_manifest(&env, config).await?;
     let bucket = bucket(&env)?;
@@ -197,7 +197,7 @@ async fn load(env: Env, config: &Config) -> Result<Model, ApiError> {
         load.wasm_memory_bytes
     );
     let info = ModelInfo::from(&manifest);
-    Ok(Model { classifier, manifest, info, load })
+    Ok(LoadedModel { classifier, manifest, info, load })
 }
 
 const SEED_HINT: &str =
@@ -227,7 +227,7 @@ pub async fn read_manifest(env: &Env, config: &Config) -> Result<Manifest, ApiEr
     Ok(Manifest::from_json(&text)?)
 }
 
-impl Model {
+impl LoadedModel {
     pub fn engine(&self) -> EngineKind {
         self.classifier.engine().kind()
     }

@@ -5,7 +5,7 @@ use worker::{Context, Env, Request, Response};
 
 use crate::admission;
 use crate::answer::{About, Item, ManyImages, OneImage, Timings};
-use crate::batch::{self, Done};
+use crate::batch::{self, Classified};
 use crate::body;
 use crate::clock::now_ms;
 use crate::config::Config;
@@ -86,7 +86,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config) -> 
         },
     };
     if single {
-        let Some(Done { result, batch_size, .. }) = done.into_iter().next() else {
+        let Some(Classified { result, batch_size, .. }) = done.into_iter().next() else {
             return Err(ApiError::new(500, "internal", "no answer for the image"));
         };
         let c = result.map_err(|e| ApiError::from(e).about_file(&files[0].filename))?;
