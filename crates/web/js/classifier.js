@@ -133,7 +133,7 @@ async function loadManifest(options, modelUrl, cache, fetchUrl, onProgress) {
 
 /**
  * Model bytes: the cached copy first, else downloaded (and then cached).
- * Their sha256 is checked once, in Model.load (Rust); a cached copy that
+ * Their sha256 is checked once, in WasmClassifier.load (Rust); a cached copy that
  * fails it is dropped and downloaded again by create().
  */
 async function loadModelBytes(url, cache, onProgress, fetchUrl) {
@@ -231,7 +231,7 @@ export class Classifier {
   #adopt(model) {
     this.#model = model;
     this.#modelGeneration = generation();
-    // The Model lives in this instance's memory: once the instance is
+    // The WasmClassifier lives in this instance's memory: once the instance is
     // replaced, its handle must never reach wasm again (not even to free it).
     onReset(model);
   }
@@ -265,7 +265,7 @@ export class Classifier {
       if (modelUrl) ({ bytes, cached } = await loadModelBytes(modelUrl, cache, progress, fetchUrl));
       progress?.({ phase: 'compile', engine: choice.engine });
       // load() checks the sha256 against the manifest before anything else.
-      const load = () => callWasm(() => api().Model.load(bytes, manifestJson, choice.engine, choice.fallback, choice.reason, limits));
+      const load = () => callWasm(() => api().WasmClassifier.load(bytes, manifestJson, choice.engine, choice.fallback, choice.reason, limits));
       let model;
       try {
         model = await load();

@@ -32,7 +32,7 @@ export function setWasmSource(read) {
   readWasmBytes = read;
 }
 
-/** The current wasm-bindgen glue: its exports (Model, parseManifest, ...) work on the current instance. */
+/** The current wasm-bindgen glue: its exports (WasmClassifier, parseManifest, ...) work on the current instance. */
 export function api() {
   return glue;
 }
@@ -65,7 +65,7 @@ export function generation() {
   return current;
 }
 
-/** Registers a wasm-backed object (a Model) of the current instance. */
+/** Registers a wasm-backed object (a WasmClassifier) of the current instance. */
 export function onReset(object) {
   for (const ref of live) if (!ref.deref()) live.delete(ref);
   live.add(new WeakRef(object));

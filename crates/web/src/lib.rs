@@ -171,14 +171,14 @@ impl Loaded {
     }
 }
 
-/// A loaded model on one engine. Made by [`Model::load`].
+/// A loaded model on one engine. Made by [`WasmClassifier::load`].
 #[wasm_bindgen]
-pub struct Model {
+pub struct WasmClassifier {
     inner: Rc<Loaded>,
 }
 
 #[wasm_bindgen]
-impl Model {
+impl WasmClassifier {
     /// Verify `onnx` against the manifest (sha256: `model_checksum_mismatch`),
     /// then load it on `engine` ("cpu" or "webgpu") through the shared
     /// crate's `load_engine`. With `fallback`, a WebGPU engine that fails to
@@ -186,7 +186,7 @@ impl Model {
     /// CPU engine, and `engineReason` says why. `reason` is the
     /// caller's reason for the engine choice (e.g. "no WebGPU adapter").
     /// `limits`: `{ maxBytes, maxPixels, maxDecodeBytes }`, each optional
-    /// (see `defaultLimits`). Resolves to a `Model`; a trap while loading on
+    /// (see `defaultLimits`). Resolves to a `WasmClassifier`; a trap while loading on
     /// the CPU is thrown synchronously (see run_now.rs).
     pub fn load(
         onnx: Uint8Array,
@@ -197,7 +197,7 @@ impl Model {
         limits: JsValue,
     ) -> Promise {
         promise_now_or_later(async move {
-            Model::load_model(onnx, manifest_json, engine, fallback, reason, limits).await.map(JsValue::from)
+            WasmClassifier::load_model(onnx, manifest_json, engine, fallback, reason, limits).await.map(JsValue::from)
         })
     }
 
@@ -208,8 +208,8 @@ impl Model {
     }
 }
 
-impl Model {
-    /// [`Model::load`] for Rust callers (the wasm tests).
+impl WasmClassifier {
+    /// [`WasmClassifier::load`] for Rust callers (the wasm tests).
     pub async fn load_model(
         onnx: Uint8Array,
         manifest_json: String,
@@ -217,7 +217,7 @@ impl Model {
         fallback: bool,
         reason: String,
         limits: JsValue,
-    ) -> Result<Model, JsValue> {
+    ) -> Result<WasmClassifier, JsValue> {
         let manifest = Manifest::from_json(&manifest_json).map_err(|e| js_error(&e))?;
         let limits = limits_from_js(&limits).map_err(|e| js_error(&e))?;
         // JS has already looked at the adapter: "webgpu" with `fallback` is
@@ -239,12 +239,14 @@ impl Model {
             (_, EngineKind::Cpu) => loaded_reason,
         };
         let info = ModelInfo::from(&manifest);
-        Ok(Model { inner: Rc::new(Loaded { classifier, engine: kind, engine_reason, device, manifest, info }) })
+        Ok(WasmClassifier {
+            inner: Rc::new(Loaded { classifier, engine: kind, engine_reason, device, manifest, info }),
+        })
     }
 }
 
 #[wasm_bindgen]
-impl Model {
+impl WasmClassifier {
     /// "cpu" or "webgpu".
     #[wasm_bindgen(getter)]
     pub fn engine(&self) -> String {

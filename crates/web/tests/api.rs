@@ -4,7 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use densenet_edge_web::{
-    default_limits, default_top_k, has_test_traps, parse_manifest, sha256_hex, Model, BROWSER_LIMITS,
+    default_limits, default_top_k, has_test_traps, parse_manifest, sha256_hex, WasmClassifier, BROWSER_LIMITS,
 };
 use js_sys::{Array, Object, Reflect, Uint8Array, Uint8ClampedArray};
 use wasm_bindgen::{JsCast, JsValue};
@@ -26,15 +26,16 @@ fn code_of(err: &JsValue) -> String {
     get(err, "code").as_string().unwrap()
 }
 
-async fn load_cpu() -> Model {
+async fn load_cpu() -> WasmClassifier {
     load_with_limits(JsValue::UNDEFINED).await.unwrap()
 }
 
-async fn load_with_limits(limits: JsValue) -> Result<Model, JsValue> {
-    Model::load_model(Uint8Array::from(MODEL), MANIFEST.into(), "cpu".into(), false, "test".into(), limits).await
+async fn load_with_limits(limits: JsValue) -> Result<WasmClassifier, JsValue> {
+    WasmClassifier::load_model(Uint8Array::from(MODEL), MANIFEST.into(), "cpu".into(), false, "test".into(), limits)
+        .await
 }
 
-async fn classify(model: &Model, inputs: &[JsValue]) -> Vec<JsValue> {
+async fn classify(model: &WasmClassifier, inputs: &[JsValue]) -> Vec<JsValue> {
     let array: Array = inputs.iter().collect();
     let out = JsFuture::from(model.classify(array, 5)).await.unwrap();
     out.dyn_into::<Array>().unwrap().iter().collect()
@@ -60,17 +61,24 @@ fn bad_manifest_is_model_invalid() {
 #[wasm_bindgen_test]
 async fn wrong_bytes_are_rejected_before_loading() {
     let not_a_model = Uint8Array::from(&b"not a model"[..]);
-    let err = Model::load_model(not_a_model, MANIFEST.into(), "cpu".into(), false, String::new(), JsValue::UNDEFINED)
-        .await
-        .err()
-        .unwrap();
+    let err = WasmClassifier::load_model(
+        not_a_model,
+        MANIFEST.into(),
+        "cpu".into(),
+        false,
+        String::new(),
+        JsValue::UNDEFINED,
+    )
+    .await
+    .err()
+    .unwrap();
     assert_eq!(code_of(&err), "model_checksum_mismatch");
     assert!(err.unchecked_ref::<js_sys::Error>().message().as_string().unwrap().contains("sha256"));
 }
 
 #[wasm_bindgen_test]
 async fn unknown_engine_is_invalid_argument() {
-    let err = Model::load_model(
+    let err = WasmClassifier::load_model(
         Uint8Array::from(MODEL),
         MANIFEST.into(),
         "tpu".into(),
