@@ -88,6 +88,37 @@ fn json_lines_follow_the_schema_and_bad_images_fail_alone() {
     assert_eq!(lines[4]["error"]["code"], "not_an_image");
 }
 
+/// The hostile files (tests/images/hostile/README.md) through the binary,
+/// with its default limits: each gets the table's `default` answer, in the
+/// documented line shape, and none takes the process down.
+#[test]
+fn hostile_images_get_their_documented_answers() {
+    let schema = schema::Schema::load();
+    let table = std::fs::read_to_string(repo().join("tests/images/hostile/README.md")).unwrap();
+    let expected: Vec<(String, String)> = table
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(|c| c.trim().trim_matches('`')).collect();
+            (cells[1].to_string(), cells[4].to_string())
+        })
+        .collect();
+    assert!(expected.len() >= 20, "the table lists the hostile files");
+    let files: Vec<String> = expected.iter().map(|(f, _)| format!("tests/images/hostile/{f}")).collect();
+    let mut args = vec!["classify", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let o = cli(&args);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let lines: Vec<Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
+    assert_eq!(lines.len(), expected.len(), "{}", stderr(&o));
+    for (line, (file, want)) in lines.iter().zip(&expected) {
+        let errors = schema.check("ClassifyLine", line);
+        assert!(errors.is_empty(), "{line}: {errors:?}");
+        let got = line["error"]["code"].as_str().unwrap_or("ok");
+        assert_eq!(got, want, "{file}: {line}");
+    }
+}
+
 #[test]
 fn text_output_and_a_missing_file() {
     let o = cli(&["classify", "tests/images/photos/chelsea.png", "no/such/file.png"]);
