@@ -25,6 +25,8 @@ mod preprocess;
 mod resize;
 mod rgba;
 mod rows;
+#[cfg(feature = "cpu")]
+mod streamed_load;
 mod tensor;
 mod whole_rows;
 
@@ -41,6 +43,8 @@ pub use manifest::{sha256_hex, Manifest};
 pub use postprocess::{classify_logits, softmax, top_k, Classification, Prediction, DEFAULT_THRESHOLD};
 pub use preprocess::Preprocess;
 pub use rgba::{rgba_crop, rgba_crop_cost, RgbaPixels};
+#[cfg(feature = "cpu")]
+pub use streamed_load::StreamedLoad;
 pub use tensor::Tensor;
 
 #[cfg(feature = "cpu")]

@@ -63,3 +63,30 @@ fn a_classifier_from_its_manifest_checks_the_bytes() {
         pollster::block_on(Classifier::from_manifest(&other, &manifest, choice, Options::default())).err().unwrap();
     assert_eq!(err.code(), "model_checksum_mismatch");
 }
+
+#[test]
+fn a_model_fed_in_pieces_classifies_as_the_whole_file_does() {
+    let json = std::fs::read_to_string(common::repo().join("model/manifests/densenet121-random.json")).unwrap();
+    let manifest = densenet_edge::Manifest::from_json(&json).unwrap();
+    let onnx = random_model();
+    let streamed = |bytes: &[u8]| {
+        let mut load = densenet_edge::StreamedLoad::new(&manifest, Options::default()).unwrap();
+        for chunk in bytes.chunks(1 << 20) {
+            load.push(chunk);
+        }
+        load.finish()
+    };
+    let choice = densenet_edge::EngineChoice::Cpu;
+    let (whole, _) =
+        pollster::block_on(Classifier::from_manifest(&onnx, &manifest, choice, Options::default())).unwrap();
+    let pieces = streamed(&onnx).unwrap();
+    let photo = image("photos/chelsea.png");
+    let a = pollster::block_on(whole.classify(&[&photo], 5));
+    let b = pollster::block_on(pieces.classify(&[&photo], 5));
+    assert_eq!(a[0].as_ref().unwrap(), b[0].as_ref().unwrap());
+
+    let mut other = onnx.clone();
+    other[onnx.len() / 2] ^= 1;
+    assert_eq!(streamed(&other).err().unwrap().code(), "model_checksum_mismatch");
+    assert_eq!(streamed(b"not a model").err().unwrap().code(), "model_checksum_mismatch");
+}
