@@ -175,13 +175,18 @@ export function answerDef(path, body) {
   return body.results ? 'PredictManyAnswer' : 'PredictAnswer';
 }
 
+/** Checks an answer from `url` against docs/answer.schema.json when it is JSON. */
+export function checkAnswer(url, contentType, text) {
+  if (/application\/json/.test(contentType ?? '')) {
+    const body = JSON.parse(text);
+    assertConforms(answerDef(new URL(url).pathname, body), body);
+  }
+}
+
 /** fetch, with every JSON answer checked against docs/answer.schema.json; the body stays readable. */
 export async function fetchChecked(url, init) {
   const res = await fetch(url, init);
-  if (/application\/json/.test(res.headers.get('content-type') ?? '')) {
-    const body = await res.clone().json();
-    assertConforms(answerDef(new URL(url).pathname, body), body);
-  }
+  checkAnswer(url, res.headers.get('content-type'), await res.clone().text());
   return res;
 }
 

@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  answerDef, assertConforms, health, image, postOnNewConnection, rawMultipart, seedModel, startWorkerDirect,
+  checkAnswer, health, image, postOnNewConnection, rawMultipart, seedModel, startWorkerDirect,
 } from './helpers.mjs';
 
 // Straight to workerd, one connection per request (helpers.mjs says why);
@@ -12,11 +12,9 @@ import {
 // Every JSON answer is checked against docs/answer.schema.json.
 async function post(base, parts, hold = null) {
   const { body, contentType } = rawMultipart(parts);
-  const res = await postOnNewConnection(`${base}/predict`, body, { 'Content-Type': contentType }, hold);
-  if (/application\/json/.test(res.headers['content-type'] ?? '')) {
-    const answer = JSON.parse(res.text);
-    assertConforms(answerDef('/predict', answer), answer);
-  }
+  const url = `${base}/predict`;
+  const res = await postOnNewConnection(url, body, { 'Content-Type': contentType }, hold);
+  checkAnswer(url, res.headers['content-type'], res.text);
   return res;
 }
 

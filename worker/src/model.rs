@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use densenet_edge::{Classifier, DecodeLimits, EngineKind, ErrorBody, Labels, Manifest, ModelInfo, Options};
+use densenet_edge::{Classifier, DecodeLimits, EngineKind, ErrorBody, Manifest, ModelInfo, Options};
 use serde::Serialize;
 use worker::{Context, Env};
 
@@ -164,20 +164,19 @@ async fn load(env: Env, config: &Config) -> Result<LoadedModel, ApiError> {
         .stream()
         .map_err(read_error)?;
     let t_fetch = now_ms();
-    let streamed = model_stream::load(stream, &manifest).await?;
-    let engine = streamed.engine;
-
+    // The manifest's preprocessing replaces the default (StreamedLoad).
     let options = Options {
         limits: DecodeLimits {
             max_bytes: config.max_body_bytes,
             max_pixels: config.max_pixels,
             max_decode_bytes: config.max_decode_bytes,
         },
-        preprocess: manifest.preprocess.clone(),
         threshold: config.threshold,
         max_batch: config.max_batch,
+        ..Options::default()
     };
-    let classifier = Classifier::new(Box::new(engine), Labels::imagenet().clone(), options)?;
+    let streamed = model_stream::load(stream, &manifest, options).await?;
+    let classifier = streamed.classifier;
     let load = LoadStats {
         fetch_ms: t_fetch - t0,
         stream_ms: streamed.stream_ms,

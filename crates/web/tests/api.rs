@@ -31,7 +31,11 @@ async fn load_cpu() -> WasmClassifier {
 }
 
 async fn load_with_limits(limits: JsValue) -> Result<WasmClassifier, JsValue> {
-    WasmClassifier::load_model(Uint8Array::from(MODEL), MANIFEST.into(), "cpu".into(), false, "test".into(), limits)
+    load(MODEL, "cpu", limits).await
+}
+
+async fn load(onnx: &[u8], engine: &str, limits: JsValue) -> Result<WasmClassifier, JsValue> {
+    WasmClassifier::load_model(Uint8Array::from(onnx), MANIFEST.into(), engine.into(), false, "test".into(), limits)
         .await
 }
 
@@ -60,35 +64,14 @@ fn bad_manifest_is_model_invalid() {
 
 #[wasm_bindgen_test]
 async fn wrong_bytes_are_rejected_before_loading() {
-    let not_a_model = Uint8Array::from(&b"not a model"[..]);
-    let err = WasmClassifier::load_model(
-        not_a_model,
-        MANIFEST.into(),
-        "cpu".into(),
-        false,
-        String::new(),
-        JsValue::UNDEFINED,
-    )
-    .await
-    .err()
-    .unwrap();
+    let err = load(b"not a model", "cpu", JsValue::UNDEFINED).await.err().unwrap();
     assert_eq!(code_of(&err), "model_checksum_mismatch");
     assert!(err.unchecked_ref::<js_sys::Error>().message().as_string().unwrap().contains("sha256"));
 }
 
 #[wasm_bindgen_test]
 async fn unknown_engine_is_invalid_argument() {
-    let err = WasmClassifier::load_model(
-        Uint8Array::from(MODEL),
-        MANIFEST.into(),
-        "tpu".into(),
-        false,
-        String::new(),
-        JsValue::UNDEFINED,
-    )
-    .await
-    .err()
-    .unwrap();
+    let err = load(MODEL, "tpu", JsValue::UNDEFINED).await.err().unwrap();
     assert_eq!(code_of(&err), "invalid_argument");
 }
 

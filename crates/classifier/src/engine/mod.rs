@@ -57,6 +57,16 @@ pub trait Engine {
 /// The input side the CPU engine runs (torchvision's 224x224 crop).
 pub const INPUT_SIDE: usize = 224;
 
+/// A manifest's crop must be the side the CPU engine runs.
+pub(crate) fn check_input_side(side: usize) -> Result<()> {
+    if side != INPUT_SIDE {
+        return Err(crate::Error::ModelInvalid(format!(
+            "the manifest crops {side}x{side}; the DenseNet engine runs {INPUT_SIDE}x{INPUT_SIDE} inputs"
+        )));
+    }
+    Ok(())
+}
+
 /// Deterministic input in the range of normalised images, for self-checks
 /// and benchmarks.
 pub fn probe_input(batch: usize, side: usize) -> Tensor {
@@ -105,11 +115,7 @@ pub struct LoadedEngine {
 /// input before it is trusted (its failure modes are silent).
 #[cfg(feature = "cpu")]
 pub async fn load_engine(onnx: &[u8], side: usize, choice: EngineChoice) -> Result<LoadedEngine> {
-    if side != INPUT_SIDE {
-        return Err(crate::Error::ModelInvalid(format!(
-            "the manifest crops {side}x{side}; the DenseNet engine runs {INPUT_SIDE}x{INPUT_SIDE} inputs"
-        )));
-    }
+    check_input_side(side)?;
     let cpu = cpu::CpuEngine::load(onnx)?;
     if choice == EngineChoice::Cpu {
         return Ok(LoadedEngine { engine: Box::new(cpu), reason: "asked for the CPU".into() });
