@@ -29,25 +29,49 @@ if [[ "$("$WASM_BINDGEN" --version 2>/dev/null || true)" != "wasm-bindgen $WB_VE
 fi
 export WASM_BINDGEN WB_ROOT
 
-# wasm32 flags only for this target dir, never for native builds:
-# web_sys_unstable_apis for wgpu 0.16's WebGPU backend, simd128 for the engine's kernels.
-export CARGO_TARGET_DIR="$WASM_TARGET_DIR"
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--cfg=web_sys_unstable_apis -C target-feature=+simd128"
+# Two builds of the same crate, each in its own target dir (other RUSTFLAGS):
+# simd128, which every wasm runtime with SIMD runs, and simd128 + relaxed SIMD
+# (f32x4.relaxed_madd is one FMA: 0.6-0.7x the engine's time), which the
+# package picks where `WebAssembly.validate` accepts it (instance.js).
+# web_sys_unstable_apis for wgpu 0.16's WebGPU backend.
+FLAGS="--cfg=web_sys_unstable_apis -C target-feature=+simd128"
+# cargo_wasm TARGET_DIR EXTRA_FEATURES [cargo args]: flags only for wasm32, never for native builds.
+cargo_wasm() {
+  local dir="$1" features="$2"
+  shift 2
+  CARGO_TARGET_DIR="$dir" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$FLAGS$features" \
+    nice -n 10 cargo build --locked --release --target wasm32-unknown-unknown -p densenet-edge-web "$@"
+}
+
+# bindgen WASM OUT_DIR: one ES-module build for browsers, bundlers and Node:
+# js/node.js hands the wasm bytes to init() itself, so `--target web` serves
+# all three. --experimental-reset-state-function: the glue exports
+# __wbg_reset_state(), with which js/instance.js replaces an instance that
+# trapped.
+bindgen() {
+  "$WASM_BINDGEN" --target web --experimental-reset-state-function --out-dir "$2" --out-name densenet_edge_web "$1"
+}
 
 # build_package DIR [cargo features]
 build_package() {
-  local pkg="$1"
+  local pkg="$1" relaxed_out
   shift
-  say "cargo build -p densenet-edge-web $* (wasm32, release)"
-  nice -n 10 cargo build --locked --release --target wasm32-unknown-unknown -p densenet-edge-web "$@"
+  say "cargo build -p densenet-edge-web $* (wasm32, release; simd128, then simd128+relaxed-simd)"
+  cargo_wasm "$WASM_TARGET_DIR" "" "$@"
+  cargo_wasm "$WASM_RELAXED_TARGET_DIR" ",+relaxed-simd" "$@"
   rm -rf "$pkg"
   mkdir -p "$pkg"
-  # One ES-module build for browsers, bundlers and Node: js/node.js hands the
-  # wasm bytes to init() itself, so `--target web` serves all three.
-  # --experimental-reset-state-function: the glue exports __wbg_reset_state(),
-  # with which js/instance.js replaces an instance that trapped.
-  "$WASM_BINDGEN" --target web --experimental-reset-state-function --out-dir "$pkg" --out-name densenet_edge_web \
-    "$WASM_TARGET_DIR/wasm32-unknown-unknown/release/densenet_edge_web.wasm"
+  bindgen "$WASM_TARGET_DIR/wasm32-unknown-unknown/release/densenet_edge_web.wasm" "$pkg"
+  relaxed_out="$(mktemp -d)"
+  bindgen "$WASM_RELAXED_TARGET_DIR/wasm32-unknown-unknown/release/densenet_edge_web.wasm" "$relaxed_out"
+  # Both wasm files are instantiated by the one glue: it must be the same.
+  if ! cmp -s "$pkg/densenet_edge_web.js" "$relaxed_out/densenet_edge_web.js"; then
+    say "the relaxed-SIMD build's glue differs from the simd128 build's"
+    rm -rf "$relaxed_out"
+    return 1
+  fi
+  cp "$relaxed_out/densenet_edge_web_bg.wasm" "$pkg/densenet_edge_web_relaxed_bg.wasm"
+  rm -rf "$relaxed_out"
   cp crates/web/js/* "$pkg/"
 }
 
@@ -55,8 +79,8 @@ if [[ "${1:-}" == --test-trap ]]; then
   build_package "$DENSENET_EDGE_CACHE/web-test-trap/pkg" --features test-trap
   say "built the test-trap package in $DENSENET_EDGE_CACHE/web-test-trap/pkg"
 fi
-# The published package last, so that the target dir's
-# densenet_edge_web.wasm is the one without test traps.
+# The published package last, so that the target dirs'
+# densenet_edge_web.wasm are the ones without test traps.
 PKG="$REPO_ROOT/crates/web/pkg"
 build_package "$PKG"
 
@@ -67,4 +91,4 @@ cp -r "$PKG" www/pkg
 # limit) is served by the Worker from R2, or by scripts/serve-web.mjs.
 mkdir -p www/model
 cp model/manifests/*.json www/model/
-say "built $PKG ($(du -h "$PKG/densenet_edge_web_bg.wasm" | cut -f1) wasm) and www/pkg"
+say "built $PKG (wasm: simd128 $(du -h "$PKG/densenet_edge_web_bg.wasm" | cut -f1), relaxed $(du -h "$PKG/densenet_edge_web_relaxed_bg.wasm" | cut -f1)) and www/pkg"

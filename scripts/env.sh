@@ -7,6 +7,8 @@ export DENSENET_EDGE_CACHE REPO_ROOT
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$DENSENET_EDGE_CACHE/target}"
 # wasm32 builds of the root workspace (other RUSTFLAGS, so another directory).
 export WASM_TARGET_DIR="${WASM_TARGET_DIR:-$DENSENET_EDGE_CACHE/target-wasm}"
+# The npm package's relaxed-SIMD build (simd128 + relaxed-simd).
+export WASM_RELAXED_TARGET_DIR="${WASM_RELAXED_TARGET_DIR:-$DENSENET_EDGE_CACHE/target-wasm-relaxed}"
 # The Worker's own workspace.
 export WORKER_TARGET_DIR="${WORKER_TARGET_DIR:-$DENSENET_EDGE_CACHE/target-worker}"
 # Tools installed by scripts/setup-*.sh (cargo install --root, npm prefixes).

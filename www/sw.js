@@ -4,8 +4,8 @@
 // which keeps it in its own Cache ('densenet-edge-models-v1') and checks its
 // sha256 on every load, so it is not stored twice. POST /predict is never
 // cached.
-const CACHE = 'densenet-edge-page-v3';
-const SHELL = ['./', 'index.html', 'app.js', 'worker.js', 'pkg/classifier.js', 'pkg/answer.js', 'pkg/instance.js', 'pkg/limits.js', 'pkg/densenet_edge_web.js', 'pkg/densenet_edge_web_bg.wasm'];
+const CACHE = 'densenet-edge-page-v4';
+const SHELL = ['./', 'index.html', 'app.js', 'worker.js', 'pkg/classifier.js', 'pkg/answer.js', 'pkg/instance.js', 'pkg/limits.js', 'pkg/densenet_edge_web.js', 'pkg/densenet_edge_web_bg.wasm', 'pkg/densenet_edge_web_relaxed_bg.wasm'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

@@ -3,9 +3,17 @@
 // depending on the profile); ?mode=latency compares per-image latency of
 // this package's CPU engine with onnxruntime-web's wasm EP (1 thread, SIMD)
 // on the same ONNX file, interleaved so both see the same machine state.
-import { Classifier } from '/pkg/classifier.js';
-
+// ?build=simd128 makes the package's probe for relaxed SIMD fail on this
+// page, so it loads its simd128 build: the result's `device` says which ran.
 const q = new URLSearchParams(location.search);
+if (q.get('build') === 'simd128') {
+  const validate = WebAssembly.validate;
+  // Only the package's probe (it ends with f32x4.relaxed_madd, end): onnxruntime-web probes too.
+  const isProbe = (b) => b.length === 37 && b[33] === 253 && b[34] === 133 && b[35] === 2;
+  WebAssembly.validate = (bytes) => !isProbe(new Uint8Array(bytes)) && validate(bytes);
+}
+const { Classifier } = await import('/pkg/classifier.js');
+
 const MODEL = '/model/densenet121-random.onnx';
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 

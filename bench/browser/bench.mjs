@@ -1,7 +1,8 @@
 // Browser benchmark (not a test): node bench/browser/bench.mjs [runs]
 // (scripts/bench-browser.sh builds the package and installs what it needs).
 // Prints: wasm size raw/gzip; time to first prediction with a cold and a
-// warm cache; per-image latency of the package's CPU engine vs
+// warm cache; per-image latency of the package's CPU engine (its relaxed-SIMD
+// build, then its simd128 build) vs
 // onnxruntime-web's wasm EP, both single-threaded with SIMD, in one run.
 import { readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
@@ -18,7 +19,8 @@ const size = async (p) => {
   const b = await readFile(p);
   return { rawMiB: +(b.length / 2 ** 20).toFixed(2), gzipMiB: +(gzipSync(b, { level: 9 }).length / 2 ** 20).toFixed(2) };
 };
-console.log('densenet-edge wasm:', await size(join(ROOT, 'crates/web/pkg/densenet_edge_web_bg.wasm')));
+console.log('densenet-edge wasm, simd128 build:', await size(join(ROOT, 'crates/web/pkg/densenet_edge_web_bg.wasm')));
+console.log('densenet-edge wasm, relaxed-SIMD build:', await size(join(ROOT, 'crates/web/pkg/densenet_edge_web_relaxed_bg.wasm')));
 console.log('onnxruntime-web wasm (for reference):', await size(join(HERE, 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm')));
 
 const server = await serve({
@@ -40,11 +42,15 @@ try {
   const warm = await visit('mode=first');
   console.log('time to first prediction, cold (download + sha256 + compile + classify):', Math.round(cold.msSinceNavigation), 'ms', cold);
   console.log('time to first prediction, warm (model from the Cache API):', Math.round(warm.msSinceNavigation), 'ms', warm);
-  const lat = await visit(`mode=latency&runs=${runs}`);
-  const ours = lat.packageCpu.medianInferenceMs;
-  const theirs = lat.ortWasm.medianRunMs;
-  console.log(`per-image latency over ${runs} runs (median): package CPU (${lat.packageCpu.device}) inference ${ours.toFixed(0)} ms, whole classify() ${lat.packageCpu.medianClassifyMs.toFixed(0)} ms; onnxruntime-web wasm EP (1 thread) ${theirs.toFixed(0)} ms; ratio package/ort ${(ours / theirs).toFixed(2)}`);
-  console.log(JSON.stringify(lat.all));
+  // The package as Chromium gets it (relaxed SIMD), then its simd128 build;
+  // each interleaved with onnxruntime-web in its own page.
+  for (const build of ['auto', 'simd128']) {
+    const lat = await visit(`mode=latency&runs=${runs}&build=${build}`);
+    const ours = lat.packageCpu.medianInferenceMs;
+    const theirs = lat.ortWasm.medianRunMs;
+    console.log(`per-image latency over ${runs} runs (median): package CPU (${lat.packageCpu.device}) inference ${ours.toFixed(0)} ms, whole classify() ${lat.packageCpu.medianClassifyMs.toFixed(0)} ms; onnxruntime-web wasm EP (1 thread) ${theirs.toFixed(0)} ms; ratio package/ort ${(ours / theirs).toFixed(2)}`);
+    console.log(JSON.stringify(lat.all));
+  }
 } finally {
   await context.close();
   await server.close();

@@ -10,6 +10,7 @@ import { launch } from './chromium.mjs';
 import { serve } from '../../scripts/serve-web.mjs';
 import { Classifier } from 'densenet-edge'; // the Node build, through the package's exports
 import { snakeKeys } from '../answer-schema.mjs';
+import { reference } from '../reference.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ARTIFACTS = join(ROOT, 'tests/artifacts');
@@ -94,8 +95,8 @@ test('uploading a photo shows its top-5 with bars, the engine and the time', asy
   await shot('page-photo-cpu');
 });
 
-test('the package works from a plain module script on the page, with ImageData from a canvas', async () => {
-  const ids = await page.evaluate(async () => {
+test('the package works from a plain module script on the page, with ImageData from a canvas, on its relaxed-SIMD build', async () => {
+  const r = await page.evaluate(async () => {
     const { Classifier } = await import('./pkg/classifier.js');
     const c = await Classifier.create({ model: 'model/densenet121-random.onnx', engine: 'cpu' });
     const img = new Image();
@@ -106,9 +107,16 @@ test('the package works from a plain module script on the page, with ImageData f
     ctx.drawImage(img, 0, 0);
     const r = await c.classify(ctx.getImageData(0, 0, canvas.width, canvas.height));
     c.dispose();
-    return r.predictions.map((p) => p.classId);
+    return r;
   });
-  assert.deepEqual(ids, cpuTop5);
+  assert.deepEqual(r.predictions.map((p) => p.classId), cpuTop5);
+  // Chromium validates relaxed SIMD, so the package loads that build; its
+  // probabilities are onnxruntime's on the same file.
+  assert.equal(r.device, 'densenet-edge wasm simd128+relaxed');
+  const probs = reference('chelsea');
+  for (const p of r.predictions) {
+    assert.ok(Math.abs(p.probability - probs[p.classIndex]) < 1e-4, `class ${p.classIndex}: ${p.probability} vs ${probs[p.classIndex]}`);
+  }
 });
 
 test('a non-image shows a clear error'

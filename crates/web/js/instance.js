@@ -37,9 +37,28 @@ export function api() {
   return glue;
 }
 
+// (func (param v128 v128 v128) (result v128) local.get 0 local.get 1 local.get 2 f32x4.relaxed_madd)
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2,
+  253, 133, 2, 11,
+]);
+
+/**
+ * The package's wasm build for this runtime: the relaxed-SIMD one
+ * (f32x4.relaxed_madd is one FMA) where the runtime validates relaxed SIMD
+ * (Chromium 114+, Node 22+), else the simd128 one (Node 20, Safari, Firefox
+ * without the flag). The answer's `device` says which ran. Both URLs are
+ * literal so that bundlers (Vite) emit both files.
+ */
+export function wasmUrl() {
+  return WebAssembly.validate(RELAXED_SIMD_PROBE)
+    ? new URL('densenet_edge_web_relaxed_bg.wasm', import.meta.url)
+    : new URL('densenet_edge_web_bg.wasm', import.meta.url);
+}
+
 async function compile() {
   if (readWasmBytes) return WebAssembly.compile(await readWasmBytes());
-  const url = new URL('densenet_edge_web_bg.wasm', import.meta.url);
+  const url = wasmUrl();
   const response = await fetch(url);
   if (!response.ok) throw codedError('model_unavailable', `could not download ${url}: HTTP ${response.status}`);
   if (typeof WebAssembly.compileStreaming === 'function' && response.headers.get('content-type') === 'application/wasm') {

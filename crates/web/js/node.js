@@ -3,9 +3,10 @@
 import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { setup } from './classifier.js';
+import { wasmUrl } from './instance.js';
 
 setup({
-  readWasmBytes: () => readFile(new URL('./densenet_edge_web_bg.wasm', import.meta.url)),
+  readWasmBytes: () => readFile(wasmUrl()),
   baseUrl: () => pathToFileURL(process.cwd() + '/').href,
   cacheApiExpected: false, // Node has no Cache API: no warning for that
   fetch: async (url) => {
