@@ -32,14 +32,7 @@ done
 [[ -n $WORKERD ]] || { echo "workerd not installed: run scripts/setup-worker-tools.sh" >&2; exit 2; }
 [[ -f model/build/densenet121-random.onnx ]] || { echo "no model: run scripts/prepare-model.sh" >&2; exit 2; }
 
-build() { # $1 target features, $2 target dir
-  RUSTFLAGS="-C target-feature=$1" CARGO_TARGET_DIR=$2 timeout 900 nice -n 10 cargo build --release --offline -q \
-    -p densenet-edge-engine --target wasm32-unknown-unknown --example wasm_check
-}
-SIMD_DIR=$DENSENET_EDGE_CACHE/target-engine-wasm
-RELAXED_DIR=$DENSENET_EDGE_CACHE/target-engine-wasm-relaxed
-build +simd128 "$SIMD_DIR"
-build +simd128,+relaxed-simd "$RELAXED_DIR"
+read -r SIMD_WASM RELAXED_WASM < <(scripts/build-engine-wasm.sh)
 
 STAGE=$(mktemp -d)
 WD_PID=""
@@ -49,8 +42,8 @@ cleanup() {
 }
 trap cleanup EXIT
 cp bench/engine/workerd/*.mjs bench/engine/workerd/*.capnp "$STAGE/"
-cp "$SIMD_DIR/wasm32-unknown-unknown/release/examples/wasm_check.wasm" "$STAGE/simd128.wasm"
-cp "$RELAXED_DIR/wasm32-unknown-unknown/release/examples/wasm_check.wasm" "$STAGE/relaxed.wasm"
+cp "$SIMD_WASM" "$STAGE/simd128.wasm"
+cp "$RELAXED_WASM" "$STAGE/relaxed.wasm"
 
 # Starts workerd with config $1.capnp; sets PORT once it listens, or returns 1.
 start() {

@@ -9,6 +9,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 "$root/scripts/prepare-model.sh" >/dev/null
 source "$root/worker/env.sh"
 cd "$root"
+# The engine's own wasm builds in the same workerd: every kernel of the
+# simd128 and relaxed-SIMD builds against float64, the network against
+# onnxruntime's logits (one timing run each: not a benchmark here).
+bench/engine/workerd_check.sh 1 1
 # One file at a time: each starts its own workerd with a 32 MB model, and a
 # hung request fails its test instead of the whole CI job.
 exec node --test --test-reporter=spec --test-concurrency=1 --test-timeout=300000 "$@" tests/worker/
