@@ -16,8 +16,12 @@
 #                    if missing (PyPI, several GB, at most 10 minutes); 0: don't
 #   BENCH_FLASK      Flask peers, in order (default "torch onnxruntime"; torch is
 #                    skipped, loudly, when it is not installed)
-#   BENCH_PIN        1 (default on 2+ cores): every server on core 0 (taskset),
-#                    the load tool on core 1, so req/s are per core; 0: no pinning
+#   BENCH_PIN        workerd (default on 2+ cores): the serving process on core 0
+#                    (taskset): workerd for the Worker, gunicorn for Flask; the
+#                    load tool and wrangler dev's own node process (its proxy,
+#                    which a deployed Worker does not have) on core 1, so req/s
+#                    are per core of the server. all: the whole of wrangler dev
+#                    on core 0 (the proxy shares the Worker's core). 0: no pinning
 # Output: one JSON line per run, then a table with ratios Worker/Flask, also
 # written to $DENSENET_EDGE_CACHE/bench-worker/<time>.txt.
 set -euo pipefail
@@ -39,11 +43,30 @@ results="$(mktemp)"
 say() { echo "bench: $*" >&2; }
 server_cpu=()
 load_cpu=()
-if [[ "${BENCH_PIN:-1}" == 1 && "$(nproc)" -ge 2 ]]; then
+wrangler_cpu=()
+pin="${BENCH_PIN:-workerd}"
+if [[ "$pin" != 0 && "$(nproc)" -ge 2 ]]; then
   server_cpu=(taskset -c 0)
   load_cpu=(taskset -c 1)
-  say "servers pinned to core 0, the load tool to core 1: req/s are per core"
+  if [[ "$pin" == all ]]; then
+    wrangler_cpu=(taskset -c 0)
+    say "servers (all of wrangler dev) pinned to core 0, the load tool to core 1: req/s are per core"
+  else
+    wrangler_cpu=(taskset -c 1)
+    say "servers pinned to core 0 (workerd; gunicorn), wrangler dev's node and the load tool to core 1: req/s are per core"
+  fi
 fi
+descendants() { local c; for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
+# Moves every thread of the workerd under wrangler dev (pid $1) to core 0.
+pin_workerd() {
+  local p found=0
+  for p in $(descendants "$1"); do
+    [[ "$(cat "/proc/$p/comm" 2>/dev/null)" == workerd ]] || continue
+    taskset -a -p -c 0 "$p" >/dev/null
+    found=1
+  done
+  ((found)) || { say "no workerd process under wrangler dev ($1)"; return 1; }
+}
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -f "$results"; }
@@ -74,10 +97,11 @@ for cfg in "${configs[@]}"; do
   for x in "${kv[@]}"; do vars+=(--var "${x%%=*}:${x#*=}"); done
   port="$(free_port)"
   say "starting wrangler dev ($label: ${cfg#*:}) on 127.0.0.1:$port"
-  WORKER_PREBUILT=1 "${server_cpu[@]}" wrangler dev --ip 127.0.0.1 --port "$port" --log-level log \
+  WORKER_PREBUILT=1 "${wrangler_cpu[@]}" wrangler dev --ip 127.0.0.1 --port "$port" --log-level log \
     --show-interactive-dev-session=false "${vars[@]}" >"$out_dir/$label.log" 2>&1 &
   pids+=($!)
   wait_http "http://127.0.0.1:$port/health" 90
+  [[ "$pin" != workerd || ${#server_cpu[@]} == 0 ]] || pin_workerd "${pids[-1]}"
   t0=$(date +%s%N)
   curl -fsS "http://127.0.0.1:$port/health?load=1" >"$out_dir/$label.health.json"
   say "$label: model loaded in $(( ($(date +%s%N) - t0) / 1000000 )) ms (client side); $(node -e '
