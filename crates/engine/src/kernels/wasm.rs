@@ -1,7 +1,12 @@
-//! wasm32 simd128 micro-kernels: 4x8, 8 accumulators, A broadcast with
-//! `v128.load32_splat`. V8 on x86-64 gives wasm 15 xmm registers; an 8x8 tile
-//! (16 accumulators) spills there. The relaxed build multiplies and adds in
-//! one `f32x4.relaxed_madd`, which V8 lowers to FMA on FMA hardware.
+//! wasm32 simd128 micro-kernels: 4x8, 8 accumulators. The 4 weights of a k
+//! are one `v128.load`, each broadcast by an `i32x4.shuffle`: in workerd
+//! (V8, x86-64) 0.86-0.93x the time of 4 `v128.load32_splat`s per k with
+//! relaxed SIMD, 0.81-0.95x without. V8 there gives wasm 15 xmm registers,
+//! and every tile with more accumulators measured slower (5x8, 6x8, 8x8,
+//! 4x12, 4x16: 1.2-1.7x), as did unrolling k by 2 or 4 (1.2-1.5x); 8x4
+//! with the same shuffles was no faster (0.93-1.11x this one). The relaxed
+//! build multiplies and adds in one `f32x4.relaxed_madd`, which V8 lowers to
+//! FMA on FMA hardware.
 
 use super::{Kernel, KernelKind};
 use core::arch::wasm32::*;
@@ -39,8 +44,14 @@ unsafe fn tile_generic<const RELAXED: bool>(
     for _ in 0..k {
         let b0 = v128_load(b as *const v128);
         let b1 = v128_load(b.add(4) as *const v128);
-        for r in 0..MR {
-            let x = v128_load32_splat(a.add(r) as *const u32);
+        let w = v128_load(a as *const v128);
+        let splat = [
+            i32x4_shuffle::<0, 0, 0, 0>(w, w),
+            i32x4_shuffle::<1, 1, 1, 1>(w, w),
+            i32x4_shuffle::<2, 2, 2, 2>(w, w),
+            i32x4_shuffle::<3, 3, 3, 3>(w, w),
+        ];
+        for (r, &x) in splat.iter().enumerate() {
             if RELAXED {
                 #[cfg(target_feature = "relaxed-simd")]
                 {
