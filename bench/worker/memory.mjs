@@ -1,5 +1,6 @@
 // Measures the Worker's wasm linear memory (GET /health) in fresh isolates:
-// after the model load, after a batch of the 4 photos, and after one large
+// after the model load, after one photo, 4 and 8 photos in one request (with
+// MAX_BATCH 1, the default, and 8: one engine batch), and after one large
 // image of N megapixels (a smooth synthetic PNG made here), for the
 // MAX_PIXELS decision. Run after scripts/build-worker.sh:
 //   source worker/env.sh && node bench/worker/memory.mjs [MP ...]   (default 4 8 12 16)
@@ -45,18 +46,21 @@ seedModel();
 const sizes = process.argv.slice(2).map(Number);
 const vars = { MAX_PIXELS: 100_000_000, MAX_BODY_BYTES: 64 << 20 };
 
-{
-  const { worker, base } = await startWorker(vars);
+const photos = ['photos/astronaut.png', 'photos/chelsea.png', 'photos/coffee.png', 'photos/rocket.jpg'];
+const photoForm = async (list) => form(await Promise.all(list.map(async (p) => ['file', await image(p), p])));
+// The default (MAX_BATCH 1: one engine run per image) and the whole request as one engine batch.
+for (const maxBatch of [1, 8]) {
+  const { worker, base } = await startWorker({ ...vars, MAX_BATCH: maxBatch });
   const h0 = await (await fetch(`${base}/health?load=1`)).json();
-  console.log(`after load: ${mib(h0.memory.wasm_bytes)} MiB; load ${JSON.stringify(h0.load)}`);
-  const photos = ['photos/astronaut.png', 'photos/chelsea.png', 'photos/coffee.png', 'photos/rocket.jpg'];
-  const fd = form(await Promise.all(photos.map(async (p) => ['file', await image(p), p])));
-  const res = await (await fetch(`${base}/predict`, { method: 'POST', body: fd })).json();
-  const h1 = await health(base);
-  console.log(`after a batch of 4: ${mib(h1.memory.wasm_bytes)} MiB (batch sizes ${res.batch_sizes}, engine ${res.timings_ms.engine} ms = ${(res.timings_ms.engine / 4).toFixed(0)} ms/image)`);
-  const one = form([['file', await image('photos/rocket.jpg'), 'r.jpg']]);
+  console.log(`MAX_BATCH ${maxBatch}: after load: ${mib(h0.memory.wasm_bytes)} MiB; load ${JSON.stringify(h0.load)}`);
+  const one = await photoForm(['photos/rocket.jpg']);
   const r1 = await (await fetch(`${base}/predict`, { method: 'POST', body: one })).json();
-  console.log(`then batch 1: engine ${r1.timings_ms.engine} ms; memory ${mib((await health(base)).memory.wasm_bytes)} MiB`);
+  console.log(`  after one photo: engine ${r1.timings_ms.engine} ms; memory ${mib((await health(base)).memory.wasm_bytes)} MiB`);
+  for (const n of [4, 8]) {
+    const res = await (await fetch(`${base}/predict`, { method: 'POST', body: await photoForm([...photos, ...photos].slice(0, n)) })).json();
+    const h = await health(base);
+    console.log(`  after ${n} photos in one request: ${mib(h.memory.wasm_bytes)} MiB (engine batch sizes ${res.batch_sizes}; longest engine run ${res.timings_ms.engine} ms)`);
+  }
   await worker.dispose();
 }
 
