@@ -3,13 +3,18 @@
 # PyTorch tutorial's Flask server (gunicorn, 1 worker), in one run, on the
 # same DenseNet-121 graph (model/build/densenet121-random.onnx) and the same
 # image, with the same load tool (bench/worker/load.mjs) at concurrency 1, 4
-# and 16. Loopback only; bounded requests.
+# and 16. Loopback only; bounded requests. Every server is started first,
+# then the load runs in rounds, each round visiting every server in turn, so
+# that the machine's drift (on this shared VM the same wasm build's time moves
+# by 30% within minutes) hits all servers alike; the table gives per server
+# and concurrency the median over rounds.
 #
 #   bench/worker/bench.sh
 # Environment:
 #   BENCH_IMAGE      image to send (default tests/images/photos/chelsea.png)
 #   BENCH_CONC       concurrencies (default "1 4 16")
-#   BENCH_REQUESTS   requests per concurrency level = max(BENCH_REQUESTS, 2*C) (default 24)
+#   BENCH_REQUESTS   requests per concurrency level and round = max(BENCH_REQUESTS, 2*C) (default 24)
+#   BENCH_ROUNDS     rounds (default 3)
 #   BENCH_WORKER_CONFIGS  Worker configurations, each "name:VAR=v,VAR=v"
 #                    (default: batch1 / coalesce off, and coalescing on at MAX_BATCH 4)
 #   BENCH_TORCH      1 (default): install torch+torchvision into the bench venv
@@ -35,6 +40,7 @@ source "$root/worker/env.sh"
 image="${BENCH_IMAGE:-$root/tests/images/photos/chelsea.png}"
 concs=(${BENCH_CONC:-1 4 16})
 base_requests="${BENCH_REQUESTS:-24}"
+rounds="${BENCH_ROUNDS:-3}"
 configs=(${BENCH_WORKER_CONFIGS:-"alone:COALESCE=false,MAX_BATCH=1" "coalesce4:COALESCE=true,MAX_BATCH=4,BATCH_WAIT_MS=10"})
 out_dir="$DENSENET_EDGE_CACHE/bench-worker"
 mkdir -p "$out_dir"
@@ -87,6 +93,8 @@ load() { # label url
     echo "$label $line" | tee -a "$results"
   done
 }
+# "label url" of every server started, in order.
+servers=()
 
 # --- the Worker --------------------------------------------------------------
 cd "$WORKER_DIR"
@@ -107,11 +115,7 @@ for cfg in "${configs[@]}"; do
   say "$label: model loaded in $(( ($(date +%s%N) - t0) / 1000000 )) ms (client side); $(node -e '
     const h = require(process.argv[1]);
     console.log(`server: load ${JSON.stringify(h.load)}, wasm memory after load ${(h.memory.wasm_bytes_after_load / 2 ** 20).toFixed(1)} MiB`);' "$out_dir/$label.health.json")"
-  load "$label" "http://127.0.0.1:$port/predict"
-  curl -fsS "http://127.0.0.1:$port/health" >"$out_dir/$label.health-after.json"
-  say "$label: wasm memory after the run $(node -e '
-    const h = require(process.argv[1]); console.log(`${(h.memory.wasm_bytes / 2 ** 20).toFixed(1)} MiB, batches ${JSON.stringify(h.batches)}`);' "$out_dir/$label.health-after.json")"
-  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+  servers+=("$label http://127.0.0.1:$port")
 done
 
 # --- the tutorial's Flask server ----------------------------------------------
@@ -141,23 +145,54 @@ for backend in ${BENCH_FLASK:-torch onnxruntime}; do
   pids+=($!)
   wait_http "http://127.0.0.1:$port/backend" 120
   say "flask-$backend: $(curl -fsS "http://127.0.0.1:$port/backend")"
-  load "flask-$backend" "http://127.0.0.1:$port/predict"
+  servers+=("flask-$backend http://127.0.0.1:$port")
   peers+=("flask-$backend")
-  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+done
+
+# --- the load, in rounds ------------------------------------------------------------
+for round in $(seq "$rounds"); do
+  say "round $round of $rounds"
+  for server in "${servers[@]}"; do load "${server%% *}" "${server#* }/predict"; done
+done
+for server in "${servers[@]}"; do
+  [[ "${server%% *}" == worker-* ]] || continue
+  curl -fsS "${server#* }/health" >"$out_dir/${server%% *}.health-after.json"
+  say "${server%% *}: wasm memory after the rounds $(node -e '
+    const h = require(process.argv[1]); console.log(`${(h.memory.wasm_bytes / 2 ** 20).toFixed(1)} MiB, batches ${JSON.stringify(h.batches)}`);' "$out_dir/${server%% *}.health-after.json")"
 done
 
 # --- the table -------------------------------------------------------------------
 node - "$results" "${peers[@]}" <<'JS' | tee "$report"
 const fs = require('fs');
 const [file, ...peers] = process.argv.slice(2);
-const rows = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => {
+const all = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => {
   const i = l.indexOf(' ');
   return { label: l.slice(0, i), ...JSON.parse(l.slice(i + 1)) };
 });
+// One row per server and concurrency: the median over rounds of req/s, p50,
+// p99 and the server's own timings; errors summed.
+const median = (xs) => [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1];
+const groups = new Map();
+for (const r of all) {
+  const key = `${r.label} ${r.concurrency}`;
+  if (!groups.has(key)) groups.set(key, []);
+  groups.get(key).push(r);
+}
+const rows = [...groups.values()].map((g) => ({
+  label: g[0].label,
+  concurrency: g[0].concurrency,
+  rounds: g.length,
+  req_s: median(g.map((r) => r.req_s)),
+  req_s_all: g.map((r) => r.req_s),
+  p50_ms: median(g.map((r) => r.p50_ms)),
+  p99_ms: median(g.map((r) => r.p99_ms)),
+  errors: g.reduce((a, r) => a + r.errors, 0),
+  server_median: Object.fromEntries(Object.keys(g[0].server_median).map((k) => [k, median(g.map((r) => r.server_median[k]))])),
+}));
 const byConc = (label) => Object.fromEntries(rows.filter((r) => r.label === label).map((r) => [r.concurrency, r]));
 const peerRows = peers.map((p) => [p, byConc(p)]);
 const pad = (s, n) => String(s).padEnd(n);
-console.log(`DenseNet-121 (random weights), one image per request, ${new Date().toISOString()}`);
+console.log(`DenseNet-121 (random weights), one image per request, ${new Date().toISOString()}; median over ${rows[0]?.rounds} rounds (req/s of each round in [])`);
 const ratioCols = peers.map((p) => pad(`x ${p}`, 20)).join('');
 console.log(`${pad('server', 22)}${pad('conc', 6)}${pad('req/s', 9)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('errors', 8)}${ratioCols}server-side median ms`);
 for (const r of rows) {
@@ -165,7 +200,7 @@ for (const r of rows) {
     const other = f[r.concurrency];
     return pad(other && r.label !== p && !peers.includes(r.label) ? `${(r.req_s / other.req_s).toFixed(2)} / ${(r.p50_ms / other.p50_ms).toFixed(2)}` : '', 20);
   }).join('');
-  console.log(`${pad(r.label, 22)}${pad(r.concurrency, 6)}${pad(r.req_s, 9)}${pad(r.p50_ms, 9)}${pad(r.p99_ms, 9)}${pad(r.errors, 8)}${ratios}${JSON.stringify(r.server_median)}`);
+  console.log(`${pad(r.label, 22)}${pad(r.concurrency, 6)}${pad(r.req_s, 9)}${pad(r.p50_ms, 9)}${pad(r.p99_ms, 9)}${pad(r.errors, 8)}${ratios}${JSON.stringify(r.server_median)} [${r.req_s_all.join(' ')}]`);
 }
 console.log('x PEER: Worker req/s / PEER req/s, Worker p50 / PEER p50, same concurrency (higher req/s, lower p50 is better for the Worker).');
 JS
