@@ -31,7 +31,7 @@ export WASM_BINDGEN WB_ROOT
 
 # Two builds of the same crate, each in its own target dir (other RUSTFLAGS):
 # simd128, which every wasm runtime with SIMD runs, and simd128 + relaxed SIMD
-# (f32x4.relaxed_madd is one FMA: 0.6-0.7x the engine's time), which the
+# (f32x4.relaxed_madd is one FMA: 0.7-0.8x the engine's time), which the
 # package picks where `WebAssembly.validate` accepts it (instance.js).
 # web_sys_unstable_apis for wgpu 0.16's WebGPU backend.
 FLAGS="--cfg=web_sys_unstable_apis -C target-feature=+simd128"

@@ -154,6 +154,8 @@ impl KernelKind {
     }
 
     /// The kernel sets this machine can run, best first; `Portable` is always last.
+    // The pushes depend on the target: no single `vec![]` fits them all.
+    #[allow(clippy::vec_init_then_push)]
     pub fn available() -> Vec<KernelKind> {
         #[allow(unused_mut)]
         let mut v = Vec::new();
