@@ -171,7 +171,10 @@ const all = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => {
 });
 // One row per server and concurrency: the median over rounds of req/s, p50,
 // p99 and the server's own timings; errors summed.
-const median = (xs) => [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1];
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b), h = s.length >> 1;
+  return s.length % 2 ? s[h] : +((s[h - 1] + s[h]) / 2).toFixed(3);
+};
 const groups = new Map();
 for (const r of all) {
   const key = `${r.label} ${r.concurrency}`;
