@@ -3,6 +3,7 @@
 //! packing is where the layer's prologue happens (BN + ReLU, im2col).
 
 use crate::kernels::Kernel;
+use crate::scalar::relu;
 
 /// Weights [M][K] in panels of MR rows: for each k, MR consecutive values.
 /// Rows past M are zero; `bias` is padded to a multiple of MR.
@@ -142,7 +143,7 @@ pub fn pack_bn_relu(
         let row = &src[kk * ld + n0..kk * ld + n0 + nc];
         let out = &mut dst[kk * nr..(kk + 1) * nr];
         for (o, &x) in out[..nc].iter_mut().zip(row) {
-            *o = (x * s + h).max(0.0);
+            *o = relu(x * s + h);
         }
         if nc < nr {
             out[nc..].fill(0.0);

@@ -32,6 +32,7 @@ mod kernels;
 mod loader;
 mod network;
 mod proto;
+mod scalar;
 mod topology;
 mod winograd;
 

@@ -10,6 +10,7 @@
 
 use crate::gemm::{self, share, PackedA, Ptr, B};
 use crate::kernels::Kernel;
+use crate::scalar::{max, relu};
 use crate::winograd::{self, WinogradW};
 use std::sync::Barrier;
 
@@ -431,24 +432,6 @@ impl Ctx<'_> {
             &mut self.scratch,
         );
     }
-}
-
-/// max(a, b) as a compare and select: `f32::max` is a call to `fmaxf` in
-/// wasm (its NaN rule has no wasm instruction), which made the stem's max
-/// pool 6% of a wasm run. Where `b` is NaN the result is `a`, as with `max`.
-#[inline(always)]
-fn max(a: f32, b: f32) -> f32 {
-    if b > a {
-        b
-    } else {
-        a
-    }
-}
-
-/// max(0, x); 0 for NaN, as `x.max(0.0)`.
-#[inline(always)]
-fn relu(x: f32) -> f32 {
-    max(0.0, x)
 }
 
 /// 3x3 max pool, stride 2, padding 1 (padding never wins: every window holds
