@@ -5,7 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const MODEL_NAME = 'densenet121-random';
+/** The model the tests run: the seeded random-weight DenseNet-121. */
+export const MODEL_NAME = 'densenet121-random';
 
 /** A .npy file (format 1.x/2.x, little-endian float32) as a Float32Array. */
 export function readNpyF32(file) {

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { schemaErrors } from '../answer-schema.mjs';
-export { argmax, classIndex, reference } from '../reference.mjs';
+import { MODEL_NAME } from '../reference.mjs';
+export { argmax, classIndex, MODEL_NAME, reference } from '../reference.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, '../..');
@@ -21,7 +22,6 @@ const { unstable_startWorker, unstable_getMiniflareWorkerOptions } = workerRequi
 const { Miniflare } = workerRequire('miniflare');
 export const wranglerBin = path.join(workerDir, 'node_modules/.bin/wrangler');
 
-export const MODEL_NAME = 'densenet121-random';
 export const manifest = JSON.parse(
   readFileSync(path.join(root, `model/manifests/${MODEL_NAME}.json`), 'utf8'),
 );
