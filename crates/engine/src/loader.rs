@@ -17,7 +17,7 @@ use crate::kernels::Kernel;
 use crate::network::{BlockW, Conv3, LayerW, Net, TransW, IMAGE, POOL_OUT};
 use crate::proto::{self, Node, Tensor, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT};
 use crate::topology::{self, Role, Topology};
-use crate::winograd::WinogradW;
+use crate::winograd::{self, WinogradW};
 
 /// The largest node or initializer buffered whole: DenseNet-201's classifier
 /// is 7.7 MB; anything near this is a corrupt length, not a weight.
@@ -243,8 +243,9 @@ impl Loader {
             return Ok(());
         };
         let packed = matches!(role, Role::Conv0W | Role::Conv1W(..) | Role::Conv2W(..) | Role::TransW(_) | Role::FcW);
-        let stored = if let (Role::Conv2W(..), true, &[o, i, 3, 3]) = (role, self.winograd, t.dims.as_slice()) {
-            Stored::Winograd(t.dims.clone(), WinogradW::new(|j| t.get(j), o, i, self.kern.mr))
+        let stored = if let (Role::Conv2W(b, _), true, &[o, i, 3, 3]) = (role, self.winograd, t.dims.as_slice()) {
+            let tile = winograd::tile_for(POOL_OUT.checked_shr(b as u32).unwrap_or(0));
+            Stored::Winograd(t.dims.clone(), WinogradW::new(|j| t.get(j), o, i, tile, self.kern.mr))
         } else if packed {
             if t.dims.len() < 2 || t.dims.contains(&0) {
                 return invalid(format!("weight {:?} has dims {:?}", t.name, t.dims));
@@ -355,7 +356,9 @@ impl Loader {
                 conv1.bias[..bott].copy_from_slice(&self.take_raw(Role::Conv1B(b, l), &layer.conv1_b, bott)?);
                 let growth = self.out_channels(Role::Conv2W(b, l), &layer.conv2_w)?;
                 let conv2 = match self.stored.remove(&Role::Conv2W(b, l)) {
-                    Some(Stored::Winograd(d, w)) if d == [growth, bott, 3, 3] && side <= 62 => Conv3::Winograd(w),
+                    Some(Stored::Winograd(d, w)) if d == [growth, bott, 3, 3] && side <= winograd::max_side(w.tile) => {
+                        Conv3::Winograd(w)
+                    }
                     Some(Stored::Winograd(d, _)) => {
                         return invalid(format!(
                             "weight {:?} has dims {d:?}, expected [{growth}, {bott}, 3, 3]",

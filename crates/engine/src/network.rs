@@ -319,51 +319,12 @@ impl Ctx<'_> {
     }
 
     /// A Winograd 3x3 conv of `mid` ([Cin][g images][side][side]) into `out`
-    /// (row stride `ld`), chunk by chunk of tile rows: each thread transforms,
-    /// multiplies and transforms back its chunks in its own buffers, sized to
-    /// stay in L2. Ends before the caller's barrier.
+    /// (both `ld` floats per channel): each thread takes its share of the
+    /// chunks. Ends before the caller's barrier.
     unsafe fn winograd(&mut self, w: &WinogradW, mid: &[f32], side: usize, g: usize, out: Ptr, ld: usize) {
-        let kern = &self.net.kern;
-        let t = winograd::tiles_per_side(side);
-        let rows = g * t;
-        // About 64 tiles per chunk, and at least one chunk per thread.
-        let per = (64 / t).max(1).min(rows.div_ceil(self.nt)).max(1);
-        let chunks = rows.div_ceil(per);
-        let cols_max = per * t;
-        // The 16 matrices of a chunk sit 64 floats off a multiple of 4 KiB
-        // apart: the transforms write (and read) all 16 at once, and 16
-        // streams 4 KiB-aligned apart thrash one L1 set.
-        let (vs, ms) = (w.cin * cols_max + 64, w.cout * cols_max + 64);
-        let need = 16 * (vs + ms);
-        if self.wino.len() < need {
-            self.wino.resize(need, 0.0);
-        }
-        let (v, m) = self.wino.split_at_mut(16 * vs);
-        for chunk in share(chunks, self.t, self.nt) {
-            let (r0, r1) = (chunk * per, ((chunk + 1) * per).min(rows));
-            let cols = (r1 - r0) * t;
-            for ci in 0..w.cin {
-                (kern.wino_in)(mid, ld, side, ci, vs, r0, r1, v.as_mut_ptr(), cols);
-            }
-            for (p, u) in w.u.iter().enumerate() {
-                let vp = &v[p * vs..][..w.cin * cols];
-                let mp = Ptr(m.as_mut_ptr().add(p * ms));
-                gemm::gemm(
-                    kern,
-                    u,
-                    cols,
-                    0..cols.div_ceil(kern.nr),
-                    B::Rows(vp, cols),
-                    mp,
-                    cols,
-                    false,
-                    &mut self.scratch,
-                );
-            }
-            for co in 0..w.cout {
-                (kern.wino_out)(m, side, co, ms, r0, r1, cols, out.0.add(co * ld));
-            }
-        }
+        let plan = winograd::Plan::new(w, side, g, self.nt);
+        let mine = share(plan.chunks, self.t, self.nt);
+        winograd::run(&self.net.kern, w, &plan, mid, ld, mine, out.0, &mut self.wino, &mut self.scratch);
     }
 
     /// After block `bi` (holding `g` images, the first being `img`): its

@@ -1,48 +1,68 @@
-//! 3x3, stride 1, padding 1 convolutions by Winograd F(2x2, 3x3): each 2x2
-//! output tile costs 16 multiplies per (in, out) channel pair instead of 36,
-//! 2.25x fewer. The transforms (Lavin & Gray 2015):
+//! 3x3, stride 1, padding 1 convolutions by Winograd F(m x m, 3x3) with
+//! output tiles of m = 2 or 4 (Lavin & Gray 2015): an m x m tile costs
+//! (m+2)^2 multiplies per (in, out) channel pair instead of 9 m^2, 2.25x
+//! fewer for m = 2 and 4x fewer for m = 4. With P = (m+2)^2 points:
 //!
-//! - weights, once at load: U = G g G^T, G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1];
-//! - input, per layer: V = B^T d B over 4x4 patches (stride 2), B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1];
-//! - then, for each of the 16 positions p, one GEMM M_p = U_p V_p
+//! - weights, once at load: U = G g G^T;
+//! - input, per layer: V = B^T d B over (m+2)^2 patches (stride m);
+//! - then, for each of the P points p, one GEMM M_p = U_p V_p
 //!   ([Cout x Cin] x [Cin x tiles]) with the packed kernels;
-//! - output: Y = A^T M A, A^T = [1 1 1 0; 0 1 -1 -1].
+//! - output: Y = A^T M A.
+//!
+//! F(4x4) holds 36/16 the weights of F(2x2) and its transforms cost more per
+//! tile: the loader uses it only where the maps are largest (`tile_for`).
 //!
 //! Activations are [C][images][side][side]; tiles are numbered
 //! image-major, then tile row, then tile column.
 
-use crate::gemm::PackedA;
+use crate::gemm::{self, PackedA, Ptr, B};
+use crate::kernels::Kernel;
 
-/// The 16 transformed weight matrices of one 3x3 conv, each [Cout][Cin] packed.
+/// The transformed weights of one 3x3 conv: (tile+2)^2 matrices, each
+/// [Cout][Cin] packed.
 pub struct WinogradW {
     pub cout: usize,
     pub cin: usize,
+    /// Output tile side m: 2 or 4.
+    pub tile: usize,
     pub u: Vec<PackedA>,
 }
 
+/// G for F(2x2, 3x3) and F(4x4, 3x3) (interpolation points 0, +-1, +-2, inf).
+const G2: [[f64; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]];
+const G4: [[f64; 3]; 6] = [
+    [0.25, 0.0, 0.0],
+    [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+    [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+    [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+    [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+    [0.0, 0.0, 1.0],
+];
+
 impl WinogradW {
-    /// From weights [Cout][Cin][3][3].
-    pub fn new(w: impl Fn(usize) -> f32, cout: usize, cin: usize, mr: usize) -> WinogradW {
-        const G: [[f64; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]];
-        let mut mats = vec![vec![0f32; cout * cin]; 16];
+    /// From weights [Cout][Cin][3][3], for output tiles of `tile` (2 or 4).
+    pub fn new(w: impl Fn(usize) -> f32, cout: usize, cin: usize, tile: usize, mr: usize) -> WinogradW {
+        let g_rows: &[[f64; 3]] = if tile == 4 { &G4 } else { &G2 };
+        let n = g_rows.len();
+        let mut mats = vec![vec![0f32; cout * cin]; n * n];
         for o in 0..cout {
             for i in 0..cin {
                 let g: [f32; 9] = std::array::from_fn(|j| w((o * cin + i) * 9 + j));
-                for a in 0..4 {
-                    for c in 0..4 {
+                for (a, ga) in g_rows.iter().enumerate() {
+                    for (c, gc) in g_rows.iter().enumerate() {
                         let mut s = 0f64;
                         for y in 0..3 {
                             for x in 0..3 {
-                                s += G[a][y] * f64::from(g[y * 3 + x]) * G[c][x];
+                                s += ga[y] * f64::from(g[y * 3 + x]) * gc[x];
                             }
                         }
-                        mats[a * 4 + c][o * cin + i] = s as f32;
+                        mats[a * n + c][o * cin + i] = s as f32;
                     }
                 }
             }
         }
         let u = mats.iter().map(|m| PackedA::new(m, cout, cin, None, mr)).collect();
-        WinogradW { cout, cin, u }
+        WinogradW { cout, cin, tile, u }
     }
 
     pub fn bytes(&self) -> usize {
@@ -50,29 +70,170 @@ impl WinogradW {
     }
 }
 
-pub fn tiles_per_side(side: usize) -> usize {
-    side.div_ceil(2)
+/// The output tile for 3x3 convs on maps of `side`: 4 on DenseNet's first
+/// block (56 x 56, 55% of DenseNet-121's 3x3 multiplies), 2 elsewhere. F(4x4)
+/// on block 2 as well measured only 1% faster in workerd (100 vs 101
+/// ms/image) for 3.9 MiB more weights, past the Worker's 48 MiB budget.
+pub fn tile_for(side: usize) -> usize {
+    if side >= 56 {
+        4
+    } else {
+        2
+    }
 }
 
-/// Tile rows are numbered across the images of a group: row R is tile row
-/// R % T of image R / T (T tiles per side). A chunk of rows R0..R1 is
-/// transformed, multiplied and transformed back while its buffers stay in
-/// the core's L2.
+pub fn tiles_per_side(side: usize, tile: usize) -> usize {
+    side.div_ceil(tile)
+}
+
+/// Room for tile columns per row in F(2x2)'s stack arrays.
+const H: usize = 32;
+
+/// The largest map side the transforms handle.
+pub fn max_side(tile: usize) -> usize {
+    if tile == 4 {
+        (H4 - 1) * 4
+    } else {
+        (H - 1) * 2
+    }
+}
+
+/// How one conv's tile rows are cut into chunks. Tile rows are numbered
+/// across the images of a group: row R is tile row R % T of image R / T (T
+/// tiles per side). Each chunk of rows is transformed, multiplied and
+/// transformed back while its buffers stay in the core's L2.
+pub struct Plan {
+    side: usize,
+    t: usize,
+    rows: usize,
+    per: usize,
+    pub chunks: usize,
+    /// Floats between two of the P transformed-input (and product) matrices.
+    vs: usize,
+    ms: usize,
+}
+
+impl Plan {
+    /// For `g` images of `side` x `side`, with at least one chunk per thread.
+    pub fn new(w: &WinogradW, side: usize, g: usize, threads: usize) -> Plan {
+        let t = tiles_per_side(side, w.tile);
+        let rows = g * t;
+        // About 64 tiles per chunk (56 for F(4x4): its 36 matrices then
+        // take 1.0 MB).
+        let target = if w.tile == 4 { 56 } else { 64 };
+        let per = (target / t).max(1).min(rows.div_ceil(threads)).max(1);
+        // The P matrices sit 64 floats off a multiple of 4 KiB apart: the
+        // transforms write (and read) all P at once, and P streams 4 KiB-aligned
+        // apart thrash one L1 set.
+        let cols = per * t;
+        let (vs, ms) = (w.cin * cols + 64, w.cout * cols + 64);
+        Plan { side, t, rows, per, chunks: rows.div_ceil(per), vs, ms }
+    }
+}
+
+/// Runs `chunks` of `plan`: the conv of `mid` ([Cin][images][side][side],
+/// `ld` floats per channel) into `out` (same layout), with `buf` for the
+/// chunk's matrices and `scratch` for the GEMM's panels.
 ///
-/// Input transform of tile rows r0..r1 of channel `ci` of `mid`
+/// # Safety
+/// `out` must hold Cout channels `ld` floats apart, and no other thread may
+/// write the rows of these chunks.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn run(
+    kern: &Kernel,
+    w: &WinogradW,
+    plan: &Plan,
+    mid: &[f32],
+    ld: usize,
+    chunks: std::ops::Range<usize>,
+    out: *mut f32,
+    buf: &mut Vec<f32>,
+    scratch: &mut Vec<f32>,
+) {
+    let (points, vs, ms) = (w.u.len(), plan.vs, plan.ms);
+    if buf.len() < points * (vs + ms) {
+        buf.resize(points * (vs + ms), 0.0);
+    }
+    let (v, m) = buf.split_at_mut(points * vs);
+    for chunk in chunks {
+        let (r0, r1) = (chunk * plan.per, ((chunk + 1) * plan.per).min(plan.rows));
+        let cols = (r1 - r0) * plan.t;
+        (kern.wino_in)(mid, ld, plan.side, w.tile, w.cin, vs, r0, r1, v.as_mut_ptr(), cols);
+        for (p, u) in w.u.iter().enumerate() {
+            let vp = &v[p * vs..][..w.cin * cols];
+            let mp = Ptr(m.as_mut_ptr().add(p * ms));
+            let panels = 0..cols.div_ceil(kern.nr);
+            gemm::gemm(kern, u, cols, panels, B::Rows(vp, cols), mp, cols, false, scratch);
+        }
+        (kern.wino_out)(m, plan.side, w.tile, w.cout, ms, r0, r1, cols, out, ld);
+    }
+}
+
+/// Input transform of tile rows r0..r1 of channels 0..cin of `mid`
 /// ([C][images][side][side], row stride `ld` per channel) into
 /// v[p * p_stride + ci * ld_v + (R - r0) * T + tx].
 ///
-/// Each input row is split into its even and odd padded columns (4x4 patches
-/// overlap by 2: tile column tx reads even[tx], odd[tx], even[tx + 1],
-/// odd[tx + 1]); then B^T runs across rows and B across columns, both on
-/// contiguous arrays.
-///
 /// # Safety
-/// `v` must hold 16 * cin * ld_v floats that no other thread writes.
+/// `v` must hold P * cin * ld_v floats that no other thread writes.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub unsafe fn input_rows(
+    mid: &[f32],
+    ld: usize,
+    side: usize,
+    tile: usize,
+    cin: usize,
+    p_stride: usize,
+    r0: usize,
+    r1: usize,
+    v: *mut f32,
+    ld_v: usize,
+) {
+    if tile == 4 {
+        input_rows4(mid, ld, side, cin, p_stride, r0, r1, v, ld_v)
+    } else {
+        for ci in 0..cin {
+            input_rows2(mid, ld, side, ci, p_stride, r0, r1, v, ld_v)
+        }
+    }
+}
+
+/// Output transform of tile rows r0..r1 of channels 0..cout from
+/// m[p * p_stride + co * ld_m + (R - r0) * T + tx] into `dst`, which holds
+/// each channel's [images][side][side] `ld` floats apart.
+///
+/// # Safety
+/// `dst` must hold the channels' planes, which no other thread writes.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub unsafe fn output_rows(
+    m: &[f32],
+    side: usize,
+    tile: usize,
+    cout: usize,
+    p_stride: usize,
+    r0: usize,
+    r1: usize,
+    ld_m: usize,
+    dst: *mut f32,
+    ld: usize,
+) {
+    if tile == 4 {
+        output_rows4(m, side, cout, p_stride, r0, r1, ld_m, dst, ld)
+    } else {
+        for co in 0..cout {
+            output_rows2(m, side, co, p_stride, r0, r1, ld_m, dst.add(co * ld))
+        }
+    }
+}
+
+/// F(2x2): each input row is split into its even and odd padded columns
+/// (4x4 patches overlap by 2: tile column tx reads even[tx], odd[tx],
+/// even[tx + 1], odd[tx + 1]); then B^T runs across rows and B across
+/// columns, both on contiguous arrays. B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn input_rows2(
     mid: &[f32],
     ld: usize,
     side: usize,
@@ -83,8 +244,7 @@ pub unsafe fn input_rows(
     v: *mut f32,
     ld_v: usize,
 ) {
-    const H: usize = 32;
-    let t = tiles_per_side(side);
+    let t = tiles_per_side(side, 2);
     let hw = side * side;
     debug_assert!(t < H);
     for rr in r0..r1 {
@@ -132,15 +292,10 @@ pub unsafe fn input_rows(
     }
 }
 
-/// Output transform of tile rows r0..r1 of channel `co` from
-/// m[p * p_stride + co * ld_m + (R - r0) * T + tx] into `dst`, the channel's
-/// [images][side][side].
-///
-/// # Safety
-/// `dst` must hold the images' planes, which no other thread writes.
+/// F(2x2): A^T = [1 1 1 0; 0 1 -1 -1].
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub unsafe fn output_rows(
+unsafe fn output_rows2(
     m: &[f32],
     side: usize,
     co: usize,
@@ -150,13 +305,13 @@ pub unsafe fn output_rows(
     ld_m: usize,
     dst: *mut f32,
 ) {
-    let t = tiles_per_side(side);
+    let t = tiles_per_side(side, 2);
     for rr in r0..r1 {
         let (img, ty) = (rr / t, rr % t);
         let col0 = (rr - r0) * t;
         let at = |a: usize, c: usize| &m[(a * 4 + c) * p_stride + co * ld_m + col0..][..t];
         // s[a][x] = (M A)[a][x]; y[r][x] = (A^T s)[r][x].
-        let mut s = [[[0f32; 32]; 2]; 4];
+        let mut s = [[[0f32; H]; 2]; 4];
         for a in 0..4 {
             let (m0, m1, m2, m3) = (at(a, 0), at(a, 1), at(a, 2), at(a, 3));
             for tx in 0..t {
@@ -183,6 +338,262 @@ pub unsafe fn output_rows(
                         s[1][dx][tx] - s[2][dx][tx] - s[3][dx][tx]
                     };
                     *row.add(x) = v;
+                }
+            }
+        }
+    }
+}
+
+/// B^T x for F(4x4): B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0;
+/// 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1].
+#[inline(always)]
+fn bt4(x: [f32; 6]) -> [f32; 6] {
+    let (a, b) = (x[4] - 4.0 * x[2], x[3] - 4.0 * x[1]);
+    let (c, d) = (x[4] - x[2], 2.0 * (x[3] - x[1]));
+    [4.0 * x[0] - 5.0 * x[2] + x[4], a + b, a - b, c + d, c - d, 4.0 * x[1] - 5.0 * x[3] + x[5]]
+}
+
+/// A^T x for F(4x4): A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+#[inline(always)]
+fn at4(x: [f32; 6]) -> [f32; 4] {
+    let (s12, d12, s34, d34) = (x[1] + x[2], x[1] - x[2], x[3] + x[4], x[3] - x[4]);
+    [x[0] + s12 + s34, d12 + 2.0 * d34, s12 + 4.0 * s34, d12 + 8.0 * d34 + x[5]]
+}
+
+/// Room for tile columns per row in F(4x4)'s stack arrays: loops over all
+/// of it have fixed bounds and vectorize.
+const H4: usize = 16;
+/// Room for a group of tile rows' tiles (plus one row's H4 of slack): the
+/// last pass of each transform runs over all of them contiguously, so its
+/// loops are long whatever the number of tiles per row.
+const XC: usize = 64 + H4;
+
+/// Tile rows per group: as many as fit XC.
+fn group_rows(t: usize) -> usize {
+    ((XC - H4) / t).max(1)
+}
+
+/// F(4x4). Per tile row, each of its 6 input rows is split into 4 phases,
+/// ph[j][i] = row[4i + j - 1] (zero outside), so that tile column tx reads
+/// ph[0][tx], ph[1][tx], ph[2][tx], ph[3][tx], ph[0][tx + 1], ph[1][tx + 1];
+/// B^T runs down the rows on those, giving x[a][c][tile] for the group's
+/// tiles, then B across the columns of all the group's tiles at once.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn input_rows4(
+    mid: &[f32],
+    ld: usize,
+    side: usize,
+    cin: usize,
+    p_stride: usize,
+    r0: usize,
+    r1: usize,
+    v: *mut f32,
+    ld_v: usize,
+) {
+    let t = tiles_per_side(side, 4);
+    let hw = side * side;
+    debug_assert!(t < H4);
+    // Entries of ph past the row's end are never written: they stay zero.
+    let mut ph = [[[0f32; H4]; 4]; 6];
+    let mut u = [[[0f32; H4]; 4]; 6];
+    let mut x = [[[0f32; XC]; 6]; 6];
+    for ci in 0..cin {
+        let mut ra = r0;
+        while ra < r1 {
+            let rb = (ra + group_rows(t)).min(r1);
+            for rr in ra..rb {
+                let (img, ty) = (rr / t, rr % t);
+                let plane = &mid[ci * ld + img * hw..][..hw];
+                for (k, p) in ph.iter_mut().enumerate() {
+                    let y = (4 * ty + k) as isize - 1;
+                    if y < 0 || y as usize >= side {
+                        *p = [[0.0; H4]; 4];
+                        continue;
+                    }
+                    let row = &plane[y as usize * side..][..side];
+                    let quads = row.chunks_exact(4);
+                    let rest = quads.remainder();
+                    for (i, q) in quads.enumerate().take(H4 - 1) {
+                        p[1][i] = q[0];
+                        p[2][i] = q[1];
+                        p[3][i] = q[2];
+                        p[0][i + 1] = q[3];
+                    }
+                    for (xx, &val) in (side - rest.len()..).zip(rest) {
+                        p[(xx + 1) % 4][(xx + 1) / 4] = val;
+                    }
+                }
+                for j in 0..4 {
+                    for i in 0..H4 {
+                        let y = bt4(std::array::from_fn(|k| ph[k][j][i]));
+                        for (ua, ya) in u.iter_mut().zip(y) {
+                            ua[j][i] = ya;
+                        }
+                    }
+                }
+                // Past this row's t tiles the copies leave garbage that the
+                // next row overwrites and that is never read.
+                let col = (rr - ra) * t;
+                for (xa, ua) in x.iter_mut().zip(&u) {
+                    for (c, xc) in xa.iter_mut().enumerate() {
+                        xc[col..col + H4 - 1].copy_from_slice(&ua[c % 4][c / 4..c / 4 + H4 - 1]);
+                    }
+                }
+            }
+            let (col0, cols) = ((ra - r0) * t, (rb - ra) * t);
+            for (a, xa) in x.iter().enumerate() {
+                let out =
+                    |c: usize| std::slice::from_raw_parts_mut(v.add((a * 6 + c) * p_stride + ci * ld_v + col0), cols);
+                let mut outs: [&mut [f32]; 6] = std::array::from_fn(out);
+                let xs: [&[f32]; 6] = std::array::from_fn(|c| &xa[c][..cols]);
+                for col in 0..cols {
+                    let y = bt4(std::array::from_fn(|c| xs[c][col]));
+                    for (o, yc) in outs.iter_mut().zip(y) {
+                        o[col] = yc;
+                    }
+                }
+            }
+            ra = rb;
+        }
+    }
+}
+
+/// F(4x4): A across the columns of all the group's tiles, then A^T down,
+/// then each tile row's 4 output rows are interleaved from 4 phases.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn output_rows4(
+    m: &[f32],
+    side: usize,
+    cout: usize,
+    p_stride: usize,
+    r0: usize,
+    r1: usize,
+    ld_m: usize,
+    dst: *mut f32,
+    ld: usize,
+) {
+    let t = tiles_per_side(side, 4);
+    debug_assert!(t < H4);
+    // s[a][dx][tile] = (M A)[a][dx], then y[dy][dx][tile] = (A^T s)[dy][dx].
+    let mut s = [[[0f32; XC]; 4]; 6];
+    let mut y = [[[0f32; XC]; 4]; 4];
+    for co in 0..cout {
+        let mut ra = r0;
+        while ra < r1 {
+            let rb = (ra + group_rows(t)).min(r1);
+            let (col0, cols) = ((ra - r0) * t, (rb - ra) * t);
+            for (a, sa) in s.iter_mut().enumerate() {
+                let ms: [&[f32]; 6] = std::array::from_fn(|c| &m[(a * 6 + c) * p_stride + co * ld_m + col0..][..cols]);
+                for col in 0..cols {
+                    let r = at4(std::array::from_fn(|c| ms[c][col]));
+                    for (sd, rd) in sa.iter_mut().zip(r) {
+                        sd[col] = rd;
+                    }
+                }
+            }
+            for dx in 0..4 {
+                for col in 0..cols {
+                    let r = at4(std::array::from_fn(|a| s[a][dx][col]));
+                    for (yd, rd) in y.iter_mut().zip(r) {
+                        yd[dx][col] = rd;
+                    }
+                }
+            }
+            for rr in ra..rb {
+                let (img, ty) = (rr / t, rr % t);
+                let c0 = (rr - ra) * t;
+                let plane = dst.add(co * ld + img * side * side);
+                for (dy, yd) in y.iter().enumerate() {
+                    let row_y = 4 * ty + dy;
+                    if row_y >= side {
+                        break;
+                    }
+                    let row = std::slice::from_raw_parts_mut(plane.add(row_y * side), side);
+                    let quads = row.chunks_exact_mut(4);
+                    for (tx, q) in quads.enumerate() {
+                        for (dx, o) in q.iter_mut().enumerate() {
+                            *o = yd[dx][c0 + tx];
+                        }
+                    }
+                    for xx in side - side % 4..side {
+                        row[xx] = yd[xx % 4][c0 + xx / 4];
+                    }
+                }
+            }
+            ra = rb;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::KernelKind;
+
+    fn data(n: usize, seed: usize) -> Vec<f32> {
+        (0..n).map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0).collect()
+    }
+
+    /// 3x3, stride 1, padding 1, in float64: [cout][g][side][side].
+    fn direct(x: &[f32], w: &[f32], cin: usize, cout: usize, side: usize, g: usize) -> Vec<f64> {
+        let hw = side * side;
+        let mut y = vec![0f64; cout * g * hw];
+        for o in 0..cout {
+            for b in 0..g {
+                for py in 0..side {
+                    for px in 0..side {
+                        let mut s = 0f64;
+                        for i in 0..cin {
+                            for ky in 0..3 {
+                                for kx in 0..3 {
+                                    let (sy, sx) = ((py + ky) as isize - 1, (px + kx) as isize - 1);
+                                    if sy < 0 || sx < 0 || sy as usize >= side || sx as usize >= side {
+                                        continue;
+                                    }
+                                    let xv = x[(i * g + b) * hw + sy as usize * side + sx as usize];
+                                    s += f64::from(xv) * f64::from(w[((o * cin + i) * 3 + ky) * 3 + kx]);
+                                }
+                            }
+                        }
+                        y[(o * g + b) * hw + py * side + px] = s;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    /// Both tile sizes, on every kernel, on sides with ragged tiles, over
+    /// several images and chunkings, against the direct conv.
+    #[test]
+    fn both_tiles_match_direct_conv() {
+        let (cin, cout) = (19, 6);
+        for kind in KernelKind::available() {
+            let kern = kind.kernel().unwrap();
+            for tile in [2, 4] {
+                for (side, g) in [(1, 1), (5, 2), (7, 1), (13, 3), (14, 2), (30, 1), (56, 1)] {
+                    let (x, wt) = (data(cin * g * side * side, side), data(cout * cin * 9, 7));
+                    let w = WinogradW::new(|j| wt[j], cout, cin, tile, kern.mr);
+                    let want = direct(&x, &wt, cin, cout, side, g);
+                    for threads in [1, 3] {
+                        let plan = Plan::new(&w, side, g, threads);
+                        let mut out = vec![f32::NAN; cout * g * side * side];
+                        let (mut buf, mut scratch) = (Vec::new(), Vec::new());
+                        let ld = g * side * side;
+                        unsafe {
+                            run(&kern, &w, &plan, &x, ld, 0..plan.chunks, out.as_mut_ptr(), &mut buf, &mut scratch)
+                        };
+                        for (i, (o, r)) in out.iter().zip(&want).enumerate() {
+                            // F(4x4)'s transforms scale values by up to ~10: a looser bound.
+                            let tol = if tile == 4 { 2e-5 } else { 5e-6 } * (cin as f64 * 9.0).sqrt() * 4.0;
+                            assert!(
+                                (f64::from(*o) - r).abs() <= tol,
+                                "{kind:?} F({tile}) side {side} images {g} threads {threads} [{i}]: {o} vs {r}"
+                            );
+                        }
+                    }
                 }
             }
         }

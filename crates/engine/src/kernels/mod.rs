@@ -17,8 +17,8 @@ mod x86;
 pub type TileFn = unsafe fn(usize, *const f32, *const f32, usize, *mut f32, usize, *const f32, bool);
 
 pub type BnReluFn = unsafe fn(&[f32], usize, &[f32], &[f32], usize, usize, usize, &mut [f32]);
-pub type WinoInFn = unsafe fn(&[f32], usize, usize, usize, usize, usize, usize, *mut f32, usize);
-pub type WinoOutFn = unsafe fn(&[f32], usize, usize, usize, usize, usize, usize, *mut f32);
+pub type WinoInFn = unsafe fn(&[f32], usize, usize, usize, usize, usize, usize, usize, *mut f32, usize);
+pub type WinoOutFn = unsafe fn(&[f32], usize, usize, usize, usize, usize, usize, usize, *mut f32, usize);
 
 /// A kernel set: the tile shape, its micro-kernel, and the packing and
 /// transform loops compiled for the same target features (the crate itself
@@ -59,27 +59,30 @@ macro_rules! helpers {
             mid: &[f32],
             ld: usize,
             side: usize,
-            ci: usize,
+            tile: usize,
+            cin: usize,
             p_stride: usize,
             r0: usize,
             r1: usize,
             v: *mut f32,
             ld_v: usize,
         ) {
-            crate::winograd::input_rows(mid, ld, side, ci, p_stride, r0, r1, v, ld_v)
+            crate::winograd::input_rows(mid, ld, side, tile, cin, p_stride, r0, r1, v, ld_v)
         }
         #[target_feature(enable = $features)]
         pub unsafe fn wino_out(
             m: &[f32],
             side: usize,
-            co: usize,
+            tile: usize,
+            cout: usize,
             p_stride: usize,
             r0: usize,
             r1: usize,
             ld_m: usize,
             dst: *mut f32,
+            ld: usize,
         ) {
-            crate::winograd::output_rows(m, side, co, p_stride, r0, r1, ld_m, dst)
+            crate::winograd::output_rows(m, side, tile, cout, p_stride, r0, r1, ld_m, dst, ld)
         }
     };
 }
@@ -105,27 +108,30 @@ pub mod baseline {
         mid: &[f32],
         ld: usize,
         side: usize,
-        ci: usize,
+        tile: usize,
+        cin: usize,
         p_stride: usize,
         r0: usize,
         r1: usize,
         v: *mut f32,
         ld_v: usize,
     ) {
-        crate::winograd::input_rows(mid, ld, side, ci, p_stride, r0, r1, v, ld_v)
+        crate::winograd::input_rows(mid, ld, side, tile, cin, p_stride, r0, r1, v, ld_v)
     }
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn wino_out(
         m: &[f32],
         side: usize,
-        co: usize,
+        tile: usize,
+        cout: usize,
         p_stride: usize,
         r0: usize,
         r1: usize,
         ld_m: usize,
         dst: *mut f32,
+        ld: usize,
     ) {
-        crate::winograd::output_rows(m, side, co, p_stride, r0, r1, ld_m, dst)
+        crate::winograd::output_rows(m, side, tile, cout, p_stride, r0, r1, ld_m, dst, ld)
     }
 }
 
