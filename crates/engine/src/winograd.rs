@@ -70,12 +70,15 @@ impl WinogradW {
     }
 }
 
-/// The output tile for 3x3 convs on maps of `side`: 4 on DenseNet's first
-/// block (56 x 56, 55% of DenseNet-121's 3x3 multiplies), 2 elsewhere. F(4x4)
-/// on block 2 as well measured only 1% faster in workerd (100 vs 101
-/// ms/image) for 3.9 MiB more weights, past the Worker's 48 MiB budget.
+/// The output tile for 3x3 convs on maps of `side`. Natively 4 on DenseNet's
+/// blocks 1-2 (56 x 56 and 28 x 28: 83% of DenseNet-121's 3x3 multiplies),
+/// 2 elsewhere: F(4x4) on block 3 would save little (14 = 4 ragged tiles of
+/// 4) for 7.5 MiB more weights. In wasm only block 1 (55%): F(4x4) on block 2
+/// as well measured 1% faster in workerd (100 vs 101 ms/image) for 3.9 MiB
+/// more weights, past the Worker's budget of 48 MiB after load.
 pub fn tile_for(side: usize) -> usize {
-    if side >= 56 {
+    let from = if cfg!(target_arch = "wasm32") { 56 } else { 28 };
+    if side >= from {
         4
     } else {
         2
