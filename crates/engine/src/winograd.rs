@@ -85,7 +85,7 @@ pub fn tile_for(side: usize) -> usize {
     }
 }
 
-pub fn tiles_per_side(side: usize, tile: usize) -> usize {
+fn tiles_per_side(side: usize, tile: usize) -> usize {
     side.div_ceil(tile)
 }
 
