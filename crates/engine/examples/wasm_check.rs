@@ -110,7 +110,8 @@ pub unsafe extern "C" fn text(which: u32, out: *mut u8, cap: usize) -> usize {
 }
 
 /// Every kernel of this build against float64 on ragged shapes, with both B
-/// sources and ReLU. Returns the number of mismatches (0 = pass).
+/// sources and ReLU, and its BN + ReLU packer against the scalar formula.
+/// Returns the number of mismatches (0 = pass).
 #[no_mangle]
 pub extern "C" fn kernel_check() -> u32 {
     let data = |n: usize, seed: usize| -> Vec<f32> {
@@ -153,6 +154,26 @@ pub extern "C" fn kernel_check() -> u32 {
             }
         }
     }
+    // conv1's BN + ReLU packer, full and partial panels: the same float ops
+    // as the scalar formula, so bit for bit.
+    for kind in KernelKind::available() {
+        let kern = kind.kernel().unwrap();
+        let nr = kern.nr;
+        for &(k, n) in &[(1, 1), (5, 13), (70, 37)] {
+            let (src, scale, shift) = (data(k * n, 4), data(k, 5), data(k, 6));
+            let mut panel = vec![f32::NAN; k * nr];
+            for n0 in (0..n).step_by(nr) {
+                let nc = nr.min(n - n0);
+                unsafe { (kern.bn_relu)(&src, n, &scale, &shift, n0, nc, nr, &mut panel) };
+                for kk in 0..k {
+                    for j in 0..nr {
+                        let want = if j < nc { (src[kk * n + n0 + j] * scale[kk] + shift[kk]).max(0.0) } else { 0.0 };
+                        bad += u32::from(panel[kk * nr + j].to_bits() != want.to_bits());
+                    }
+                }
+            }
+        }
+    }
     bad
 }
 
@@ -169,4 +190,27 @@ pub extern "C" fn kernels() -> u32 {
             _ => 0,
         })
         .sum()
+}
+
+/// The micro-benchmark of this build's best kernel (bench/engine/wasm_kernels.mjs
+/// times it): `reps` GEMMs of [m x k] x [k x n] with B from `src`: 0 packed
+/// per panel with BN + ReLU (conv1 in the network), 1 read in place (the
+/// Winograd GEMMs). Returns an output, so nothing is dead code.
+#[no_mangle]
+pub extern "C" fn gemm_bench(m: usize, k: usize, n: usize, src: u32, reps: usize) -> f32 {
+    let kern = KernelKind::best().kernel().unwrap();
+    let w: Vec<f32> = (0..m * k).map(|i| ((i * 31) % 97) as f32 / 97.0 - 0.5).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| ((i * 17) % 89) as f32 / 89.0 - 0.5).collect();
+    let (scale, shift) = (vec![0.9f32; k], vec![0.1f32; k]);
+    let a = PackedA::new(&w, m, k, None, kern.mr);
+    let mut c = vec![0f32; m * n];
+    let mut scratch = Vec::new();
+    let nr = kern.nr;
+    let pack =
+        |n0: usize, nc: usize, dst: &mut [f32]| unsafe { (kern.bn_relu)(&b, n, &scale, &shift, n0, nc, nr, dst) };
+    let src = if src == 1 { B::Rows(&b, n) } else { B::Pack(&pack) };
+    for _ in 0..reps {
+        unsafe { gemm(&kern, &a, n, 0..n.div_ceil(nr), src, Ptr(c.as_mut_ptr()), n, false, &mut scratch) };
+    }
+    c[n - 1]
 }

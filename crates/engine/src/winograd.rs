@@ -117,8 +117,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// For `g` images of `side` x `side`, with at least one chunk per thread.
-    pub fn new(w: &WinogradW, side: usize, g: usize, threads: usize) -> Plan {
+    /// For `g` images of `side` x `side`, with at least one chunk per thread,
+    /// for a kernel of `nr` columns.
+    pub fn new(w: &WinogradW, side: usize, g: usize, threads: usize, nr: usize) -> Plan {
         let t = tiles_per_side(side, w.tile);
         let rows = g * t;
         // About 64 tiles per chunk (56 for F(4x4): its 36 matrices then
@@ -128,10 +129,19 @@ impl Plan {
         // The P matrices sit 64 floats off a multiple of 4 KiB apart: the
         // transforms write (and read) all P at once, and P streams 4 KiB-aligned
         // apart thrash one L1 set.
-        let cols = per * t;
+        let cols = padded_cols(per * t, nr);
         let (vs, ms) = (w.cin * cols + 64, w.cout * cols + 64);
         Plan { side, t, rows, per, chunks: rows.div_ceil(per), vs, ms }
     }
+}
+
+/// A chunk's columns rounded up to whole kernel panels. The GEMMs then read
+/// every panel in place; a partial panel is packed and its product copied
+/// out (block 3 at batch 1 has 49 tiles: F(2x2)'s GEMMs there ran at 0.73x
+/// the speed of 56 tiles in wasm, bench/engine/wasm_kernels.mjs). The extra
+/// columns hold stale tiles whose products are never read.
+fn padded_cols(cols: usize, nr: usize) -> usize {
+    cols.next_multiple_of(nr)
 }
 
 /// Runs `chunks` of `plan`: the conv of `mid` ([Cin][images][side][side],
@@ -160,12 +170,12 @@ pub unsafe fn run(
     let (v, m) = buf.split_at_mut(points * vs);
     for chunk in chunks {
         let (r0, r1) = (chunk * plan.per, ((chunk + 1) * plan.per).min(plan.rows));
-        let cols = (r1 - r0) * plan.t;
+        let cols = padded_cols((r1 - r0) * plan.t, kern.nr);
         (kern.wino_in)(mid, ld, plan.side, w.tile, w.cin, vs, r0, r1, v.as_mut_ptr(), cols);
         for (p, u) in w.u.iter().enumerate() {
             let vp = &v[p * vs..][..w.cin * cols];
             let mp = Ptr(m.as_mut_ptr().add(p * ms));
-            let panels = 0..cols.div_ceil(kern.nr);
+            let panels = 0..cols / kern.nr;
             gemm::gemm(kern, u, cols, panels, B::Rows(vp, cols), mp, cols, false, scratch);
         }
         (kern.wino_out)(m, plan.side, w.tile, w.cout, ms, r0, r1, cols, out, ld);
@@ -581,9 +591,12 @@ mod tests {
                     let w = WinogradW::new(|j| wt[j], cout, cin, tile, kern.mr);
                     let want = direct(&x, &wt, cin, cout, side, g);
                     for threads in [1, 3] {
-                        let plan = Plan::new(&w, side, g, threads);
+                        let plan = Plan::new(&w, side, g, threads, kern.nr);
                         let mut out = vec![f32::NAN; cout * g * side * side];
-                        let (mut buf, mut scratch) = (Vec::new(), Vec::new());
+                        // NaN in every column a transform does not write (the
+                        // padding to whole panels) must not reach the output.
+                        let mut buf = vec![f32::NAN; w.u.len() * (plan.vs + plan.ms)];
+                        let mut scratch = Vec::new();
                         let ld = g * side * side;
                         unsafe {
                             run(&kern, &w, &plan, &x, ld, 0..plan.chunks, out.as_mut_ptr(), &mut buf, &mut scratch)
