@@ -1,5 +1,6 @@
 //! Prints ms per image for the engine: `timing MODEL BATCH THREADS REPS [KERNEL]`.
-//! Used by bench/engine/bench.sh, which interleaves it with onnxruntime.
+//! Used by bench/engine/bench.sh, which interleaves it with onnxruntime. With
+//! `--features stages`, also ms per image for the stem and each dense block.
 
 use densenet_engine::{Engine, KernelKind, INPUT_LEN};
 use std::time::Instant;
@@ -36,12 +37,20 @@ fn main() {
     // A deterministic, image-like input.
     let input: Vec<f32> = (0..batch * INPUT_LEN).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
     engine.run(&input, batch).unwrap();
+    #[cfg(feature = "stages")]
+    densenet_engine::bench_api::stages::take();
     let (mut times, mut cpu) = (Vec::new(), Vec::new());
     for _ in 0..reps {
         let (t, c) = (Instant::now(), cpu_ms());
         engine.run(&input, batch).unwrap();
         times.push(t.elapsed().as_secs_f64() * 1e3 / batch as f64);
         cpu.push((cpu_ms() - c) / batch as f64);
+    }
+    #[cfg(feature = "stages")]
+    {
+        let ms = densenet_engine::bench_api::stages::take().map(|s| s * 1e3 / (reps * batch) as f64);
+        let blocks: Vec<String> = ms[1..].iter().take_while(|&&t| t > 0.0).map(|t| format!("{t:.2}")).collect();
+        println!("ms/image by stage (thread 0): stem {:.2}, blocks with their transitions {}", ms[0], blocks.join(" "));
     }
     times.sort_by(|a, b| a.partial_cmp(b).unwrap());
     cpu.sort_by(|a, b| a.partial_cmp(b).unwrap());

@@ -251,4 +251,6 @@ pub mod bench_api {
     //! GEMM entry points for the kernel micro-benchmark and kernel tests; not a stable API.
     pub use crate::gemm::{gemm, pack_plain, PackedA, Ptr, B};
     pub use crate::kernels::Kernel;
+    #[cfg(feature = "stages")]
+    pub use crate::network::stages;
 }

@@ -212,6 +212,36 @@ impl Net {
     }
 }
 
+/// Wall time per stage of thread 0 (`--features stages`): 0 the stem, 1 + i
+/// dense block i with its transition (or the head).
+pub mod stages {
+    #[cfg(feature = "stages")]
+    static SECS: std::sync::Mutex<[f64; 8]> = std::sync::Mutex::new([0.0; 8]);
+
+    #[inline(always)]
+    pub(super) fn time(on: bool, stage: usize, f: impl FnOnce()) {
+        #[cfg(feature = "stages")]
+        {
+            let t = std::time::Instant::now();
+            f();
+            if on {
+                SECS.lock().unwrap()[stage] += t.elapsed().as_secs_f64();
+            }
+        }
+        #[cfg(not(feature = "stages"))]
+        {
+            let _ = (on, stage);
+            f()
+        }
+    }
+
+    /// The seconds summed so far, and resets them.
+    #[cfg(feature = "stages")]
+    pub fn take() -> [f64; 8] {
+        std::mem::take(&mut *SECS.lock().unwrap())
+    }
+}
+
 /// One thread's view of a forward pass.
 struct Ctx<'a> {
     net: &'a Net,
@@ -243,18 +273,23 @@ impl Ctx<'_> {
         // Leading blocks that run image by image.
         let split = self.groups.iter().take_while(|&&g| g == 1 && self.batch > 1).count();
         let split = if self.batch == 1 { 0 } else { split };
+        let timed = self.t == 0;
         for img in 0..self.batch {
-            self.stem(&input[img * 3 * IMAGE * IMAGE..][..3 * IMAGE * IMAGE], img);
+            stages::time(timed, 0, || self.stem(&input[img * 3 * IMAGE * IMAGE..][..3 * IMAGE * IMAGE], img));
             if self.batch > 1 {
                 for bi in 0..split {
-                    self.block(bi, 1);
-                    self.transition_or_head(bi, 1, img);
+                    stages::time(timed, 1 + bi, || {
+                        self.block(bi, 1);
+                        self.transition_or_head(bi, 1, img);
+                    });
                 }
             }
         }
         for bi in split..nb {
-            self.block(bi, self.groups[bi]);
-            self.transition_or_head(bi, self.groups[bi], 0);
+            stages::time(timed, 1 + bi, || {
+                self.block(bi, self.groups[bi]);
+                self.transition_or_head(bi, self.groups[bi], 0);
+            });
         }
         self.classifier();
     }
