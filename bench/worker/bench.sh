@@ -205,6 +205,7 @@ for (const r of rows) {
   }).join('');
   console.log(`${pad(r.label, 22)}${pad(r.concurrency, 6)}${pad(r.req_s, 9)}${pad(r.p50_ms, 9)}${pad(r.p99_ms, 9)}${pad(r.errors, 8)}${ratios}${JSON.stringify(r.server_median)} [${r.req_s_all.join(' ')}]`);
 }
+console.log('req/s: answered requests (200 with a class) per second; refusals (e.g. 503 under coalescing admission) are in errors, not in req/s.');
 console.log('x PEER: Worker req/s / PEER req/s, Worker p50 / PEER p50, same concurrency (higher req/s, lower p50 is better for the Worker).');
 JS
 say "report: $report"

@@ -1,8 +1,10 @@
 // A small closed-loop load generator: C clients, each POSTing the same image
 // as multipart field `file` back to back, until N requests are done.
 //   node load.mjs URL IMAGE CONCURRENCY REQUESTS [WARMUP]
-// Prints one JSON line: req/s, latency p50/p90/p99/max (ms), errors, and the
-// median of the server's own timings_ms (when it sends them).
+// Prints one JSON line: req/s (answered requests only: a refusal such as 503
+// is fast and must not count as throughput; sent_s counts every request),
+// latency p50/p90/p99/max (ms, all requests), errors, and the median of the
+// server's own timings_ms (when it sends them).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -56,7 +58,8 @@ console.log(JSON.stringify({
   concurrency,
   requests,
   seconds: +seconds.toFixed(2),
-  req_s: +(requests / seconds).toFixed(3),
+  req_s: +((requests - errors) / seconds).toFixed(3),
+  sent_s: +(requests / seconds).toFixed(3),
   p50_ms: +q(0.5).toFixed(1),
   p90_ms: +q(0.9).toFixed(1),
   p99_ms: +q(0.99).toFixed(1),
