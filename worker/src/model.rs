@@ -158,11 +158,14 @@ async fn load(env: Env, config: &Config) -> Result<LoadedModel, ApiError> {
         .into());
     }
     let read_error = |e: worker::Error| ApiError::model_unavailable(format!("reading {}: {e}", manifest.file));
-    let stream = object
+    let body = object
         .body()
         .ok_or_else(|| ApiError::model_unavailable(format!("{} has no body", manifest.file)))?
-        .stream()
+        .response_body()
         .map_err(read_error)?;
+    let worker::ResponseBody::Stream(stream) = body else {
+        return Err(ApiError::model_unavailable(format!("{} has no body stream", manifest.file)));
+    };
     let t_fetch = now_ms();
     // The manifest's preprocessing replaces the default (StreamedLoad).
     let options = Options {
