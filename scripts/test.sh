@@ -25,13 +25,14 @@ suite() {
 }
 
 # Formatting and lints, root workspace (and the engine's stage timing), the
-# engine's wasm kernels (the relaxed build compiles the simd128 ones too) and
-# the Worker's (its wasm32 target).
+# engine's NEON and wasm kernels (the relaxed build compiles the simd128 ones
+# too) and the Worker's (its wasm32 target).
 lint() {
   cargo fmt --all -- --check &&
     (cd worker && cargo fmt -- --check) &&
     cargo clippy --workspace --all-targets --locked -- -D warnings &&
     cargo clippy -p densenet-edge-engine --features stages --all-targets --locked -- -D warnings &&
+    scripts/test-engine-aarch64.sh lint &&
     RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" CARGO_TARGET_DIR="$DENSENET_EDGE_CACHE/target-engine-wasm-relaxed" \
       cargo clippy -p densenet-edge-engine --target wasm32-unknown-unknown --all-targets --locked -- -D warnings &&
     (cd worker && CARGO_TARGET_DIR="$WORKER_TARGET_DIR" cargo clippy --release --target wasm32-unknown-unknown -- -D warnings)
@@ -45,6 +46,7 @@ engine_variants() {
     cargo test --locked -p densenet-edge-engine --test variants -- --include-ignored
 }
 suite engine-variants engine_variants
+suite engine-aarch64 scripts/test-engine-aarch64.sh
 suite browser tests/browser/run.sh
 suite worker tests/worker/run.sh
 

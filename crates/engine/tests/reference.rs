@@ -14,13 +14,26 @@ fn load(kind: KernelKind, bytes: &[u8], winograd: bool) -> Engine {
     l.finish().unwrap()
 }
 
+/// Every kernel this machine has, each with Winograd and with im2col; or,
+/// with ENGINE_TEST_KERNEL=<name> (e.g. `neon` under qemu, where a network
+/// run takes ~17 s), that kernel's production path (Winograd) only.
+fn variants() -> Vec<(KernelKind, bool)> {
+    let available = KernelKind::available();
+    match std::env::var("ENGINE_TEST_KERNEL") {
+        Ok(name) => {
+            let kind = available.into_iter().find(|k| k.name() == name);
+            vec![(kind.unwrap_or_else(|| panic!("ENGINE_TEST_KERNEL={name}: not a kernel this machine has")), true)]
+        }
+        Err(_) => available.into_iter().flat_map(|k| [(k, true), (k, false)]).collect(),
+    }
+}
+
 #[test]
 fn every_kernel_matches_onnxruntime_batch_1_and_4() {
     let bytes = model_bytes();
     let inputs: Vec<Vec<f32>> = PHOTOS.iter().map(|p| photo_input(p)).collect();
     let batch4 = read_npy(&repo().join("model/reference/batch4.logits.densenet121-random.npy")).1;
-    let variants = KernelKind::available().into_iter().flat_map(|k| [(k, true), (k, false)]);
-    for (kind, winograd) in variants {
+    for (kind, winograd) in variants() {
         let engine = load(kind, &bytes, winograd);
         let conv = if winograd { "winograd" } else { "im2col" };
         assert_eq!(engine.block_sizes(), [6, 12, 24, 16]);

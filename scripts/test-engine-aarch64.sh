@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The engine's aarch64 build, NEON kernels included, tested under qemu-user:
+# the lib and kernel tests (every kernel against float64 and the portable
+# one), the reader's refusals, and the whole network with NEON + Winograd
+# against onnxruntime (4 photos, batch 4). Correctness only: qemu's speed says
+# nothing about an aarch64 CPU's. Release build: a network run under qemu
+# takes ~17 s there, minutes in debug. Installs (idempotently) what only this
+# suite needs: Debian's qemu-user, aarch64 linker and libc, Rust's aarch64 std.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$REPO_ROOT"
+
+apt_packages=(qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test-engine-aarch64: apt-get install ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+
+export CARGO_TARGET_DIR="$DENSENET_EDGE_CACHE/target-engine-aarch64"
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+if [ "${1:-}" = lint ]; then
+  exec cargo clippy -p densenet-edge-engine --target aarch64-unknown-linux-gnu --all-targets --locked -- -D warnings
+fi
+test=(cargo test --release --locked -p densenet-edge-engine --target aarch64-unknown-linux-gnu)
+"${test[@]}" --lib --test kernels --test reader
+ENGINE_TEST_KERNEL=neon "${test[@]}" --test reference every_kernel_matches_onnxruntime -- --nocapture
