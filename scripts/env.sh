@@ -18,3 +18,17 @@ export VENV_DIR="$DENSENET_EDGE_CACHE/venv"
 # Generated model files (gitignored).
 export MODEL_BUILD_DIR="$REPO_ROOT/model/build"
 export PATH="$TOOLS_DIR/bin:$PATH"
+
+# apt_install PACKAGE...: installs the Debian packages not installed yet (as
+# root, or through sudo).
+apt_install() {
+  local p missing=() sudo_cmd=""
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -gt 0 ] || return 0
+  echo "apt-get install ${missing[*]}"
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+}

@@ -7,18 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 # Debian: Vulkan's CPU driver (lavapipe) for the native WebGPU engine tests,
 # Chromium and its driver for the browser tests.
-apt_packages=(mesa-vulkan-drivers libvulkan1 chromium chromium-driver)
-missing=()
-for p in "${apt_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: apt-get install ${missing[*]}"
-  sudo_cmd=""
-  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+apt_install mesa-vulkan-drivers libvulkan1 chromium chromium-driver
 
 rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || rustup target add wasm32-unknown-unknown
 # The lint suite's tools (part of the default rustup profile; added where a minimal one was installed).

@@ -10,18 +10,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$REPO_ROOT"
 
-apt_packages=(qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
-missing=()
-for p in "${apt_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "test-engine-aarch64: apt-get install ${missing[*]}"
-  sudo_cmd=""
-  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+apt_install qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu &&
   ! timeout 900 rustup target add aarch64-unknown-linux-gnu; then
   # Exit 77: scripts/test.sh counts the suite as skipped, and says so.
