@@ -29,10 +29,10 @@ pub struct Streamed {
     pub finish_ms: f64,
 }
 
-/// Each chunk of `body` (R2's stream) goes to the digest as the runtime's
-/// own `Uint8Array` and is copied once into wasm, through one buffer of at
-/// most `PIECE` bytes whatever the chunk sizes; the digest of one chunk runs
-/// while the loader packs the next. (Through `ByteStream`, each chunk was
+/// Each chunk of `body` (R2's stream) is copied once into wasm, through one
+/// buffer of at most `PIECE` bytes whatever the chunk sizes, then goes to
+/// the digest as the runtime's own `Uint8Array`; the digest of one chunk
+/// runs while the loader packs the next. (Through `ByteStream`, each chunk was
 /// copied into a new `Vec`, then back out for the digest, and the digest
 /// awaited before the next chunk: load 313-356 ms vs 281-304 this way,
 /// bench/worker/memory.mjs, interleaved.)
@@ -53,7 +53,6 @@ pub async fn load(
     let mut hashing: Option<JsFuture> = None;
     while let Some(chunk) = chunks.next().await {
         let chunk: Uint8Array = chunk.map_err(read_error)?.unchecked_into();
-        let write = JsFuture::from(writer.write_with_chunk(&chunk));
         let len = chunk.length();
         for start in (0..len).step_by(PIECE as usize) {
             let end = len.min(start + PIECE);
@@ -61,6 +60,8 @@ pub async fn load(
             chunk.subarray(start, end).copy_to(&mut buf);
             load.push(&buf);
         }
+        // Written after the copy: a stream may take (detach) what it is given.
+        let write = JsFuture::from(writer.write_with_chunk(&chunk));
         if let Some(previous) = hashing.replace(write) {
             previous.await.map_err(hash_error)?;
         }
