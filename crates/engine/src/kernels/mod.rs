@@ -37,11 +37,12 @@ pub struct Kernel {
     pub wino_out: WinoOutFn,
 }
 
-/// Wrappers of the packing and transform loops for one set of target features.
-#[cfg(target_arch = "x86_64")]
+/// Wrappers of the packing and transform loops, compiled with the attributes
+/// given (a kernel set's `#[target_feature]`), or none for the baseline target.
 macro_rules! helpers {
-    ($features:literal) => {
-        #[target_feature(enable = $features)]
+    ($(#[$attr:meta])*) => {
+        $(#[$attr])*
+        #[allow(clippy::too_many_arguments)]
         pub unsafe fn bn_relu(
             src: &[f32],
             ld: usize,
@@ -54,7 +55,8 @@ macro_rules! helpers {
         ) {
             crate::gemm::pack_bn_relu(src, ld, scale, shift, n0, nc, nr, dst)
         }
-        #[target_feature(enable = $features)]
+        $(#[$attr])*
+        #[allow(clippy::too_many_arguments)]
         pub unsafe fn wino_in(
             mid: &[f32],
             ld: usize,
@@ -69,7 +71,8 @@ macro_rules! helpers {
         ) {
             crate::winograd::input_rows(mid, ld, side, tile, cin, p_stride, r0, r1, v, ld_v)
         }
-        #[target_feature(enable = $features)]
+        $(#[$attr])*
+        #[allow(clippy::too_many_arguments)]
         pub unsafe fn wino_out(
             m: &[f32],
             side: usize,
@@ -91,48 +94,7 @@ pub(crate) use helpers;
 
 /// The same loops for the baseline target.
 pub mod baseline {
-    pub unsafe fn bn_relu(
-        src: &[f32],
-        ld: usize,
-        scale: &[f32],
-        shift: &[f32],
-        n0: usize,
-        nc: usize,
-        nr: usize,
-        dst: &mut [f32],
-    ) {
-        crate::gemm::pack_bn_relu(src, ld, scale, shift, n0, nc, nr, dst)
-    }
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn wino_in(
-        mid: &[f32],
-        ld: usize,
-        side: usize,
-        tile: usize,
-        cin: usize,
-        p_stride: usize,
-        r0: usize,
-        r1: usize,
-        v: *mut f32,
-        ld_v: usize,
-    ) {
-        crate::winograd::input_rows(mid, ld, side, tile, cin, p_stride, r0, r1, v, ld_v)
-    }
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn wino_out(
-        m: &[f32],
-        side: usize,
-        tile: usize,
-        cout: usize,
-        p_stride: usize,
-        r0: usize,
-        r1: usize,
-        ld_m: usize,
-        dst: *mut f32,
-        ld: usize,
-    ) {
-        crate::winograd::output_rows(m, side, tile, cout, p_stride, r0, r1, ld_m, dst, ld)
-    }
+    helpers!();
 }
 
 /// Which kernel set runs. `KernelKind::available()` lists those this machine

@@ -8,10 +8,10 @@ use super::{Kernel, KernelKind};
 use std::arch::x86_64::*;
 
 mod avx2 {
-    super::super::helpers!("avx2,fma");
+    super::super::helpers!(#[target_feature(enable = "avx2,fma")]);
 }
 mod avx512 {
-    super::super::helpers!("avx512f");
+    super::super::helpers!(#[target_feature(enable = "avx512f")]);
 }
 
 pub const AVX2: Kernel = Kernel {
