@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use crate::error::{invalid, Error, Result};
 use crate::gemm::PackedA;
 use crate::kernels::Kernel;
-use crate::network::{BlockW, Conv3, LayerW, Net, TransW, IMAGE, POOL_OUT};
+use crate::network::{block_side, BlockW, Conv3, LayerW, Net, TransW, IMAGE};
 use crate::proto::{self, Node, Tensor, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT};
 use crate::topology::{self, Role, Topology};
 use crate::winograd::{self, WinogradW};
@@ -244,7 +244,7 @@ impl Loader {
         };
         let packed = matches!(role, Role::Conv0W | Role::Conv1W(..) | Role::Conv2W(..) | Role::TransW(_) | Role::FcW);
         let stored = if let (Role::Conv2W(b, _), true, &[o, i, 3, 3]) = (role, self.winograd, t.dims.as_slice()) {
-            let tile = winograd::tile_for(POOL_OUT.checked_shr(b as u32).unwrap_or(0));
+            let tile = winograd::tile_for(block_side(b));
             Stored::Winograd(t.dims.clone(), WinogradW::new(|j| t.get(j), o, i, tile, self.kern.mr))
         } else if packed {
             if t.dims.len() < 2 || t.dims.contains(&0) {
@@ -344,9 +344,9 @@ impl Loader {
         stem.bias[..c0].copy_from_slice(&self.take_raw(Role::Conv0B, &topo.conv0_b, c0)?);
         let mut blocks = Vec::new();
         let mut trans = Vec::new();
-        let (mut c, mut side) = (c0, POOL_OUT);
+        let mut c = c0;
         for (b, block) in topo.blocks.iter().enumerate() {
-            let c_in = c;
+            let (c_in, side) = (c, block_side(b));
             let mut layers = Vec::new();
             for (l, layer) in block.layers.iter().enumerate() {
                 let roles = [0, 1, 2, 3].map(|p| Role::Norm1(b, l, p));
@@ -382,8 +382,7 @@ impl Loader {
                 let conv = self.take_packed(Role::TransW(b), &tr.conv_w, &[out, c, 1, 1])?;
                 trans.push(TransW { scale, shift, conv });
                 c = out;
-                side /= 2;
-                if side == 0 {
+                if block_side(b + 1) == 0 {
                     return invalid(format!("transition{} pools a 1x1 feature map", b + 1));
                 }
             }

@@ -18,6 +18,12 @@ pub const IMAGE: usize = 224;
 pub const STEM_OUT: usize = 112;
 pub const POOL_OUT: usize = 56;
 
+/// The map side of dense block `b`: each transition halves it (0 once it
+/// would drop below 1 pixel).
+pub fn block_side(b: usize) -> usize {
+    u32::try_from(b).ok().and_then(|b| POOL_OUT.checked_shr(b)).unwrap_or(0)
+}
+
 pub struct LayerW {
     pub scale: Vec<f32>,
     pub shift: Vec<f32>,
