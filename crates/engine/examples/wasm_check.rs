@@ -174,6 +174,48 @@ pub extern "C" fn kernel_check() -> u32 {
             }
         }
     }
+    // The Winograd transforms (wasm has its own loops) against
+    // the portable kernel's, F(2x2) and F(4x4), ragged sides, tile rows
+    // that start mid-image and cross images: the same float ops, so bit for bit.
+    let portable = KernelKind::Portable.kernel().unwrap();
+    for kind in KernelKind::available() {
+        let kern = kind.kernel().unwrap();
+        for &(tile, side, cin, r0, r1) in &[
+            (2, 7, 3, 0, 8),
+            (2, 14, 2, 3, 14),
+            (2, 28, 2, 5, 31),
+            (2, 5, 2, 0, 6),
+            (2, 9, 1, 2, 5),
+            (2, 8, 2, 1, 10),
+            (4, 56, 2, 0, 28),
+            (4, 16, 2, 2, 11),
+            (4, 13, 2, 1, 7),
+        ] {
+            let (t, images) = (usize::div_ceil(side, tile), 3);
+            assert!(r1 <= images * t);
+            let ld = images * side * side;
+            let mid = data(cin * ld, 7);
+            let ld_v = (r1 - r0) * t;
+            let p_stride = cin * ld_v;
+            let points = (tile + 2) * (tile + 2);
+            let run = |k: &densenet_engine::bench_api::Kernel| {
+                let mut v = vec![f32::NAN; points * p_stride];
+                unsafe { (k.wino_in)(&mid, ld, side, tile, cin, p_stride, r0, r1, v.as_mut_ptr(), ld_v) };
+                v
+            };
+            let (got, want) = (run(&kern), run(&portable));
+            bad += got.iter().zip(&want).filter(|(g, w)| g.to_bits() != w.to_bits()).count() as u32;
+            // The output transform of as many channels, from products in the same layout.
+            let m = data(points * p_stride, 8);
+            let run = |k: &densenet_engine::bench_api::Kernel| {
+                let mut out = vec![f32::NAN; cin * ld];
+                unsafe { (k.wino_out)(&m, side, tile, cin, p_stride, r0, r1, ld_v, out.as_mut_ptr(), ld) };
+                out
+            };
+            let (got, want) = (run(&kern), run(&portable));
+            bad += got.iter().zip(&want).filter(|(g, w)| g.to_bits() != w.to_bits()).count() as u32;
+        }
+    }
     bad
 }
 

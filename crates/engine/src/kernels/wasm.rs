@@ -15,15 +15,8 @@ use super::baseline;
 
 // The whole wasm build has simd128 (and relaxed-simd) enabled: the baseline
 // helpers are already compiled with them.
-pub const SIMD128: Kernel = Kernel {
-    kind: KernelKind::Simd128,
-    mr: 4,
-    nr: 8,
-    tile: tile_simd128,
-    bn_relu,
-    wino_in: baseline::wino_in,
-    wino_out: baseline::wino_out,
-};
+pub const SIMD128: Kernel =
+    Kernel { kind: KernelKind::Simd128, mr: 4, nr: 8, tile: tile_simd128, bn_relu, wino_in, wino_out };
 #[cfg(target_feature = "relaxed-simd")]
 pub const RELAXED: Kernel = Kernel { kind: KernelKind::Simd128Relaxed, tile: tile_relaxed, ..SIMD128 };
 
@@ -61,6 +54,264 @@ unsafe fn bn_relu(
         s = s.add(ld);
         d = d.add(8);
     }
+}
+
+/// Room for one zero-padded input row of `wino_in`: it reads m t + 4 floats
+/// of it (t tiles of m per row; t <= 17 for F(4x4)).
+const ROW: usize = 72;
+
+/// `winograd::input_rows`, V = B^T d B, 4 tiles at a time on `v128`s. Per
+/// tile row, its m + 2 input rows are copied into zero-padded rows
+/// (p[x + 1] = row[x]); B^T runs down them on whole vectors, then B across
+/// the columns of 4 tiles that shuffles gather. The same float ops as the
+/// generic loops, so bit for bit. Those took 9.5% of a relaxed wasm run
+/// (Node profile: F(2x2) 5.0%, F(4x4) 4.5%), at about 3 cycles per float
+/// written: their short per-row loops and scalar phase splits do not
+/// vectorise well.
+#[allow(clippy::too_many_arguments)]
+unsafe fn wino_in(
+    mid: &[f32],
+    ld: usize,
+    side: usize,
+    tile: usize,
+    cin: usize,
+    p_stride: usize,
+    r0: usize,
+    r1: usize,
+    v: *mut f32,
+    ld_v: usize,
+) {
+    let t = side.div_ceil(tile);
+    if t < 4 || tile * t + 4 > ROW {
+        return baseline::wino_in(mid, ld, side, tile, cin, p_stride, r0, r1, v, ld_v);
+    }
+    let store = |out: *mut f32, point: usize, y: v128| v128_store(out.add(point * p_stride) as *mut v128, y);
+    if tile == 2 {
+        // Tile tx reads padded columns 2tx..2tx+3: for 4 tiles, their even
+        // and odd columns are two shuffles of the first two vectors, and two
+        // lane shifts bring in the third vector's first lanes.
+        tile_rows::<4>(mid, ld, side, 2, cin, r0, r1, v, ld_v, |p, out, at| {
+            let x: [[v128; 3]; 4] = std::array::from_fn(|k| std::array::from_fn(|j| load(&p[k], at + 4 * j)));
+            for a in 0..4 {
+                let col: [v128; 3] = std::array::from_fn(|j| {
+                    let [x0, x1, x2, x3] = [x[0][j], x[1][j], x[2][j], x[3][j]];
+                    match a {
+                        0 => f32x4_sub(x0, x2),
+                        1 => f32x4_add(x1, x2),
+                        2 => f32x4_sub(x2, x1),
+                        _ => f32x4_sub(x1, x3),
+                    }
+                });
+                let e0 = i32x4_shuffle::<0, 2, 4, 6>(col[0], col[1]);
+                let o0 = i32x4_shuffle::<1, 3, 5, 7>(col[0], col[1]);
+                let e1 = i32x4_shuffle::<1, 2, 3, 4>(e0, col[2]);
+                let o1 = i32x4_shuffle::<1, 2, 3, 5>(o0, col[2]);
+                store(out, a * 4, f32x4_sub(e0, e1));
+                store(out, a * 4 + 1, f32x4_add(o0, e1));
+                store(out, a * 4 + 2, f32x4_sub(e1, o0));
+                store(out, a * 4 + 3, f32x4_sub(o0, o1));
+            }
+        })
+    } else {
+        // Tile tx reads padded columns 4tx..4tx+5: B^T down the rows on 5
+        // vectors, then for each of its 6 rows a 4x4 transpose gives 4
+        // tiles' columns 0-3, and two lane shifts columns 4-5.
+        tile_rows::<6>(mid, ld, side, 4, cin, r0, r1, v, ld_v, |p, out, at| {
+            let mut u = [[f32x4_splat(0.0); 5]; 6];
+            for j in 0..5 {
+                let y = bt4(std::array::from_fn(|k| load(&p[k], at + 4 * j)));
+                for (ua, ya) in u.iter_mut().zip(y) {
+                    ua[j] = ya;
+                }
+            }
+            for (a, [q0, q1, q2, q3, q4]) in u.into_iter().enumerate() {
+                let (t0, t1) = (i32x4_shuffle::<0, 4, 1, 5>(q0, q1), i32x4_shuffle::<2, 6, 3, 7>(q0, q1));
+                let (t2, t3) = (i32x4_shuffle::<0, 4, 1, 5>(q2, q3), i32x4_shuffle::<2, 6, 3, 7>(q2, q3));
+                let c0 = i32x4_shuffle::<0, 1, 4, 5>(t0, t2);
+                let c1 = i32x4_shuffle::<2, 3, 6, 7>(t0, t2);
+                let c2 = i32x4_shuffle::<0, 1, 4, 5>(t1, t3);
+                let c3 = i32x4_shuffle::<2, 3, 6, 7>(t1, t3);
+                let c4 = i32x4_shuffle::<1, 2, 3, 4>(c0, q4);
+                let c5 = i32x4_shuffle::<1, 2, 3, 5>(c1, q4);
+                for (c, y) in bt4([c0, c1, c2, c3, c4, c5]).into_iter().enumerate() {
+                    store(out, a * 6 + c, y);
+                }
+            }
+        })
+    }
+}
+
+#[inline(always)]
+unsafe fn load(row: &[f32; ROW], at: usize) -> v128 {
+    debug_assert!(at + 4 <= ROW);
+    v128_load(row.as_ptr().add(at) as *const v128)
+}
+
+/// `winograd::bt4` on 4 lanes, in the same order of float ops.
+#[inline(always)]
+unsafe fn bt4(x: [v128; 6]) -> [v128; 6] {
+    let k = |c: f32| f32x4_splat(c);
+    let (a, b) = (f32x4_sub(x[4], f32x4_mul(k(4.0), x[2])), f32x4_sub(x[3], f32x4_mul(k(4.0), x[1])));
+    let (c, d) = (f32x4_sub(x[4], x[2]), f32x4_mul(k(2.0), f32x4_sub(x[3], x[1])));
+    [
+        f32x4_add(f32x4_sub(f32x4_mul(k(4.0), x[0]), f32x4_mul(k(5.0), x[2])), x[4]),
+        f32x4_add(a, b),
+        f32x4_sub(a, b),
+        f32x4_add(c, d),
+        f32x4_sub(c, d),
+        f32x4_add(f32x4_sub(f32x4_mul(k(4.0), x[1]), f32x4_mul(k(5.0), x[3])), x[5]),
+    ]
+}
+
+/// For every channel and tile row of `winograd::input_rows`: copies the
+/// tile row's N = m + 2 input rows into zero-padded rows p (p[k][x + 1] =
+/// row[x]), then calls `group(p, out, at)` for each 4 tiles tx0..tx0+4, which
+/// read p from column at = m tx0 and store point P's 4 values at
+/// out + P * p_stride. The last group of a row overlaps the one before
+/// (t >= 4), so every store is a whole vector inside the row.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn tile_rows<const N: usize>(
+    mid: &[f32],
+    ld: usize,
+    side: usize,
+    tile: usize,
+    cin: usize,
+    r0: usize,
+    r1: usize,
+    v: *mut f32,
+    ld_v: usize,
+    mut group: impl FnMut(&[[f32; ROW]; N], *mut f32, usize),
+) {
+    let (t, hw) = (side.div_ceil(tile), side * side);
+    assert!(N == tile + 2 && t >= 4 && tile * t + 4 <= ROW);
+    // Columns past the row stay zero: only 1..=side is ever written.
+    let mut p = [[0f32; ROW]; N];
+    for ci in 0..cin {
+        for rr in r0..r1 {
+            let (img, ty) = (rr / t, rr % t);
+            let plane = &mid[ci * ld + img * hw..][..hw];
+            for (k, pk) in p.iter_mut().enumerate() {
+                let y = (tile * ty + k) as isize - 1;
+                let dst = &mut pk[1..=side];
+                if y < 0 || y as usize >= side {
+                    dst.fill(0.0);
+                } else {
+                    dst.copy_from_slice(&plane[y as usize * side..][..side]);
+                }
+            }
+            let out = v.add(ci * ld_v + (rr - r0) * t);
+            groups_of_4(t, |tx0| group(&p, out.add(tx0), tile * tx0));
+        }
+    }
+}
+
+/// Calls `f(tx0)` for tiles tx0..tx0+4 covering 0..t (t >= 4): the last
+/// group overlaps the one before, so every vector a group loads or stores
+/// lies inside the row.
+#[inline(always)]
+fn groups_of_4(t: usize, mut f: impl FnMut(usize)) {
+    let mut tx = 0;
+    loop {
+        let tx0 = tx.min(t - 4);
+        f(tx0);
+        if tx0 + 4 >= t {
+            break;
+        }
+        tx += 4;
+    }
+}
+
+/// `winograd::output_rows`, Y = A^T M A, 4 tiles at a time, where m divides
+/// the side (DenseNet's 56, 28, 14; the generic loop does 7). A across then
+/// A^T down give, for each of a tile's m output rows, one vector per output
+/// column (lanes = tiles); interleaving those (a zip for m = 2, a 4x4
+/// transpose for m = 4) gives 4 m contiguous floats of the output row. The
+/// same float ops as the generic loops, so bit for bit.
+#[allow(clippy::too_many_arguments)]
+unsafe fn wino_out(
+    m: &[f32],
+    side: usize,
+    tile: usize,
+    cout: usize,
+    p_stride: usize,
+    r0: usize,
+    r1: usize,
+    ld_m: usize,
+    dst: *mut f32,
+    ld: usize,
+) {
+    let t = side / tile;
+    if !side.is_multiple_of(tile) || t < 4 {
+        return baseline::wino_out(m, side, tile, cout, p_stride, r0, r1, ld_m, dst, ld);
+    }
+    let points = (tile + 2) * (tile + 2);
+    assert!(m.len() >= (points - 1) * p_stride + cout * ld_m && ld_m >= (r1 - r0) * t);
+    for co in 0..cout {
+        for rr in r0..r1 {
+            let (img, ty) = (rr / t, rr % t);
+            let mrow = m.as_ptr().add(co * ld_m + (rr - r0) * t);
+            let plane = dst.add(co * ld + img * side * side + tile * ty * side);
+            groups_of_4(t, |tx0| {
+                let point = |p: usize| v128_load(mrow.add(p * p_stride + tx0) as *const v128);
+                let store = |dy: usize, j: usize, y: v128| {
+                    v128_store(plane.add(dy * side + tile * tx0 + 4 * j) as *mut v128, y)
+                };
+                if tile == 2 {
+                    // s[a][dx] = (M A)[a][dx], then y[dy][dx] = (A^T s)[dy][dx];
+                    // A^T = [1 1 1 0; 0 1 -1 -1].
+                    let s: [[v128; 2]; 4] = std::array::from_fn(|a| {
+                        let [m0, m1, m2, m3] = std::array::from_fn(|c| point(a * 4 + c));
+                        [f32x4_add(f32x4_add(m0, m1), m2), f32x4_sub(f32x4_sub(m1, m2), m3)]
+                    });
+                    for dy in 0..2 {
+                        let y: [v128; 2] = std::array::from_fn(|dx| {
+                            if dy == 0 {
+                                f32x4_add(f32x4_add(s[0][dx], s[1][dx]), s[2][dx])
+                            } else {
+                                f32x4_sub(f32x4_sub(s[1][dx], s[2][dx]), s[3][dx])
+                            }
+                        });
+                        store(dy, 0, i32x4_shuffle::<0, 4, 1, 5>(y[0], y[1]));
+                        store(dy, 1, i32x4_shuffle::<2, 6, 3, 7>(y[0], y[1]));
+                    }
+                } else {
+                    let s: [[v128; 4]; 6] = std::array::from_fn(|a| at4(std::array::from_fn(|c| point(a * 6 + c))));
+                    let y: [[v128; 4]; 4] = {
+                        let mut y = [[f32x4_splat(0.0); 4]; 4];
+                        for dx in 0..4 {
+                            for (dy, r) in at4(std::array::from_fn(|a| s[a][dx])).into_iter().enumerate() {
+                                y[dy][dx] = r;
+                            }
+                        }
+                        y
+                    };
+                    for (dy, [q0, q1, q2, q3]) in y.into_iter().enumerate() {
+                        let (t0, t1) = (i32x4_shuffle::<0, 4, 1, 5>(q0, q1), i32x4_shuffle::<2, 6, 3, 7>(q0, q1));
+                        let (t2, t3) = (i32x4_shuffle::<0, 4, 1, 5>(q2, q3), i32x4_shuffle::<2, 6, 3, 7>(q2, q3));
+                        store(dy, 0, i32x4_shuffle::<0, 1, 4, 5>(t0, t2));
+                        store(dy, 1, i32x4_shuffle::<2, 3, 6, 7>(t0, t2));
+                        store(dy, 2, i32x4_shuffle::<0, 1, 4, 5>(t1, t3));
+                        store(dy, 3, i32x4_shuffle::<2, 3, 6, 7>(t1, t3));
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// `winograd::at4` on 4 lanes, in the same order of float ops.
+#[inline(always)]
+unsafe fn at4(x: [v128; 6]) -> [v128; 4] {
+    let (s12, d12) = (f32x4_add(x[1], x[2]), f32x4_sub(x[1], x[2]));
+    let (s34, d34) = (f32x4_add(x[3], x[4]), f32x4_sub(x[3], x[4]));
+    let k = |c: f32| f32x4_splat(c);
+    [
+        f32x4_add(f32x4_add(x[0], s12), s34),
+        f32x4_add(d12, f32x4_mul(k(2.0), d34)),
+        f32x4_add(s12, f32x4_mul(k(4.0), s34)),
+        f32x4_add(f32x4_add(d12, f32x4_mul(k(8.0), d34)), x[5]),
+    ]
 }
 
 #[inline(always)]
