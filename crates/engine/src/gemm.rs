@@ -41,6 +41,17 @@ impl PackedA {
         PackedA { m, k, mr, data, bias: b }
     }
 
+    /// All zeros, for weights that arrive one value at a time (`set`).
+    pub fn zeroed(m: usize, k: usize, mr: usize) -> PackedA {
+        Self::from_fn(m, k, None, mr, |_| 0.0)
+    }
+
+    /// Sets element i of the row-major [M][K] weights.
+    pub fn set(&mut self, i: usize, v: f32) {
+        let (row, kk) = (i / self.k, i % self.k);
+        self.data[(row / self.mr * self.k + kk) * self.mr + row % self.mr] = v;
+    }
+
     pub fn bytes(&self) -> usize {
         (self.data.len() + self.bias.len()) * 4
     }

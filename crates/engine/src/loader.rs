@@ -1,8 +1,11 @@
 //! A push parser for the ONNX file: bytes arrive in chunks of any size, and
-//! only one message at a time is buffered (a node, or one initializer, at
-//! most the 4 MB classifier). Each initializer is packed into the kernel's
-//! layout as soon as it arrives, so the file never sits whole in memory next
-//! to the packed weights.
+//! only one message at a time is buffered (a node, or one initializer of at
+//! most 1 MiB). Each initializer is packed into the kernel's layout as soon
+//! as it arrives, so the file never sits whole in memory next to the packed
+//! weights; larger ones (the 4 MB classifier, the 2 MB transition 3) are
+//! read field by field, their values going straight into the packed weights,
+//! so that not even one of them is buffered next to its packed copy (wasm
+//! memory never shrinks: a buffer's peak stays in the Worker's footprint).
 //!
 //! Protobuf writes fields in field-number order, so a GraphProto holds all its
 //! nodes (field 1) before its initializers (field 5): the topology is checked
@@ -15,13 +18,103 @@ use crate::error::{invalid, Error, Result};
 use crate::gemm::PackedA;
 use crate::kernels::Kernel;
 use crate::network::{block_side, BlockW, Conv3, LayerW, Net, TransW, IMAGE};
-use crate::proto::{self, Node, Tensor, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT};
+use crate::proto::{self, Node, Reader, Tensor, TensorFields, Value, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT};
 use crate::topology::{self, Role, Topology};
 use crate::winograd::{self, WinogradW};
 
 /// The largest node or initializer buffered whole: DenseNet-201's classifier
 /// is 7.7 MB; anything near this is a corrupt length, not a weight.
 const MAX_MESSAGE: u64 = 256 << 20;
+
+/// Initializers larger than this are streamed (see `Streamed`).
+const STREAM_ABOVE: u64 = 1 << 20;
+
+/// The largest field of a streamed initializer other than its values.
+const MAX_TENSOR_FIELD: u64 = 64 << 10;
+
+/// An initializer read field by field as its bytes arrive. Protobuf's field
+/// order puts dims (1), data_type (2) and name (8) before raw_data (9), so
+/// when the values start, their role and shape are known and they go
+/// straight into the packed weights.
+#[derive(Default)]
+struct Streamed {
+    /// Bytes of the TensorProto not consumed yet.
+    left: u64,
+    fields: TensorFields,
+    /// Bytes left in the raw_data or packed float_data field being read.
+    data_left: u64,
+    /// A value split between two pushes.
+    carry: Vec<u8>,
+    raw: bool,
+    floats: bool,
+    values: usize,
+    sink: Option<Sink>,
+}
+
+/// Where a streamed initializer's values go, chosen when the first arrives.
+enum Sink {
+    /// The kernel's layout, for a weight whose name, role and dims came first.
+    Packed(Role, Vec<usize>, PackedA),
+    /// Not used by the graph: only counted.
+    Dropped,
+    /// Anything else (values before the name, float_data, shapes that do not
+    /// add up): kept as floats, then stored like a buffered initializer,
+    /// with the same checks and messages.
+    Values(Vec<f32>),
+}
+
+impl Streamed {
+    fn open_sink(&mut self, roles: &HashMap<String, Role>, mr: usize, values: Option<usize>) {
+        if self.sink.is_some() {
+            return;
+        }
+        let name = &self.fields.name;
+        self.sink = Some(match roles.get(name) {
+            _ if name.is_empty() => Sink::Values(Vec::new()),
+            None => Sink::Dropped,
+            Some(&role) => match (role, self.fields.dims(), values) {
+                (Role::Conv0W | Role::Conv1W(..) | Role::TransW(_) | Role::FcW, Some(d), Some(n))
+                    if d.len() >= 2
+                        && !d.contains(&0)
+                        && d.iter().try_fold(1usize, |a, &x| a.checked_mul(x)) == Some(n) =>
+                {
+                    let m = d[0];
+                    Sink::Packed(role, d, PackedA::zeroed(m, n / m, mr))
+                }
+                _ => Sink::Values(Vec::new()),
+            },
+        });
+    }
+
+    fn take_values(&mut self, mut bytes: &[u8]) {
+        if !self.carry.is_empty() {
+            let n = (4 - self.carry.len()).min(bytes.len());
+            self.carry.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+            if self.carry.len() < 4 {
+                return;
+            }
+            let v = f32::from_le_bytes(self.carry[..].try_into().unwrap());
+            self.carry.clear();
+            self.push(v);
+        }
+        let whole = bytes.chunks_exact(4);
+        self.carry.extend_from_slice(whole.remainder());
+        for c in whole {
+            self.push(f32::from_le_bytes(c.try_into().unwrap()));
+        }
+    }
+
+    fn push(&mut self, v: f32) {
+        match &mut self.sink {
+            // Past the end only counts: the check at the end refuses it.
+            Some(Sink::Packed(_, _, a)) if self.values < a.m * a.k => a.set(self.values, v),
+            Some(Sink::Values(vals)) => vals.push(v),
+            _ => {}
+        }
+        self.values += 1;
+    }
+}
 
 enum State {
     Top,
@@ -51,6 +144,7 @@ pub struct Loader {
     outputs: Vec<String>,
     failed: Option<Error>,
     winograd: bool,
+    streamed: Option<Streamed>,
 }
 
 /// What `take_field` found at the front of the buffer.
@@ -101,6 +195,7 @@ impl Loader {
             outputs: Vec::new(),
             failed: None,
             winograd: true,
+            streamed: None,
         }
     }
 
@@ -125,6 +220,7 @@ impl Loader {
             self.failed = Some(e.clone());
             self.buf = Vec::new();
             self.stored.clear();
+            self.streamed = None;
         }
         r
     }
@@ -144,6 +240,12 @@ impl Loader {
                 self.consume(n);
                 self.skip -= n as u64;
                 if self.skip > 0 {
+                    return Ok(());
+                }
+                continue;
+            }
+            if self.streamed.is_some() {
+                if !self.stream()? {
                     return Ok(());
                 }
                 continue;
@@ -176,6 +278,11 @@ impl Loader {
                     }
                     self.start += hlen;
                     self.state = State::Graph { left: len };
+                }
+                (Some(_), 5, WIRE_LEN) if total > STREAM_ABOVE && total <= MAX_MESSAGE => {
+                    self.topology()?;
+                    self.consume(hlen);
+                    self.streamed = Some(Streamed { left: len, ..Streamed::default() });
                 }
                 (Some(_), 1 | 5 | 11 | 12, WIRE_LEN) => {
                     if total > MAX_MESSAGE {
@@ -210,6 +317,90 @@ impl Loader {
         }
     }
 
+    /// Reads what it can of the streamed initializer: false when it needs
+    /// more bytes.
+    fn stream(&mut self) -> Result<bool> {
+        let avail = &self.buf[self.start..];
+        let st = self.streamed.as_mut().expect("streaming");
+        let used = if st.data_left > 0 {
+            let n = st.data_left.min(avail.len() as u64) as usize;
+            if n == 0 {
+                return Ok(false);
+            }
+            st.take_values(&avail[..n]);
+            st.data_left -= n as u64;
+            n
+        } else if st.left == 0 {
+            let st = self.streamed.take().expect("streaming");
+            self.end_streamed(st)?;
+            return Ok(true);
+        } else {
+            let Field::Header(field, wire, hlen, len) = header(avail)? else {
+                return Ok(false);
+            };
+            let total = hlen as u64 + len;
+            let name = &st.fields.name;
+            if total > st.left {
+                return invalid(format!("a field runs past the end of initializer {name:?}"));
+            }
+            if wire == WIRE_LEN && (field == 9 || field == 4) {
+                if len % 4 != 0 {
+                    let what = if field == 9 { "raw_data" } else { "float_data" };
+                    return invalid(format!("initializer {name:?} {what} length is not a multiple of 4"));
+                }
+                if field == 9 {
+                    st.raw = true;
+                } else {
+                    st.floats = true;
+                }
+                st.open_sink(&self.roles, self.kern.mr, usize::try_from(len / 4).ok());
+                st.data_left = len;
+                hlen
+            } else {
+                if total > MAX_TENSOR_FIELD {
+                    return invalid(format!("a field of {total} bytes in initializer {name:?}"));
+                }
+                if (avail.len() as u64) < total {
+                    return Ok(false);
+                }
+                let whole = &avail[..total as usize];
+                match Reader::new(whole).next("TensorProto")?.expect("a whole field") {
+                    (4, Value::I32(x)) => {
+                        st.floats = true;
+                        st.open_sink(&self.roles, self.kern.mr, None);
+                        st.push(f32::from_bits(x));
+                    }
+                    (f, v) => st.fields.read(f, &v)?,
+                }
+                total as usize
+            }
+        };
+        st.left -= used as u64;
+        self.consume(used);
+        Ok(true)
+    }
+
+    fn end_streamed(&mut self, st: Streamed) -> Result<()> {
+        let dims = st.fields.check(st.raw, st.floats, st.values)?;
+        let name = st.fields.name;
+        match st.sink {
+            // Dims read after the values (out of protobuf's order) must agree.
+            Some(Sink::Packed(role, d, packed)) if d == dims => {
+                self.register(&name)?;
+                self.stored.insert(role, Stored::Packed(dims, packed));
+            }
+            Some(Sink::Dropped) => {
+                self.register(&name)?;
+            }
+            Some(Sink::Packed(..)) => {
+                return invalid(format!("initializer {name:?} has dims {dims:?} after its values"))
+            }
+            Some(Sink::Values(v)) => self.initializer(Tensor::from_floats(name, dims, v))?,
+            None => self.initializer(Tensor::from_floats(name, dims, Vec::new()))?,
+        }
+        Ok(())
+    }
+
     fn message(&mut self, field: u32, msg: &[u8]) -> Result<()> {
         match field {
             1 => {
@@ -229,16 +420,28 @@ impl Loader {
         Ok(())
     }
 
-    fn initializer(&mut self, t: Tensor<'_>) -> Result<()> {
+    /// Checks the topology when the first initializer arrives (every node
+    /// has by then), and sets the roles of the initializers.
+    fn topology(&mut self) -> Result<()> {
         if self.topo.is_none() {
             let topo = topology::check(&self.nodes)?;
             self.roles = topo.roles().into_iter().collect();
             self.topo = Some(topo);
         }
-        if !self.initializers.insert(t.name.clone()) {
-            return invalid(format!("initializer {:?} appears twice", t.name));
+        Ok(())
+    }
+
+    /// Notes an initializer's name: its role, or None when no node uses it.
+    fn register(&mut self, name: &str) -> Result<Option<Role>> {
+        self.topology()?;
+        if !self.initializers.insert(name.to_string()) {
+            return invalid(format!("initializer {name:?} appears twice"));
         }
-        let Some(&role) = self.roles.get(&t.name) else {
+        Ok(self.roles.get(name).copied())
+    }
+
+    fn initializer(&mut self, t: Tensor<'_>) -> Result<()> {
+        let Some(role) = self.register(&t.name)? else {
             // Not used by any node: nothing to keep.
             return Ok(());
         };
@@ -266,7 +469,8 @@ impl Loader {
         if let Some(e) = self.failed.take() {
             return Err(e);
         }
-        if self.start != self.buf.len() || self.skip > 0 || matches!(self.state, State::Graph { .. }) {
+        let unfinished = self.streamed.is_some() || self.skip > 0 || matches!(self.state, State::Graph { .. });
+        if self.start != self.buf.len() || unfinished {
             return invalid("the file ends in the middle of a protobuf message (truncated?)");
         }
         if self.graphs == 0 {

@@ -188,6 +188,10 @@ pub struct Tensor<'a> {
 }
 
 impl Tensor<'_> {
+    pub fn from_floats(name: String, dims: Vec<usize>, floats: Vec<f32>) -> Tensor<'static> {
+        Tensor { name, dims, raw: None, floats }
+    }
+
     pub fn len(&self) -> usize {
         self.raw.map_or(self.floats.len(), |r| r.len() / 4)
     }
@@ -208,14 +212,10 @@ impl Tensor<'_> {
 pub fn parse_tensor(buf: &[u8]) -> Result<Tensor<'_>> {
     let mut r = Reader::new(buf);
     let mut t = Tensor::default();
-    let mut dims = Vec::new();
-    let mut data_type = 0u64;
+    let mut fields = TensorFields::default();
     let mut raw: Option<&[u8]> = None;
-    let mut external = false;
     while let Some((field, v)) = r.next("TensorProto")? {
         match (field, v) {
-            (1, v) => push_ints(&v, &mut dims, "TensorProto.dims")?,
-            (2, Value::Varint(x)) => data_type = x,
             (4, Value::Bytes(b)) => {
                 if b.len() % 4 != 0 {
                     return invalid("TensorProto.float_data length is not a multiple of 4");
@@ -223,47 +223,75 @@ pub fn parse_tensor(buf: &[u8]) -> Result<Tensor<'_>> {
                 t.floats.extend(b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())));
             }
             (4, Value::I32(x)) => t.floats.push(f32::from_bits(x)),
-            (8, Value::Bytes(b)) => t.name = string(b, "tensor name")?,
             (9, Value::Bytes(b)) => raw = Some(b),
-            (14, Value::Varint(x)) => external = x == 1,
-            _ => {}
+            (f, v) => fields.read(f, &v)?,
         }
-    }
-    if external {
-        return invalid(format!("initializer {:?} uses external data, which this engine does not read", t.name));
-    }
-    // TensorProto.DataType FLOAT = 1.
-    if data_type != 1 {
-        return invalid(format!("initializer {:?} has data type {data_type}, expected FLOAT (1)", t.name));
-    }
-    for d in dims {
-        if d < 0 {
-            return invalid(format!("initializer {:?} has a negative dimension", t.name));
-        }
-        t.dims.push(d as usize);
     }
     if let Some(b) = raw {
         if b.len() % 4 != 0 {
-            return invalid(format!("initializer {:?} raw_data length is not a multiple of 4", t.name));
-        }
-        if !t.floats.is_empty() {
-            return invalid(format!("initializer {:?} has both raw_data and float_data", t.name));
+            return invalid(format!("initializer {:?} raw_data length is not a multiple of 4", fields.name));
         }
         t.raw = Some(b);
     }
-    let expect = t.dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-    let Some(expect) = expect else {
-        return invalid(format!("initializer {:?} has dims {:?}, too large", t.name, t.dims));
-    };
-    if t.len() != expect {
-        return invalid(format!(
-            "initializer {:?} holds {} values, its dims {:?} say {expect}",
-            t.name,
-            t.len(),
-            t.dims
-        ));
-    }
+    t.dims = fields.check(raw.is_some(), !t.floats.is_empty(), t.len())?;
+    t.name = fields.name;
     Ok(t)
+}
+
+/// A TensorProto's fields other than its values (raw_data, float_data), as
+/// they are read, and the checks on the whole tensor: shared by
+/// `parse_tensor` and the loader's streamed initializers.
+#[derive(Debug, Default)]
+pub struct TensorFields {
+    pub name: String,
+    dims: Vec<i64>,
+    data_type: u64,
+    external: bool,
+}
+
+impl TensorFields {
+    /// Takes dims, data_type, name or data_location; ignores other fields.
+    pub fn read(&mut self, field: u32, v: &Value) -> Result<()> {
+        match (field, v) {
+            (1, v) => push_ints(v, &mut self.dims, "TensorProto.dims")?,
+            (2, Value::Varint(x)) => self.data_type = *x,
+            (8, Value::Bytes(b)) => self.name = string(b, "tensor name")?,
+            (14, Value::Varint(x)) => self.external = *x == 1,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The dims read so far, if none is negative.
+    pub fn dims(&self) -> Option<Vec<usize>> {
+        self.dims.iter().map(|&d| usize::try_from(d).ok()).collect()
+    }
+
+    /// Checks the whole tensor, which held `values` values, from raw_data
+    /// and/or float_data; returns its dims.
+    pub fn check(&self, raw: bool, floats: bool, values: usize) -> Result<Vec<usize>> {
+        let name = &self.name;
+        if self.external {
+            return invalid(format!("initializer {name:?} uses external data, which this engine does not read"));
+        }
+        // TensorProto.DataType FLOAT = 1.
+        if self.data_type != 1 {
+            return invalid(format!("initializer {name:?} has data type {}, expected FLOAT (1)", self.data_type));
+        }
+        let Some(dims) = self.dims() else {
+            return invalid(format!("initializer {name:?} has a negative dimension"));
+        };
+        if raw && floats {
+            return invalid(format!("initializer {name:?} has both raw_data and float_data"));
+        }
+        let Some(expect) = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) else {
+            return invalid(format!("initializer {name:?} has dims {dims:?}, too large"));
+        };
+        if values != expect {
+            return invalid(format!("initializer {name:?} holds {values} values, its dims {dims:?} say {expect}"));
+        }
+        Ok(dims)
+    }
 }
 
 /// ValueInfoProto: name and, when static, the dims (a symbolic dim is None).

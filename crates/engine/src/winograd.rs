@@ -74,8 +74,10 @@ impl WinogradW {
 /// blocks 1-2 (56 x 56 and 28 x 28: 83% of DenseNet-121's 3x3 multiplies),
 /// 2 elsewhere: F(4x4) on block 3 would save little (14 = 4 ragged tiles of
 /// 4) for 7.5 MiB more weights. In wasm only block 1 (55%): F(4x4) on block 2
-/// as well measured 1% faster in workerd (100 vs 101 ms/image) for 3.9 MiB
-/// more weights, past the Worker's budget of 48 MiB after load.
+/// as well measured 1% faster in workerd (100 vs 101 ms/image; again 0.99x
+/// in three A/B runs with the v128 transforms and the streamed classifier)
+/// for 3.8 MiB more weights: 47.7 MiB after load, at the edge of the
+/// Worker's budget of 48.
 pub fn tile_for(side: usize) -> usize {
     let from = if cfg!(target_arch = "wasm32") { 56 } else { 28 };
     if side >= from {

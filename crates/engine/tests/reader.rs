@@ -66,6 +66,51 @@ fn truncated_empty_and_foreign_files_are_refused() {
     assert!(l.push(&bytes).is_err(), "a failed loader stays failed");
 }
 
+/// The classifier's TensorProto head in the exported file: dims 1000 x 1024,
+/// data_type FLOAT, then its name; raw_data follows.
+const FC_HEAD: &[u8] = b"\x08\xe8\x07\x08\x80\x08\x10\x01B\x11classifier.weight";
+
+#[test]
+fn streamed_initializers_are_checked_like_buffered_ones() {
+    // The classifier (4 MB) is over the loader's 1 MiB: it is read field by
+    // field, its values packed as they arrive.
+    let bytes = model_bytes();
+    let m = model_invalid(&replace_all(&bytes, b"\x10\x01B\x11classifier.weight", b"\x10\x02B\x11classifier.weight"));
+    assert!(m.contains("\"classifier.weight\" has data type 2"), "{m}");
+    // 1000 x 1023: the values no longer fit the dims.
+    let m = model_invalid(&replace_all(&bytes, &FC_HEAD[..6], b"\x08\xe8\x07\x08\xff\x07"));
+    assert!(m.contains("holds 1024000 values, its dims [1000, 1023] say 1023000"), "{m}");
+    let m = model_invalid(&bytes[..bytes.len() - 1_000_001]);
+    assert!(m.contains("truncated"), "{m}");
+}
+
+#[test]
+fn a_streamed_initializer_in_float_data_loads_the_same() {
+    // The classifier's raw_data rewritten as packed float_data (field 4),
+    // which protobuf's field order puts before the name: the same length, so
+    // every enclosing length stays valid. Its values then arrive before its
+    // role is known.
+    let bytes = model_bytes();
+    let at = bytes.windows(FC_HEAD.len()).position(|w| w == FC_HEAD).expect("the classifier in the file");
+    let (dims_type, name) = (at + 8, at + FC_HEAD.len());
+    assert_eq!(&bytes[name..name + 5], b"\x4a\x80\x80\xfa\x01", "raw_data of 4096000 bytes");
+    let values = &bytes[name + 5..name + 5 + 4_096_000];
+    let mut edited = bytes[..dims_type].to_vec();
+    edited.extend_from_slice(b"\x22\x80\x80\xfa\x01");
+    edited.extend_from_slice(values);
+    edited.extend_from_slice(&bytes[dims_type..name]);
+    edited.extend_from_slice(&bytes[name + 5 + 4_096_000..]);
+    assert_eq!(edited.len(), bytes.len());
+
+    let mut l = Engine::loader();
+    for piece in edited.chunks(99_999) {
+        l.push(piece).unwrap();
+    }
+    let input = photo_input("chelsea");
+    let want = Engine::load(&bytes).unwrap().run(&input, 1).unwrap();
+    assert_eq!(l.finish().unwrap().run(&input, 1).unwrap(), want);
+}
+
 #[test]
 fn run_checks_its_arguments() {
     let engine = Engine::load(&model_bytes()).unwrap();
