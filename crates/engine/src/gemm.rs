@@ -237,8 +237,8 @@ pub fn pack_stem(src: &[f32], hin: usize, hout: usize, n0: usize, nc: usize, nr:
     let hw_out = hout * hout;
     let dst = &mut dst[..147 * nr];
     // Output column ox0 + i reads window column 2i + kx, input column 2 ox0 - 3 + 2i + kx.
-    let mut window = [0f32; 2 * STEM_RUN + 6];
-    let mut halves = [[0f32; STEM_RUN + 3]; 2];
+    let mut window = [0f32; 2 * STEM_RUN + 8];
+    let mut halves = [[0f32; STEM_RUN + 4]; 2];
     let mut j = 0;
     while j < nc {
         let n = n0 + j;
@@ -261,15 +261,11 @@ pub fn pack_stem(src: &[f32], hin: usize, hout: usize, n0: usize, nc: usize, nr:
                 window[..lo].fill(0.0);
                 window[hi..w].fill(0.0);
                 let x = (x0 + lo as isize) as usize;
-                window[lo..hi].copy_from_slice(&plane[sy * hin + x..][..hi - lo]);
-                let [even, odd] = &mut halves;
-                for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(window[..w].chunks_exact(2)) {
-                    *e = pair[0];
-                    *o = pair[1];
-                }
+                copy(&mut window[lo..hi], &plane[sy * hin + x..][..hi - lo]);
+                split_even_odd(&window, len + 3, &mut halves);
                 for kx in 0..7 {
                     let half = if kx % 2 == 0 { &halves[0] } else { &halves[1] };
-                    dst[rows + kx * nr..][..len].copy_from_slice(&half[kx / 2..][..len]);
+                    copy(&mut dst[rows + kx * nr..][..len], &half[kx / 2..][..len]);
                 }
             }
         }
@@ -280,6 +276,59 @@ pub fn pack_stem(src: &[f32], hin: usize, hout: usize, n0: usize, nc: usize, nr:
             dst[k * nr + nc..(k + 1) * nr].fill(0.0);
         }
     }
+}
+
+/// `halves[0][i] = window[2i]`, `halves[1][i] = window[2i + 1]` for i < n.
+#[inline(always)]
+fn split_even_odd(window: &[f32; 2 * STEM_RUN + 8], n: usize, halves: &mut [[f32; STEM_RUN + 4]; 2]) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        use core::arch::wasm32::*;
+        // Whole vectors: up to n rounded up to 4, within both arrays.
+        let n4 = n.div_ceil(4) * 4;
+        assert!(2 * n4 <= window.len() && n4 <= STEM_RUN + 4);
+        for i in (0..n4).step_by(4) {
+            // SAFETY: in bounds by the assert; unaligned v128 access is allowed.
+            unsafe {
+                let a = v128_load(window.as_ptr().add(2 * i) as *const v128);
+                let b = v128_load(window.as_ptr().add(2 * i + 4) as *const v128);
+                v128_store(halves[0].as_mut_ptr().add(i) as *mut v128, i32x4_shuffle::<0, 2, 4, 6>(a, b));
+                v128_store(halves[1].as_mut_ptr().add(i) as *mut v128, i32x4_shuffle::<1, 3, 5, 7>(a, b));
+            }
+        }
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        let [even, odd] = halves;
+        for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(window[..2 * n].chunks_exact(2)) {
+            *e = pair[0];
+            *o = pair[1];
+        }
+    }
+}
+
+/// `dst.copy_from_slice(src)` for short runs (the stem's 8 floats in wasm,
+/// the Winograd transforms' rows of 7-56). In wasm a copy of a length known
+/// only at run time is a `memory.copy`, which V8 runs as a call: it cost
+/// more than the copy itself, so wasm copies 4 floats at a time in `v128`s.
+#[inline(always)]
+pub(crate) fn copy(dst: &mut [f32], src: &[f32]) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        use core::arch::wasm32::*;
+        assert_eq!(dst.len(), src.len());
+        let mut d = dst.chunks_exact_mut(4);
+        let mut s = src.chunks_exact(4);
+        for (d4, s4) in (&mut d).zip(&mut s) {
+            // SAFETY: both chunks hold 4 floats.
+            unsafe { v128_store(d4.as_mut_ptr() as *mut v128, v128_load(s4.as_ptr() as *const v128)) };
+        }
+        for (x, &y) in d.into_remainder().iter_mut().zip(s.remainder()) {
+            *x = y;
+        }
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    dst.copy_from_slice(src);
 }
 
 #[cfg(test)]

@@ -197,7 +197,7 @@ unsafe fn tile_rows<const N: usize>(
                 if y < 0 || y as usize >= side {
                     dst.fill(0.0);
                 } else {
-                    dst.copy_from_slice(&plane[y as usize * side..][..side]);
+                    crate::gemm::copy(dst, &plane[y as usize * side..][..side]);
                 }
             }
             let out = v.add(ci * ld_v + (rr - r0) * t);
