@@ -22,11 +22,13 @@
 #   BENCH_FLASK      Flask peers, in order (default "torch onnxruntime"; torch is
 #                    skipped, loudly, when it is not installed)
 #   BENCH_PIN        workerd (default on 2+ cores): the serving process on core 0
-#                    (taskset): workerd for the Worker, gunicorn for Flask; the
-#                    load tool and wrangler dev's own node process (its proxy,
-#                    which a deployed Worker does not have) on core 1, so req/s
-#                    are per core of the server. all: the whole of wrangler dev
-#                    on core 0 (the proxy shares the Worker's core). 0: no pinning
+#                    (taskset): the workerd that runs the Worker, gunicorn for
+#                    Flask; the load tool and wrangler dev's own proxies (its
+#                    node process, and the workerd of its proxy worker that
+#                    listens on the public port and forwards every request;
+#                    a deployed Worker has neither) on core 1, so req/s are
+#                    per core of the server. all: the whole of wrangler dev on
+#                    core 0 (the proxies share the Worker's core). 0: no pinning
 # Output: one JSON line per run, then a table with ratios Worker/Flask, also
 # written to $DENSENET_EDGE_CACHE/bench-worker/<time>.txt.
 set -euo pipefail
@@ -59,19 +61,27 @@ if [[ "$pin" != 0 && "$(nproc)" -ge 2 ]]; then
     say "servers (all of wrangler dev) pinned to core 0, the load tool to core 1: req/s are per core"
   else
     wrangler_cpu=(taskset -c 1)
-    say "servers pinned to core 0 (workerd; gunicorn), wrangler dev's node and the load tool to core 1: req/s are per core"
+    say "servers pinned to core 0 (the Worker's workerd; gunicorn), wrangler dev's proxies (node, its proxy worker's workerd) and the load tool to core 1: req/s are per core"
   fi
 fi
 descendants() { local c; for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
-# Moves every thread of the workerd under wrangler dev (pid $1) to core 0.
+# Moves every thread of the workerd that runs the Worker (under wrangler dev,
+# pid $1) to core 0, and that of wrangler's proxy worker (the workerd
+# listening on the public port $2) to core 1. Until 2026-11-24 20:15 UTC both
+# went to core 0: the proxy's ~2 ms of CPU per request counted against the
+# Worker.
 pin_workerd() {
   local p found=0
   for p in $(descendants "$1"); do
     [[ "$(cat "/proc/$p/comm" 2>/dev/null)" == workerd ]] || continue
-    taskset -a -p -c 0 "$p" >/dev/null
-    found=1
+    if tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- "--socket-addr=entry=127.0.0.1:$2 "; then
+      taskset -a -p -c 1 "$p" >/dev/null
+    else
+      taskset -a -p -c 0 "$p" >/dev/null
+      found=1
+    fi
   done
-  ((found)) || { say "no workerd process under wrangler dev ($1)"; return 1; }
+  ((found)) || { say "no workerd running the Worker under wrangler dev ($1)"; return 1; }
 }
 
 pids=()
@@ -109,7 +119,7 @@ for cfg in "${configs[@]}"; do
     --show-interactive-dev-session=false "${vars[@]}" >"$out_dir/$label.log" 2>&1 &
   pids+=($!)
   wait_http "http://127.0.0.1:$port/health" 90
-  [[ "$pin" != workerd || ${#server_cpu[@]} == 0 ]] || pin_workerd "${pids[-1]}"
+  [[ "$pin" != workerd || ${#server_cpu[@]} == 0 ]] || pin_workerd "${pids[-1]}" "$port"
   t0=$(date +%s%N)
   curl -fsS "http://127.0.0.1:$port/health?load=1" >"$out_dir/$label.health.json"
   say "$label: model loaded in $(( ($(date +%s%N) - t0) / 1000000 )) ms (client side); $(node -e '

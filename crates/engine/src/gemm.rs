@@ -46,10 +46,24 @@ impl PackedA {
         Self::from_fn(m, k, None, mr, |_| 0.0)
     }
 
-    /// Sets element i of the row-major [M][K] weights.
-    pub fn set(&mut self, i: usize, v: f32) {
-        let (row, kk) = (i / self.k, i % self.k);
-        self.data[(row / self.mr * self.k + kk) * self.mr + row % self.mr] = v;
+    /// Sets elements i0, i0 + 1, ... of the row-major [M][K] weights; values
+    /// past M * K are ignored.
+    pub fn set_from(&mut self, i0: usize, values: impl Iterator<Item = f32>) {
+        let (mut row, mut kk) = (i0 / self.k, i0 % self.k);
+        // Where row `row`'s element 0 goes: its panel, then its lane.
+        let at = |row: usize| row / self.mr * self.k * self.mr + row % self.mr;
+        let mut base = at(row);
+        for v in values {
+            if row >= self.m {
+                break;
+            }
+            self.data[base + kk * self.mr] = v;
+            kk += 1;
+            if kk == self.k {
+                (row, kk) = (row + 1, 0);
+                base = at(row);
+            }
+        }
     }
 
     pub fn bytes(&self) -> usize {
@@ -333,6 +347,22 @@ pub(crate) fn copy(dst: &mut [f32], src: &[f32]) {
 
 #[cfg(test)]
 mod tests {
+    /// `set_from` in pieces of any length packs as `from_fn` does, and
+    /// ignores values past the end.
+    #[test]
+    fn set_from_packs_like_from_fn() {
+        let (m, k, mr) = (7, 5, 4);
+        let want = super::PackedA::from_fn(m, k, None, mr, |i| i as f32 + 1.0);
+        let mut got = super::PackedA::zeroed(m, k, mr);
+        let mut i = 0;
+        for piece in [1, 4, 6, 13, 20] {
+            got.set_from(i, (i..i + piece).map(|j| j as f32 + 1.0));
+            i += piece;
+        }
+        assert!(i > m * k);
+        assert_eq!(got.data, want.data);
+    }
+
     /// `pack_stem` against the im2col formula, for panels that start
     /// mid-row, cross rows and images, and end ragged.
     #[test]

@@ -100,15 +100,20 @@ impl Streamed {
         }
         let whole = bytes.chunks_exact(4);
         self.carry.extend_from_slice(whole.remainder());
-        for c in whole {
-            self.push(f32::from_le_bytes(c.try_into().unwrap()));
+        let n = whole.len();
+        let floats = whole.map(|c| f32::from_le_bytes(c.try_into().unwrap()));
+        match &mut self.sink {
+            // Past the end only counts: the check at the end refuses it.
+            Some(Sink::Packed(_, _, a)) => a.set_from(self.values, floats),
+            Some(Sink::Values(vals)) => vals.extend(floats),
+            _ => {}
         }
+        self.values += n;
     }
 
     fn push(&mut self, v: f32) {
         match &mut self.sink {
-            // Past the end only counts: the check at the end refuses it.
-            Some(Sink::Packed(_, _, a)) if self.values < a.m * a.k => a.set(self.values, v),
+            Some(Sink::Packed(_, _, a)) => a.set_from(self.values, std::iter::once(v)),
             Some(Sink::Values(vals)) => vals.push(v),
             _ => {}
         }
