@@ -7,6 +7,10 @@
 //! with the same shuffles was no faster (0.93-1.11x this one). The relaxed
 //! build multiplies and adds in one `f32x4.relaxed_madd`, which V8 lowers to
 //! FMA on FMA hardware.
+//!
+//! Also wasm's own BN + ReLU packer and Winograd transforms: the generic
+//! loops, compiled for wasm, left short loops and scalar shuffles that V8
+//! runs far below what `v128`s do.
 
 use super::{Kernel, KernelKind};
 use core::arch::wasm32::*;
@@ -64,10 +68,9 @@ const ROW: usize = 72;
 /// tile row, its m + 2 input rows are copied into zero-padded rows
 /// (p[x + 1] = row[x]); B^T runs down them on whole vectors, then B across
 /// the columns of 4 tiles that shuffles gather. The same float ops as the
-/// generic loops, so bit for bit. Those took 9.5% of a relaxed wasm run
-/// (Node profile: F(2x2) 5.0%, F(4x4) 4.5%), at about 3 cycles per float
-/// written: their short per-row loops and scalar phase splits do not
-/// vectorise well.
+/// generic loops, so bit for bit. The generic loops took 9.5% of a relaxed
+/// wasm run (Node profile: F(2x2) 5.0%, F(4x4) 4.5%), about 3 cycles per
+/// float written; these take 5.1%.
 #[allow(clippy::too_many_arguments)]
 unsafe fn wino_in(
     mid: &[f32],
