@@ -466,6 +466,10 @@ unsafe fn maxpool3s2(src: &[f32], hin: usize, hout: usize, dst: *mut f32) {
 }
 
 unsafe fn bn_relu_avgpool2(src: &[f32], side: usize, s: f32, h: f32, dst: *mut f32) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if crate::kernels::wasm_bn_relu_avgpool2(src, side, s, h, dst) {
+        return;
+    }
     let half = side / 2;
     let f = |x: f32| relu(x * s + h);
     for oy in 0..half {

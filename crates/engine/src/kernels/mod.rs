@@ -8,6 +8,8 @@ mod neon;
 mod portable;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) use wasm::bn_relu_avgpool2 as wasm_bn_relu_avgpool2;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
