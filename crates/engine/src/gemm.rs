@@ -41,7 +41,7 @@ impl PackedA {
         PackedA { m, k, mr, data, bias: b }
     }
 
-    /// All zeros, for weights that arrive one value at a time (`set`).
+    /// All zeros, for weights whose values arrive in pieces (`set_from`).
     pub fn zeroed(m: usize, k: usize, mr: usize) -> PackedA {
         Self::from_fn(m, k, None, mr, |_| 0.0)
     }

@@ -72,8 +72,10 @@ impl Streamed {
         self.sink = Some(match roles.get(name) {
             _ if name.is_empty() => Sink::Values(Vec::new()),
             None => Sink::Dropped,
-            Some(&role) => match (role, self.fields.dims(), values) {
-                (Role::Conv0W | Role::Conv1W(..) | Role::TransW(_) | Role::FcW, Some(d), Some(n))
+            // A 3x3 conv's weights may become Winograd matrices: those take
+            // the buffered path.
+            Some(&role) => match (role.is_weight() && !matches!(role, Role::Conv2W(..)), self.fields.dims(), values) {
+                (true, Some(d), Some(n))
                     if d.len() >= 2
                         && !d.contains(&0)
                         && d.iter().try_fold(1usize, |a, &x| a.checked_mul(x)) == Some(n) =>
@@ -450,11 +452,10 @@ impl Loader {
             // Not used by any node: nothing to keep.
             return Ok(());
         };
-        let packed = matches!(role, Role::Conv0W | Role::Conv1W(..) | Role::Conv2W(..) | Role::TransW(_) | Role::FcW);
         let stored = if let (Role::Conv2W(b, _), true, &[o, i, 3, 3]) = (role, self.winograd, t.dims.as_slice()) {
             let tile = winograd::tile_for(block_side(b));
             Stored::Winograd(t.dims.clone(), WinogradW::new(|j| t.get(j), o, i, tile, self.kern.mr))
-        } else if packed {
+        } else if role.is_weight() {
             if t.dims.len() < 2 || t.dims.contains(&0) {
                 return invalid(format!("weight {:?} has dims {:?}", t.name, t.dims));
             }

@@ -72,6 +72,14 @@ pub enum Role {
     FcB,
 }
 
+impl Role {
+    /// A conv's or the classifier's weight matrix, which the loader packs
+    /// into the kernel's layout (the rest are kept as plain floats).
+    pub fn is_weight(self) -> bool {
+        matches!(self, Role::Conv0W | Role::Conv1W(..) | Role::Conv2W(..) | Role::TransW(_) | Role::FcW)
+    }
+}
+
 impl Topology {
     pub fn roles(&self) -> Vec<(String, Role)> {
         let mut r = vec![(self.conv0_w.clone(), Role::Conv0W), (self.conv0_b.clone(), Role::Conv0B)];
