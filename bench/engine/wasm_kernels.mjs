@@ -1,7 +1,9 @@
 // Micro-benchmark of the wasm GEMM kernel (crates/engine/examples/wasm_check.rs,
 // gemm_bench) on DenseNet's shapes, B packed per panel as in the network:
-// GFLOP/s, best of 5. The relaxed build needs --experimental-wasm-relaxed-simd
-// in Node 20:
+// GFLOP/s, best of 5; then the Winograd transforms (wino_bench): time per
+// layer and per image. Compare the GFLOP/s with the machine's 128-bit FMA
+// peak (`cargo run --release -p densenet-edge-engine --example fma_peak`).
+// The relaxed build needs --experimental-wasm-relaxed-simd in Node 20:
 //   read -r SIMD RELAXED < <(scripts/build-engine-wasm.sh)
 //   node --experimental-wasm-relaxed-simd bench/engine/wasm_kernels.mjs $RELAXED
 import { readFileSync } from "node:fs";
@@ -36,4 +38,27 @@ for (const [i, [what, m, k, n, src]] of [...shapes, ...shapes].entries()) {
   }
   if (i < shapes.length) continue;
   console.log(`${what.padEnd(30)} M=${String(m).padEnd(4)} K=${String(k).padEnd(4)} N=${String(n).padEnd(5)} ${(flops / best / 1e6).toFixed(1).padStart(6)} GFLOP/s`);
+}
+
+// The Winograd transforms of one conv2 (128 channels in, 32 out), per layer
+// and per image (times the block's conv2 count: 6, 12, 24, 16).
+const transforms = [
+  ["block1 F(4x4)", 56, 4, 6],
+  ["block2 F(2x2)", 28, 2, 12],
+  ["block3 F(2x2)", 14, 2, 24],
+  ["block4 F(2x2)", 7, 2, 16],
+];
+for (const [pass, out] of [["input", 0], ["output", 1]]) {
+  for (const [i, [what, side, tile, layers]] of [...transforms, ...transforms].entries()) {
+    const reps = Math.max(5, Math.round(2e5 / (side * side)));
+    x.wino_bench(side, tile, out, 1);
+    let best = Infinity;
+    for (let r = 0; r < 5; r++) {
+      const t = performance.now();
+      x.wino_bench(side, tile, out, reps);
+      best = Math.min(best, (performance.now() - t) / reps);
+    }
+    if (i < transforms.length) continue;
+    console.log(`Winograd ${pass.padEnd(6)} transform, ${what.padEnd(14)} ${(best * 1000).toFixed(0).padStart(5)} us/layer, ${(best * layers).toFixed(2)} ms/image`);
+  }
 }

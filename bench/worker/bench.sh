@@ -29,6 +29,11 @@
 #                    a deployed Worker has neither) on core 1, so req/s are
 #                    per core of the server. all: the whole of wrangler dev on
 #                    core 0 (the proxies share the Worker's core). 0: no pinning
+#   BENCH_DIRECT     1: also load each Worker on its own workerd's socket,
+#                    past wrangler's proxy worker (rows "<worker>-direct"; the
+#                    same isolate, checked by its id). Not a headline figure:
+#                    it shows what the proxy adds to latency (about 3 ms per
+#                    request at concurrency 1 on 2026-11-24). Default 0
 # Output: one JSON line per run, then a table with ratios Worker/Flask, also
 # written to $DENSENET_EDGE_CACHE/bench-worker/<time>.txt.
 set -euo pipefail
@@ -83,6 +88,24 @@ pin_workerd() {
   done
   ((found)) || { say "no workerd running the Worker under wrangler dev ($1)"; return 1; }
 }
+# The URL of the Worker's own workerd (under wrangler dev, pid $1, public port
+# $2): the listening socket that answers /health for the same isolate.
+direct_url() {
+  local p port want
+  want="$(curl -fsS "http://127.0.0.1:$2/health" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).isolate.id))')"
+  for p in $(descendants "$1"); do
+    [[ "$(cat "/proc/$p/comm" 2>/dev/null)" == workerd ]] || continue
+    tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- "--socket-addr=entry=127.0.0.1:$2 " && continue
+    for port in $(ss -Hltnp | grep "pid=$p," | grep -o '127\.0\.0\.1:[0-9]*' | cut -d: -f2); do
+      if curl -fsS --max-time 5 "http://127.0.0.1:$port/health" 2>/dev/null | grep -q "\"id\":\"$want\""; then
+        echo "http://127.0.0.1:$port"
+        return 0
+      fi
+    done
+  done
+  say "no socket of the Worker's workerd answers for isolate $want"
+  return 1
+}
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -f "$results"; }
@@ -126,6 +149,11 @@ for cfg in "${configs[@]}"; do
     const h = require(process.argv[1]);
     console.log(`server: load ${JSON.stringify(h.load)}, wasm memory after load ${(h.memory.wasm_bytes_after_load / 2 ** 20).toFixed(1)} MiB`);' "$out_dir/$label.health.json")"
   servers+=("$label http://127.0.0.1:$port")
+  if [[ "${BENCH_DIRECT:-0}" == 1 ]]; then
+    url="$(direct_url "${pids[-1]}" "$port")"
+    say "$label-direct: the same isolate on $url (wrangler's proxy worker bypassed)"
+    servers+=("$label-direct $url")
+  fi
 done
 
 # --- the tutorial's Flask server ----------------------------------------------
@@ -217,5 +245,8 @@ for (const r of rows) {
 }
 console.log('req/s: answered requests (200 with a class) per second; refusals (e.g. 503 under coalescing admission) are in errors, not in req/s.');
 console.log('x PEER: Worker req/s / PEER req/s, Worker p50 / PEER p50, same concurrency (higher req/s, lower p50 is better for the Worker).');
+if (rows.some((r) => r.label.endsWith('-direct'))) {
+  console.log("*-direct: the same Worker isolate on its own workerd's socket, past wrangler dev's proxy worker; for what the proxy adds, not a headline figure.");
+}
 JS
 say "report: $report"
