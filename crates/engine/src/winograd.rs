@@ -70,17 +70,14 @@ impl WinogradW {
     }
 }
 
-/// The output tile for 3x3 convs on maps of `side`. Natively 4 on DenseNet's
-/// blocks 1-2 (56 x 56 and 28 x 28: 83% of DenseNet-121's 3x3 multiplies),
-/// 2 elsewhere: F(4x4) on block 3 would save little (14 = 4 ragged tiles of
-/// 4) for 7.5 MiB more weights. In wasm only block 1 (55%): F(4x4) on block 2
-/// as well measured 1% faster in workerd (100 vs 101 ms/image; again 0.99x
-/// in three A/B runs with the v128 transforms and the streamed classifier)
-/// for 3.8 MiB more weights: 47.7 MiB after load, at the edge of the
-/// Worker's budget of 48.
+/// The output tile for 3x3 convs on maps of `side`: 4 on DenseNet's blocks
+/// 1-2 (56 x 56 and 28 x 28: 83% of DenseNet-121's 3x3 multiplies), 2
+/// elsewhere: F(4x4) on block 3 would save little (14 = 4 ragged tiles of 4)
+/// for 7.5 MiB more weights. In wasm, F(4x4) on block 2 costs 3.8 MiB of
+/// weights (Worker: 46 MiB after load, its budget 48) and saves 1-2% of the
+/// time (workerd A/B: 0.98 / 0.99 / 0.98x, 88-90 vs 90-91 ms/image).
 pub fn tile_for(side: usize) -> usize {
-    let from = if cfg!(target_arch = "wasm32") { 56 } else { 28 };
-    if side >= from {
+    if side >= 28 {
         4
     } else {
         2
