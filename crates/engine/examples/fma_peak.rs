@@ -42,7 +42,8 @@ mod x86 {
     }
     fma_loop!("fma", xmm, xmm_reg);
     fma_loop!("fma,avx", ymm, ymm_reg);
-    fma_loop!("avx512f", zmm, zmm_reg);
+    // vxorps on zmm registers is AVX-512 DQ.
+    fma_loop!("avx512f,avx512dq", zmm, zmm_reg);
 
     /// What, whether this CPU has it, f32 lanes, the loop.
     type Run = (&'static str, bool, usize, unsafe fn());
@@ -51,7 +52,12 @@ mod x86 {
         let runs: [Run; 3] = [
             ("128-bit (xmm; what wasm's f32x4 FMA runs on)", is_x86_feature_detected!("fma"), 4, xmm),
             ("256-bit (ymm, AVX2+FMA)", is_x86_feature_detected!("fma"), 8, ymm),
-            ("512-bit (zmm, AVX-512)", is_x86_feature_detected!("avx512f"), 16, zmm),
+            (
+                "512-bit (zmm, AVX-512)",
+                is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq"),
+                16,
+                zmm,
+            ),
         ];
         for (what, have, lanes, f) in runs {
             if !have {
