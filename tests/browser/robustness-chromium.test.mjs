@@ -5,7 +5,7 @@
 // Cache API failures that must not fail a model that loaded.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -183,5 +183,6 @@ test("the page's Web Worker: an image that traps the wasm gets a clear error, th
     assert.equal(onnxRequests.length, requestsBefore, 'the model was reloaded from the Cache API, not downloaded');
   } finally {
     context.off('request', onRequest);
+    await rm(dir, { recursive: true, force: true });
   }
 });

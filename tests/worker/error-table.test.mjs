@@ -4,7 +4,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -115,6 +115,7 @@ describe('every row, produced', () => {
       workers.push(w);
       assert.equal(await record(await post(b, await file('photos/rocket.jpg'))), code);
     }
+    rmSync(dir, { recursive: true, force: true });
   });
 
   test('each row produced with its status', () => {

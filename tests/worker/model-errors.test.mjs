@@ -4,7 +4,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -60,6 +60,7 @@ describe('model bytes that are not what the manifest says', () => {
     execFileSync(wranglerBin, ['r2', 'object', 'put', '--local', 'densenet-edge-models/densenet121-tampered.json', '--file', tampered], {
       cwd: workerDir, stdio: ['ignore', 'ignore', 'inherit'],
     });
+    rmSync(dir, { recursive: true, force: true });
     let base;
     ({ worker, base } = await startWorker({ MODEL: 'densenet121-tampered' }));
     const res = await predict(base);
