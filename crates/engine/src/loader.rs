@@ -98,12 +98,15 @@ impl Streamed {
             }
             let v = f32::from_le_bytes(self.carry[..].try_into().unwrap());
             self.carry.clear();
-            self.push(v);
+            self.push(std::iter::once(v));
         }
         let whole = bytes.chunks_exact(4);
         self.carry.extend_from_slice(whole.remainder());
-        let n = whole.len();
-        let floats = whole.map(|c| f32::from_le_bytes(c.try_into().unwrap()));
+        self.push(whole.map(|c| f32::from_le_bytes(c.try_into().unwrap())));
+    }
+
+    fn push(&mut self, floats: impl ExactSizeIterator<Item = f32>) {
+        let n = floats.len();
         match &mut self.sink {
             // Past the end only counts: the check at the end refuses it.
             Some(Sink::Packed(_, _, a)) => a.set_from(self.values, floats),
@@ -111,15 +114,6 @@ impl Streamed {
             _ => {}
         }
         self.values += n;
-    }
-
-    fn push(&mut self, v: f32) {
-        match &mut self.sink {
-            Some(Sink::Packed(_, _, a)) => a.set_from(self.values, std::iter::once(v)),
-            Some(Sink::Values(vals)) => vals.push(v),
-            _ => {}
-        }
-        self.values += 1;
     }
 }
 
@@ -375,7 +369,7 @@ impl Loader {
                     (4, Value::I32(x)) => {
                         st.floats = true;
                         st.open_sink(&self.roles, self.kern.mr, None);
-                        st.push(f32::from_bits(x));
+                        st.push(std::iter::once(f32::from_bits(x)));
                     }
                     (f, v) => st.fields.read(f, &v)?,
                 }
