@@ -45,9 +45,7 @@ pub async fn read(req: &Request, declared: Option<usize>, max: usize) -> Result<
         if bytes.length() as usize > n {
             return Err(too_large("the request body".into(), n));
         }
-        let mut body = vec![0; bytes.length() as usize];
-        bytes.copy_to(&mut body);
-        return Ok(body);
+        return Ok(bytes.to_vec());
     }
     let Some(stream) = req.inner().body() else {
         return Ok(Vec::new());
