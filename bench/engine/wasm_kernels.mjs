@@ -44,7 +44,7 @@ for (const [i, [what, m, k, n, src]] of [...shapes, ...shapes].entries()) {
 // and per image (times the block's conv2 count: 6, 12, 24, 16).
 const transforms = [
   ["block1 F(4x4)", 56, 4, 6],
-  ["block2 F(2x2)", 28, 2, 12],
+  ["block2 F(4x4)", 28, 4, 12],
   ["block3 F(2x2)", 14, 2, 24],
   ["block4 F(2x2)", 7, 2, 16],
 ];

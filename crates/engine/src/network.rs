@@ -7,6 +7,10 @@
 //!
 //! Threads run the same plan (SPMD): each takes its share of every GEMM's
 //! column panels or of every pooling's planes, and a barrier separates steps.
+//! The stages that run image by image (the stem and the blocks with large
+//! maps) are the exception when a batch has an image for every thread: then
+//! each thread takes whole images through them alone, in buffers of its own,
+//! with no barrier until the batch meets again in the first folded block.
 
 use crate::gemm::{self, share, PackedA, Ptr, B};
 use crate::kernels::Kernel;
@@ -88,8 +92,21 @@ pub struct Workspace {
     pooled: Vec<f32>,
     feats: Vec<f32>,
     logits: Vec<f32>,
-    /// Per thread: GEMM panel scratch, Winograd chunk buffers.
-    threads: Vec<(Vec<f32>, Vec<f32>)>,
+    threads: Vec<ThreadWs>,
+}
+
+#[derive(Default)]
+struct ThreadWs {
+    /// GEMM panel scratch.
+    scratch: Vec<f32>,
+    /// Winograd chunk buffers.
+    wino: Vec<f32>,
+    /// The per-image stages' buffers of a thread that runs images alone
+    /// (thread 0 uses the shared ones).
+    stem: Vec<f32>,
+    blocks: Vec<Vec<f32>>,
+    mid: Vec<f32>,
+    pooled: Vec<f32>,
 }
 
 fn sized(v: &mut Vec<f32>, len: usize) -> Ptr {
@@ -99,6 +116,7 @@ fn sized(v: &mut Vec<f32>, len: usize) -> Ptr {
     Ptr(v.as_mut_ptr())
 }
 
+#[derive(Clone)]
 struct Bufs {
     stem: Ptr,
     blocks: Vec<Ptr>,
@@ -142,25 +160,34 @@ impl Net {
         }
     }
 
+    /// Lengths of the `mid` and `pooled` buffers for blocks `bis` holding
+    /// `groups[bi]` images each.
+    fn scratch_lens(&self, groups: &[usize], bis: std::ops::Range<usize>) -> (usize, usize) {
+        let (mut mid, mut pooled) = (0, 0);
+        for bi in bis {
+            let (b, g) = (&self.blocks[bi], groups[bi]);
+            for l in &b.layers {
+                mid = mid.max(l.conv1.m * g * b.side * b.side);
+            }
+            if bi < self.trans.len() {
+                pooled = pooled.max(b.c_out * g * (b.side / 2) * (b.side / 2));
+            }
+        }
+        (mid, pooled)
+    }
+
     /// Logits [batch][classes] for images [batch][3][224][224].
     pub fn forward(&self, input: &[f32], batch: usize, threads: usize, ws: &mut Workspace) -> Vec<f32> {
-        let groups: Vec<usize> = (0..self.blocks.len()).map(|b| self.group(b, batch)).collect();
-        let mid_len = self
-            .blocks
-            .iter()
-            .zip(&groups)
-            .flat_map(|(b, g)| b.layers.iter().map(move |l| l.conv1.m * g * b.side * b.side))
-            .max()
-            .unwrap_or(0);
-        let pooled_len = self
-            .blocks
-            .iter()
-            .zip(&groups)
-            .zip(&self.trans)
-            .map(|((b, g), _)| b.c_out * g * (b.side / 2) * (b.side / 2))
-            .max()
-            .unwrap_or(0);
-        ws.blocks.resize_with(self.blocks.len(), Vec::new);
+        let nb = self.blocks.len();
+        let groups: Vec<usize> = (0..nb).map(|b| self.group(b, batch)).collect();
+        // Leading blocks that run image by image (all blocks run so at batch 1,
+        // but then as the one group).
+        let split = if batch == 1 { 0 } else { groups.iter().take_while(|&&g| g == 1).count() };
+        let threads = threads.max(1);
+        // Images that threads take alone through the per-image stages.
+        let solo = if threads > 1 && split > 0 { batch - batch % threads } else { 0 };
+        let (mid_len, pooled_len) = self.scratch_lens(&groups, 0..nb);
+        ws.blocks.resize_with(nb, Vec::new);
         // Every value a step reads was written earlier in the same run, so
         // buffers kept from an earlier run need no clearing.
         let bufs = Bufs {
@@ -176,10 +203,25 @@ impl Net {
             feats: sized(&mut ws.feats, batch * self.fc.k),
             logits: sized(&mut ws.logits, self.classes() * batch),
         };
-        let threads = threads.max(1);
         ws.threads.resize_with(threads, Default::default);
         let barrier = Barrier::new(threads);
-        let run = |t: usize, own: &mut (Vec<f32>, Vec<f32>)| {
+        let run = |t: usize, own: &mut ThreadWs| {
+            // A thread's own buffers for its solo images: the shared ones
+            // for thread 0, fresh ones (sized for one image) for the others.
+            let mine = if solo > 0 && t > 0 {
+                let (mid, pooled) = self.scratch_lens(&groups, 0..split);
+                own.blocks.resize_with(split, Vec::new);
+                let mut b = bufs.clone();
+                b.stem = sized(&mut own.stem, self.stem.m * STEM_OUT * STEM_OUT);
+                for (bi, v) in own.blocks.iter_mut().enumerate() {
+                    let blk = &self.blocks[bi];
+                    b.blocks[bi] = sized(v, blk.c_out * blk.side * blk.side);
+                }
+                (b.mid, b.pooled) = (sized(&mut own.mid, mid), sized(&mut own.pooled, pooled));
+                b
+            } else {
+                bufs.clone()
+            };
             let mut ctx = Ctx {
                 net: self,
                 bufs: &bufs,
@@ -188,11 +230,11 @@ impl Net {
                 t,
                 nt: threads,
                 barrier: &barrier,
-                scratch: std::mem::take(&mut own.0),
-                wino: std::mem::take(&mut own.1),
+                scratch: std::mem::take(&mut own.scratch),
+                wino: std::mem::take(&mut own.wino),
             };
-            unsafe { ctx.all(input) };
-            *own = (ctx.scratch, ctx.wino);
+            unsafe { ctx.all(input, split, solo, &mine) };
+            (own.scratch, own.wino) = (ctx.scratch, ctx.wino);
         };
         let (first, rest) = ws.threads.split_first_mut().unwrap();
         if threads == 1 {
@@ -274,30 +316,49 @@ impl Ctx<'_> {
         (if g == 1 { 0 } else { img * hw }, g * hw)
     }
 
-    unsafe fn all(&mut self, input: &[f32]) {
-        let nb = self.net.blocks.len();
-        // Leading blocks that run image by image.
-        let split = self.groups.iter().take_while(|&&g| g == 1 && self.batch > 1).count();
-        let split = if self.batch == 1 { 0 } else { split };
+    /// The whole network. Blocks `..split` run image by image; images
+    /// `..solo` go through them one thread each (thread t takes t, t + nt,
+    /// ...) in the buffers `mine`, the rest with every thread sharing each step.
+    unsafe fn all(&mut self, input: &[f32], split: usize, solo: usize, mine: &Bufs) {
         let timed = self.t == 0;
-        for img in 0..self.batch {
-            stages::time(timed, 0, || self.stem(&input[img * 3 * IMAGE * IMAGE..][..3 * IMAGE * IMAGE], img));
-            if self.batch > 1 {
-                for bi in 0..split {
-                    stages::time(timed, 1 + bi, || {
-                        self.block(bi, 1);
-                        self.transition_or_head(bi, 1, img);
-                    });
-                }
+        if solo > 0 {
+            let one = Barrier::new(1);
+            let mut alone = Ctx {
+                bufs: mine,
+                t: 0,
+                nt: 1,
+                barrier: &one,
+                scratch: std::mem::take(&mut self.scratch),
+                wino: std::mem::take(&mut self.wino),
+                ..*self
+            };
+            for img in (self.t..solo).step_by(self.nt) {
+                alone.image(input, img, split, timed);
             }
+            (self.scratch, self.wino) = (alone.scratch, alone.wino);
+            self.barrier.wait();
         }
-        for bi in split..nb {
+        for img in solo..self.batch {
+            self.image(input, img, split, timed);
+        }
+        for bi in split..self.net.blocks.len() {
             stages::time(timed, 1 + bi, || {
                 self.block(bi, self.groups[bi]);
                 self.transition_or_head(bi, self.groups[bi], 0);
             });
         }
         self.classifier();
+    }
+
+    /// Image `img` through the stem and blocks `..split`.
+    unsafe fn image(&mut self, input: &[f32], img: usize, split: usize, timed: bool) {
+        stages::time(timed, 0, || self.stem(&input[img * 3 * IMAGE * IMAGE..][..3 * IMAGE * IMAGE], img));
+        for bi in 0..split {
+            stages::time(timed, 1 + bi, || {
+                self.block(bi, 1);
+                self.transition_or_head(bi, 1, img);
+            });
+        }
     }
 
     unsafe fn stem(&mut self, image: &[f32], img: usize) {

@@ -65,9 +65,16 @@ fn chunked_loading_and_threads_give_identical_logits() {
     let a = whole.run(&input, 2).unwrap();
     let b = chunked.run(&input, 2).unwrap();
     assert_eq!(a, b);
-    chunked.set_threads(2).unwrap();
-    let c = chunked.run(&input, 2).unwrap();
-    assert_eq!(a, c, "threads change no arithmetic");
+    // Threads change no arithmetic, whether they share every step or take
+    // whole images alone (batch 3 on 2 threads: both, one image each alone,
+    // then the third together).
+    let three = [&input[..], &input[..densenet_engine::INPUT_LEN]].concat();
+    let one_thread = chunked.run(&three, 3).unwrap();
+    for threads in [2, 3, 4] {
+        chunked.set_threads(threads).unwrap();
+        assert_eq!(a, chunked.run(&input, 2).unwrap(), "{threads} threads, batch 2");
+        assert_eq!(one_thread, chunked.run(&three, 3).unwrap(), "{threads} threads, batch 3");
+    }
     let single = whole.run(&input[..densenet_engine::INPUT_LEN], 1).unwrap();
     assert!(max_abs_diff(&single, &a[..1000]) <= 1e-5);
 }
