@@ -1,8 +1,9 @@
 //! GFLOP/s of every kernel this machine has on DenseNet-shaped GEMMs
-//! (1 thread, B packed per panel as in the network, packing time included).
+//! (1 thread, B packed per panel as in the network, packing time included),
+//! then the time of its Winograd transforms per layer and per image.
 //! `cargo run --release -p densenet-edge-engine --example kernels`
 
-use densenet_engine::bench_api::{gemm, pack_plain, PackedA, Ptr, B};
+use densenet_engine::bench_api::{gemm, pack_plain, winograd_transforms, PackedA, Ptr, B};
 use densenet_engine::KernelKind;
 use std::time::Instant;
 
@@ -60,6 +61,34 @@ fn main() {
                 flops / best / 1e9,
                 flops / best_cpu / 1e9
             );
+        }
+    }
+    // (what, side, tile, conv2s per image): the tiles the network uses natively.
+    let transforms = [
+        ("block1 F(4x4)", 56, 4, 6),
+        ("block2 F(4x4)", 28, 4, 12),
+        ("block3 F(2x2)", 14, 2, 24),
+        ("block4 F(2x2)", 7, 2, 16),
+    ];
+    for kind in KernelKind::available() {
+        let kern = kind.kernel().unwrap();
+        for (pass, out) in [("input ", false), ("output", true)] {
+            for &(what, side, tile, layers) in &transforms {
+                let reps = (200_000 / (side * side)).max(5);
+                winograd_transforms(&kern, side, tile, out, 1);
+                let mut best = f64::MAX;
+                for _ in 0..5 {
+                    let c0 = cpu_s();
+                    winograd_transforms(&kern, side, tile, out, reps);
+                    best = best.min((cpu_s() - c0) / reps as f64);
+                }
+                println!(
+                    "{:<22} Winograd {pass} transform, {what:<14} {:6.0} us/layer, {:5.2} ms/image (CPU time)",
+                    kind.name(),
+                    best * 1e6,
+                    best * 1e3 * layers as f64
+                );
+            }
         }
     }
 }

@@ -258,34 +258,8 @@ pub extern "C" fn gemm_bench(m: usize, k: usize, n: usize, src: u32, reps: usize
 }
 
 /// The micro-benchmark of this build's Winograd transforms (wasm_kernels.mjs
-/// times it): `reps` times, one DenseNet conv2's input transform (128
-/// channels) or output transform (32 channels, `out` = 1) of a side x side
-/// map, cut into chunks of about 64 tiles (56 for F(4x4)) as the network's
-/// plan does, each chunk's matrices `cin * cols + 64` floats apart.
+/// times it): `bench_api::winograd_transforms` with the best kernel.
 #[no_mangle]
 pub extern "C" fn wino_bench(side: usize, tile: usize, out: u32, reps: usize) -> f32 {
-    let kern = KernelKind::best().kernel().unwrap();
-    let (cin, cout, t) = (128, 32, side.div_ceil(tile));
-    let per = ((if tile == 4 { 56 } else { 64 }) / t).max(1).min(t);
-    let cols = (per * t).next_multiple_of(kern.nr);
-    let points = (tile + 2) * (tile + 2);
-    let ld = side * side;
-    let channels = if out == 1 { cout } else { cin };
-    let stride = channels * cols + 64;
-    let mid: Vec<f32> = (0..cin * ld).map(|i| ((i * 17) % 89) as f32 / 89.0 - 0.5).collect();
-    let mut v = vec![0.5f32; points * stride];
-    let mut dst = vec![0f32; cout * ld];
-    for _ in 0..reps {
-        for r0 in (0..t).step_by(per) {
-            let r1 = (r0 + per).min(t);
-            unsafe {
-                if out == 1 {
-                    (kern.wino_out)(&v, side, tile, cout, stride, r0, r1, cols, dst.as_mut_ptr(), ld)
-                } else {
-                    (kern.wino_in)(&mid, ld, side, tile, cin, stride, r0, r1, v.as_mut_ptr(), cols)
-                }
-            }
-        }
-    }
-    v[points * stride - 1] + dst[cout * ld - 1]
+    densenet_engine::bench_api::winograd_transforms(&KernelKind::best().kernel().unwrap(), side, tile, out == 1, reps)
 }
