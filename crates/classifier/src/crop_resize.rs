@@ -137,12 +137,18 @@ impl Plan {
         let cells = (self.rows() * self.horizontal.count * 3) as u64;
         let accumulators = if self.orientation.transpose { cells * 4 } else { 0 };
         let stored_row = self.stored.0 as u64 * 3;
+        // A mirrored row's upright copy (horizontal pass).
+        let flipped = if self.orientation.flip_x && !self.orientation.transpose { stored_row } else { 0 };
+        // The vertical pass's sums of one output row.
+        let row_sums = (self.horizontal.count * 3 * 4) as u64;
         let output = (self.crop * self.crop * 3) as u64;
         self.horizontal.coeffs.heap_bytes()
             + self.vertical.coeffs.heap_bytes()
             + cells
             + accumulators
             + stored_row
+            + flipped
+            + row_sums
             + output
     }
 
@@ -165,26 +171,35 @@ impl Plan {
         let (lo, hi) = (self.vertical.in_lo, self.vertical.in_hi);
         let mut out = vec![0u8; (hi - lo) * cw * 3];
         let mut row = vec![0u8; sw * 3];
+        // A mirrored image's upright row, pixels reversed once per row.
+        let mut flipped = if self.orientation.flip_x { vec![0u8; sw * 3] } else { Vec::new() };
         for sy in 0..sh {
             src.next_row(&mut row)?;
             let y = if self.orientation.flip_y { sh - 1 - sy } else { sy };
             if y < lo || y >= hi {
                 continue;
             }
+            let upright = if self.orientation.flip_x {
+                for (f, p) in flipped.chunks_exact_mut(3).zip(row.chunks_exact(3).rev()) {
+                    f.copy_from_slice(p);
+                }
+                &flipped
+            } else {
+                &row
+            };
             let dst = &mut out[(y - lo) * cw * 3..(y - lo + 1) * cw * 3];
-            for j in 0..cw {
+            for (j, d) in dst.chunks_exact_mut(3).enumerate() {
                 let (min, k) = self.horizontal.coeffs.of(j);
-                let mut acc = [HALF; 3];
-                for (i, &w) in k.iter().enumerate() {
-                    let x = min + i;
-                    let sx = if self.orientation.flip_x { sw - 1 - x } else { x };
-                    let p = &row[sx * 3..sx * 3 + 3];
+                // Pillow's 8-bit passes sum in 32-bit ints (bilinear weights
+                // are non-negative: at most HALF + 255 * 2^22).
+                let mut acc = [HALF as i32; 3];
+                for (p, &w) in upright[min * 3..(min + k.len()) * 3].chunks_exact(3).zip(k) {
                     for c in 0..3 {
-                        acc[c] += p[c] as i64 * w as i64;
+                        acc[c] += p[c] as i32 * w;
                     }
                 }
                 for c in 0..3 {
-                    dst[j * 3 + c] = clip8(acc[c]);
+                    d[c] = clip8(acc[c] as i64);
                 }
             }
         }
@@ -229,23 +244,27 @@ impl Plan {
         Ok(acc.into_iter().map(|v| clip8(v as i64)).collect())
     }
 
+    /// Whole rows at a time: the same sums as Pillow's per-pixel loop, in
+    /// loops over contiguous bytes that the compiler vectorises.
     fn vertical_pass(&self, columns: &[u8]) -> RgbImage {
-        let cw = self.horizontal.count;
+        let len = self.horizontal.count * 3;
         let lo = self.vertical.in_lo;
         let mut out = RgbImage::new(self.crop as u32, self.crop as u32);
+        let mut acc = vec![0i32; len];
+        let raw: &mut [u8] = &mut out;
         for i in 0..self.vertical.count {
             let (min, k) = self.vertical.coeffs.of(i);
-            let oy = (self.vertical.out_first + i) as u32;
-            for j in 0..cw {
-                let mut acc = [HALF; 3];
-                for (t, &w) in k.iter().enumerate() {
-                    let p = &columns[((min + t - lo) * cw + j) * 3..((min + t - lo) * cw + j) * 3 + 3];
-                    for c in 0..3 {
-                        acc[c] += p[c] as i64 * w as i64;
-                    }
+            acc.fill(HALF as i32);
+            for (t, &w) in k.iter().enumerate() {
+                let src = &columns[(min + t - lo) * len..][..len];
+                for (a, &p) in acc.iter_mut().zip(src) {
+                    *a += p as i32 * w;
                 }
-                let ox = (self.horizontal.out_first + j) as u32;
-                out.put_pixel(ox, oy, image::Rgb([clip8(acc[0]), clip8(acc[1]), clip8(acc[2])]));
+            }
+            let oy = self.vertical.out_first + i;
+            let dst = &mut raw[(oy * self.crop + self.horizontal.out_first) * 3..][..len];
+            for (d, &a) in dst.iter_mut().zip(&acc) {
+                *d = clip8(a as i64);
             }
         }
         out

@@ -167,6 +167,13 @@ fn idat_bytes(bytes: &[u8]) -> u64 {
 fn convert(color: ColorType, depth: BitDepth, src: &[u8], row: &mut [u8]) {
     let channels = color.samples();
     let bytes = if depth == BitDepth::Sixteen { 2 } else { 1 };
+    if channels == 3 && bytes == 1 {
+        // Already RGB: the pixel loop took 0.5 ms of a 451x300 photo's 3.4 ms
+        // decode in wasm (Node profile of the npm package).
+        let n = row.len().min(src.len());
+        row[..n].copy_from_slice(&src[..n]);
+        return;
+    }
     for (px, out) in src.chunks_exact(channels * bytes).zip(row.chunks_exact_mut(3)) {
         match channels {
             1 | 2 => out.fill(px[0]),
