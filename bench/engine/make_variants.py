@@ -2,10 +2,11 @@
 """References for the engine's extra tests, written outside the clone
 (default ~/.cache/densenet-edge/engine-refs, or $DENSENET_ENGINE_REFS):
 
-- densenet169-random.onnx: torchvision's DenseNet-169 graph (blocks 6/12/32/32)
-  with seeded random weights, built like model/make_random_densenet.py does
-  DenseNet-121 (same Builder, same node and initializer naming);
-- for it and for model/build/densenet121-random.onnx: onnxruntime logits of a
+- densenet169-random.onnx and densenet201-random.onnx: torchvision's
+  DenseNet-169 and -201 graphs (blocks 6/12/32/32 and 6/12/48/32) with seeded
+  random weights, built like model/make_random_densenet.py does DenseNet-121
+  (same Builder, same node and initializer naming);
+- for them and for model/build/densenet121-random.onnx: onnxruntime logits of a
   batch of 8 (the 4 photos, then the same 4 mirrored left-right), as
   <model>.batch8.logits.npy, and the batch itself as batch8.input.npy.
 
@@ -41,11 +42,13 @@ def main():
     x = np.concatenate([np.load(os.path.join(ref, f"photos_{p}.input.npy")) for p in photos])
     x = np.ascontiguousarray(np.concatenate([x, x[:, :, :, ::-1]]), dtype=np.float32)
     np.save(os.path.join(OUT, "batch8.input.npy"), x)
-    d169 = os.path.join(OUT, "densenet169-random.onnx")
-    with open(d169, "wb") as f:
-        f.write(mrd.build(169, 13, blocks=(6, 12, 32, 32), name="DenseNet-169").SerializeToString(deterministic=True))
-    for name, path in (("densenet121-random", os.path.join(REPO, "model", "build", "densenet121-random.onnx")),
-                       ("densenet169-random", d169)):
+    models = [("densenet121-random", os.path.join(REPO, "model", "build", "densenet121-random.onnx"))]
+    for depth, blocks in ((169, (6, 12, 32, 32)), (201, (6, 12, 48, 32))):
+        path = os.path.join(OUT, f"densenet{depth}-random.onnx")
+        with open(path, "wb") as f:
+            f.write(mrd.build(depth, 13, blocks=blocks, name=f"DenseNet-{depth}").SerializeToString(deterministic=True))
+        models.append((f"densenet{depth}-random", path))
+    for name, path in models:
         if not os.path.exists(path):
             sys.exit(f"{path} missing: run scripts/prepare-model.sh")
         y = logits(path, x)

@@ -1,5 +1,5 @@
-//! Batch 8 and DenseNet-169, every kernel, against onnxruntime. The references
-//! are generated, not committed (57 MB): run
+//! Batch 8 and DenseNet-169 and -201, every kernel, against onnxruntime. The
+//! references are generated, not committed (137 MB): run
 //! `$VENV_DIR/bin/python bench/engine/make_variants.py` first, then
 //! `cargo test -p densenet-edge-engine --test variants -- --include-ignored`.
 
@@ -46,4 +46,10 @@ fn densenet121_batch_8() {
 #[ignore = "needs bench/engine/make_variants.py"]
 fn densenet169_batch_8() {
     check(&refs().join("densenet169-random.onnx"), "densenet169-random", &[6, 12, 32, 32]);
+}
+
+#[test]
+#[ignore = "needs bench/engine/make_variants.py"]
+fn densenet201_batch_8() {
+    check(&refs().join("densenet201-random.onnx"), "densenet201-random", &[6, 12, 48, 32]);
 }
