@@ -119,8 +119,11 @@ pub unsafe fn gemm(
             break;
         }
         let nc = nr.min(n - n0);
+        // The tail tile takes a narrow last panel, two A panels at a time.
+        let tail = kern.tail.filter(|_| nc <= nr / 2 && a.m.is_multiple_of(2 * mr));
+        let width = if tail.is_some() { nr / 2 } else { nr };
         let (bp, ldb) = match src {
-            B::Rows(rows, ld) if nc == nr => (rows.as_ptr().add(n0), ld),
+            B::Rows(rows, ld) if nc == width => (rows.as_ptr().add(n0), ld),
             B::Rows(rows, ld) => {
                 pack_plain(rows, ld, k, n0, nc, nr, bpanel);
                 (bpanel.as_ptr(), nr)
@@ -130,6 +133,21 @@ pub unsafe fn gemm(
                 (bpanel.as_ptr(), nr)
             }
         };
+        if let Some(tail) = tail {
+            for (t, a_panels) in a.data.chunks_exact(2 * k * mr).enumerate() {
+                let m0 = 2 * t * mr;
+                let bias = a.bias.as_ptr().add(m0);
+                if nc == width {
+                    tail(k, a_panels.as_ptr(), bp, ldb, c.0.add(m0 * ldc + n0), ldc, bias, relu);
+                } else {
+                    tail(k, a_panels.as_ptr(), bp, ldb, tmp.as_mut_ptr(), width, bias, relu);
+                    for r in 0..2 * mr {
+                        std::ptr::copy_nonoverlapping(tmp.as_ptr().add(r * width), c.0.add((m0 + r) * ldc + n0), nc);
+                    }
+                }
+            }
+            continue;
+        }
         for (t, a_panel) in a.data.chunks_exact(k * mr).enumerate() {
             let m0 = t * mr;
             let rows = mr.min(a.m - m0);

@@ -424,7 +424,7 @@ impl Ctx<'_> {
     /// (both `ld` floats per channel): each thread takes its share of the
     /// chunks. Ends before the caller's barrier.
     unsafe fn winograd(&mut self, w: &WinogradW, mid: &[f32], side: usize, g: usize, out: Ptr, ld: usize) {
-        let plan = winograd::Plan::new(w, side, g, self.nt, self.net.kern.nr);
+        let plan = winograd::Plan::new(w, side, g, self.nt, self.net.kern.col_step());
         let mine = share(plan.chunks, self.t, self.nt);
         winograd::run(&self.net.kern, w, &plan, mid, ld, mine, out.0, &mut self.wino, &mut self.scratch);
     }

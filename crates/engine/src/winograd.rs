@@ -117,8 +117,9 @@ pub struct Plan {
 
 impl Plan {
     /// For `g` images of `side` x `side`, with at least one chunk per thread,
-    /// for a kernel of `nr` columns.
-    pub fn new(w: &WinogradW, side: usize, g: usize, threads: usize, nr: usize) -> Plan {
+    /// for a kernel whose GEMMs take columns in steps of `step`
+    /// (`Kernel::col_step`).
+    pub fn new(w: &WinogradW, side: usize, g: usize, threads: usize, step: usize) -> Plan {
         let t = tiles_per_side(side, w.tile);
         let rows = g * t;
         // About 64 tiles per chunk (56 for F(4x4): its 36 matrices then
@@ -128,19 +129,20 @@ impl Plan {
         // The P matrices sit 64 floats off a multiple of 4 KiB apart: the
         // transforms write (and read) all P at once, and P streams 4 KiB-aligned
         // apart thrash one L1 set.
-        let cols = padded_cols(per * t, nr);
+        let cols = padded_cols(per * t, step);
         let (vs, ms) = (w.cin * cols + 64, w.cout * cols + 64);
         Plan { side, t, rows, per, chunks: rows.div_ceil(per), vs, ms }
     }
 }
 
-/// A chunk's columns rounded up to whole kernel panels. The GEMMs then read
+/// A chunk's columns rounded up to the kernel's column step: whole panels,
+/// or a last half panel for a kernel with a tail tile. The GEMMs then read
 /// every panel in place; a partial panel is packed and its product copied
 /// out (block 3 at batch 1 has 49 tiles: F(2x2)'s GEMMs there ran at 0.73x
 /// the speed of 56 tiles in wasm, bench/engine/wasm_kernels.mjs). The extra
 /// columns hold stale tiles whose products are never read.
-fn padded_cols(cols: usize, nr: usize) -> usize {
-    cols.next_multiple_of(nr)
+fn padded_cols(cols: usize, step: usize) -> usize {
+    cols.next_multiple_of(step)
 }
 
 /// Runs `chunks` of `plan`: the conv of `mid` ([Cin][images][side][side],
@@ -169,12 +171,12 @@ pub unsafe fn run(
     let (v, m) = buf.split_at_mut(points * vs);
     for chunk in chunks {
         let (r0, r1) = (chunk * plan.per, ((chunk + 1) * plan.per).min(plan.rows));
-        let cols = padded_cols((r1 - r0) * plan.t, kern.nr);
+        let cols = padded_cols((r1 - r0) * plan.t, kern.col_step());
         (kern.wino_in)(mid, ld, plan.side, w.tile, w.cin, vs, r0, r1, v.as_mut_ptr(), cols);
         for (p, u) in w.u.iter().enumerate() {
             let vp = &v[p * vs..][..w.cin * cols];
             let mp = Ptr(m.as_mut_ptr().add(p * ms));
-            let panels = 0..cols / kern.nr;
+            let panels = 0..cols.div_ceil(kern.nr);
             gemm::gemm(kern, u, cols, panels, B::Rows(vp, cols), mp, cols, false, scratch);
         }
         (kern.wino_out)(m, plan.side, w.tile, w.cout, ms, r0, r1, cols, out, ld);
@@ -590,7 +592,7 @@ mod tests {
                     let w = WinogradW::new(|j| wt[j], cout, cin, tile, kern.mr);
                     let want = direct(&x, &wt, cin, cout, side, g);
                     for threads in [1, 3] {
-                        let plan = Plan::new(&w, side, g, threads, kern.nr);
+                        let plan = Plan::new(&w, side, g, threads, kern.col_step());
                         let mut out = vec![f32::NAN; cout * g * side * side];
                         // NaN in every column a transform does not write (the
                         // padding to whole panels) must not reach the output.

@@ -31,6 +31,10 @@ pub struct Kernel {
     pub mr: usize,
     pub nr: usize,
     pub tile: TileFn,
+    /// A (2 MR) x (NR / 2) tile for a last panel of at most NR / 2 columns
+    /// (`a` then holds two consecutive MR panels), where the full tile would
+    /// multiply mostly padding: DenseNet's 7x7 maps give 49 columns per image.
+    pub tail: Option<TileFn>,
     /// `gemm::pack_bn_relu`.
     pub bn_relu: BnReluFn,
     /// `winograd::input_rows`.
@@ -97,6 +101,18 @@ pub(crate) use helpers;
 /// The same loops for the baseline target.
 pub mod baseline {
     helpers!();
+}
+
+impl Kernel {
+    /// The columns a GEMM's last panel is rounded up to: NR / 2 with a tail
+    /// tile, else NR.
+    pub fn col_step(&self) -> usize {
+        if self.tail.is_some() {
+            self.nr / 2
+        } else {
+            self.nr
+        }
+    }
 }
 
 /// Which kernel set runs. `KernelKind::available()` lists those this machine

@@ -11,6 +11,7 @@ pub const NEON: Kernel = Kernel {
     mr: 8,
     nr: 8,
     tile: tile_neon,
+    tail: None,
     bn_relu: baseline::bn_relu,
     wino_in: baseline::wino_in,
     wino_out: baseline::wino_out,

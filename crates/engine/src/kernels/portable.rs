@@ -14,6 +14,7 @@ pub const KERNEL: Kernel = Kernel {
     mr: MR,
     nr: NR,
     tile,
+    tail: None,
     bn_relu: baseline::bn_relu,
     wino_in: baseline::wino_in,
     wino_out: baseline::wino_out,
