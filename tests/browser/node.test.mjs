@@ -54,3 +54,18 @@ test('Node: model bytes need a manifest, and must match its sha256', async () =>
   await assert.rejects(Classifier.create({ model: bytes.subarray(1), manifest }), { code: 'model_checksum_mismatch' });
   await assert.rejects(Classifier.create({ model: '/nonexistent/x.onnx' }), { code: 'model_unavailable' });
 });
+
+test('Node: without WebCrypto the wasm hashes the model itself, and still checks it', async () => {
+  const bytes = await read('model/build/densenet121-random.onnx');
+  const manifest = JSON.parse(await read('model/manifests/densenet121-random.json'));
+  const webCrypto = Object.getOwnPropertyDescriptor(globalThis, 'crypto');
+  Object.defineProperty(globalThis, 'crypto', { value: undefined, configurable: true });
+  try {
+    await assert.rejects(Classifier.create({ model: bytes.subarray(1), manifest }), { code: 'model_checksum_mismatch' });
+    const c = await Classifier.create({ model: bytes, manifest });
+    assert.equal((await c.classify(await read('tests/images/photos/chelsea.png'))).predictions.length, 5);
+    c.dispose();
+  } finally {
+    Object.defineProperty(globalThis, 'crypto', webCrypto);
+  }
+});

@@ -186,8 +186,13 @@ impl WasmClassifier {
     /// CPU engine, and `engineReason` says why. `reason` is the
     /// caller's reason for the engine choice (e.g. "no WebGPU adapter").
     /// `limits`: `{ maxBytes, maxPixels, maxDecodeBytes }`, each optional
-    /// (see `defaultLimits`). Resolves to a `WasmClassifier`; a trap while loading on
-    /// the CPU is thrown synchronously (see run_now.rs).
+    /// (see `defaultLimits`). `sha256`: the file's SHA-256 (32 bytes) when
+    /// the caller computed it (WebCrypto: 22-39 ms for the 32 MB model in Node
+    /// where `sha2` in wasm takes 180-200); the CPU engine's load then only
+    /// compares it with the manifest's, other engines hash in wasm anyway.
+    /// Resolves to a `WasmClassifier`; a trap while loading on the CPU is
+    /// thrown synchronously (see run_now.rs).
+    #[allow(clippy::too_many_arguments)]
     pub fn load(
         onnx: Uint8Array,
         manifest_json: String,
@@ -195,9 +200,12 @@ impl WasmClassifier {
         fallback: bool,
         reason: String,
         limits: JsValue,
+        sha256: Option<Vec<u8>>,
     ) -> Promise {
         promise_now_or_later(async move {
-            WasmClassifier::load_model(onnx, manifest_json, engine, fallback, reason, limits).await.map(JsValue::from)
+            WasmClassifier::load_model(onnx, manifest_json, engine, fallback, reason, limits, sha256)
+                .await
+                .map(JsValue::from)
         })
     }
 
@@ -213,9 +221,18 @@ const LOAD_CHUNK: usize = 1 << 20;
 
 /// The CPU engine from the model in JS memory, copied into wasm one chunk
 /// at a time: the file never sits whole in wasm memory, which never shrinks
-/// (53-55 MiB with a photo classified, instead of 97-128).
-fn cpu_classifier(onnx: &Uint8Array, manifest: &Manifest, options: Options) -> Result<Classifier, Error> {
-    let mut load = StreamedLoad::new(manifest, options)?;
+/// (53-55 MiB with a photo classified, instead of 97-128). Hashed here unless
+/// the caller gives the file's `sha256`.
+fn cpu_classifier(
+    onnx: &Uint8Array,
+    manifest: &Manifest,
+    options: Options,
+    sha256: Option<&[u8]>,
+) -> Result<Classifier, Error> {
+    let mut load = match sha256 {
+        Some(_) => StreamedLoad::hashed_by_caller(manifest, options)?,
+        None => StreamedLoad::new(manifest, options)?,
+    };
     let len = onnx.length() as usize;
     let mut chunk = vec![0u8; LOAD_CHUNK.min(len)];
     for start in (0..len).step_by(LOAD_CHUNK) {
@@ -224,11 +241,15 @@ fn cpu_classifier(onnx: &Uint8Array, manifest: &Manifest, options: Options) -> R
         onnx.subarray(start as u32, end as u32).copy_to(part);
         load.push(part);
     }
-    load.finish()
+    match sha256 {
+        Some(digest) => load.finish_with_digest(digest),
+        None => load.finish(),
+    }
 }
 
 impl WasmClassifier {
     /// [`WasmClassifier::load`] for Rust callers (the wasm tests).
+    #[allow(clippy::too_many_arguments)]
     pub async fn load_model(
         onnx: Uint8Array,
         manifest_json: String,
@@ -236,6 +257,7 @@ impl WasmClassifier {
         fallback: bool,
         reason: String,
         limits: JsValue,
+        sha256: Option<Vec<u8>>,
     ) -> Result<WasmClassifier, JsValue> {
         let manifest = Manifest::from_json(&manifest_json).map_err(|e| js_error(&e))?;
         let limits = limits_from_js(&limits).map_err(|e| js_error(&e))?;
@@ -247,7 +269,7 @@ impl WasmClassifier {
         };
         let options = Options { limits, ..Options::default() };
         let (classifier, loaded_reason) = if choice == EngineChoice::Cpu {
-            (cpu_classifier(&onnx, &manifest, options).map_err(|e| js_error(&e))?, String::new())
+            (cpu_classifier(&onnx, &manifest, options, sha256.as_deref()).map_err(|e| js_error(&e))?, String::new())
         } else {
             // wonnx parses the whole file, and the CPU engine is made from it too.
             let onnx = onnx.to_vec();

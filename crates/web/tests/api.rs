@@ -35,8 +35,25 @@ async fn load_with_limits(limits: JsValue) -> Result<WasmClassifier, JsValue> {
 }
 
 async fn load(onnx: &[u8], engine: &str, limits: JsValue) -> Result<WasmClassifier, JsValue> {
-    WasmClassifier::load_model(Uint8Array::from(onnx), MANIFEST.into(), engine.into(), false, "test".into(), limits)
-        .await
+    load_hashed(onnx, engine, limits, None).await
+}
+
+async fn load_hashed(
+    onnx: &[u8],
+    engine: &str,
+    limits: JsValue,
+    sha256: Option<Vec<u8>>,
+) -> Result<WasmClassifier, JsValue> {
+    WasmClassifier::load_model(
+        Uint8Array::from(onnx),
+        MANIFEST.into(),
+        engine.into(),
+        false,
+        "test".into(),
+        limits,
+        sha256,
+    )
+    .await
 }
 
 async fn classify(model: &WasmClassifier, inputs: &[JsValue]) -> Vec<JsValue> {
@@ -67,6 +84,21 @@ async fn wrong_bytes_are_rejected_before_loading() {
     let err = load(b"not a model", "cpu", JsValue::UNDEFINED).await.err().unwrap();
     assert_eq!(code_of(&err), "model_checksum_mismatch");
     assert!(err.unchecked_ref::<js_sys::Error>().message().as_string().unwrap().contains("sha256"));
+}
+
+/// The caller's digest (the package's WebCrypto one) stands in for hashing
+/// in wasm, and is held to the manifest's just the same.
+#[wasm_bindgen_test]
+async fn a_callers_digest_is_checked_against_the_manifest() {
+    let digest = |hex: &str| (0..32).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
+    let right = digest(&sha256_hex(MODEL));
+    let model = load_hashed(MODEL, "cpu", JsValue::UNDEFINED, Some(right)).await.unwrap();
+    assert_eq!(top_ids(&classify(&model, &[Uint8Array::from(CHELSEA).into()]).await[0]).len(), 5);
+    let wrong = digest(&sha256_hex(b"another file"));
+    let err = load_hashed(MODEL, "cpu", JsValue::UNDEFINED, Some(wrong)).await.err().unwrap();
+    assert_eq!(code_of(&err), "model_checksum_mismatch");
+    let err = load_hashed(MODEL, "cpu", JsValue::UNDEFINED, Some(vec![0; 3])).await.err().unwrap();
+    assert_eq!(code_of(&err), "model_checksum_mismatch");
 }
 
 #[wasm_bindgen_test]
