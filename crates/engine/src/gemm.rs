@@ -43,7 +43,8 @@ impl PackedA {
 
     /// All zeros, for weights whose values arrive in pieces (`set_from`).
     pub fn zeroed(m: usize, k: usize, mr: usize) -> PackedA {
-        Self::from_fn(m, k, None, mr, |_| 0.0)
+        let panels = m.div_ceil(mr);
+        PackedA { m, k, mr, data: vec![0f32; panels * k * mr], bias: vec![0f32; panels * mr] }
     }
 
     /// Sets elements i0, i0 + 1, ... of the row-major [M][K] weights; values

@@ -41,27 +41,31 @@ const G4: [[f64; 3]; 6] = [
 
 impl WinogradW {
     /// From weights [Cout][Cin][3][3], for output tiles of `tile` (2 or 4).
+    /// Each filter's U = (G g) G^T, in f64, goes straight to its place in
+    /// the packed matrices: half the multiplies of the 9-term sums per point,
+    /// and no [Cout][Cin] copies to pack (the Worker loads once per isolate).
     pub fn new(w: impl Fn(usize) -> f32, cout: usize, cin: usize, tile: usize, mr: usize) -> WinogradW {
         let g_rows: &[[f64; 3]] = if tile == 4 { &G4 } else { &G2 };
         let n = g_rows.len();
-        let mut mats = vec![vec![0f32; cout * cin]; n * n];
+        let mut u: Vec<PackedA> = (0..n * n).map(|_| PackedA::zeroed(cout, cin, mr)).collect();
+        let mut gg = [[0f64; 3]; 6];
         for o in 0..cout {
             for i in 0..cin {
-                let g: [f32; 9] = std::array::from_fn(|j| w((o * cin + i) * 9 + j));
-                for (a, ga) in g_rows.iter().enumerate() {
+                let g: [f64; 9] = std::array::from_fn(|j| f64::from(w((o * cin + i) * 9 + j)));
+                for (t, ga) in gg.iter_mut().zip(g_rows) {
+                    for x in 0..3 {
+                        t[x] = ga[0] * g[x] + ga[1] * g[3 + x] + ga[2] * g[6 + x];
+                    }
+                }
+                // Element (o, i) of a [Cout][Cin] matrix packed in panels of MR rows.
+                let at = o / mr * cin * mr + i * mr + o % mr;
+                for (a, t) in gg[..n].iter().enumerate() {
                     for (c, gc) in g_rows.iter().enumerate() {
-                        let mut s = 0f64;
-                        for y in 0..3 {
-                            for x in 0..3 {
-                                s += ga[y] * f64::from(g[y * 3 + x]) * gc[x];
-                            }
-                        }
-                        mats[a * n + c][o * cin + i] = s as f32;
+                        u[a * n + c].data[at] = (t[0] * gc[0] + t[1] * gc[1] + t[2] * gc[2]) as f32;
                     }
                 }
             }
         }
-        let u = mats.iter().map(|m| PackedA::new(m, cout, cin, None, mr)).collect();
         WinogradW { cout, cin, tile, u }
     }
 
