@@ -289,7 +289,7 @@ describe('the model: loaded once per isolate', () => {
       name: MODEL_NAME, weights: 'random', pretrained: false, sha256: manifest.sha256, bytes: manifest.bytes,
     });
     assert.equal(body.model_error, null);
-    for (const k of ['fetch_ms', 'stream_ms', 'finish_ms', 'total_ms']) assert.equal(typeof body.load[k], 'number');
+    for (const k of ['fetch_ms', 'stream_ms', 'pack_ms', 'finish_ms', 'total_ms']) assert.equal(typeof body.load[k], 'number');
     const mib = (b) => b / 2 ** 20;
     const m = body.memory;
     console.log(`wasm memory: after load ${mib(m.wasm_bytes_after_load)} MiB, after the last batch`

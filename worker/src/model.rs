@@ -34,6 +34,9 @@ pub struct LoadStats {
     pub fetch_ms: f64,
     /// Reading the model, hashing it and packing its weights (overlapped).
     pub stream_ms: f64,
+    /// Of `stream_ms`, the time in the engine's loader (copying the chunks
+    /// into wasm, parsing, packing weights); the rest is waiting for R2.
+    pub pack_ms: f64,
     /// The digest's last step, the sha256 check and the engine's plan.
     pub finish_ms: f64,
     pub total_ms: f64,
@@ -183,18 +186,20 @@ async fn load(env: Env, config: &Config) -> Result<LoadedModel, ApiError> {
     let load = LoadStats {
         fetch_ms: t_fetch - t0,
         stream_ms: streamed.stream_ms,
+        pack_ms: streamed.pack_ms,
         finish_ms: streamed.finish_ms,
         total_ms: now_ms() - t0,
         wasm_memory_bytes: memory::wasm_bytes(),
     };
     worker::console_log!(
-        "densenet-edge: loaded {} ({} weights, {} bytes) in {:.0} ms (fetch {:.0}, stream + sha256 + weights {:.0}, finish {:.0}); wasm memory {} bytes",
+        "densenet-edge: loaded {} ({} weights, {} bytes) in {:.0} ms (fetch {:.0}, stream + sha256 + weights {:.0} of which the loader {:.0}, finish {:.0}); wasm memory {} bytes",
         manifest.name,
         manifest.weights,
         manifest.bytes,
         load.total_ms,
         load.fetch_ms,
         load.stream_ms,
+        load.pack_ms,
         load.finish_ms,
         load.wasm_memory_bytes
     );

@@ -25,6 +25,10 @@ pub struct Streamed {
     pub classifier: Classifier,
     /// Reading R2, hashing and packing weights, which overlap (ms).
     pub stream_ms: f64,
+    /// Of `stream_ms`, the time in the loader: copying chunks into wasm,
+    /// parsing and packing weights (ms). The rest is waiting for R2 and the
+    /// digest.
+    pub pack_ms: f64,
     /// Waiting for the digest after the last chunk, and the engine's plan (ms).
     pub finish_ms: f64,
 }
@@ -51,15 +55,18 @@ pub async fn load(
     let mut chunks = wasm_streams::ReadableStream::from_raw(body.unchecked_into()).into_stream();
     let mut buf = Vec::new();
     let mut hashing: Option<JsFuture> = None;
+    let mut pack_ms = 0.0;
     while let Some(chunk) = chunks.next().await {
         let chunk: Uint8Array = chunk.map_err(read_error)?.unchecked_into();
         let len = chunk.length();
+        let t = now_ms();
         for start in (0..len).step_by(PIECE as usize) {
             let end = len.min(start + PIECE);
             buf.resize((end - start) as usize, 0);
             chunk.subarray(start, end).copy_to(&mut buf);
             load.push(&buf);
         }
+        pack_ms += now_ms() - t;
         // Written after the copy: a stream may take (detach) what it is given.
         let write = JsFuture::from(writer.write_with_chunk(&chunk));
         if let Some(previous) = hashing.replace(write) {
@@ -74,5 +81,5 @@ pub async fn load(
     let sha256 =
         digest.digest().await.map_err(|e| ApiError::model_unavailable(format!("hashing {file}: {e}")))?.to_vec();
     let classifier = load.finish_with_digest(&sha256)?;
-    Ok(Streamed { classifier, stream_ms: t_stream - t0, finish_ms: now_ms() - t_stream })
+    Ok(Streamed { classifier, stream_ms: t_stream - t0, pack_ms, finish_ms: now_ms() - t_stream })
 }
