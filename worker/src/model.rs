@@ -34,8 +34,8 @@ pub struct LoadStats {
     pub fetch_ms: f64,
     /// Reading the model, hashing it and packing its weights (overlapped).
     pub stream_ms: f64,
-    /// Of `stream_ms`, the time in the engine's loader (copying the chunks
-    /// into wasm, parsing, packing weights); the rest is waiting for R2.
+    /// Of `stream_ms`, the time in the engine's loader (parsing, packing
+    /// weights); the rest is mostly waiting for R2.
     pub pack_ms: f64,
     /// The digest's last step, the sha256 check and the engine's plan.
     pub finish_ms: f64,
