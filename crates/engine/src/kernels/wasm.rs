@@ -354,7 +354,39 @@ unsafe fn at4(x: [v128; 6]) -> [v128; 4] {
     ]
 }
 
+/// The 4 lanes of `w`, each broadcast to a whole `v128`.
 #[inline(always)]
+fn broadcast(w: v128) -> [v128; 4] {
+    [
+        i32x4_shuffle::<0, 0, 0, 0>(w, w),
+        i32x4_shuffle::<1, 1, 1, 1>(w, w),
+        i32x4_shuffle::<2, 2, 2, 2>(w, w),
+        i32x4_shuffle::<3, 3, 3, 3>(w, w),
+    ]
+}
+
+/// acc + x * b: one FMA with relaxed SIMD, else a multiply and an add.
+#[inline(always)]
+fn madd<const RELAXED: bool>(x: v128, b: v128, acc: v128) -> v128 {
+    #[cfg(target_feature = "relaxed-simd")]
+    if RELAXED {
+        return f32x4_relaxed_madd(x, b, acc);
+    }
+    f32x4_add(acc, f32x4_mul(x, b))
+}
+
+/// Stores acc + bias (broadcast from `*bias`), with ReLU if asked, at `c`.
+#[inline(always)]
+unsafe fn store(acc: v128, bias: *const f32, relu: bool, c: *mut f32) {
+    let mut y = f32x4_add(acc, v128_load32_splat(bias as *const u32));
+    if relu {
+        y = f32x4_pmax(y, f32x4_splat(0.0));
+    }
+    v128_store(c as *mut v128, y);
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn tile_generic<const RELAXED: bool>(
     k: usize,
     a: *const f32,
@@ -371,66 +403,18 @@ unsafe fn tile_generic<const RELAXED: bool>(
     for _ in 0..k {
         let b0 = v128_load(b as *const v128);
         let b1 = v128_load(b.add(4) as *const v128);
-        let w = v128_load(a as *const v128);
-        let splat = [
-            i32x4_shuffle::<0, 0, 0, 0>(w, w),
-            i32x4_shuffle::<1, 1, 1, 1>(w, w),
-            i32x4_shuffle::<2, 2, 2, 2>(w, w),
-            i32x4_shuffle::<3, 3, 3, 3>(w, w),
-        ];
-        for (r, &x) in splat.iter().enumerate() {
-            if RELAXED {
-                #[cfg(target_feature = "relaxed-simd")]
-                {
-                    acc[r][0] = f32x4_relaxed_madd(x, b0, acc[r][0]);
-                    acc[r][1] = f32x4_relaxed_madd(x, b1, acc[r][1]);
-                }
-            } else {
-                acc[r][0] = f32x4_add(acc[r][0], f32x4_mul(x, b0));
-                acc[r][1] = f32x4_add(acc[r][1], f32x4_mul(x, b1));
-            }
+        for (r, x) in broadcast(v128_load(a as *const v128)).into_iter().enumerate() {
+            acc[r][0] = madd::<RELAXED>(x, b0, acc[r][0]);
+            acc[r][1] = madd::<RELAXED>(x, b1, acc[r][1]);
         }
         a = a.add(MR);
         b = b.add(ldb);
     }
-    let zero = f32x4_splat(0.0);
-    for r in 0..MR {
-        let bb = v128_load32_splat(bias.add(r) as *const u32);
-        for v in 0..2 {
-            let mut y = f32x4_add(acc[r][v], bb);
-            if relu {
-                y = f32x4_pmax(y, zero);
-            }
-            v128_store(c.add(r * ldc + v * 4) as *mut v128, y);
+    for (r, row) in acc.iter().enumerate() {
+        for (v, &y) in row.iter().enumerate() {
+            store(y, bias.add(r), relu, c.add(r * ldc + v * 4));
         }
     }
-}
-
-unsafe fn tile_simd128(
-    k: usize,
-    a: *const f32,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
-    bias: *const f32,
-    relu: bool,
-) {
-    tile_generic::<false>(k, a, b, ldb, c, ldc, bias, relu)
-}
-
-#[cfg(target_feature = "relaxed-simd")]
-unsafe fn tile_relaxed(
-    k: usize,
-    a: *const f32,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
-    bias: *const f32,
-    relu: bool,
-) {
-    tile_generic::<true>(k, a, b, ldb, c, ldc, bias, relu)
 }
 
 /// The 8x4 tail tile: rows 0-3 from one packed A panel, 4-7 from the next
@@ -452,64 +436,40 @@ unsafe fn tail_generic<const RELAXED: bool>(
     let (mut a0, mut a1, mut b) = (a, a.add(4 * k), b);
     for _ in 0..k {
         let bv = v128_load(b as *const v128);
-        let (w0, w1) = (v128_load(a0 as *const v128), v128_load(a1 as *const v128));
-        let splat = [
-            i32x4_shuffle::<0, 0, 0, 0>(w0, w0),
-            i32x4_shuffle::<1, 1, 1, 1>(w0, w0),
-            i32x4_shuffle::<2, 2, 2, 2>(w0, w0),
-            i32x4_shuffle::<3, 3, 3, 3>(w0, w0),
-            i32x4_shuffle::<0, 0, 0, 0>(w1, w1),
-            i32x4_shuffle::<1, 1, 1, 1>(w1, w1),
-            i32x4_shuffle::<2, 2, 2, 2>(w1, w1),
-            i32x4_shuffle::<3, 3, 3, 3>(w1, w1),
-        ];
-        for (r, &x) in splat.iter().enumerate() {
-            if RELAXED {
-                #[cfg(target_feature = "relaxed-simd")]
-                {
-                    acc[r] = f32x4_relaxed_madd(x, bv, acc[r]);
-                }
-            } else {
-                acc[r] = f32x4_add(acc[r], f32x4_mul(x, bv));
-            }
+        let [x0, x1, x2, x3] = broadcast(v128_load(a0 as *const v128));
+        let [x4, x5, x6, x7] = broadcast(v128_load(a1 as *const v128));
+        for (r, x) in [x0, x1, x2, x3, x4, x5, x6, x7].into_iter().enumerate() {
+            acc[r] = madd::<RELAXED>(x, bv, acc[r]);
         }
         a0 = a0.add(4);
         a1 = a1.add(4);
         b = b.add(ldb);
     }
-    let zero = f32x4_splat(0.0);
-    for (r, &v) in acc.iter().enumerate() {
-        let mut y = f32x4_add(v, v128_load32_splat(bias.add(r) as *const u32));
-        if relu {
-            y = f32x4_pmax(y, zero);
-        }
-        v128_store(c.add(r * ldc) as *mut v128, y);
+    for (r, &y) in acc.iter().enumerate() {
+        store(y, bias.add(r), relu, c.add(r * ldc));
     }
 }
 
-unsafe fn tail_simd128(
-    k: usize,
-    a: *const f32,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
-    bias: *const f32,
-    relu: bool,
-) {
-    tail_generic::<false>(k, a, b, ldb, c, ldc, bias, relu)
+/// The kernels as `TileFn`s: one per tile and build.
+macro_rules! entry {
+    ($name:ident, $generic:ident, $relaxed:literal) => {
+        unsafe fn $name(
+            k: usize,
+            a: *const f32,
+            b: *const f32,
+            ldb: usize,
+            c: *mut f32,
+            ldc: usize,
+            bias: *const f32,
+            relu: bool,
+        ) {
+            $generic::<$relaxed>(k, a, b, ldb, c, ldc, bias, relu)
+        }
+    };
 }
-
+entry!(tile_simd128, tile_generic, false);
+entry!(tail_simd128, tail_generic, false);
 #[cfg(target_feature = "relaxed-simd")]
-unsafe fn tail_relaxed(
-    k: usize,
-    a: *const f32,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
-    bias: *const f32,
-    relu: bool,
-) {
-    tail_generic::<true>(k, a, b, ldb, c, ldc, bias, relu)
-}
+entry!(tile_relaxed, tile_generic, true);
+#[cfg(target_feature = "relaxed-simd")]
+entry!(tail_relaxed, tail_generic, true);
