@@ -120,9 +120,12 @@ pub unsafe fn gemm(
             break;
         }
         let nc = nr.min(n - n0);
-        // The tail tile takes a narrow last panel, two A panels at a time.
-        let tail = kern.tail.filter(|_| nc <= nr / 2 && a.m.is_multiple_of(2 * mr));
-        let width = if tail.is_some() { nr / 2 } else { nr };
+        // A narrow last panel goes to the tail tile where there is one: it
+        // takes half the columns and two A panels at a time.
+        let (tile, rows_per, width) = match kern.tail {
+            Some(tail) if nc <= nr / 2 && a.m.is_multiple_of(2 * mr) => (tail, 2 * mr, nr / 2),
+            _ => (kern.tile, mr, nr),
+        };
         let (bp, ldb) = match src {
             B::Rows(rows, ld) if nc == width => (rows.as_ptr().add(n0), ld),
             B::Rows(rows, ld) => {
@@ -134,31 +137,16 @@ pub unsafe fn gemm(
                 (bpanel.as_ptr(), nr)
             }
         };
-        if let Some(tail) = tail {
-            for (t, a_panels) in a.data.chunks_exact(2 * k * mr).enumerate() {
-                let m0 = 2 * t * mr;
-                let bias = a.bias.as_ptr().add(m0);
-                if nc == width {
-                    tail(k, a_panels.as_ptr(), bp, ldb, c.0.add(m0 * ldc + n0), ldc, bias, relu);
-                } else {
-                    tail(k, a_panels.as_ptr(), bp, ldb, tmp.as_mut_ptr(), width, bias, relu);
-                    for r in 0..2 * mr {
-                        std::ptr::copy_nonoverlapping(tmp.as_ptr().add(r * width), c.0.add((m0 + r) * ldc + n0), nc);
-                    }
-                }
-            }
-            continue;
-        }
-        for (t, a_panel) in a.data.chunks_exact(k * mr).enumerate() {
-            let m0 = t * mr;
-            let rows = mr.min(a.m - m0);
+        for (t, a_panels) in a.data.chunks_exact(k * rows_per).enumerate() {
+            let m0 = t * rows_per;
+            let rows = rows_per.min(a.m - m0);
             let bias = a.bias.as_ptr().add(m0);
-            if nc == nr && rows == mr {
-                (kern.tile)(k, a_panel.as_ptr(), bp, ldb, c.0.add(m0 * ldc + n0), ldc, bias, relu);
+            if nc == width && rows == rows_per {
+                tile(k, a_panels.as_ptr(), bp, ldb, c.0.add(m0 * ldc + n0), ldc, bias, relu);
             } else {
-                (kern.tile)(k, a_panel.as_ptr(), bp, ldb, tmp.as_mut_ptr(), nr, bias, relu);
+                tile(k, a_panels.as_ptr(), bp, ldb, tmp.as_mut_ptr(), width, bias, relu);
                 for r in 0..rows {
-                    std::ptr::copy_nonoverlapping(tmp.as_ptr().add(r * nr), c.0.add((m0 + r) * ldc + n0), nc);
+                    std::ptr::copy_nonoverlapping(tmp.as_ptr().add(r * width), c.0.add((m0 + r) * ldc + n0), nc);
                 }
             }
         }

@@ -257,22 +257,20 @@ pub mod bench_api {
     /// The Winograd transforms' micro-benchmark (examples/kernels.rs natively,
     /// bench/engine/wasm_kernels.mjs in wasm): `reps` times, one DenseNet
     /// conv2's input transform (128 channels) or output transform (32
-    /// channels, `out`) of a side x side map with `kern`, cut into chunks of
-    /// about 64 tiles (56 for F(4x4)) as the network's plan does, each chunk's
-    /// matrices `cin * cols + 64` floats apart. Returns a value of the output.
+    /// channels, `out`) of one side x side map with `kern`, in the chunks of
+    /// the network's plan for one thread. Returns a value of the output.
     pub fn winograd_transforms(kern: &Kernel, side: usize, tile: usize, out: bool, reps: usize) -> f32 {
-        let (cin, cout, t) = (128, 32, side.div_ceil(tile));
-        let per = ((if tile == 4 { 56 } else { 64 }) / t).clamp(1, t);
-        let cols = (per * t).next_multiple_of(kern.nr);
+        let (cin, cout) = (128, 32);
+        let plan = crate::winograd::Plan::for_shape(tile, cin, cout, side, 1, 1, kern.col_step());
         let points = (tile + 2) * (tile + 2);
         let ld = side * side;
-        let stride = (if out { cout } else { cin }) * cols + 64;
+        let stride = if out { plan.ms } else { plan.vs };
         let mid: Vec<f32> = (0..cin * ld).map(|i| ((i * 17) % 89) as f32 / 89.0 - 0.5).collect();
         let mut v = vec![0.5f32; points * stride];
         let mut dst = vec![0f32; cout * ld];
         for _ in 0..reps {
-            for r0 in (0..t).step_by(per) {
-                let r1 = (r0 + per).min(t);
+            for chunk in 0..plan.chunks {
+                let (r0, r1, cols) = plan.chunk(chunk);
                 unsafe {
                     if out {
                         (kern.wino_out)(&v, side, tile, cout, stride, r0, r1, cols, dst.as_mut_ptr(), ld)

@@ -113,10 +113,12 @@ pub struct Plan {
     t: usize,
     rows: usize,
     per: usize,
+    /// The kernel's column step (`Kernel::col_step`).
+    step: usize,
     pub chunks: usize,
     /// Floats between two of the P transformed-input (and product) matrices.
-    vs: usize,
-    ms: usize,
+    pub(crate) vs: usize,
+    pub(crate) ms: usize,
 }
 
 impl Plan {
@@ -124,18 +126,39 @@ impl Plan {
     /// for a kernel whose GEMMs take columns in steps of `step`
     /// (`Kernel::col_step`).
     pub fn new(w: &WinogradW, side: usize, g: usize, threads: usize, step: usize) -> Plan {
-        let t = tiles_per_side(side, w.tile);
+        Plan::for_shape(w.tile, w.cin, w.cout, side, g, threads, step)
+    }
+
+    /// [`Plan::new`] for a conv of `cin` to `cout` channels with output
+    /// tiles of `tile`, given without its weights (the transforms'
+    /// micro-benchmark).
+    pub(crate) fn for_shape(
+        tile: usize,
+        cin: usize,
+        cout: usize,
+        side: usize,
+        g: usize,
+        threads: usize,
+        step: usize,
+    ) -> Plan {
+        let t = tiles_per_side(side, tile);
         let rows = g * t;
         // About 64 tiles per chunk (56 for F(4x4): its 36 matrices then
         // take 1.0 MB).
-        let target = if w.tile == 4 { 56 } else { 64 };
+        let target = if tile == 4 { 56 } else { 64 };
         let per = (target / t).max(1).min(rows.div_ceil(threads)).max(1);
         // The P matrices sit 64 floats off a multiple of 4 KiB apart: the
         // transforms write (and read) all P at once, and P streams 4 KiB-aligned
         // apart thrash one L1 set.
         let cols = padded_cols(per * t, step);
-        let (vs, ms) = (w.cin * cols + 64, w.cout * cols + 64);
-        Plan { side, t, rows, per, chunks: rows.div_ceil(per), vs, ms }
+        let (vs, ms) = (cin * cols + 64, cout * cols + 64);
+        Plan { side, t, rows, per, step, chunks: rows.div_ceil(per), vs, ms }
+    }
+
+    /// Chunk `chunk`'s tile rows r0..r1 and its padded column count.
+    pub(crate) fn chunk(&self, chunk: usize) -> (usize, usize, usize) {
+        let (r0, r1) = (chunk * self.per, ((chunk + 1) * self.per).min(self.rows));
+        (r0, r1, padded_cols((r1 - r0) * self.t, self.step))
     }
 }
 
@@ -174,8 +197,7 @@ pub unsafe fn run(
     }
     let (v, m) = buf.split_at_mut(points * vs);
     for chunk in chunks {
-        let (r0, r1) = (chunk * plan.per, ((chunk + 1) * plan.per).min(plan.rows));
-        let cols = padded_cols((r1 - r0) * plan.t, kern.col_step());
+        let (r0, r1, cols) = plan.chunk(chunk);
         (kern.wino_in)(mid, ld, plan.side, w.tile, w.cin, vs, r0, r1, v.as_mut_ptr(), cols);
         for (p, u) in w.u.iter().enumerate() {
             let vp = &v[p * vs..][..w.cin * cols];
