@@ -34,8 +34,8 @@
 #                    same isolate, checked by its id). Not a headline figure:
 #                    it shows what the proxy adds to latency (about 3 ms per
 #                    request at concurrency 1 on 2026-11-24). Default 0
-# Output: one JSON line per run, then a table with ratios Worker/Flask, also
-# written to $DENSENET_EDGE_CACHE/bench-worker/<time>.txt.
+# Output: one JSON line per run, then a table with ratios Worker/Flask (of the
+# medians, and paired by round), also written to $DENSENET_EDGE_CACHE/bench-worker/<time>.txt.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -242,6 +242,21 @@ for (const r of rows) {
     return pad(other && r.label !== p && !peers.includes(r.label) ? `${(r.req_s / other.req_s).toFixed(2)} / ${(r.p50_ms / other.p50_ms).toFixed(2)}` : '', 20);
   }).join('');
   console.log(`${pad(r.label, 22)}${pad(r.concurrency, 6)}${pad(r.req_s, 9)}${pad(r.p50_ms, 9)}${pad(r.p99_ms, 9)}${pad(r.errors, 8)}${ratios}${JSON.stringify(r.server_median)} [${r.req_s_all.join(' ')}]`);
+}
+// Paired by round: a round loads every server in turn, minutes apart at
+// most, so the ratio within a round carries less of the machine's drift
+// than the ratio of two medians.
+console.log('paired by round (Worker req/s / PEER req/s in the same round): median [each round], rounds >= 1');
+for (const r of rows) {
+  if (peers.includes(r.label)) continue;
+  for (const [p, f] of peerRows) {
+    const other = f[r.concurrency];
+    if (!other) continue;
+    const n = Math.min(r.req_s_all.length, other.req_s_all.length);
+    const ratios = r.req_s_all.slice(0, n).map((x, i) => x / other.req_s_all[i]);
+    const wins = ratios.filter((x) => x >= 1).length;
+    console.log(`  ${pad(r.label, 22)}${pad(r.concurrency, 6)}x ${pad(p, 20)}${median(ratios).toFixed(2)} [${ratios.map((x) => x.toFixed(2)).join(' ')}] ${wins} of ${n}`);
+  }
 }
 console.log('req/s: answered requests (200 with a class) per second; refusals (e.g. 503 under coalescing admission) are in errors, not in req/s.');
 console.log('x PEER: Worker req/s / PEER req/s, Worker p50 / PEER p50, same concurrency (higher req/s, lower p50 is better for the Worker).');
