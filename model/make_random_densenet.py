@@ -81,27 +81,28 @@ class Builder:
         return self.node("Relu", scope, [x])
 
 
-def build(seed, opset, blocks=BLOCKS, name="DenseNet-121"):
+def build(seed, opset, blocks=BLOCKS, name="DenseNet-121", growth=GROWTH, init_features=INIT_FEATURES):
     """torchvision's DenseNet graph with seeded random weights; other block
-    sizes give DenseNet-169 (6, 12, 32, 32) or 201 (6, 12, 48, 32)."""
+    sizes give DenseNet-169 (6, 12, 32, 32) or 201 (6, 12, 48, 32), and
+    DenseNet-161 is (6, 12, 36, 24) with growth 48 and 96 initial features."""
     b = Builder(np.random.default_rng(seed))
-    x = b.conv("/features/conv0", "input", 3, INIT_FEATURES, 7, stride=2, pad=3, bias=True)
+    x = b.conv("/features/conv0", "input", 3, init_features, 7, stride=2, pad=3, bias=True)
     x = b.relu("/features/relu0", x)
     x = b.node("MaxPool", "/features/pool0", [x], ceil_mode=0, kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2])
-    c = INIT_FEATURES
+    c = init_features
     for i, layers in enumerate(blocks, start=1):
         feats = [x]
         for j in range(1, layers + 1):
             s = f"/features/denseblock{i}/denselayer{j}"
             h = b.node("Concat", s, list(feats), axis=1)
-            h = b.bn(f"{s}/norm1", h, c + (j - 1) * GROWTH)
+            h = b.bn(f"{s}/norm1", h, c + (j - 1) * growth)
             h = b.relu(f"{s}/relu1", h)
-            h = b.conv(f"{s}/conv1", h, c + (j - 1) * GROWTH, BN_SIZE * GROWTH, 1, bias=True)  # norm2 folded in
+            h = b.conv(f"{s}/conv1", h, c + (j - 1) * growth, BN_SIZE * growth, 1, bias=True)  # norm2 folded in
             h = b.relu(f"{s}/relu2", h)
-            h = b.conv(f"{s}/conv2", h, BN_SIZE * GROWTH, GROWTH, 3, pad=1)
+            h = b.conv(f"{s}/conv2", h, BN_SIZE * growth, growth, 3, pad=1)
             feats.append(h)
         x = b.node("Concat", f"/features/denseblock{i}", feats, axis=1)
-        c += layers * GROWTH
+        c += layers * growth
         if i < len(blocks):
             s = f"/features/transition{i}"
             x = b.bn(f"{s}/norm", x, c)

@@ -2,10 +2,12 @@
 """References for the engine's extra tests, written outside the clone
 (default ~/.cache/densenet-edge/engine-refs, or $DENSENET_ENGINE_REFS):
 
-- densenet169-random.onnx and densenet201-random.onnx: torchvision's
-  DenseNet-169 and -201 graphs (blocks 6/12/32/32 and 6/12/48/32) with seeded
-  random weights, built like model/make_random_densenet.py does DenseNet-121
-  (same Builder, same node and initializer naming);
+- densenet169-random.onnx, densenet201-random.onnx and
+  densenet161-random.onnx: torchvision's DenseNet-169, -201 and -161 graphs
+  (blocks 6/12/32/32 and 6/12/48/32; -161: 6/12/36/24 with growth 48 and 96
+  initial features) with seeded random weights, built like
+  model/make_random_densenet.py does DenseNet-121 (same Builder, same node
+  and initializer naming);
 - for them and for model/build/densenet121-random.onnx: onnxruntime logits of a
   batch of 8 (the 4 photos, then the same 4 mirrored left-right), as
   <model>.batch8.logits.npy, and the batch itself as batch8.input.npy.
@@ -43,10 +45,12 @@ def main():
     x = np.ascontiguousarray(np.concatenate([x, x[:, :, :, ::-1]]), dtype=np.float32)
     np.save(os.path.join(OUT, "batch8.input.npy"), x)
     models = [("densenet121-random", os.path.join(REPO, "model", "build", "densenet121-random.onnx"))]
-    for depth, blocks in ((169, (6, 12, 32, 32)), (201, (6, 12, 48, 32))):
+    for depth, blocks, growth, init in ((169, (6, 12, 32, 32), 32, 64), (201, (6, 12, 48, 32), 32, 64),
+                                        (161, (6, 12, 36, 24), 48, 96)):
         path = os.path.join(OUT, f"densenet{depth}-random.onnx")
+        graph = mrd.build(depth, 13, blocks=blocks, name=f"DenseNet-{depth}", growth=growth, init_features=init)
         with open(path, "wb") as f:
-            f.write(mrd.build(depth, 13, blocks=blocks, name=f"DenseNet-{depth}").SerializeToString(deterministic=True))
+            f.write(graph.SerializeToString(deterministic=True))
         models.append((f"densenet{depth}-random", path))
     for name, path in models:
         if not os.path.exists(path):

@@ -71,3 +71,32 @@ describe('model bytes that are not what the manifest says', () => {
     assert.equal((await health(base)).model_error.code, 'model_checksum_mismatch');
   });
 });
+
+describe('a model whose packed weights are over MAX_WEIGHT_BYTES', () => {
+  let worker;
+  after(async () => worker?.dispose());
+
+  test('is refused while it loads (503 model_invalid naming the limit), before wasm memory passes the limit', async () => {
+    seedModel();
+    // DenseNet-121's weights take ~43 MiB; a Worker with a 20 MiB limit
+    // stands for one given a model too large for its isolate.
+    const limit = 20 << 20;
+    let base;
+    ({ worker, base } = await startWorker({ MAX_WEIGHT_BYTES: limit, LOAD_RETRY_MS: 60000 }));
+    const before = await health(base);
+    const res = await predict(base);
+    const body = await res.json();
+    assert.equal(res.status, 503);
+    assert.equal(body.error.code, 'model_invalid');
+    assert.match(body.error.message, new RegExp(`more than the ${limit} bytes`));
+    const h = await health(base);
+    assert.equal(h.model_loaded, false);
+    assert.equal(h.model_error.code, 'model_invalid');
+    assert.equal(h.isolate.id, before.isolate.id, 'the isolate was replaced');
+    // The weights stopped at the limit; the rest is the module's own memory
+    // and the load's 256 KiB buffer.
+    const grown = h.memory.wasm_bytes - before.memory.wasm_bytes;
+    console.log(`refused load: wasm memory ${(before.memory.wasm_bytes / 2 ** 20).toFixed(1)} -> ${(h.memory.wasm_bytes / 2 ** 20).toFixed(1)} MiB (limit ${limit / 2 ** 20} MiB)`);
+    assert.ok(grown <= limit + (2 << 20), `wasm memory grew by ${grown} bytes for a ${limit}-byte limit`);
+  });
+});

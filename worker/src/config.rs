@@ -11,6 +11,9 @@ pub struct Config {
     /// Model to load from the R2 bucket MODELS: `<model>.json` is its
     /// manifest (name, file, sha256, weights), the manifest's `file` the ONNX.
     pub model: String,
+    /// The most the model's weights may take once packed: a larger model is
+    /// refused while it loads, before allocating past this.
+    pub max_weight_bytes: usize,
     /// Largest request body accepted, checked on Content-Length and on the
     /// bytes actually read. Also the largest single encoded image.
     pub max_body_bytes: usize,
@@ -54,6 +57,7 @@ impl Config {
         let max_body_bytes = var(env, "MAX_BODY_BYTES", 12 << 20);
         Config {
             model: var(env, "MODEL", "densenet121-random".to_string()),
+            max_weight_bytes: var(env, "MAX_WEIGHT_BYTES", 80 << 20),
             max_body_bytes,
             max_files: var::<usize>(env, "MAX_FILES", 16).max(1),
             max_pixels: var(env, "MAX_PIXELS", 40_000_000),

@@ -46,6 +46,7 @@ pub async fn load(
     body: worker::web_sys::ReadableStream,
     manifest: &Manifest,
     options: Options,
+    max_weight_bytes: usize,
 ) -> Result<Streamed, ApiError> {
     let t0 = now_ms();
     let file = &manifest.file;
@@ -54,6 +55,7 @@ pub async fn load(
     let digest = DigestStream::new(DigestStreamAlgorithm::Sha256);
     let writer = digest.raw().get_writer().map_err(hash_error)?;
     let mut load = StreamedLoad::hashed_by_caller(manifest, options)?;
+    load.set_max_weight_bytes(max_weight_bytes);
     let mut chunks = wasm_streams::ReadableStream::from_raw(body.unchecked_into()).into_stream();
     let mut buf = vec![0u8; PIECE as usize];
     let mut fill = 0;

@@ -48,6 +48,15 @@ impl StreamedLoad {
         })
     }
 
+    /// Refuses the model (`model_invalid`) as soon as its packed weights
+    /// would take more than `bytes`, before they are allocated: for hosts
+    /// with a hard memory limit (the Worker). Call before the first `push`.
+    pub fn set_max_weight_bytes(&mut self, bytes: usize) {
+        if let Some(loader) = self.loader.as_mut() {
+            loader.set_max_weight_bytes(bytes);
+        }
+    }
+
     pub fn push(&mut self, chunk: &[u8]) {
         if let Some(hasher) = self.hasher.as_mut() {
             hasher.update(chunk);

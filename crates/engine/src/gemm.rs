@@ -70,6 +70,12 @@ impl PackedA {
     pub fn bytes(&self) -> usize {
         (self.data.len() + self.bias.len()) * 4
     }
+
+    /// What `zeroed(m, k, mr)` (or `from_fn`) allocates, in bytes.
+    pub fn bytes_for(m: usize, k: usize, mr: usize) -> usize {
+        let panels = m.div_ceil(mr);
+        (panels * k * mr + panels * mr) * 4
+    }
 }
 
 /// A raw pointer that threads share; each thread writes a disjoint part.

@@ -64,11 +64,20 @@ enum Sink {
 }
 
 impl Streamed {
-    fn open_sink(&mut self, roles: &HashMap<String, Role>, mr: usize, values: Option<usize>) {
+    /// Chooses the sink; returns the bytes it allocated for packed weights,
+    /// refusing to go past `room` (the limit, and what is left of it).
+    fn open_sink(
+        &mut self,
+        roles: &HashMap<String, Role>,
+        mr: usize,
+        values: Option<usize>,
+        room: (usize, usize),
+    ) -> Result<usize> {
         if self.sink.is_some() {
-            return;
+            return Ok(0);
         }
         let name = &self.fields.name;
+        let mut bytes = 0;
         self.sink = Some(match roles.get(name) {
             _ if name.is_empty() => Sink::Values(Vec::new()),
             None => Sink::Dropped,
@@ -81,11 +90,16 @@ impl Streamed {
                         && d.iter().try_fold(1usize, |a, &x| a.checked_mul(x)) == Some(n) =>
                 {
                     let m = d[0];
+                    bytes = PackedA::bytes_for(m, n / m, mr);
+                    if bytes > room.1 {
+                        return over_budget(name, room.0);
+                    }
                     Sink::Packed(role, d, PackedA::zeroed(m, n / m, mr))
                 }
                 _ => Sink::Values(Vec::new()),
             },
         });
+        Ok(bytes)
     }
 
     fn take_values(&mut self, mut bytes: &[u8]) {
@@ -146,6 +160,18 @@ pub struct Loader {
     failed: Option<Error>,
     winograd: bool,
     streamed: Option<Streamed>,
+    /// The most the weights may take once packed, and what they take so far
+    /// (`set_max_weight_bytes`).
+    max_weight_bytes: usize,
+    weight_bytes: usize,
+}
+
+fn over_budget<T>(name: &str, limit: usize) -> Result<T> {
+    invalid(format!(
+        "the weights, packed, need more than the {limit} bytes ({:.1} MiB) this engine may allocate for them; \
+         {name:?} is the first initializer past the limit",
+        limit as f64 / (1 << 20) as f64
+    ))
 }
 
 /// What `take_field` found at the front of the buffer.
@@ -197,12 +223,28 @@ impl Loader {
             failed: None,
             winograd: true,
             streamed: None,
+            max_weight_bytes: usize::MAX,
+            weight_bytes: 0,
         }
     }
 
     /// 3x3 convs by Winograd F(2x2,3x3) (the default) or im2col panels.
     pub(crate) fn set_winograd(&mut self, on: bool) {
         self.winograd = on;
+    }
+
+    pub(crate) fn set_max_weight_bytes(&mut self, bytes: usize) {
+        self.max_weight_bytes = bytes;
+    }
+
+    /// Counts `bytes` of weights about to be allocated for initializer
+    /// `name`, or refuses them past the limit (before they are allocated).
+    fn reserve(&mut self, bytes: usize, name: &str) -> Result<()> {
+        if bytes > self.max_weight_bytes - self.weight_bytes {
+            return over_budget(name, self.max_weight_bytes);
+        }
+        self.weight_bytes += bytes;
+        Ok(())
     }
 
     /// Feeds the next bytes of the file. After an error, every later call
@@ -322,6 +364,8 @@ impl Loader {
     /// more bytes.
     fn stream(&mut self) -> Result<bool> {
         let avail = &self.buf[self.start..];
+        let room = (self.max_weight_bytes, self.max_weight_bytes - self.weight_bytes);
+        let mut packed = 0;
         let st = self.streamed.as_mut().expect("streaming");
         let used = if st.data_left > 0 {
             let n = st.data_left.min(avail.len() as u64) as usize;
@@ -330,6 +374,10 @@ impl Loader {
             }
             st.take_values(&avail[..n]);
             st.data_left -= n as u64;
+            // Values kept as floats are packed at the end: bound them too.
+            if matches!(st.sink, Some(Sink::Values(_))) && st.values.saturating_mul(4) > room.1 {
+                return over_budget(&st.fields.name, room.0);
+            }
             n
         } else if st.left == 0 {
             let st = self.streamed.take().expect("streaming");
@@ -354,7 +402,7 @@ impl Loader {
                 } else {
                     st.floats = true;
                 }
-                st.open_sink(&self.roles, self.kern.mr, usize::try_from(len / 4).ok());
+                packed = st.open_sink(&self.roles, self.kern.mr, usize::try_from(len / 4).ok(), room)?;
                 st.data_left = len;
                 hlen
             } else {
@@ -368,7 +416,7 @@ impl Loader {
                 match Reader::new(whole).next("TensorProto")?.expect("a whole field") {
                     (4, Value::I32(x)) => {
                         st.floats = true;
-                        st.open_sink(&self.roles, self.kern.mr, None);
+                        packed = st.open_sink(&self.roles, self.kern.mr, None, room)?;
                         st.push(std::iter::once(f32::from_bits(x)));
                     }
                     (f, v) => st.fields.read(f, &v)?,
@@ -377,6 +425,7 @@ impl Loader {
             }
         };
         st.left -= used as u64;
+        self.weight_bytes += packed;
         self.consume(used);
         Ok(true)
     }
@@ -446,17 +495,21 @@ impl Loader {
             // Not used by any node: nothing to keep.
             return Ok(());
         };
+        let mr = self.kern.mr;
         let stored = if let (Role::Conv2W(b, _), true, &[o, i, 3, 3]) = (role, self.winograd, t.dims.as_slice()) {
             let tile = winograd::tile_for(block_side(b));
-            Stored::Winograd(t.dims.clone(), WinogradW::new(|j| t.get(j), o, i, tile, self.kern.mr))
+            self.reserve(WinogradW::bytes_for(o, i, tile, mr), &t.name)?;
+            Stored::Winograd(t.dims.clone(), WinogradW::new(|j| t.get(j), o, i, tile, mr))
         } else if role.is_weight() {
             if t.dims.len() < 2 || t.dims.contains(&0) {
                 return invalid(format!("weight {:?} has dims {:?}", t.name, t.dims));
             }
             let m = t.dims[0];
             let k = t.len() / m;
-            Stored::Packed(t.dims.clone(), PackedA::from_fn(m, k, None, self.kern.mr, |j| t.get(j)))
+            self.reserve(PackedA::bytes_for(m, k, mr), &t.name)?;
+            Stored::Packed(t.dims.clone(), PackedA::from_fn(m, k, None, mr, |j| t.get(j)))
         } else {
+            self.reserve(t.len() * 4, &t.name)?;
             Stored::Raw(t.dims.clone(), t.to_vec())
         };
         self.stored.insert(role, stored);

@@ -72,6 +72,11 @@ impl WinogradW {
     pub fn bytes(&self) -> usize {
         self.u.iter().map(PackedA::bytes).sum()
     }
+
+    /// What `new` allocates for these sizes, in bytes.
+    pub fn bytes_for(cout: usize, cin: usize, tile: usize, mr: usize) -> usize {
+        (tile + 2) * (tile + 2) * PackedA::bytes_for(cout, cin, mr)
+    }
 }
 
 /// The output tile for 3x3 convs on maps of `side`: 4 on DenseNet's blocks

@@ -1,5 +1,5 @@
-//! Batch 8 and DenseNet-169 and -201, every kernel, against onnxruntime. The
-//! references are generated, not committed (137 MB): run
+//! Batch 8 and DenseNet-169, -201 and -161 (growth 48), every kernel, against
+//! onnxruntime. The references are generated, not committed (253 MB): run
 //! `$VENV_DIR/bin/python bench/engine/make_variants.py` first, then
 //! `cargo test -p densenet-edge-engine --test variants -- --include-ignored`.
 
@@ -52,4 +52,10 @@ fn densenet169_batch_8() {
 #[ignore = "needs bench/engine/make_variants.py"]
 fn densenet201_batch_8() {
     check(&refs().join("densenet201-random.onnx"), "densenet201-random", &[6, 12, 48, 32]);
+}
+
+#[test]
+#[ignore = "needs bench/engine/make_variants.py"]
+fn densenet161_batch_8() {
+    check(&refs().join("densenet161-random.onnx"), "densenet161-random", &[6, 12, 36, 24]);
 }

@@ -73,6 +73,11 @@ pub struct CpuLoader {
 }
 
 impl CpuLoader {
+    /// See `densenet_engine::Loader::set_max_weight_bytes`.
+    pub fn set_max_weight_bytes(&mut self, bytes: usize) {
+        self.inner.set_max_weight_bytes(bytes);
+    }
+
     pub fn push(&mut self, chunk: &[u8]) -> Result<()> {
         Ok(self.inner.push(chunk)?)
     }
