@@ -14,49 +14,14 @@ mod jpeg;
 mod rows;
 
 use rows::RowSource;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// Counts live heap bytes and their peak while `TRACK` is on.
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-static TRACK: AtomicBool = AtomicBool::new(false);
-/// Tests run on several threads; the measuring test holds this lock and
-/// the others do not allocate while it is measuring... so all tests take it.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if TRACK.load(Ordering::Relaxed) {
-            let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        if TRACK.load(Ordering::Relaxed) {
-            LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        }
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        if TRACK.load(Ordering::Relaxed) {
-            if new > l.size() {
-                let now = LIVE.fetch_add(new - l.size(), Ordering::Relaxed) + new - l.size();
-                PEAK.fetch_max(now, Ordering::Relaxed);
-            } else {
-                LIVE.fetch_sub(l.size() - new, Ordering::Relaxed);
-            }
-        }
-        unsafe { System.realloc(p, l, new) }
-    }
-}
-
 #[global_allocator]
-static A: Counting = Counting;
+static A: heap_count::Counting = heap_count::Counting;
+/// Tests run on several threads and the heap's counters are global: every
+/// test here takes this lock, so one measures while the others wait.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 fn root() -> PathBuf {
     PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../..")
@@ -119,17 +84,14 @@ fn measure(bytes: &[u8]) -> (usize, u64) {
     let probe = jpeg::JpegRows::new(bytes).unwrap();
     let mut row = vec![0u8; probe.width() as usize * 3];
     drop(probe);
-    LIVE.store(0, Ordering::SeqCst);
-    PEAK.store(0, Ordering::SeqCst);
-    TRACK.store(true, Ordering::SeqCst);
-    let mut rows = jpeg::JpegRows::new(bytes).unwrap();
-    for _ in 0..rows.height() {
-        rows.next_row(&mut row).unwrap();
-    }
-    let stated = rows.peak_bytes();
-    drop(rows);
-    TRACK.store(false, Ordering::SeqCst);
-    (PEAK.load(Ordering::SeqCst), stated)
+    let (stated, peak) = heap_count::peak_during(|| {
+        let mut rows = jpeg::JpegRows::new(bytes).unwrap();
+        for _ in 0..rows.height() {
+            rows.next_row(&mut row).unwrap();
+        }
+        rows.peak_bytes()
+    });
+    (peak, stated)
 }
 
 #[test]

@@ -16,37 +16,11 @@ mod jpeg;
 mod rows;
 
 use rows::RowSource;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-/// Live heap bytes and their peak, to print what a decode really holds.
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(p, l) }
-    }
-}
-
+// Live heap bytes and their peak, to print what a decode really holds.
 #[global_allocator]
-static A: Counting = Counting;
-
-/// Peak heap growth while `f` runs.
-fn peak_during<F: FnOnce()>(f: F) -> usize {
-    let base = LIVE.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
-    f();
-    PEAK.load(Ordering::SeqCst) - base
-}
+static A: heap_count::Counting = heap_count::Counting;
 
 fn best_of<F: FnMut()>(runs: usize, mut f: F) -> f64 {
     let mut best = f64::MAX;
@@ -71,13 +45,13 @@ fn decode_speed_against_zune_jpeg() {
         let (w, h, peak) = (probe.width(), probe.height(), probe.peak_bytes());
         drop(probe);
         let mut row = vec![0u8; w as usize * 3];
-        let held = peak_during(|| {
+        let ((), held) = heap_count::peak_during(|| {
             let mut r = jpeg::JpegRows::new(&bytes).unwrap();
             for _ in 0..h {
                 r.next_row(&mut row).unwrap();
             }
         });
-        let held_zune = peak_during(|| {
+        let ((), held_zune) = heap_count::peak_during(|| {
             image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg).unwrap();
         });
         let ours_rows = best_of(3, || {

@@ -7,63 +7,25 @@ mod common;
 
 use common::*;
 use densenet_engine::{Engine, Error};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// Counts live heap bytes and their peak while `TRACK` is on.
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-static TRACK: AtomicBool = AtomicBool::new(false);
-/// The tests of this file measure one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if TRACK.load(Ordering::Relaxed) {
-            let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        if TRACK.load(Ordering::Relaxed) {
-            LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        }
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        if TRACK.load(Ordering::Relaxed) {
-            if new > l.size() {
-                let now = LIVE.fetch_add(new - l.size(), Ordering::Relaxed) + new - l.size();
-                PEAK.fetch_max(now, Ordering::Relaxed);
-            } else {
-                LIVE.fetch_sub(l.size() - new, Ordering::Relaxed);
-            }
-        }
-        unsafe { System.realloc(p, l, new) }
-    }
-}
-
 #[global_allocator]
-static A: Counting = Counting;
+static A: heap_count::Counting = heap_count::Counting;
+/// The heap's counters are global: the tests of this file measure one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 const MIB: usize = 1 << 20;
 
 /// Loads `bytes` in 256 KiB pieces (as the Worker feeds R2's stream) with
 /// the limit; returns the outcome and the heap's peak during the load.
 fn load(bytes: &[u8], limit: Option<usize>) -> (Result<Engine, Error>, usize) {
-    LIVE.store(0, Ordering::Relaxed);
-    PEAK.store(0, Ordering::Relaxed);
-    TRACK.store(true, Ordering::Relaxed);
-    let mut l = Engine::loader();
-    if let Some(limit) = limit {
-        l.set_max_weight_bytes(limit);
-    }
-    let r = bytes.chunks(256 << 10).try_for_each(|c| l.push(c)).and_then(|()| l.finish());
-    TRACK.store(false, Ordering::Relaxed);
-    (r, PEAK.load(Ordering::Relaxed))
+    heap_count::peak_during(|| {
+        let mut l = Engine::loader();
+        if let Some(limit) = limit {
+            l.set_max_weight_bytes(limit);
+        }
+        bytes.chunks(256 << 10).try_for_each(|c| l.push(c)).and_then(|()| l.finish())
+    })
 }
 
 #[test]
