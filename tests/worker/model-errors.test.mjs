@@ -93,10 +93,11 @@ describe('a model whose packed weights are over MAX_WEIGHT_BYTES', () => {
     assert.equal(h.model_loaded, false);
     assert.equal(h.model_error.code, 'model_invalid');
     assert.equal(h.isolate.id, before.isolate.id, 'the isolate was replaced');
-    // The weights stopped at the limit; the rest is the module's own memory
-    // and the load's 256 KiB buffer.
+    // The weights stopped at the limit; past it: the load's 256 KiB buffer,
+    // one buffered initializer (at most 1 MiB) and the allocator's growth
+    // steps (1.9 MiB at 20 MiB, 2.5 at 80 in larger-models.test.mjs).
     const grown = h.memory.wasm_bytes - before.memory.wasm_bytes;
     console.log(`refused load: wasm memory ${(before.memory.wasm_bytes / 2 ** 20).toFixed(1)} -> ${(h.memory.wasm_bytes / 2 ** 20).toFixed(1)} MiB (limit ${limit / 2 ** 20} MiB)`);
-    assert.ok(grown <= limit + (2 << 20), `wasm memory grew by ${grown} bytes for a ${limit}-byte limit`);
+    assert.ok(grown <= limit + (4 << 20), `wasm memory grew by ${grown} bytes for a ${limit}-byte limit`);
   });
 });

@@ -9,6 +9,11 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 "$root/scripts/prepare-model.sh" >/dev/null
 source "$root/worker/env.sh"
 cd "$root"
+# DenseNet-169 and -201 for larger-models.test.mjs (the engine-variants suite
+# makes them too).
+refs="${DENSENET_ENGINE_REFS:-$HOME/.cache/densenet-edge/engine-refs}"
+[[ -f "$refs/densenet169-random.batch8.logits.npy" && -f "$refs/densenet201-random.onnx" ]] ||
+  "$VENV_DIR/bin/python" bench/engine/make_variants.py >/dev/null
 # The engine's own wasm builds in the same workerd: every kernel of the
 # simd128 and relaxed-SIMD builds against float64, the network against
 # onnxruntime's logits (one timing run each: not a benchmark here).
