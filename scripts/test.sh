@@ -42,8 +42,8 @@ lint() {
 }
 suite lint lint
 suite native cargo test --workspace --locked
-# Batch 8, DenseNet-169 and DenseNet-201 against onnxruntime: references made
-# outside the clone (143 MB), then the engine's ignored tests that read them.
+# Batch 8, DenseNet-169, -201 and -161 against onnxruntime: references made
+# outside the clone (253 MB), then the engine's ignored tests that read them.
 engine_variants() {
   "$VENV_DIR/bin/python" bench/engine/make_variants.py &&
     cargo test --locked -p densenet-edge-engine --test variants -- --include-ignored

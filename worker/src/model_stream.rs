@@ -62,7 +62,8 @@ pub async fn load(
     let mut hashing: Option<JsFuture> = None;
     let mut pack_ms = 0.0;
     // A full buffer (or the last, partial one) to the loader and the digest;
-    // gives back the previous digest write, to await before reusing `buf`.
+    // gives back the previous digest write, awaited so that one write at a
+    // time is in flight.
     let mut flush = |buf: &[u8], hashing: &mut Option<JsFuture>, pack_ms: &mut f64| {
         let t = now_ms();
         load.push(buf);

@@ -23,10 +23,9 @@ impl PackedA {
 
     /// `w(i)` is element i of the row-major [M][K] weights.
     pub fn from_fn(m: usize, k: usize, bias: Option<&[f32]>, mr: usize, w: impl Fn(usize) -> f32) -> PackedA {
-        let panels = m.div_ceil(mr);
-        let mut data = vec![0f32; panels * k * mr];
-        for p in 0..panels {
-            let dst = &mut data[p * k * mr..(p + 1) * k * mr];
+        let mut a = Self::zeroed(m, k, mr);
+        for p in 0..m.div_ceil(mr) {
+            let dst = &mut a.data[p * k * mr..(p + 1) * k * mr];
             for r in 0..mr.min(m - p * mr) {
                 let row = (p * mr + r) * k;
                 for kk in 0..k {
@@ -34,17 +33,23 @@ impl PackedA {
                 }
             }
         }
-        let mut b = vec![0f32; panels * mr];
         if let Some(bias) = bias {
-            b[..m].copy_from_slice(bias);
+            a.bias[..m].copy_from_slice(bias);
         }
-        PackedA { m, k, mr, data, bias: b }
+        a
     }
 
     /// All zeros, for weights whose values arrive in pieces (`set_from`).
     pub fn zeroed(m: usize, k: usize, mr: usize) -> PackedA {
+        let (data, bias) = Self::lens(m, k, mr);
+        PackedA { m, k, mr, data: vec![0f32; data], bias: vec![0f32; bias] }
+    }
+
+    /// Floats of `data` and `bias` for M rows in panels of MR (rows past M
+    /// are zero).
+    fn lens(m: usize, k: usize, mr: usize) -> (usize, usize) {
         let panels = m.div_ceil(mr);
-        PackedA { m, k, mr, data: vec![0f32; panels * k * mr], bias: vec![0f32; panels * mr] }
+        (panels * k * mr, panels * mr)
     }
 
     /// Sets elements i0, i0 + 1, ... of the row-major [M][K] weights; values
@@ -73,8 +78,8 @@ impl PackedA {
 
     /// What `zeroed(m, k, mr)` (or `from_fn`) allocates, in bytes.
     pub fn bytes_for(m: usize, k: usize, mr: usize) -> usize {
-        let panels = m.div_ceil(mr);
-        (panels * k * mr + panels * mr) * 4
+        let (data, bias) = Self::lens(m, k, mr);
+        (data + bias) * 4
     }
 }
 

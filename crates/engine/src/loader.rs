@@ -65,13 +65,13 @@ enum Sink {
 
 impl Streamed {
     /// Chooses the sink; returns the bytes it allocated for packed weights,
-    /// refusing to go past `room` (the limit, and what is left of it).
+    /// refusing to allocate more than `left` of the weights' `limit`.
     fn open_sink(
         &mut self,
         roles: &HashMap<String, Role>,
         mr: usize,
         values: Option<usize>,
-        room: (usize, usize),
+        (limit, left): (usize, usize),
     ) -> Result<usize> {
         if self.sink.is_some() {
             return Ok(0);
@@ -91,8 +91,8 @@ impl Streamed {
                 {
                     let m = d[0];
                     bytes = PackedA::bytes_for(m, n / m, mr);
-                    if bytes > room.1 {
-                        return over_budget(name, room.0);
+                    if bytes > left {
+                        return over_budget(name, limit);
                     }
                     Sink::Packed(role, d, PackedA::zeroed(m, n / m, mr))
                 }
@@ -364,7 +364,7 @@ impl Loader {
     /// more bytes.
     fn stream(&mut self) -> Result<bool> {
         let avail = &self.buf[self.start..];
-        let room = (self.max_weight_bytes, self.max_weight_bytes - self.weight_bytes);
+        let (limit, left) = (self.max_weight_bytes, self.max_weight_bytes - self.weight_bytes);
         let mut packed = 0;
         let st = self.streamed.as_mut().expect("streaming");
         let used = if st.data_left > 0 {
@@ -375,8 +375,8 @@ impl Loader {
             st.take_values(&avail[..n]);
             st.data_left -= n as u64;
             // Values kept as floats are packed at the end: bound them too.
-            if matches!(st.sink, Some(Sink::Values(_))) && st.values.saturating_mul(4) > room.1 {
-                return over_budget(&st.fields.name, room.0);
+            if matches!(st.sink, Some(Sink::Values(_))) && st.values.saturating_mul(4) > left {
+                return over_budget(&st.fields.name, limit);
             }
             n
         } else if st.left == 0 {
@@ -402,7 +402,7 @@ impl Loader {
                 } else {
                     st.floats = true;
                 }
-                packed = st.open_sink(&self.roles, self.kern.mr, usize::try_from(len / 4).ok(), room)?;
+                packed = st.open_sink(&self.roles, self.kern.mr, usize::try_from(len / 4).ok(), (limit, left))?;
                 st.data_left = len;
                 hlen
             } else {
@@ -416,7 +416,7 @@ impl Loader {
                 match Reader::new(whole).next("TensorProto")?.expect("a whole field") {
                     (4, Value::I32(x)) => {
                         st.floats = true;
-                        packed = st.open_sink(&self.roles, self.kern.mr, None, room)?;
+                        packed = st.open_sink(&self.roles, self.kern.mr, None, (limit, left))?;
                         st.push(std::iter::once(f32::from_bits(x)));
                     }
                     (f, v) => st.fields.read(f, &v)?,
