@@ -62,3 +62,14 @@ for (const [pass, out] of [["input", 0], ["output", 1]]) {
     console.log(`Winograd ${pass.padEnd(6)} transform, ${what.padEnd(14)} ${(best * 1000).toFixed(0).padStart(5)} us/layer, ${(best * layers).toFixed(2)} ms/image`);
   }
 }
+// The stem's F(3x3, 4x4) transforms: 12 phase planes in, 64 channels out.
+for (const [pass, out] of [["input", 0], ["output", 1]]) {
+  x.stem_bench(out, 3);
+  let best = Infinity;
+  for (let r = 0; r < 5; r++) {
+    const t = performance.now();
+    x.stem_bench(out, 10);
+    best = Math.min(best, (performance.now() - t) / 10);
+  }
+  console.log(`Winograd ${pass.padEnd(6)} transform, stem F(3x3,4x4)    ${best.toFixed(2)} ms/image`);
+}

@@ -3,7 +3,7 @@
 //! then the time of its Winograd transforms per layer and per image.
 //! `cargo run --release -p densenet-edge-engine --example kernels`
 
-use densenet_engine::bench_api::{gemm, pack_plain, winograd_transforms, PackedA, Ptr, B};
+use densenet_engine::bench_api::{gemm, pack_plain, stem_transforms, winograd_transforms, PackedA, Ptr, B};
 use densenet_engine::KernelKind;
 use std::time::Instant;
 
@@ -89,6 +89,18 @@ fn main() {
                     best * 1e3 * layers as f64
                 );
             }
+            stem_transforms(&kern, out, 1);
+            let mut best = f64::MAX;
+            for _ in 0..5 {
+                let c0 = cpu_s();
+                stem_transforms(&kern, out, 10);
+                best = best.min((cpu_s() - c0) / 10.0);
+            }
+            println!(
+                "{:<22} Winograd {pass} transform, stem F(3x3,4x4)   {:5.2} ms/image (CPU time)",
+                kind.name(),
+                best * 1e3
+            );
         }
     }
 }

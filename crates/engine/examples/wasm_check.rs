@@ -264,3 +264,9 @@ pub extern "C" fn gemm_bench(m: usize, k: usize, n: usize, src: u32, reps: usize
 pub extern "C" fn wino_bench(side: usize, tile: usize, out: u32, reps: usize) -> f32 {
     densenet_engine::bench_api::winograd_transforms(&KernelKind::best().kernel().unwrap(), side, tile, out == 1, reps)
 }
+
+/// The stem's transforms (wasm_kernels.mjs times it): `bench_api::stem_transforms`.
+#[no_mangle]
+pub extern "C" fn stem_bench(out: u32, reps: usize) -> f32 {
+    densenet_engine::bench_api::stem_transforms(&KernelKind::best().kernel().unwrap(), out == 1, reps)
+}

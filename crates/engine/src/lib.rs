@@ -34,6 +34,7 @@ mod loader;
 mod network;
 mod proto;
 mod scalar;
+mod stem;
 mod topology;
 mod winograd;
 
@@ -218,7 +219,7 @@ impl Engine {
         let t = &self.topo;
         let net = &self.net;
         put(&t.input, &[3, IMAGE, IMAGE]);
-        let c0 = net.stem.m;
+        let c0 = net.stem.cout();
         put(&t.stem_outs[0], &[c0, STEM_OUT, STEM_OUT]);
         put(&t.stem_outs[1], &[c0, STEM_OUT, STEM_OUT]);
         put(&t.stem_outs[2], &[c0, POOL_OUT, POOL_OUT]);
@@ -291,5 +292,12 @@ pub mod bench_api {
             }
         }
         v[points * stride - 1] + dst[cout * ld - 1]
+    }
+
+    /// The stem's Winograd transforms (same benchmarks): `reps` times, the
+    /// input transform of one image (`out` false) or the output transform
+    /// of DenseNet's 64 stem channels, in the chunks of a 1-thread plan.
+    pub fn stem_transforms(kern: &Kernel, out: bool, reps: usize) -> f32 {
+        crate::stem::transforms_bench(kern, 64, out, reps)
     }
 }

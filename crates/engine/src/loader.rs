@@ -17,8 +17,9 @@ use std::collections::{HashMap, HashSet};
 use crate::error::{invalid, Error, Result};
 use crate::gemm::PackedA;
 use crate::kernels::Kernel;
-use crate::network::{block_side, BlockW, Conv3, LayerW, Net, TransW, IMAGE};
+use crate::network::{block_side, BlockW, Conv3, LayerW, Net, Stem, TransW, IMAGE};
 use crate::proto::{self, Node, Reader, Tensor, TensorFields, Value, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT};
+use crate::stem::StemW;
 use crate::topology::{self, Role, Topology};
 use crate::winograd::{self, WinogradW};
 
@@ -140,6 +141,7 @@ enum Stored {
     Packed(Vec<usize>, PackedA),
     Raw(Vec<usize>, Vec<f32>),
     Winograd(Vec<usize>, WinogradW),
+    Stem(Vec<usize>, StemW),
 }
 
 /// Feed the ONNX file with [`Loader::push`], then call [`Loader::finish`].
@@ -500,6 +502,9 @@ impl Loader {
             let tile = winograd::tile_for(block_side(b));
             self.reserve(WinogradW::bytes_for(o, i, tile, mr), &t.name)?;
             Stored::Winograd(t.dims.clone(), WinogradW::new(|j| t.get(j), o, i, tile, mr))
+        } else if let (Role::Conv0W, true, &[o, 3, 7, 7]) = (role, self.winograd, t.dims.as_slice()) {
+            self.reserve(StemW::bytes_for(o, mr), &t.name)?;
+            Stored::Stem(t.dims.clone(), StemW::new(|j| t.get(j), o, mr))
         } else if role.is_weight() {
             if t.dims.len() < 2 || t.dims.contains(&0) {
                 return invalid(format!("weight {:?} has dims {:?}", t.name, t.dims));
@@ -594,11 +599,24 @@ impl Loader {
 
     fn build(&mut self, topo: &Topology) -> Result<Net> {
         let c0 = match self.stored.get(&Role::Conv0W) {
-            Some(Stored::Packed(d, _)) => d[0],
+            Some(Stored::Packed(d, _)) | Some(Stored::Stem(d, _)) => d[0],
             _ => return invalid(format!("initializer {:?} is missing", topo.conv0_w)),
         };
-        let mut stem = self.take_packed(Role::Conv0W, &topo.conv0_w, &[c0, 3, 7, 7])?;
-        stem.bias[..c0].copy_from_slice(&self.take_raw(Role::Conv0B, &topo.conv0_b, c0)?);
+        // Stored as StemW only with the dims [c0, 3, 7, 7] (`initializer`).
+        let mut stem = match self.stored.remove(&Role::Conv0W) {
+            Some(Stored::Stem(_, w)) => Stem::Winograd(w),
+            other => {
+                if let Some(o) = other {
+                    self.stored.insert(Role::Conv0W, o);
+                }
+                Stem::Im2col(self.take_packed(Role::Conv0W, &topo.conv0_w, &[c0, 3, 7, 7])?)
+            }
+        };
+        let bias = self.take_raw(Role::Conv0B, &topo.conv0_b, c0)?;
+        match &mut stem {
+            Stem::Winograd(w) => w.bias.copy_from_slice(&bias),
+            Stem::Im2col(a) => a.bias[..c0].copy_from_slice(&bias),
+        }
         let mut blocks = Vec::new();
         let mut trans = Vec::new();
         let mut c = c0;

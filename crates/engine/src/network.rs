@@ -15,6 +15,7 @@
 use crate::gemm::{self, share, PackedA, Ptr, B};
 use crate::kernels::Kernel;
 use crate::scalar::{max, relu};
+use crate::stem::{self, StemW};
 use crate::winograd::{self, WinogradW};
 use std::sync::Barrier;
 
@@ -26,6 +27,29 @@ pub const POOL_OUT: usize = 56;
 /// would drop below 1 pixel).
 pub fn block_side(b: usize) -> usize {
     u32::try_from(b).ok().and_then(|b| POOL_OUT.checked_shr(b)).unwrap_or(0)
+}
+
+/// The stem's 7x7 / 2 conv (norm0 folded in, ReLU): Winograd F(3x3, 4x4)
+/// over the image's phases, or a GEMM over im2col panels (K = 147).
+pub enum Stem {
+    Winograd(StemW),
+    Im2col(PackedA),
+}
+
+impl Stem {
+    pub fn cout(&self) -> usize {
+        match self {
+            Stem::Winograd(w) => w.cout,
+            Stem::Im2col(a) => a.m,
+        }
+    }
+
+    pub fn bytes(&self) -> usize {
+        match self {
+            Stem::Winograd(w) => w.bytes(),
+            Stem::Im2col(a) => a.bytes(),
+        }
+    }
 }
 
 pub struct LayerW {
@@ -73,7 +97,7 @@ pub struct TransW {
 
 pub struct Net {
     pub kern: Kernel,
-    pub stem: PackedA,
+    pub stem: Stem,
     pub blocks: Vec<BlockW>,
     pub trans: Vec<TransW>,
     pub n5_scale: Vec<f32>,
@@ -191,7 +215,7 @@ impl Net {
         // Every value a step reads was written earlier in the same run, so
         // buffers kept from an earlier run need no clearing.
         let bufs = Bufs {
-            stem: sized(&mut ws.stem, self.stem.m * STEM_OUT * STEM_OUT),
+            stem: sized(&mut ws.stem, self.stem.cout() * STEM_OUT * STEM_OUT),
             blocks: ws
                 .blocks
                 .iter_mut()
@@ -212,7 +236,7 @@ impl Net {
                 let (mid, pooled) = self.scratch_lens(&groups, 0..split);
                 own.blocks.resize_with(split, Vec::new);
                 let mut b = bufs.clone();
-                b.stem = sized(&mut own.stem, self.stem.m * STEM_OUT * STEM_OUT);
+                b.stem = sized(&mut own.stem, self.stem.cout() * STEM_OUT * STEM_OUT);
                 for (bi, v) in own.blocks.iter_mut().enumerate() {
                     let blk = &self.blocks[bi];
                     b.blocks[bi] = sized(v, blk.c_out * blk.side * blk.side);
@@ -365,12 +389,23 @@ impl Ctx<'_> {
         let net = self.net;
         let (kern, nr) = (&net.kern, net.kern.nr);
         let n = STEM_OUT * STEM_OUT;
-        let pack = |n0: usize, nc: usize, dst: &mut [f32]| gemm::pack_stem(image, IMAGE, STEM_OUT, n0, nc, nr, dst);
-        gemm::gemm(kern, &net.stem, n, self.panels(n), B::Pack(&pack), self.bufs.stem, n, true, &mut self.scratch);
+        match &net.stem {
+            Stem::Winograd(w) => {
+                let plan = stem::Plan::new(w.cout, self.nt, kern.col_step());
+                let mine = share(plan.chunks, self.t, self.nt);
+                stem::run(kern, w, &plan, image, mine, self.bufs.stem.0, &mut self.wino, &mut self.scratch);
+            }
+            Stem::Im2col(a) => {
+                let pack =
+                    |n0: usize, nc: usize, dst: &mut [f32]| gemm::pack_stem(image, IMAGE, STEM_OUT, n0, nc, nr, dst);
+                gemm::gemm(kern, a, n, self.panels(n), B::Pack(&pack), self.bufs.stem, n, true, &mut self.scratch);
+            }
+        }
         self.barrier.wait();
-        let stem = slice(self.bufs.stem, net.stem.m * n);
+        let c0 = net.stem.cout();
+        let stem = slice(self.bufs.stem, c0 * n);
         let (off, ld) = self.place(0, img);
-        for c in share(net.stem.m, self.t, self.nt) {
+        for c in share(c0, self.t, self.nt) {
             let dst = self.bufs.blocks[0].0.add(c * ld + off);
             maxpool3s2(&stem[c * n..][..n], STEM_OUT, POOL_OUT, dst);
         }

@@ -204,13 +204,29 @@ pub unsafe fn run(
     for chunk in chunks {
         let (r0, r1, cols) = plan.chunk(chunk);
         (kern.wino_in)(mid, ld, plan.side, w.tile, w.cin, vs, r0, r1, v.as_mut_ptr(), cols);
-        for (p, u) in w.u.iter().enumerate() {
-            let vp = &v[p * vs..][..w.cin * cols];
-            let mp = Ptr(m.as_mut_ptr().add(p * ms));
-            let panels = 0..cols.div_ceil(kern.nr);
-            gemm::gemm(kern, u, cols, panels, B::Rows(vp, cols), mp, cols, false, scratch);
-        }
+        point_gemms(kern, &w.u, v, vs, m, ms, cols, scratch);
         (kern.wino_out)(m, plan.side, w.tile, w.cout, ms, r0, r1, cols, out, ld);
+    }
+}
+
+/// The GEMMs of a chunk, one per point p: M_p = U_p V_p, with V_p the
+/// [Cin][cols] matrix at v[p * vs..] and M_p the [Cout][cols] one at m[p * ms..].
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn point_gemms(
+    kern: &Kernel,
+    u: &[PackedA],
+    v: &[f32],
+    vs: usize,
+    m: &mut [f32],
+    ms: usize,
+    cols: usize,
+    scratch: &mut Vec<f32>,
+) {
+    for (p, up) in u.iter().enumerate() {
+        let vp = &v[p * vs..][..up.k * cols];
+        let mp = &mut m[p * ms..][..up.m * cols];
+        let panels = 0..cols.div_ceil(kern.nr);
+        gemm::gemm(kern, up, cols, panels, B::Rows(vp, cols), Ptr(mp.as_mut_ptr()), cols, false, scratch);
     }
 }
 
@@ -392,7 +408,7 @@ unsafe fn output_rows2(
 /// B^T x for F(4x4): B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0;
 /// 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1].
 #[inline(always)]
-fn bt4(x: [f32; 6]) -> [f32; 6] {
+pub(crate) fn bt4(x: [f32; 6]) -> [f32; 6] {
     let (a, b) = (x[4] - 4.0 * x[2], x[3] - 4.0 * x[1]);
     let (c, d) = (x[4] - x[2], 2.0 * (x[3] - x[1]));
     [4.0 * x[0] - 5.0 * x[2] + x[4], a + b, a - b, c + d, c - d, 4.0 * x[1] - 5.0 * x[3] + x[5]]

@@ -21,6 +21,8 @@ pub type TileFn = unsafe fn(usize, *const f32, *const f32, usize, *mut f32, usiz
 pub type BnReluFn = unsafe fn(&[f32], usize, &[f32], &[f32], usize, usize, usize, &mut [f32]);
 pub type WinoInFn = unsafe fn(&[f32], usize, usize, usize, usize, usize, usize, usize, *mut f32, usize);
 pub type WinoOutFn = unsafe fn(&[f32], usize, usize, usize, usize, usize, usize, usize, *mut f32, usize);
+pub type StemInFn = unsafe fn(&[f32], usize, usize, *mut f32, usize, usize);
+pub type StemOutFn = unsafe fn(&[f32], usize, usize, usize, usize, &[f32], *mut f32);
 
 /// A kernel set: the tile shape, its micro-kernel, and the packing and
 /// transform loops compiled for the same target features (the crate itself
@@ -41,6 +43,10 @@ pub struct Kernel {
     pub wino_in: WinoInFn,
     /// `winograd::output_rows`.
     pub wino_out: WinoOutFn,
+    /// `stem::input`.
+    pub stem_in: StemInFn,
+    /// `stem::output`.
+    pub stem_out: StemOutFn,
 }
 
 /// Wrappers of the packing and transform loops, compiled with the attributes
@@ -92,6 +98,22 @@ macro_rules! helpers {
             ld: usize,
         ) {
             crate::winograd::output_rows(m, side, tile, cout, p_stride, r0, r1, ld_m, dst, ld)
+        }
+        $(#[$attr])*
+        pub unsafe fn stem_in(image: &[f32], t0: usize, t1: usize, v: *mut f32, p_stride: usize, ld_v: usize) {
+            crate::stem::input(image, t0, t1, v, p_stride, ld_v)
+        }
+        $(#[$attr])*
+        pub unsafe fn stem_out(
+            m: &[f32],
+            t0: usize,
+            t1: usize,
+            p_stride: usize,
+            ld_m: usize,
+            bias: &[f32],
+            dst: *mut f32,
+        ) {
+            crate::stem::output(m, t0, t1, p_stride, ld_m, bias, dst)
         }
     };
 }

@@ -15,6 +15,8 @@ pub const NEON: Kernel = Kernel {
     bn_relu: baseline::bn_relu,
     wino_in: baseline::wino_in,
     wino_out: baseline::wino_out,
+    stem_in: baseline::stem_in,
+    stem_out: baseline::stem_out,
 };
 
 #[target_feature(enable = "neon")]

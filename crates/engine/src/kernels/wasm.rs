@@ -28,6 +28,8 @@ pub const SIMD128: Kernel = Kernel {
     bn_relu,
     wino_in,
     wino_out,
+    stem_in: baseline::stem_in,
+    stem_out: baseline::stem_out,
 };
 #[cfg(target_feature = "relaxed-simd")]
 pub const RELAXED: Kernel =

@@ -23,6 +23,8 @@ pub const AVX2: Kernel = Kernel {
     bn_relu: avx2::bn_relu,
     wino_in: avx2::wino_in,
     wino_out: avx2::wino_out,
+    stem_in: avx2::stem_in,
+    stem_out: avx2::stem_out,
 };
 pub const AVX512: Kernel = Kernel {
     kind: KernelKind::Avx512,
@@ -33,6 +35,8 @@ pub const AVX512: Kernel = Kernel {
     bn_relu: avx512::bn_relu,
     wino_in: avx512::wino_in,
     wino_out: avx512::wino_out,
+    stem_in: avx512::stem_in,
+    stem_out: avx512::stem_out,
 };
 
 #[target_feature(enable = "avx2,fma")]

@@ -1,0 +1,371 @@
+//! The stem's 7x7, stride-2, padding-3 conv (3 -> C0 channels, 224 -> 112)
+//! by Winograd F(3x3, 4x4).
+//!
+//! Each input channel is split into its 2x2 phases (even or odd rows, even
+//! or odd columns): s[c,p,q][u][v] = x[c][2u + p - 3][2v + q - 3], zero
+//! outside the image (the conv's padding). The strided 7x7 conv is then a
+//! 4x4 conv of stride 1 over those 12 planes, with kernels
+//! k[c,p,q][a][b] = w[c][2a + p][2b + q] (zero past row or column 6).
+//! F(3x3, 4x4) makes each 3x3 output tile from a 6x6 patch with 36
+//! multiplies per (in, out) channel pair: 12 x 36 = 432 per 9 outputs
+//! instead of 9 x 147 = 1323, 3.1x fewer than the im2col GEMM. The stem was
+//! the largest GEMM left at its full cost (118 M multiply-adds per image).
+//!
+//! Same points (0, +-1, +-2, inf) as F(4x4, 3x3), so B^T is the same
+//! (`winograd::bt4`); tiles are numbered tile row by tile row, T per row.
+
+use crate::gemm::PackedA;
+use crate::kernels::Kernel;
+use crate::network::{IMAGE, STEM_OUT};
+use crate::winograd::{bt4, point_gemms};
+
+/// Phase planes: 3 channels x 2 row phases x 2 column phases.
+const PH: usize = 12;
+/// Points of F(3x3, 4x4): 6 x 6.
+const P: usize = 36;
+/// Output tiles per side (the last one is cut: 3 x 38 = 114).
+const T: usize = STEM_OUT.div_ceil(3);
+/// Output tiles per image.
+const TILES: usize = T * T;
+/// Room for a run of tiles within one tile row, so loops over it have fixed bounds.
+const R: usize = 40;
+/// A padded input row: `row[x]` at `x + 3`, zeros around, room for the
+/// last tile's patch (6 (T - 1) + 12 floats).
+const ROW: usize = 6 * T + 6;
+
+/// G for F(3x3, 4x4): rows are the points' powers 0..3, scaled as in
+/// `winograd::G4`; the last row is the point at infinity.
+const G: [[f64; 4]; 6] = [
+    [0.25, 0.0, 0.0, 0.0],
+    [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+    [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0, 1.0 / 6.0],
+    [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0, 1.0 / 3.0],
+    [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0, -1.0 / 3.0],
+    [0.0, 0.0, 0.0, 1.0],
+];
+
+/// A^T x for F(3x3, 4x4): A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 1].
+#[inline(always)]
+fn at3(x: [f32; 6]) -> [f32; 3] {
+    let (s12, d12, s34, d34) = (x[1] + x[2], x[1] - x[2], x[3] + x[4], x[3] - x[4]);
+    [x[0] + s12 + s34, d12 + 2.0 * d34, s12 + 4.0 * s34 + x[5]]
+}
+
+/// The stem's transformed weights: 36 matrices [C0][12] packed, and its
+/// bias (norm0, folded by the export), added after the output transform.
+pub struct StemW {
+    pub cout: usize,
+    pub u: Vec<PackedA>,
+    pub bias: Vec<f32>,
+}
+
+impl StemW {
+    /// From weights [C0][3][7][7]; the bias is set by the caller.
+    pub fn new(w: impl Fn(usize) -> f32, cout: usize, mr: usize) -> StemW {
+        let mut u: Vec<PackedA> = (0..P).map(|_| PackedA::zeroed(cout, PH, mr)).collect();
+        for o in 0..cout {
+            for ch in 0..PH {
+                let (c, p, q) = (ch / 4, ch / 2 % 2, ch % 2);
+                let k: [[f64; 4]; 4] = std::array::from_fn(|a| {
+                    std::array::from_fn(|b| {
+                        let (y, x) = (2 * a + p, 2 * b + q);
+                        if y < 7 && x < 7 {
+                            f64::from(w(((o * 3 + c) * 7 + y) * 7 + x))
+                        } else {
+                            0.0
+                        }
+                    })
+                });
+                // G k, then (G k) G^T straight into the packed matrices.
+                let gk: [[f64; 4]; 6] =
+                    std::array::from_fn(|a| std::array::from_fn(|x| (0..4).map(|j| G[a][j] * k[j][x]).sum()));
+                let at = o / mr * PH * mr + ch * mr + o % mr;
+                for (a, row) in gk.iter().enumerate() {
+                    for (b, gb) in G.iter().enumerate() {
+                        u[a * 6 + b].data[at] = (0..4).map(|x| row[x] * gb[x]).sum::<f64>() as f32;
+                    }
+                }
+            }
+        }
+        StemW { cout, u, bias: vec![0.0; cout] }
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.u.iter().map(PackedA::bytes).sum::<usize>() + self.bias.len() * 4
+    }
+
+    /// What `new` allocates for `cout` channels, in bytes.
+    pub fn bytes_for(cout: usize, mr: usize) -> usize {
+        P * PackedA::bytes_for(cout, PH, mr) + cout * 4
+    }
+}
+
+/// How an image's tiles are cut into chunks whose transformed input and
+/// products stay in L2 (64 tiles: 0.7 MB with 64 output channels).
+pub struct Plan {
+    per: usize,
+    step: usize,
+    pub chunks: usize,
+    vs: usize,
+    ms: usize,
+}
+
+impl Plan {
+    /// For `cout` output channels, at least one chunk per thread, and a
+    /// kernel whose GEMMs take columns in steps of `step` (`Kernel::col_step`).
+    pub fn new(cout: usize, threads: usize, step: usize) -> Plan {
+        let per = 64.min(TILES.div_ceil(threads.max(1)));
+        let cols = per.next_multiple_of(step);
+        // 64 floats past a multiple of 4 KiB apart, as in `winograd::Plan`.
+        let (vs, ms) = (PH * cols + 64, cout * cols + 64);
+        Plan { per, step, chunks: TILES.div_ceil(per), vs, ms }
+    }
+}
+
+/// Runs `chunks` of `plan` on one image ([3][224][224]) into `out`
+/// ([C0][112][112]), with bias and ReLU, using `buf` for the chunk's
+/// matrices and `scratch` for the GEMM's panels.
+///
+/// # Safety
+/// `out` must hold C0 x 112 x 112 floats, and no other thread may write the
+/// tiles of these chunks.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn run(
+    kern: &Kernel,
+    w: &StemW,
+    plan: &Plan,
+    image: &[f32],
+    chunks: std::ops::Range<usize>,
+    out: *mut f32,
+    buf: &mut Vec<f32>,
+    scratch: &mut Vec<f32>,
+) {
+    let (vs, ms) = (plan.vs, plan.ms);
+    if buf.len() < P * (vs + ms) {
+        buf.resize(P * (vs + ms), 0.0);
+    }
+    let (v, m) = buf.split_at_mut(P * vs);
+    for chunk in chunks {
+        let (t0, t1) = (chunk * plan.per, ((chunk + 1) * plan.per).min(TILES));
+        // Columns past t1 - t0 hold stale tiles whose products are never read.
+        let cols = (t1 - t0).next_multiple_of(plan.step);
+        (kern.stem_in)(image, t0, t1, v.as_mut_ptr(), vs, cols);
+        point_gemms(kern, &w.u, v, vs, m, ms, cols, scratch);
+        (kern.stem_out)(m, t0, t1, ms, cols, &w.bias, out);
+    }
+}
+
+/// `bench_api::stem_transforms`.
+pub(crate) fn transforms_bench(kern: &Kernel, cout: usize, out: bool, reps: usize) -> f32 {
+    let plan = Plan::new(cout, 1, kern.col_step());
+    let image: Vec<f32> = (0..3 * IMAGE * IMAGE).map(|i| ((i * 17) % 89) as f32 / 89.0 - 0.5).collect();
+    let stride = if out { plan.ms } else { plan.vs };
+    let mut buf = vec![0.5f32; P * stride];
+    let mut dst = vec![0f32; cout * STEM_OUT * STEM_OUT];
+    let bias = vec![0.1f32; cout];
+    for _ in 0..reps {
+        for chunk in 0..plan.chunks {
+            let (t0, t1) = (chunk * plan.per, ((chunk + 1) * plan.per).min(TILES));
+            let cols = (t1 - t0).next_multiple_of(plan.step);
+            unsafe {
+                if out {
+                    (kern.stem_out)(&buf, t0, t1, stride, cols, &bias, dst.as_mut_ptr())
+                } else {
+                    (kern.stem_in)(&image, t0, t1, buf.as_mut_ptr(), stride, cols)
+                }
+            }
+        }
+    }
+    buf[P * stride - 1] + dst[dst.len() - 1]
+}
+
+/// Calls `f(ty, tx0, n, col)` for each run of tiles t0..t1 within one tile
+/// row: row ty, tiles tx0..tx0 + n, the first at column `col` of the chunk.
+/// n <= T <= R: the callers' loops over k < n index [_; R] arrays.
+fn runs(t0: usize, t1: usize, mut f: impl FnMut(usize, usize, usize, usize)) {
+    let mut tile = t0;
+    while tile < t1 {
+        let (ty, tx0) = (tile / T, tile % T);
+        let n = (T - tx0).min(t1 - tile);
+        f(ty, tx0, n, tile - t0);
+        tile += n;
+    }
+}
+
+/// V = B^T d B of tiles t0..t1 into v[p * p_stride + ch * ld_v + col].
+#[inline(always)]
+pub(crate) unsafe fn input(image: &[f32], t0: usize, t1: usize, v: *mut f32, p_stride: usize, ld_v: usize) {
+    // Stack arrays set up once: clearing them per tile row cost as much as
+    // the transform. Entries past a run's n tiles hold stale values that
+    // are transformed but never stored.
+    let mut row = [0f32; ROW];
+    // d[q][i][j][k]: element (i, j) of tile tx0 + k's patch of plane (c, p, q).
+    let mut d = [[[[0f32; R]; 6]; 6]; 2];
+    let mut u = [[[0f32; R]; 6]; 6];
+    runs(t0, t1, |ty, tx0, n, col0| {
+        // Known to the compiler: no bounds checks in the loops over k.
+        let n = n.min(R);
+        for c in 0..3 {
+            let plane = &image[c * IMAGE * IMAGE..][..IMAGE * IMAGE];
+            for p in 0..2 {
+                for i in 0..6 {
+                    let y = (6 * ty + 2 * i + p) as isize - 3;
+                    if y < 0 || y >= IMAGE as isize {
+                        for dq in d.iter_mut() {
+                            dq[i] = [[0.0; R]; 6];
+                        }
+                        continue;
+                    }
+                    // row[x + 3] = input column x; zeros around stay from the start.
+                    row[3..3 + IMAGE].copy_from_slice(&plane[y as usize * IMAGE..][..IMAGE]);
+                    // Tile tx's patch starts at input column 6 tx - 3: row[6 tx].
+                    for k in 0..n {
+                        let at = &row[6 * (tx0 + k)..][..12];
+                        for j in 0..6 {
+                            d[0][i][j][k] = at[2 * j];
+                            d[1][i][j][k] = at[2 * j + 1];
+                        }
+                    }
+                }
+                for (q, dq) in d.iter().enumerate() {
+                    let ch = c * 4 + p * 2 + q;
+                    // B^T down the patch's rows, then across its columns.
+                    for j in 0..6 {
+                        for k in 0..R {
+                            let y = bt4(std::array::from_fn(|i| dq[i][j][k]));
+                            for (ua, ya) in u.iter_mut().zip(y) {
+                                ua[j][k] = ya;
+                            }
+                        }
+                    }
+                    for (a, ua) in u.iter().enumerate() {
+                        let out = |b: usize| {
+                            std::slice::from_raw_parts_mut(v.add((a * 6 + b) * p_stride + ch * ld_v + col0), n)
+                        };
+                        let mut outs: [&mut [f32]; 6] = std::array::from_fn(out);
+                        for k in 0..n {
+                            let y = bt4(std::array::from_fn(|j| ua[j][k]));
+                            for (o, yb) in outs.iter_mut().zip(y) {
+                                o[k] = yb;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Y = A^T M A + bias, ReLU, of tiles t0..t1 from m[p * p_stride + o * ld_m + col]
+/// into `dst` ([C0][112][112]).
+#[inline(always)]
+pub(crate) unsafe fn output(
+    m: &[f32],
+    t0: usize,
+    t1: usize,
+    p_stride: usize,
+    ld_m: usize,
+    bias: &[f32],
+    dst: *mut f32,
+) {
+    // Set up once, as in `input`.
+    // s[a][x][k] = (M A)[a][x] of tile tx0 + k; y[r][x][k] its output (r, x).
+    let mut s = [[[0f32; R]; 3]; 6];
+    let mut y = [[[0f32; R]; 3]; 3];
+    runs(t0, t1, |ty, tx0, n, col0| {
+        let n = n.min(R);
+        let x0 = 3 * tx0;
+        let len = (3 * n).min(STEM_OUT - x0);
+        for (o, &bo) in bias.iter().enumerate() {
+            for (a, sa) in s.iter_mut().enumerate() {
+                let mm: [&[f32]; 6] = std::array::from_fn(|b| &m[(a * 6 + b) * p_stride + o * ld_m + col0..][..n]);
+                for k in 0..n {
+                    let t = at3(std::array::from_fn(|b| mm[b][k]));
+                    for (sx, tx) in sa.iter_mut().zip(t) {
+                        sx[k] = tx;
+                    }
+                }
+            }
+            for x in 0..3 {
+                for k in 0..n {
+                    let t = at3(std::array::from_fn(|a| s[a][x][k]));
+                    for (yr, tr) in y.iter_mut().zip(t) {
+                        yr[x][k] = crate::scalar::relu(tr + bo);
+                    }
+                }
+            }
+            for (r, yr) in y.iter().enumerate() {
+                let oy = 3 * ty + r;
+                if oy >= STEM_OUT {
+                    break;
+                }
+                let out = std::slice::from_raw_parts_mut(dst.add((o * STEM_OUT + oy) * STEM_OUT + x0), len);
+                // The tiles side by side: 3 columns each (the last tile may be cut).
+                for (k, v) in out.chunks_mut(3).enumerate() {
+                    for (x, vx) in v.iter_mut().enumerate() {
+                        *vx = yr[x][k];
+                    }
+                }
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::KernelKind;
+
+    fn data(n: usize, seed: usize) -> Vec<f32> {
+        (0..n).map(|i| ((i * 7919 + seed * 104729) % 1999) as f32 / 999.5 - 1.0).collect()
+    }
+
+    /// The direct 7x7 / 2 conv + bias + ReLU, in f64.
+    fn direct(x: &[f32], w: &[f32], bias: &[f32], cout: usize) -> Vec<f64> {
+        let mut y = vec![0f64; cout * STEM_OUT * STEM_OUT];
+        for o in 0..cout {
+            for oy in 0..STEM_OUT {
+                for ox in 0..STEM_OUT {
+                    let mut acc = f64::from(bias[o]);
+                    for c in 0..3 {
+                        for ky in 0..7 {
+                            for kx in 0..7 {
+                                let (iy, ix) = ((2 * oy + ky) as isize - 3, (2 * ox + kx) as isize - 3);
+                                if iy < 0 || ix < 0 || iy >= IMAGE as isize || ix >= IMAGE as isize {
+                                    continue;
+                                }
+                                let xv = x[(c * IMAGE + iy as usize) * IMAGE + ix as usize];
+                                acc += f64::from(w[((o * 3 + c) * 7 + ky) * 7 + kx]) * f64::from(xv);
+                            }
+                        }
+                    }
+                    y[(o * STEM_OUT + oy) * STEM_OUT + ox] = acc.max(0.0);
+                }
+            }
+        }
+        y
+    }
+
+    /// Every kernel set, one thread and chunks split as for 3 threads.
+    #[test]
+    fn matches_direct_conv() {
+        let cout = 8;
+        let x: Vec<f32> = data(3 * IMAGE * IMAGE, 1).iter().map(|v| v * 2.5).collect();
+        let w: Vec<f32> = data(cout * 147, 2).iter().map(|v| v * 0.2).collect();
+        let bias = data(cout, 3);
+        let want = direct(&x, &w, &bias, cout);
+        for kind in KernelKind::available() {
+            let kern = kind.kernel().unwrap();
+            let mut sw = StemW::new(|i| w[i], cout, kern.mr);
+            sw.bias.copy_from_slice(&bias);
+            for threads in [1, 3] {
+                let plan = Plan::new(cout, threads, kern.col_step());
+                let mut out = vec![f32::NAN; cout * STEM_OUT * STEM_OUT];
+                let (mut buf, mut scratch) = (Vec::new(), Vec::new());
+                unsafe { run(&kern, &sw, &plan, &x, 0..plan.chunks, out.as_mut_ptr(), &mut buf, &mut scratch) };
+                let err = out.iter().zip(&want).map(|(&a, &b)| (f64::from(a) - b).abs()).fold(0.0, f64::max);
+                assert!(err < 1e-4, "{kind:?}, {threads} threads: max error {err}");
+            }
+        }
+    }
+}
