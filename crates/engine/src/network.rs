@@ -392,6 +392,14 @@ impl Ctx<'_> {
         match &net.stem {
             Stem::Winograd(w) => {
                 let plan = stem::Plan::new(w.cout, self.nt, kern.col_step());
+                // The chunk buffer at once at its largest, the blocks' F(4x4)
+                // chunks included: grown in two steps (the stem's chunks
+                // first), the first block would leave a hole the size of the
+                // stem's in wasm memory, which never shrinks.
+                let len = plan.buf_len().max(self.wino_len());
+                if self.wino.len() < len {
+                    self.wino.resize(len, 0.0);
+                }
                 let mine = share(plan.chunks, self.t, self.nt);
                 stem::run(kern, w, &plan, image, mine, self.bufs.stem.0, &mut self.wino, &mut self.scratch);
             }
@@ -410,6 +418,23 @@ impl Ctx<'_> {
             maxpool3s2(&stem[c * n..][..n], STEM_OUT, POOL_OUT, dst);
         }
         self.barrier.wait();
+    }
+
+    /// The largest chunk buffer of the blocks' Winograd convs (as run image
+    /// by image or with the block's group).
+    fn wino_len(&self) -> usize {
+        let step = self.net.kern.col_step();
+        let mut len = 0;
+        for (bi, blk) in self.net.blocks.iter().enumerate() {
+            for layer in &blk.layers {
+                if let Conv3::Winograd(w) = &layer.conv2 {
+                    for g in [1, self.groups[bi]] {
+                        len = len.max(winograd::Plan::new(w, blk.side, g, self.nt, step).buf_len(w.u.len()));
+                    }
+                }
+            }
+        }
+        len
     }
 
     /// The dense layers of block `bi` on the `g` images its buffer holds.

@@ -120,6 +120,11 @@ impl Plan {
         let (vs, ms) = (PH * cols + 64, cout * cols + 64);
         Plan { per, step, chunks: TILES.div_ceil(per), vs, ms }
     }
+
+    /// Floats of the chunk buffer `run` needs.
+    pub fn buf_len(&self) -> usize {
+        P * (self.vs + self.ms)
+    }
 }
 
 /// Runs `chunks` of `plan` on one image ([3][224][224]) into `out`
@@ -141,8 +146,8 @@ pub unsafe fn run(
     scratch: &mut Vec<f32>,
 ) {
     let (vs, ms) = (plan.vs, plan.ms);
-    if buf.len() < P * (vs + ms) {
-        buf.resize(P * (vs + ms), 0.0);
+    if buf.len() < plan.buf_len() {
+        buf.resize(plan.buf_len(), 0.0);
     }
     let (v, m) = buf.split_at_mut(P * vs);
     for chunk in chunks {

@@ -160,6 +160,11 @@ impl Plan {
         Plan { side, t, rows, per, step, chunks: rows.div_ceil(per), vs, ms }
     }
 
+    /// Floats of the chunk buffer `run` needs for `points` matrices.
+    pub fn buf_len(&self, points: usize) -> usize {
+        points * (self.vs + self.ms)
+    }
+
     /// Chunk `chunk`'s tile rows r0..r1 and its padded column count.
     pub(crate) fn chunk(&self, chunk: usize) -> (usize, usize, usize) {
         let (r0, r1) = (chunk * self.per, ((chunk + 1) * self.per).min(self.rows));
@@ -197,8 +202,8 @@ pub unsafe fn run(
     scratch: &mut Vec<f32>,
 ) {
     let (points, vs, ms) = (w.u.len(), plan.vs, plan.ms);
-    if buf.len() < points * (vs + ms) {
-        buf.resize(points * (vs + ms), 0.0);
+    if buf.len() < plan.buf_len(points) {
+        buf.resize(plan.buf_len(points), 0.0);
     }
     let (v, m) = buf.split_at_mut(points * vs);
     for chunk in chunks {
