@@ -125,6 +125,14 @@ impl Plan {
     pub fn buf_len(&self) -> usize {
         P * (self.vs + self.ms)
     }
+
+    /// Chunk `chunk`'s tiles t0..t1 and its column count, rounded up to the
+    /// kernel's step: the columns past t1 - t0 hold stale tiles whose
+    /// products are never read.
+    fn chunk(&self, chunk: usize) -> (usize, usize, usize) {
+        let (t0, t1) = (chunk * self.per, ((chunk + 1) * self.per).min(TILES));
+        (t0, t1, (t1 - t0).next_multiple_of(self.step))
+    }
 }
 
 /// Runs `chunks` of `plan` on one image ([3][224][224]) into `out`
@@ -151,9 +159,7 @@ pub unsafe fn run(
     }
     let (v, m) = buf.split_at_mut(P * vs);
     for chunk in chunks {
-        let (t0, t1) = (chunk * plan.per, ((chunk + 1) * plan.per).min(TILES));
-        // Columns past t1 - t0 hold stale tiles whose products are never read.
-        let cols = (t1 - t0).next_multiple_of(plan.step);
+        let (t0, t1, cols) = plan.chunk(chunk);
         (kern.stem_in)(image, t0, t1, v.as_mut_ptr(), vs, cols);
         point_gemms(kern, &w.u, v, vs, m, ms, cols, scratch);
         (kern.stem_out)(m, t0, t1, ms, cols, &w.bias, out);
@@ -170,8 +176,7 @@ pub(crate) fn transforms_bench(kern: &Kernel, cout: usize, out: bool, reps: usiz
     let bias = vec![0.1f32; cout];
     for _ in 0..reps {
         for chunk in 0..plan.chunks {
-            let (t0, t1) = (chunk * plan.per, ((chunk + 1) * plan.per).min(TILES));
-            let cols = (t1 - t0).next_multiple_of(plan.step);
+            let (t0, t1, cols) = plan.chunk(chunk);
             unsafe {
                 if out {
                     (kern.stem_out)(&buf, t0, t1, stride, cols, &bias, dst.as_mut_ptr())
