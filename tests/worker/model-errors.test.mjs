@@ -101,3 +101,29 @@ describe('a model whose packed weights are over MAX_WEIGHT_BYTES', () => {
     assert.ok(grown <= limit + (4 << 20), `wasm memory grew by ${grown} bytes for a ${limit}-byte limit`);
   });
 });
+
+describe('a model whose engine runs would need more than MAX_WORKSPACE_BYTES', () => {
+  let worker;
+  after(async () => worker?.dispose());
+
+  test('is refused when it loads (503 model_invalid naming the limit and the batch), the same isolate', async () => {
+    seedModel();
+    // DenseNet-121 needs ~12.5 MiB of activations for one image and more
+    // for MAX_BATCH 4; a 4 MiB limit stands for a model (a wide stem, say)
+    // whose first request would take the isolate past 128 MB.
+    const limit = 4 << 20;
+    let base;
+    ({ worker, base } = await startWorker({ MAX_WORKSPACE_BYTES: limit, MAX_BATCH: 4, LOAD_RETRY_MS: 60000 }));
+    const before = await health(base);
+    const res = await predict(base);
+    const body = await res.json();
+    assert.equal(res.status, 503);
+    assert.equal(body.error.code, 'model_invalid');
+    assert.match(body.error.message, /a run of 4 image\(s\) needs \d+ bytes/);
+    assert.match(body.error.message, new RegExp(`more than the ${limit} bytes`));
+    const h = await health(base);
+    assert.equal(h.model_loaded, false);
+    assert.equal(h.model_error.code, 'model_invalid');
+    assert.equal(h.isolate.id, before.isolate.id, 'the isolate was replaced');
+  });
+});

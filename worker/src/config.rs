@@ -14,6 +14,9 @@ pub struct Config {
     /// The most the model's weights may take once packed: a larger model is
     /// refused while it loads, before allocating past this.
     pub max_weight_bytes: usize,
+    /// The most one engine run of MAX_BATCH images may allocate (activations,
+    /// scratch): a model whose runs would need more is refused at its load.
+    pub max_workspace_bytes: usize,
     /// Largest request body accepted, checked on Content-Length and on the
     /// bytes actually read. Also the largest single encoded image.
     pub max_body_bytes: usize,
@@ -58,6 +61,7 @@ impl Config {
         Config {
             model: var(env, "MODEL", "densenet121-random".to_string()),
             max_weight_bytes: var(env, "MAX_WEIGHT_BYTES", 80 << 20),
+            max_workspace_bytes: var(env, "MAX_WORKSPACE_BYTES", 24 << 20),
             max_body_bytes,
             max_files: var::<usize>(env, "MAX_FILES", 16).max(1),
             max_pixels: var(env, "MAX_PIXELS", 40_000_000),

@@ -181,7 +181,7 @@ async fn load(env: Env, config: &Config) -> Result<LoadedModel, ApiError> {
         max_batch: config.max_batch,
         ..Options::default()
     };
-    let streamed = model_stream::load(stream, &manifest, options, config.max_weight_bytes).await?;
+    let streamed = model_stream::load(stream, &manifest, options, config).await?;
     let classifier = streamed.classifier;
     let load = LoadStats {
         fetch_ms: t_fetch - t0,

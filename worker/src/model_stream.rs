@@ -15,6 +15,7 @@ use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 
 use crate::clock::now_ms;
+use crate::config::Config;
 use crate::errors::ApiError;
 
 /// The buffer the stream's chunks are gathered in, in wasm memory for the
@@ -46,7 +47,7 @@ pub async fn load(
     body: worker::web_sys::ReadableStream,
     manifest: &Manifest,
     options: Options,
-    max_weight_bytes: usize,
+    config: &Config,
 ) -> Result<Streamed, ApiError> {
     let t0 = now_ms();
     let file = &manifest.file;
@@ -55,7 +56,8 @@ pub async fn load(
     let digest = DigestStream::new(DigestStreamAlgorithm::Sha256);
     let writer = digest.raw().get_writer().map_err(hash_error)?;
     let mut load = StreamedLoad::hashed_by_caller(manifest, options)?;
-    load.set_max_weight_bytes(max_weight_bytes);
+    load.set_max_weight_bytes(config.max_weight_bytes);
+    load.set_max_workspace_bytes(config.max_workspace_bytes, config.max_batch);
     let mut chunks = wasm_streams::ReadableStream::from_raw(body.unchecked_into()).into_stream();
     let mut buf = vec![0u8; PIECE as usize];
     let mut fill = 0;

@@ -57,6 +57,15 @@ impl StreamedLoad {
         }
     }
 
+    /// Refuses the model (`model_invalid`, when it finishes) if one engine
+    /// run of `batch` images would allocate more than `bytes` of
+    /// activations and scratch. Call before `finish`.
+    pub fn set_max_workspace_bytes(&mut self, bytes: usize, batch: usize) {
+        if let Some(loader) = self.loader.as_mut() {
+            loader.set_max_workspace_bytes(bytes, batch);
+        }
+    }
+
     pub fn push(&mut self, chunk: &[u8]) {
         if let Some(hasher) = self.hasher.as_mut() {
             hasher.update(chunk);

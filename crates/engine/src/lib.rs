@@ -101,6 +101,17 @@ impl Loader {
         self.inner.set_max_weight_bytes(bytes);
     }
 
+    /// Refuses the model (`ModelInvalid`, at `finish`) if one run of `batch`
+    /// images on one thread would allocate more than `bytes` of activations
+    /// and scratch ([`Engine::workspace_bytes`]): they scale with channels x
+    /// pixels, the weights only with channels, so a model whose weights pass
+    /// `set_max_weight_bytes` (a wide stem, say) could still take a Worker
+    /// isolate past 128 MB on its first request. DenseNet-121 at batch 1:
+    /// about 12 MiB.
+    pub fn set_max_workspace_bytes(&mut self, bytes: usize, batch: usize) {
+        self.inner.set_max_workspace_bytes(bytes, batch);
+    }
+
     /// Ends the file: checks that every weight arrived and plans the network.
     pub fn finish(self) -> Result<Engine> {
         let (topo, net) = self.inner.finish()?;
@@ -154,6 +165,13 @@ impl Engine {
             *w = Some(ws);
         }
         Ok(out)
+    }
+
+    /// At most the bytes a run of `batch` images allocates (on this engine's
+    /// threads): activations, scratch, the logits. They are kept for the
+    /// next run (`release_buffers`).
+    pub fn workspace_bytes(&self, batch: usize) -> usize {
+        self.net.workspace_bytes(batch, self.threads.min(batch * 64).max(1))
     }
 
     /// Drops the buffers kept from the last run (they are as large as the

@@ -166,6 +166,9 @@ pub struct Loader {
     /// (`set_max_weight_bytes`).
     max_weight_bytes: usize,
     weight_bytes: usize,
+    /// The most one run of `run_batch` images may allocate (`set_max_workspace_bytes`).
+    max_workspace_bytes: usize,
+    run_batch: usize,
 }
 
 fn over_budget<T>(name: &str, limit: usize) -> Result<T> {
@@ -227,6 +230,8 @@ impl Loader {
             streamed: None,
             max_weight_bytes: usize::MAX,
             weight_bytes: 0,
+            max_workspace_bytes: usize::MAX,
+            run_batch: 1,
         }
     }
 
@@ -237,6 +242,10 @@ impl Loader {
 
     pub(crate) fn set_max_weight_bytes(&mut self, bytes: usize) {
         self.max_weight_bytes = bytes;
+    }
+
+    pub(crate) fn set_max_workspace_bytes(&mut self, bytes: usize, batch: usize) {
+        (self.max_workspace_bytes, self.run_batch) = (bytes, batch.max(1));
     }
 
     /// Counts `bytes` of weights about to be allocated for initializer
@@ -562,6 +571,17 @@ impl Loader {
             return invalid(format!("the classifier's output {:?} is not a graph output", topo.output));
         }
         let net = self.build(&topo)?;
+        let need = net.workspace_bytes(self.run_batch, 1);
+        if need > self.max_workspace_bytes {
+            return invalid(format!(
+                "a run of {} image(s) needs {need} bytes ({:.1} MiB) of activations and scratch, more than the {} \
+                 bytes ({:.1} MiB) this engine may allocate for them",
+                self.run_batch,
+                need as f64 / (1 << 20) as f64,
+                self.max_workspace_bytes,
+                self.max_workspace_bytes as f64 / (1 << 20) as f64
+            ));
+        }
         Ok((topo, net))
     }
 

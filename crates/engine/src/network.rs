@@ -200,6 +200,66 @@ impl Net {
         (mid, pooled)
     }
 
+    /// Bytes `forward` allocates for a run of `batch` images on `threads`
+    /// threads at most: activations, per-thread scratch and the logits. The
+    /// weights scale with the channels, these with channels x pixels, so a
+    /// model whose weights fit its host can still need more than the host
+    /// has for one run (a Worker isolate dies at 128 MB): `Loader` checks it.
+    pub fn workspace_bytes(&self, batch: usize, threads: usize) -> usize {
+        let nb = self.blocks.len();
+        let groups: Vec<usize> = (0..nb).map(|b| self.group(b, batch)).collect();
+        let split = if batch == 1 { 0 } else { groups.iter().take_while(|&&g| g == 1).count() };
+        let threads = threads.max(1);
+        let solo = threads > 1 && split > 0 && batch >= threads;
+        let stem = self.stem.cout() * STEM_OUT * STEM_OUT;
+        let (mid, pooled) = self.scratch_lens(&groups, 0..nb);
+        let blocks: usize = self.blocks.iter().zip(&groups).map(|(b, g)| b.c_out * g * b.side * b.side).sum();
+        let mut floats = stem + blocks + mid + pooled + batch * self.fc.k + 2 * batch * self.classes();
+        if solo {
+            let (mid, pooled) = self.scratch_lens(&groups, 0..split);
+            let blocks: usize = self.blocks[..split].iter().map(|b| b.c_out * b.side * b.side).sum();
+            floats += (threads - 1) * (stem + blocks + mid + pooled);
+        }
+        // Per thread: a GEMM's packed B panel and tile (the widest K), the
+        // Winograd chunks (largest with one thread: the fewest chunks), the
+        // max pool's row.
+        let kern = &self.kern;
+        let mut k = self.fc.k.max(self.trans.iter().map(|t| t.conv.k).max().unwrap_or(0));
+        k = k.max(match &self.stem {
+            Stem::Winograd(w) => w.u[0].k,
+            Stem::Im2col(a) => a.k,
+        });
+        for layer in self.blocks.iter().flat_map(|b| &b.layers) {
+            k = k.max(layer.conv1.k).max(match &layer.conv2 {
+                Conv3::Winograd(w) => w.cin,
+                Conv3::Im2col(a) => a.k,
+            });
+        }
+        floats += threads * (k * kern.nr + kern.mr * kern.nr + self.wino_floats(&groups, 1) + STEM_OUT);
+        // And the run's bookkeeping: vectors of buffer pointers, the threads' state.
+        floats * 4 + (16 << 10)
+    }
+
+    /// The largest Winograd chunk buffer of a run on `nt` threads: the
+    /// stem's, or a block's (as run image by image or with the block's group).
+    fn wino_floats(&self, groups: &[usize], nt: usize) -> usize {
+        let step = self.kern.col_step();
+        let mut len = match &self.stem {
+            Stem::Winograd(w) => stem::Plan::new(w.cout, nt, step).buf_len(),
+            Stem::Im2col(_) => 0,
+        };
+        for (bi, blk) in self.blocks.iter().enumerate() {
+            for layer in &blk.layers {
+                if let Conv3::Winograd(w) = &layer.conv2 {
+                    for g in [1, groups[bi]] {
+                        len = len.max(winograd::Plan::new(w, blk.side, g, nt, step).buf_len(w.u.len()));
+                    }
+                }
+            }
+        }
+        len
+    }
+
     /// Logits [batch][classes] for images [batch][3][224][224].
     pub fn forward(&self, input: &[f32], batch: usize, threads: usize, ws: &mut Workspace) -> Vec<f32> {
         let nb = self.blocks.len();
@@ -396,7 +456,7 @@ impl Ctx<'_> {
                 // chunks included: grown in two steps (the stem's chunks
                 // first), the first block would leave a hole the size of the
                 // stem's in wasm memory, which never shrinks.
-                let len = plan.buf_len().max(self.wino_len());
+                let len = net.wino_floats(self.groups, self.nt);
                 if self.wino.len() < len {
                     self.wino.resize(len, 0.0);
                 }
@@ -418,23 +478,6 @@ impl Ctx<'_> {
             maxpool3s2(&stem[c * n..][..n], STEM_OUT, POOL_OUT, dst);
         }
         self.barrier.wait();
-    }
-
-    /// The largest chunk buffer of the blocks' Winograd convs (as run image
-    /// by image or with the block's group).
-    fn wino_len(&self) -> usize {
-        let step = self.net.kern.col_step();
-        let mut len = 0;
-        for (bi, blk) in self.net.blocks.iter().enumerate() {
-            for layer in &blk.layers {
-                if let Conv3::Winograd(w) = &layer.conv2 {
-                    for g in [1, self.groups[bi]] {
-                        len = len.max(winograd::Plan::new(w, blk.side, g, self.nt, step).buf_len(w.u.len()));
-                    }
-                }
-            }
-        }
-        len
     }
 
     /// The dense layers of block `bi` on the `g` images its buffer holds.

@@ -1,7 +1,9 @@
 //! `Loader::set_max_weight_bytes`: a model whose packed weights would pass
 //! the limit is refused before the loader allocates past it (a Worker
 //! isolate dies at 128 MB and wasm memory never shrinks), and a limit the
-//! weights fit in changes nothing.
+//! weights fit in changes nothing. `Engine::workspace_bytes` bounds what a
+//! run allocates, and `Loader::set_max_workspace_bytes` refuses a model
+//! whose runs would pass the limit.
 
 mod common;
 
@@ -62,4 +64,45 @@ fn a_limit_the_weights_fit_in_changes_nothing() {
     );
     let input = photo_input("chelsea");
     assert_eq!(limited.run(&input, 1).unwrap(), free.run(&input, 1).unwrap());
+}
+
+#[test]
+fn workspace_bytes_bound_what_a_run_allocates() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let engine = Engine::load(&model_bytes()).unwrap();
+    for batch in [1, 4] {
+        let input = photo_input("chelsea").repeat(batch);
+        engine.release_buffers();
+        let (out, peak) = heap_count::peak_during(|| engine.run(&input, batch).unwrap());
+        let bound = engine.workspace_bytes(batch);
+        println!(
+            "batch {batch}: a run allocated {:.2} MiB at its peak, workspace_bytes {:.2} MiB",
+            peak as f64 / MIB as f64,
+            bound as f64 / MIB as f64
+        );
+        assert!(peak <= bound, "batch {batch}: the run peaked at {peak} bytes, over the bound {bound}");
+        // A bound worth checking against a host's limit: close to the truth.
+        assert!(peak as f64 >= 0.9 * bound as f64, "batch {batch}: {peak} bytes of a bound of {bound}");
+        drop(out);
+    }
+}
+
+#[test]
+fn a_model_whose_runs_need_more_than_the_limit_is_refused_at_load() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let bytes = model_bytes();
+    let need = Engine::load(&bytes).unwrap().workspace_bytes(8);
+    let load = |limit: usize| {
+        let mut l = Engine::loader();
+        l.set_max_workspace_bytes(limit, 8);
+        l.push(&bytes).and_then(|()| l.finish())
+    };
+    match load(need - 1) {
+        Err(Error::ModelInvalid(m)) => {
+            assert!(m.contains("a run of 8 image(s) needs") && m.contains("activations"), "{m}")
+        }
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("loaded with a limit under what a run of 8 needs"),
+    }
+    assert!(load(need).is_ok());
 }

@@ -78,6 +78,11 @@ impl CpuLoader {
         self.inner.set_max_weight_bytes(bytes);
     }
 
+    /// See `densenet_engine::Loader::set_max_workspace_bytes`.
+    pub fn set_max_workspace_bytes(&mut self, bytes: usize, batch: usize) {
+        self.inner.set_max_workspace_bytes(bytes, batch);
+    }
+
     pub fn push(&mut self, chunk: &[u8]) -> Result<()> {
         Ok(self.inner.push(chunk)?)
     }
