@@ -55,12 +55,13 @@ fn main() {
     times.sort_by(|a, b| a.partial_cmp(b).unwrap());
     cpu.sort_by(|a, b| a.partial_cmp(b).unwrap());
     println!(
-        "{} batch {batch} threads {threads}: median {:.2} ms/image, best {:.2}, cpu median {:.2} (load {load_ms:.0} ms, weights {:.1} MiB)",
+        "{} batch {batch} threads {threads}: median {:.2} ms/image, best {:.2}, cpu median {:.2} (load {load_ms:.0} ms, weights {:.1} MiB, a run's workspace {:.1} MiB)",
         engine.device(),
         times[times.len() / 2],
         times[0],
         cpu[cpu.len() / 2],
-        engine.weight_bytes() as f64 / (1 << 20) as f64
+        engine.weight_bytes() as f64 / (1 << 20) as f64,
+        engine.workspace_bytes(batch) as f64 / (1 << 20) as f64
     );
 }
 
