@@ -2,7 +2,9 @@
 // the time from navigation to the first prediction (cold or warm cache,
 // depending on the profile); ?mode=latency compares per-image latency of
 // this package's CPU engine with onnxruntime-web's wasm EP (1 thread, SIMD)
-// on the same ONNX file, interleaved so both see the same machine state.
+// on the same ONNX file, interleaved so both see the same machine state;
+// with ?tract=1 also tract-onnx's wasm build (scripts/build-tract-peer.sh,
+// served at /tract/), the CPU engine this package shipped before its own.
 // ?build=simd128 makes the package's probe for relaxed SIMD fail on this
 // page, so it loads its simd128 build: the result's `device` says which ran.
 const q = new URLSearchParams(location.search);
@@ -38,15 +40,33 @@ async function latency(runs) {
   const data = new Float32Array(3 * 224 * 224).map((_, i) => Math.sin(i) * 2);
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, [1, 3, 224, 224]) };
 
+  let tract = null;
+  if (q.get('tract') === '1') {
+    const peer = await import('/tract/densenet_edge_tract_peer.js');
+    await peer.default({ module_or_path: '/tract/densenet_edge_tract_peer_bg.wasm' });
+    const t = performance.now();
+    tract = { peer: new peer.TractPeer(modelBytes), loadMs: performance.now() - t, runMs: [] };
+  }
+
   const ours = { classifyMs: [], inferenceMs: [] };
   const theirs = { runMs: [] };
+  let tractVsOrt = null;
   for (let i = 0; i < runs + 2; i++) {
     let t = performance.now();
     const r = await c.classify(photo);
     const ourMs = performance.now() - t;
     t = performance.now();
-    await session.run(feeds);
+    const ortOut = await session.run(feeds);
     const ortMs = performance.now() - t;
+    if (tract) {
+      t = performance.now();
+      const logits = tract.peer.run(data);
+      tract.runMs.push(performance.now() - t);
+      // The peer must compute the same network: its logits against onnxruntime-web's.
+      const ortLogits = ortOut[session.outputNames[0]].data;
+      tractVsOrt = Math.max(...logits.map((v, j) => Math.abs(v - ortLogits[j])));
+      if (i < 2) tract.runMs.pop();
+    }
     if (i < 2) continue; // warm-up
     ours.classifyMs.push(ourMs);
     ours.inferenceMs.push(r.timings.inferenceMs);
@@ -56,7 +76,8 @@ async function latency(runs) {
     runs,
     packageCpu: { medianClassifyMs: median(ours.classifyMs), medianInferenceMs: median(ours.inferenceMs), device: c.device },
     ortWasm: { medianRunMs: median(theirs.runMs), threads: ort.env.wasm.numThreads },
-    all: { ours, theirs },
+    tractWasm: tract && { medianRunMs: median(tract.runMs), loadMs: tract.loadMs, maxAbsDiffVsOrt: tractVsOrt },
+    all: { ours, theirs, tract: tract && tract.runMs },
   };
 }
 

@@ -3,7 +3,9 @@
 // Prints: wasm size raw/gzip; time to first prediction with a cold and a
 // warm cache; per-image latency of the package's CPU engine (its relaxed-SIMD
 // build, then its simd128 build) vs
-// onnxruntime-web's wasm EP, both single-threaded with SIMD, in one run.
+// onnxruntime-web's wasm EP, both single-threaded with SIMD, in one run;
+// with TRACT_PEER_DIR set (scripts/bench-browser.sh sets it), tract-onnx's
+// wasm build too, interleaved with them.
 import { readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
@@ -14,6 +16,7 @@ import { launch } from '../../tests/browser/chromium.mjs';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const runs = Number(process.argv[2] || 10);
+const tractDir = process.env.TRACT_PEER_DIR;
 
 const size = async (p) => {
   const b = await readFile(p);
@@ -22,10 +25,15 @@ const size = async (p) => {
 console.log('densenet-edge wasm, simd128 build:', await size(join(ROOT, 'crates/web/pkg/densenet_edge_web_bg.wasm')));
 console.log('densenet-edge wasm, relaxed-SIMD build:', await size(join(ROOT, 'crates/web/pkg/densenet_edge_web_relaxed_bg.wasm')));
 console.log('onnxruntime-web wasm (for reference):', await size(join(HERE, 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm')));
+if (tractDir) console.log('tract-onnx wasm (for reference):', await size(join(tractDir, 'densenet_edge_tract_peer_bg.wasm')));
 
 const server = await serve({
   dirs: [join(ROOT, 'www'), HERE],
-  mounts: { '/ort/': join(HERE, 'node_modules/onnxruntime-web/dist'), '/photos/': join(ROOT, 'tests/images/photos') },
+  mounts: {
+    '/ort/': join(HERE, 'node_modules/onnxruntime-web/dist'),
+    '/photos/': join(ROOT, 'tests/images/photos'),
+    ...(tractDir ? { '/tract/': tractDir } : {}),
+  },
 });
 const context = await launch(); // one fresh profile: the first visit is cold, the second warm
 async function visit(query, timeout = 600_000) {
@@ -45,10 +53,14 @@ try {
   // The package as Chromium gets it (relaxed SIMD), then its simd128 build;
   // each interleaved with onnxruntime-web in its own page.
   for (const build of ['auto', 'simd128']) {
-    const lat = await visit(`mode=latency&runs=${runs}&build=${build}`);
+    const lat = await visit(`mode=latency&runs=${runs}&build=${build}&tract=${tractDir ? 1 : 0}`);
     const ours = lat.packageCpu.medianInferenceMs;
     const theirs = lat.ortWasm.medianRunMs;
     console.log(`per-image latency over ${runs} runs (median): package CPU (${lat.packageCpu.device}) inference ${ours.toFixed(0)} ms, whole classify() ${lat.packageCpu.medianClassifyMs.toFixed(0)} ms; onnxruntime-web wasm EP (1 thread) ${theirs.toFixed(0)} ms; ratio package/ort ${(ours / theirs).toFixed(2)}`);
+    if (lat.tractWasm) {
+      const t = lat.tractWasm;
+      console.log(`  tract-onnx wasm (simd128, batch-1 plan) ${t.medianRunMs.toFixed(0)} ms (load + optimise ${t.loadMs.toFixed(0)} ms; max |logit - onnxruntime-web| ${t.maxAbsDiffVsOrt.toExponential(1)}); ratio package/tract ${(ours / t.medianRunMs).toFixed(2)}`);
+    }
     console.log(JSON.stringify(lat.all));
   }
 } finally {
