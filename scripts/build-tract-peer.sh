@@ -8,7 +8,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 crate="$REPO_ROOT/bench/browser/tract-peer"
-WB_VERSION="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' "$crate/Cargo.lock")"
+WB_VERSION="$(wasm_bindgen_version "$crate/Cargo.lock")"
 WASM_BINDGEN="$TOOLS_DIR/wasm-bindgen-$WB_VERSION/bin/wasm-bindgen"
 [[ -x $WASM_BINDGEN ]] || { echo "build-tract-peer: no wasm-bindgen $WB_VERSION: run scripts/build-web.sh first" >&2; exit 1; }
 target="$DENSENET_EDGE_CACHE/target-tract-peer"

@@ -19,7 +19,7 @@ say() { echo "build-web: $*" >&2; }
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
 # wasm-bindgen-cli must be the very version in Cargo.lock.
-WB_VERSION="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)"
+WB_VERSION="$(wasm_bindgen_version Cargo.lock)"
 WB_ROOT="$TOOLS_DIR/wasm-bindgen-$WB_VERSION"
 WASM_BINDGEN="$WB_ROOT/bin/wasm-bindgen"
 if [[ "$("$WASM_BINDGEN" --version 2>/dev/null || true)" != "wasm-bindgen $WB_VERSION"* ]]; then

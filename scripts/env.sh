@@ -32,3 +32,9 @@ apt_install() {
   $sudo_cmd apt-get update -qq &&
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 }
+
+# wasm_bindgen_version LOCKFILE: the wasm-bindgen version a Cargo.lock pins
+# (wasm-bindgen-cli must be exactly that version).
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$1"
+}

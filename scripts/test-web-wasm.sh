@@ -9,7 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$REPO_ROOT"
 which="${1:-all}"
 
-WB_VERSION="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)"
+WB_VERSION="$(wasm_bindgen_version Cargo.lock)"
 RUNNER="$TOOLS_DIR/wasm-bindgen-$WB_VERSION/bin/wasm-bindgen-test-runner"
 [ -x "$RUNNER" ] || scripts/build-web.sh # installs wasm-bindgen-cli (with the runner)
 

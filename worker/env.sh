@@ -6,9 +6,9 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/scripts/env.sh"
 WORKER_DIR="$REPO_ROOT/worker"
 WORKER_BUILD_VERSION=0.8.7
 # wasm-bindgen-cli must equal the wasm-bindgen library in worker/Cargo.lock.
-WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$WORKER_DIR/Cargo.lock")"
+WASM_BINDGEN_VERSION="$(wasm_bindgen_version "$WORKER_DIR/Cargo.lock")"
 export WORKER_DIR WORKER_BUILD_VERSION WASM_BINDGEN_VERSION
-# Versioned root: the root workspace needs another wasm-bindgen (0.2.87).
+# Versioned root: the root workspace's Cargo.lock may pin another wasm-bindgen.
 export WASM_BINDGEN_BIN="$TOOLS_DIR/wasm-bindgen-$WASM_BINDGEN_VERSION/bin/wasm-bindgen"
 # Both from worker/node_modules (package-lock.json): binaryen 132 is the
 # wasm-opt worker-build 0.8.7 would fetch; esbuild comes with wrangler.
