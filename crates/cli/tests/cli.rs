@@ -137,3 +137,15 @@ fn a_missing_model_exits_4_and_a_wrong_model_3() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("model"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_hostile_model_file_exits_3_not_a_panic() {
+    // A graph of 11 bytes holding a node whose length varint is 2^64 - 11:
+    // the engine's loader once wrapped the sum and panicked (exit 101).
+    let path = std::env::temp_dir().join(format!("densenet-edge-cli-hostile-{}.onnx", std::process::id()));
+    std::fs::write(&path, [0x3A, 0x0B, 0x0A, 0xF5, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]).unwrap();
+    let o = cli(&["classify", "--model", path.to_str().unwrap(), "tests/images/photos/chelsea.png"]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("model_invalid") || stderr(&o).contains("model"), "{}", stderr(&o));
+}

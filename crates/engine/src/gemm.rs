@@ -2,6 +2,7 @@
 //! once at load; activations (B) are packed per panel of NR columns, and the
 //! packing is where the layer's prologue happens (BN + ReLU, im2col).
 
+use crate::error::{invalid, Result};
 use crate::kernels::Kernel;
 use crate::scalar::relu;
 
@@ -24,8 +25,26 @@ impl PackedA {
     /// `w(i)` is element i of the row-major [M][K] weights.
     pub fn from_fn(m: usize, k: usize, bias: Option<&[f32]>, mr: usize, w: impl Fn(usize) -> f32) -> PackedA {
         let mut a = Self::zeroed(m, k, mr);
+        a.fill(w);
+        if let Some(bias) = bias {
+            a.bias[..m].copy_from_slice(bias);
+        }
+        a
+    }
+
+    /// [`PackedA::from_fn`] for weights read from a model file: sizes that
+    /// overflow or an allocation that fails are `ModelInvalid`, not a panic
+    /// or an abort (wasm memory may be unable to grow).
+    pub fn try_from_fn(m: usize, k: usize, mr: usize, what: &str, w: impl Fn(usize) -> f32) -> Result<PackedA> {
+        let mut a = Self::try_zeroed(m, k, mr, what)?;
+        a.fill(w);
+        Ok(a)
+    }
+
+    fn fill(&mut self, w: impl Fn(usize) -> f32) {
+        let (m, k, mr) = (self.m, self.k, self.mr);
         for p in 0..m.div_ceil(mr) {
-            let dst = &mut a.data[p * k * mr..(p + 1) * k * mr];
+            let dst = &mut self.data[p * k * mr..(p + 1) * k * mr];
             for r in 0..mr.min(m - p * mr) {
                 let row = (p * mr + r) * k;
                 for kk in 0..k {
@@ -33,27 +52,32 @@ impl PackedA {
                 }
             }
         }
-        if let Some(bias) = bias {
-            a.bias[..m].copy_from_slice(bias);
-        }
-        a
     }
 
     /// All zeros, for weights whose values arrive in pieces (`set_from`).
     pub fn zeroed(m: usize, k: usize, mr: usize) -> PackedA {
-        let (data, bias) = Self::lens(m, k, mr);
+        let (data, bias) = Self::lens(m, k, mr).expect("packed weights of a size that fits in memory");
         PackedA { m, k, mr, data: vec![0f32; data], bias: vec![0f32; bias] }
     }
 
+    /// [`PackedA::zeroed`] for weights read from a model file (see `try_from_fn`).
+    pub fn try_zeroed(m: usize, k: usize, mr: usize, what: &str) -> Result<PackedA> {
+        let Some((data, bias)) = Self::lens(m, k, mr) else {
+            return invalid(format!("{what}: {m} x {k} weights overflow this target's address space"));
+        };
+        Ok(PackedA { m, k, mr, data: try_zeros(data, what)?, bias: try_zeros(bias, what)? })
+    }
+
     /// Floats of `data` and `bias` for M rows in panels of MR (rows past M
-    /// are zero).
-    fn lens(m: usize, k: usize, mr: usize) -> (usize, usize) {
-        let panels = m.div_ceil(mr);
-        (panels * k * mr, panels * mr)
+    /// are zero); None if they overflow `usize`.
+    pub(crate) fn lens(m: usize, k: usize, mr: usize) -> Option<(usize, usize)> {
+        let padded = m.div_ceil(mr).checked_mul(mr)?;
+        Some((padded.checked_mul(k)?, padded))
     }
 
     /// Sets elements i0, i0 + 1, ... of the row-major [M][K] weights; values
-    /// past M * K are ignored.
+    /// past M * K are ignored. (`data` may be shorter than the whole matrix
+    /// while a streamed weight's rows arrive: it must hold these values' panels.)
     pub fn set_from(&mut self, i0: usize, values: impl Iterator<Item = f32>) {
         let (mut row, mut kk) = (i0 / self.k, i0 % self.k);
         // Where row `row`'s element 0 goes: its panel, then its lane.
@@ -76,10 +100,33 @@ impl PackedA {
         (self.data.len() + self.bias.len()) * 4
     }
 
-    /// What `zeroed(m, k, mr)` (or `from_fn`) allocates, in bytes.
-    pub fn bytes_for(m: usize, k: usize, mr: usize) -> usize {
-        let (data, bias) = Self::lens(m, k, mr);
-        (data + bias) * 4
+    /// What `zeroed(m, k, mr)` (or `from_fn`) allocates, in bytes; None if
+    /// that overflows `usize` (a hostile model's dims on a 32-bit target).
+    pub fn bytes_for(m: usize, k: usize, mr: usize) -> Option<usize> {
+        let (data, bias) = Self::lens(m, k, mr)?;
+        data.checked_add(bias)?.checked_mul(4)
+    }
+}
+
+/// `len` zeroed floats, or `ModelInvalid` naming `what` when the allocator
+/// cannot give them (`vec![0.0; len]` would abort: in wasm, a memory that
+/// cannot grow traps the instance). Zeroed by the allocator, like `vec!`.
+pub(crate) fn try_zeros(len: usize, what: &str) -> Result<Vec<f32>> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    let Ok(layout) = std::alloc::Layout::array::<f32>(len) else {
+        return invalid(format!("{what}: {len} floats overflow this target's address space"));
+    };
+    // SAFETY: `layout` has a non-zero size; a non-null pointer from the
+    // global allocator with this layout holds `len` zeroed f32s, and
+    // `Vec::from_raw_parts` takes it with the same layout (capacity `len`).
+    unsafe {
+        let p = std::alloc::alloc_zeroed(layout) as *mut f32;
+        if p.is_null() {
+            return invalid(format!("{what}: could not allocate {} bytes", layout.size()));
+        }
+        Ok(Vec::from_raw_parts(p, len, len))
     }
 }
 

@@ -67,6 +67,8 @@ pub struct Loader {
 
 impl Loader {
     /// Parses what it can of `chunk`; weights are packed as they complete.
+    /// Chunks of any size: the loader buffers at most one message (a node,
+    /// or an initializer of up to 1 MiB) and 64 KiB, not the chunk.
     pub fn push(&mut self, chunk: &[u8]) -> Result<()> {
         self.inner.push(chunk)
     }
@@ -97,6 +99,8 @@ impl Loader {
     /// hard memory limit (a Worker isolate dies at 128 MB, and wasm memory
     /// never shrinks). What DenseNet-121's weights take here: 42.8 MiB
     /// natively (-169 69.3, -201 93.7, -161 142.3), a little less in wasm.
+    /// Unset (or above it), the limit is what one allocation may take:
+    /// `isize::MAX` bytes, 2 GiB on wasm32.
     pub fn set_max_weight_bytes(&mut self, bytes: usize) {
         self.inner.set_max_weight_bytes(bytes);
     }
@@ -157,6 +161,18 @@ impl Engine {
             return Err(Error::InvalidArgument("input holds a NaN or infinite value".into()));
         }
         let threads = self.threads.min(batch * 64).max(1);
+        // Every size the forward pass computes is a term of this sum: where
+        // it fits, none of them wraps (they would on wasm32 for a large
+        // enough batch, and a GEMM would write past its buffer).
+        match self.net.checked_workspace_bytes(batch, threads) {
+            Some(bytes) if bytes <= isize::MAX as usize => {}
+            _ => {
+                return Err(Error::InvalidArgument(format!(
+                    "a run of {batch} images needs more memory than a {}-bit target can address",
+                    usize::BITS
+                )))
+            }
+        }
         let mut ws = self.workspace.lock().ok().and_then(|mut w| w.take()).unwrap_or_default();
         let out =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.net.forward(input, batch, threads, &mut ws)))
@@ -169,9 +185,10 @@ impl Engine {
 
     /// At most the bytes a run of `batch` images allocates (on this engine's
     /// threads): activations, scratch, the logits. They are kept for the
-    /// next run (`release_buffers`).
+    /// next run (`release_buffers`). `usize::MAX` for a batch whose sizes
+    /// overflow (`run` refuses it).
     pub fn workspace_bytes(&self, batch: usize) -> usize {
-        self.net.workspace_bytes(batch, self.threads.min(batch * 64).max(1))
+        self.net.workspace_bytes(batch, self.threads.min(batch.saturating_mul(64)).max(1))
     }
 
     /// Drops the buffers kept from the last run (they are as large as the

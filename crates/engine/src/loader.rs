@@ -23,15 +23,36 @@ use crate::stem::StemW;
 use crate::topology::{self, Role, Topology};
 use crate::winograd::{self, WinogradW};
 
-/// The largest node or initializer buffered whole: DenseNet-201's classifier
-/// is 7.7 MB; anything near this is a corrupt length, not a weight.
+/// The largest initializer: DenseNet-201's classifier is 7.7 MB; anything
+/// near this is a corrupt length, not a weight. (Streamed: a length is only
+/// a claim, and nothing is allocated for it until its bytes arrive.)
 const MAX_MESSAGE: u64 = 256 << 20;
 
-/// Initializers larger than this are streamed (see `Streamed`).
+/// Initializers larger than this are streamed (see `Streamed`); smaller
+/// ones are buffered whole.
 const STREAM_ABOVE: u64 = 1 << 20;
+
+/// The largest node or graph input or output, buffered whole: a DenseNet's
+/// are under 4 KiB (its largest Concat names 49 inputs).
+const MAX_NODE: u64 = 256 << 10;
+
+/// What the parsed nodes, graph inputs and outputs and initializer names may
+/// take in all (`proto::Node::heap_bytes`): DenseNet-121's take 0.3 MiB,
+/// -201's under 1. A bound on the loader's own memory whatever the file.
+const MAX_GRAPH_BYTES: usize = 8 << 20;
 
 /// The largest field of a streamed initializer other than its values.
 const MAX_TENSOR_FIELD: u64 = 64 << 10;
+
+/// `push` feeds its chunk to the parser in pieces of this: the buffer then
+/// holds at most one message and a piece, however large the chunk.
+const PIECE: usize = 64 << 10;
+
+/// A streamed weight's packed matrix is allocated as its rows arrive, first
+/// this much at once (the classifiers of DenseNet-121, -169 and -201 fit,
+/// so they are allocated once, as before), then doubling: a file that only
+/// claims a large initializer gets no more than this.
+const FIRST_PACKED: usize = 8 << 20;
 
 /// An initializer read field by field as its bytes arrive. Protobuf's field
 /// order puts dims (1), data_type (2) and name (8) before raw_data (9), so
@@ -65,8 +86,9 @@ enum Sink {
 }
 
 impl Streamed {
-    /// Chooses the sink; returns the bytes it allocated for packed weights,
-    /// refusing to allocate more than `left` of the weights' `limit`.
+    /// Chooses the sink; returns the bytes it reserved for packed weights,
+    /// refusing to reserve more than `left` of the weights' `limit`. A
+    /// packed sink's matrix is allocated as its rows arrive (`push`).
     fn open_sink(
         &mut self,
         roles: &HashMap<String, Role>,
@@ -91,11 +113,14 @@ impl Streamed {
                         && d.iter().try_fold(1usize, |a, &x| a.checked_mul(x)) == Some(n) =>
                 {
                     let m = d[0];
-                    bytes = PackedA::bytes_for(m, n / m, mr);
-                    if bytes > left {
+                    let Some(b) = PackedA::bytes_for(m, n / m, mr) else {
+                        return too_large(name, &d);
+                    };
+                    if b > left {
                         return over_budget(name, limit);
                     }
-                    Sink::Packed(role, d, PackedA::zeroed(m, n / m, mr))
+                    bytes = b;
+                    Sink::Packed(role, d, PackedA { m, k: n / m, mr, data: Vec::new(), bias: Vec::new() })
                 }
                 _ => Sink::Values(Vec::new()),
             },
@@ -103,33 +128,72 @@ impl Streamed {
         Ok(bytes)
     }
 
-    fn take_values(&mut self, mut bytes: &[u8]) {
+    /// Takes the next bytes of raw_data or packed float_data; `cap`: the
+    /// most floats a `Values` sink may hold (see `push`).
+    fn take_values(&mut self, mut bytes: &[u8], cap: usize) -> Result<()> {
         if !self.carry.is_empty() {
             let n = (4 - self.carry.len()).min(bytes.len());
             self.carry.extend_from_slice(&bytes[..n]);
             bytes = &bytes[n..];
             if self.carry.len() < 4 {
-                return;
+                return Ok(());
             }
             let v = f32::from_le_bytes(self.carry[..].try_into().unwrap());
             self.carry.clear();
-            self.push(std::iter::once(v));
+            self.push(std::iter::once(v), cap)?;
         }
         let whole = bytes.chunks_exact(4);
         self.carry.extend_from_slice(whole.remainder());
-        self.push(whole.map(|c| f32::from_le_bytes(c.try_into().unwrap())));
+        self.push(whole.map(|c| f32::from_le_bytes(c.try_into().unwrap())), cap)
     }
 
-    fn push(&mut self, floats: impl ExactSizeIterator<Item = f32>) {
+    /// Stores the next values. A `Values` sink grows by doubling as they
+    /// arrive, to at most `cap` floats (the weights' budget left, or the
+    /// end of the field); a packed one by rows (`grow_packed`).
+    fn push(&mut self, floats: impl ExactSizeIterator<Item = f32>, cap: usize) -> Result<()> {
         let n = floats.len();
+        let end = self.values.saturating_add(n);
+        let name = &self.fields.name;
         match &mut self.sink {
             // Past the end only counts: the check at the end refuses it.
-            Some(Sink::Packed(_, _, a)) => a.set_from(self.values, floats),
-            Some(Sink::Values(vals)) => vals.extend(floats),
+            Some(Sink::Packed(_, _, a)) => {
+                grow_packed(a, end, name)?;
+                a.set_from(self.values, floats);
+            }
+            Some(Sink::Values(vals)) => {
+                let need = vals.len().saturating_add(n);
+                if need > vals.capacity() {
+                    let want = need.max(vals.capacity().saturating_mul(2).min(cap));
+                    if vals.try_reserve_exact(want - vals.len()).is_err() {
+                        return invalid(format!("initializer {name:?}: could not allocate {want} floats"));
+                    }
+                }
+                vals.extend(floats);
+            }
             _ => {}
         }
-        self.values += n;
+        self.values = end;
+        Ok(())
     }
+}
+
+/// Makes room in a streamed weight's packed matrix for its first `values`
+/// values (row-major [M][K]): the panels of the rows they touch, allocated
+/// `FIRST_PACKED` bytes at first, then doubling, never past the whole matrix.
+fn grow_packed(a: &mut PackedA, values: usize, name: &str) -> Result<()> {
+    // `open_sink` checked that the whole matrix's size fits in a usize.
+    let full = a.m.div_ceil(a.mr) * a.mr * a.k;
+    let rows = values.div_ceil(a.k).min(a.m);
+    let need = rows.div_ceil(a.mr) * a.mr * a.k;
+    if need <= a.data.len() {
+        return Ok(());
+    }
+    let want = need.max(a.data.len().saturating_mul(2).max(FIRST_PACKED / 4).min(full));
+    if a.data.try_reserve_exact(want - a.data.len()).is_err() {
+        return invalid(format!("initializer {name:?}: could not allocate {} bytes for its packed weights", want * 4));
+    }
+    a.data.resize(want, 0.0);
+    Ok(())
 }
 
 enum State {
@@ -169,9 +233,32 @@ pub struct Loader {
     /// The most one run of `run_batch` images may allocate (`set_max_workspace_bytes`).
     max_workspace_bytes: usize,
     run_batch: usize,
+    /// Bytes (from `start`) of the message the buffer waits for, 0 if none:
+    /// the buffer grows towards it as its bytes arrive (`grow_for`).
+    pending: usize,
+    /// What the parsed nodes, inputs, outputs and names take (`MAX_GRAPH_BYTES`).
+    graph_bytes: usize,
+}
+
+/// The default weight limit: the most one allocation may take on this
+/// target (2 GiB on wasm32).
+const ADDRESSABLE: usize = isize::MAX as usize;
+
+fn too_large<T>(name: &str, dims: &[usize]) -> Result<T> {
+    invalid(format!(
+        "initializer {name:?} has dims {dims:?}: its packed weights overflow a {}-bit target's address space",
+        usize::BITS
+    ))
 }
 
 fn over_budget<T>(name: &str, limit: usize) -> Result<T> {
+    if limit == ADDRESSABLE {
+        return invalid(format!(
+            "the weights, packed, need more than a {}-bit target can address; {name:?} is the first initializer \
+             past it",
+            usize::BITS
+        ));
+    }
     invalid(format!(
         "the weights, packed, need more than the {limit} bytes ({:.1} MiB) this engine may allocate for them; \
          {name:?} is the first initializer past the limit",
@@ -179,19 +266,21 @@ fn over_budget<T>(name: &str, limit: usize) -> Result<T> {
     ))
 }
 
-/// What `take_field` found at the front of the buffer.
+/// What `header` found at the front of the buffer.
 enum Field {
     /// Not enough bytes yet.
     More,
-    /// (field number, wire type, header bytes, payload length for LEN fields).
-    Header(u32, u8, usize, u64),
+    /// (field number, wire type, header bytes, payload length for LEN
+    /// fields, header and payload bytes in all).
+    Header(u32, u8, usize, u64, u64),
 }
 
 fn header(avail: &[u8]) -> Result<Field> {
     let Some((tag, n)) = proto::varint(avail)? else {
         return Ok(Field::More);
     };
-    let (field, wire) = ((tag >> 3) as u32, (tag & 7) as u8);
+    let field = proto::field_number(tag)?;
+    let wire = (tag & 7) as u8;
     let (len, m) = match wire {
         WIRE_LEN => match proto::varint(&avail[n..])? {
             Some(v) => v,
@@ -205,8 +294,12 @@ fn header(avail: &[u8]) -> Result<Field> {
         WIRE_I32 => (4, 0),
         w => return invalid(format!("protobuf wire type {w} at the model's top level or in its graph")),
     };
-    // For non-LEN fields, `len` is what follows the header; for varints, nothing.
-    Ok(Field::Header(field, wire, n + m, len))
+    // For non-LEN fields, `len` is what follows the header; for varints,
+    // nothing. A length near 2^64 would wrap the sum: refused.
+    let Some(total) = ((n + m) as u64).checked_add(len) else {
+        return invalid(format!("a protobuf length of {len} bytes (field {field}) overflows"));
+    };
+    Ok(Field::Header(field, wire, n + m, len, total))
 }
 
 impl Loader {
@@ -228,10 +321,12 @@ impl Loader {
             failed: None,
             winograd: true,
             streamed: None,
-            max_weight_bytes: usize::MAX,
+            max_weight_bytes: ADDRESSABLE,
             weight_bytes: 0,
             max_workspace_bytes: usize::MAX,
             run_batch: 1,
+            pending: 0,
+            graph_bytes: 0,
         }
     }
 
@@ -241,7 +336,7 @@ impl Loader {
     }
 
     pub(crate) fn set_max_weight_bytes(&mut self, bytes: usize) {
-        self.max_weight_bytes = bytes;
+        self.max_weight_bytes = bytes.min(ADDRESSABLE);
     }
 
     pub(crate) fn set_max_workspace_bytes(&mut self, bytes: usize, batch: usize) {
@@ -264,19 +359,61 @@ impl Loader {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        self.buf.extend_from_slice(chunk);
-        let r = self.process();
-        if self.start > 0 && self.start * 2 >= self.buf.len() {
-            self.buf.drain(..self.start);
-            self.start = 0;
+        let mut r = Ok(());
+        // In pieces: the buffer holds at most the message being read and a
+        // piece, however large the chunk (a whole file, say).
+        for piece in chunk.chunks(PIECE) {
+            self.grow_for(piece.len());
+            self.buf.extend_from_slice(piece);
+            r = self.process();
+            if self.start > 0 && self.start * 2 >= self.buf.len() {
+                self.buf.drain(..self.start);
+                self.start = 0;
+            }
+            if r.is_err() {
+                break;
+            }
         }
         if let Err(e) = &r {
             self.failed = Some(e.clone());
             self.buf = Vec::new();
             self.stored.clear();
             self.streamed = None;
+            self.nodes = Vec::new();
         }
         r
+    }
+
+    /// Makes room for `more` bytes: the buffer grows by doubling, as a
+    /// `Vec` does, but never past the end of the message it waits for
+    /// (`pending`): that length is only a claim until its bytes arrive, and
+    /// a weight can be a megabyte (doubling would overshoot by as much).
+    fn grow_for(&mut self, more: usize) {
+        if self.buf.len() + more <= self.buf.capacity() {
+            return;
+        }
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let need = self.buf.len() + more;
+        if need > self.buf.capacity() {
+            let want = need.max((2 * self.buf.capacity()).min(self.pending));
+            self.buf.reserve_exact(want - self.buf.len());
+        }
+    }
+
+    /// Counts `bytes` of parsed graph structure (nodes, inputs, outputs,
+    /// names), refusing past `MAX_GRAPH_BYTES`.
+    fn graph_memory(&mut self, bytes: usize) -> Result<()> {
+        self.graph_bytes = self.graph_bytes.saturating_add(bytes);
+        if self.graph_bytes > MAX_GRAPH_BYTES {
+            return invalid(format!(
+                "the graph's nodes, inputs, outputs and names take more than {} MiB (a DenseNet's take under 1 MiB)",
+                MAX_GRAPH_BYTES >> 20
+            ));
+        }
+        Ok(())
     }
 
     fn consume(&mut self, n: usize) {
@@ -315,10 +452,9 @@ impl Loader {
             if avail == 0 {
                 return Ok(());
             }
-            let Field::Header(field, wire, hlen, len) = header(&self.buf[self.start..])? else {
+            let Field::Header(field, wire, hlen, len, total) = header(&self.buf[self.start..])? else {
                 return Ok(());
             };
-            let total = hlen as u64 + len;
             if let Some(left) = in_graph {
                 if total > left {
                     return invalid("a field runs past the end of the GraphProto");
@@ -333,35 +469,39 @@ impl Loader {
                     self.start += hlen;
                     self.state = State::Graph { left: len };
                 }
-                (Some(_), 5, WIRE_LEN) if total > STREAM_ABOVE && total <= MAX_MESSAGE => {
+                (Some(_), 5, WIRE_LEN) if total > STREAM_ABOVE => {
+                    if total > MAX_MESSAGE {
+                        return invalid(format!(
+                            "an initializer of {total} bytes (a DenseNet's largest is its classifier, a few MB)"
+                        ));
+                    }
                     self.topology()?;
                     self.consume(hlen);
                     self.streamed = Some(Streamed { left: len, ..Streamed::default() });
                 }
                 (Some(_), 1 | 5 | 11 | 12, WIRE_LEN) => {
-                    if total > MAX_MESSAGE {
+                    // Initializers here are at most STREAM_ABOVE.
+                    if field != 5 && total > MAX_NODE {
+                        let what = if field == 1 { "node" } else { "graph input or output" };
                         return invalid(format!(
-                            "a graph field of {total} bytes (a DenseNet's largest is its classifier, a few MB)"
+                            "a {what} of {total} bytes (a DenseNet's are a few KiB at most; its weights are initializers)"
                         ));
                     }
-                    if (avail as u64) < total {
-                        // Make room for exactly this message (a weight can be
-                        // megabytes; doubling would overshoot).
-                        self.buf.drain(..self.start);
-                        self.start = 0;
-                        let want = total as usize;
-                        if self.buf.capacity() < want {
-                            self.buf.reserve_exact(want - self.buf.len());
-                        }
+                    // Both at most MAX_NODE or STREAM_ABOVE: they fit a usize.
+                    let (total, len) = (total as usize, len as usize);
+                    if avail < total {
+                        // Wait for the rest; the buffer grows towards it as it arrives.
+                        self.pending = total;
                         return Ok(());
                     }
+                    self.pending = 0;
                     let s = self.start + hlen;
                     // Taken out while a tensor borrows from it.
                     let buf = std::mem::take(&mut self.buf);
-                    let r = self.message(field, &buf[s..s + len as usize]);
+                    let r = self.message(field, &buf[s..s + len]);
                     self.buf = buf;
                     r?;
-                    self.consume(total as usize);
+                    self.consume(total);
                 }
                 _ => {
                     self.consume(hlen);
@@ -383,7 +523,10 @@ impl Loader {
             if n == 0 {
                 return Ok(false);
             }
-            st.take_values(&avail[..n]);
+            // A Values sink holds at most the budget left, and no more
+            // than the field's declared floats.
+            let cap = (left / 4).min(st.values.saturating_add((st.data_left / 4).try_into().unwrap_or(usize::MAX)));
+            st.take_values(&avail[..n], cap)?;
             st.data_left -= n as u64;
             // Values kept as floats are packed at the end: bound them too.
             if matches!(st.sink, Some(Sink::Values(_))) && st.values.saturating_mul(4) > left {
@@ -395,10 +538,9 @@ impl Loader {
             self.end_streamed(st)?;
             return Ok(true);
         } else {
-            let Field::Header(field, wire, hlen, len) = header(avail)? else {
+            let Field::Header(field, wire, hlen, len, total) = header(avail)? else {
                 return Ok(false);
             };
-            let total = hlen as u64 + len;
             let name = &st.fields.name;
             if total > st.left {
                 return invalid(format!("a field runs past the end of initializer {name:?}"));
@@ -428,7 +570,10 @@ impl Loader {
                     (4, Value::I32(x)) => {
                         st.floats = true;
                         packed = st.open_sink(&self.roles, self.kern.mr, None, (limit, left))?;
-                        st.push(std::iter::once(f32::from_bits(x)));
+                        st.push(std::iter::once(f32::from_bits(x)), left / 4)?;
+                        if matches!(st.sink, Some(Sink::Values(_))) && st.values.saturating_mul(4) > left {
+                            return over_budget(&st.fields.name, limit);
+                        }
                     }
                     (f, v) => st.fields.read(f, &v)?,
                 }
@@ -446,8 +591,12 @@ impl Loader {
         let name = st.fields.name;
         match st.sink {
             // Dims read after the values (out of protobuf's order) must agree.
-            Some(Sink::Packed(role, d, packed)) if d == dims => {
+            Some(Sink::Packed(role, d, mut packed)) if d == dims => {
                 self.register(&name)?;
+                // Every value arrived (`check`): the matrix is whole. Its
+                // bias was reserved with it in `open_sink`.
+                grow_packed(&mut packed, usize::MAX, &name)?;
+                packed.bias = crate::gemm::try_zeros(packed.m.div_ceil(packed.mr) * packed.mr, &name)?;
                 self.stored.insert(role, Stored::Packed(dims, packed));
             }
             Some(Sink::Dropped) => {
@@ -456,7 +605,14 @@ impl Loader {
             Some(Sink::Packed(..)) => {
                 return invalid(format!("initializer {name:?} has dims {dims:?} after its values"))
             }
-            Some(Sink::Values(v)) => self.initializer(Tensor::from_floats(name, dims, v))?,
+            Some(Sink::Values(v)) => {
+                // The floats stay until they are packed: count them meanwhile.
+                let held = v.len() * 4;
+                self.reserve(held, &name)?;
+                let r = self.initializer(Tensor::from_floats(name, dims, v));
+                self.weight_bytes -= held;
+                r?
+            }
             None => self.initializer(Tensor::from_floats(name, dims, Vec::new()))?,
         }
         Ok(())
@@ -472,11 +628,20 @@ impl Loader {
                         node.name
                     ));
                 }
+                self.graph_memory(node.heap_bytes())?;
                 self.nodes.push(node);
             }
             5 => self.initializer(proto::parse_tensor(msg)?)?,
-            11 => self.inputs.push(proto::parse_value_info(msg)?),
-            _ => self.outputs.push(proto::parse_value_info(msg)?.0),
+            11 => {
+                let (name, dims) = proto::parse_value_info(msg)?;
+                self.graph_memory(64 + name.len() + 16 * dims.len())?;
+                self.inputs.push((name, dims));
+            }
+            _ => {
+                let name = proto::parse_value_info(msg)?.0;
+                self.graph_memory(32 + name.len())?;
+                self.outputs.push(name);
+            }
         }
         Ok(())
     }
@@ -495,6 +660,7 @@ impl Loader {
     /// Notes an initializer's name: its role, or None when no node uses it.
     fn register(&mut self, name: &str) -> Result<Option<Role>> {
         self.topology()?;
+        self.graph_memory(48 + name.len())?;
         if !self.initializers.insert(name.to_string()) {
             return invalid(format!("initializer {name:?} appears twice"));
         }
@@ -506,24 +672,29 @@ impl Loader {
             // Not used by any node: nothing to keep.
             return Ok(());
         };
-        let mr = self.kern.mr;
+        let (mr, name) = (self.kern.mr, t.name.as_str());
+        if role.is_weight() && (t.dims.len() < 2 || t.dims.contains(&0)) {
+            return invalid(format!("weight {name:?} has dims {:?}", t.dims));
+        }
+        let what = format!("initializer {name:?}");
         let stored = if let (Role::Conv2W(b, _), true, &[o, i, 3, 3]) = (role, self.winograd, t.dims.as_slice()) {
             let tile = winograd::tile_for(block_side(b));
-            self.reserve(WinogradW::bytes_for(o, i, tile, mr), &t.name)?;
-            Stored::Winograd(t.dims.clone(), WinogradW::new(|j| t.get(j), o, i, tile, mr))
+            let Some(bytes) = WinogradW::bytes_for(o, i, tile, mr) else { return too_large(name, &t.dims) };
+            self.reserve(bytes, name)?;
+            Stored::Winograd(t.dims.clone(), WinogradW::try_new(|j| t.get(j), o, i, tile, mr, &what)?)
         } else if let (Role::Conv0W, true, &[o, 3, 7, 7]) = (role, self.winograd, t.dims.as_slice()) {
-            self.reserve(StemW::bytes_for(o, mr), &t.name)?;
-            Stored::Stem(t.dims.clone(), StemW::new(|j| t.get(j), o, mr))
+            let Some(bytes) = StemW::bytes_for(o, mr) else { return too_large(name, &t.dims) };
+            self.reserve(bytes, name)?;
+            Stored::Stem(t.dims.clone(), StemW::try_new(|j| t.get(j), o, mr, &what)?)
         } else if role.is_weight() {
-            if t.dims.len() < 2 || t.dims.contains(&0) {
-                return invalid(format!("weight {:?} has dims {:?}", t.name, t.dims));
-            }
             let m = t.dims[0];
             let k = t.len() / m;
-            self.reserve(PackedA::bytes_for(m, k, mr), &t.name)?;
-            Stored::Packed(t.dims.clone(), PackedA::from_fn(m, k, None, mr, |j| t.get(j)))
+            let Some(bytes) = PackedA::bytes_for(m, k, mr) else { return too_large(name, &t.dims) };
+            self.reserve(bytes, name)?;
+            Stored::Packed(t.dims.clone(), PackedA::try_from_fn(m, k, mr, &what, |j| t.get(j))?)
         } else {
-            self.reserve(t.len() * 4, &t.name)?;
+            // At most the bytes of the message: no overflow.
+            self.reserve(t.len() * 4, name)?;
             Stored::Raw(t.dims.clone(), t.to_vec())
         };
         self.stored.insert(role, stored);
@@ -571,7 +742,19 @@ impl Loader {
             return invalid(format!("the classifier's output {:?} is not a graph output", topo.output));
         }
         let net = self.build(&topo)?;
-        let need = net.workspace_bytes(self.run_batch, 1);
+        // Checked: channels from a hostile file can make these sizes wrap on
+        // a 32-bit target (and a GEMM would then write past its buffer).
+        let need = match net.checked_workspace_bytes(self.run_batch, 1) {
+            Some(need) if need <= ADDRESSABLE => need,
+            _ => {
+                return invalid(format!(
+                    "a run of {} image(s) needs more bytes of activations and scratch than a {}-bit target can \
+                     address (the model's channel counts are too large)",
+                    self.run_batch,
+                    usize::BITS
+                ))
+            }
+        };
         if need > self.max_workspace_bytes {
             return invalid(format!(
                 "a run of {} image(s) needs {need} bytes ({:.1} MiB) of activations and scratch, more than the {} \
@@ -668,7 +851,9 @@ impl Loader {
                     }
                 };
                 layers.push(LayerW { scale, shift, conv1, conv2 });
-                c += growth;
+                c = c.checked_add(growth).ok_or_else(|| {
+                    Error::ModelInvalid(format!("denseblock{} has more channels than a usize counts", b + 1))
+                })?;
             }
             blocks.push(BlockW { c_in, c_out: c, side, layers });
             if let Some(tr) = topo.transitions.get(b) {

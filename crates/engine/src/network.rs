@@ -29,6 +29,11 @@ pub fn block_side(b: usize) -> usize {
     u32::try_from(b).ok().and_then(|b| POOL_OUT.checked_shr(b)).unwrap_or(0)
 }
 
+/// `terms` summed, or None if that overflows `usize`.
+fn sum(terms: &[usize]) -> Option<usize> {
+    terms.iter().try_fold(0usize, |a, &t| a.checked_add(t))
+}
+
 /// The stem's 7x7 / 2 conv (norm0 folded in, ReLU): Winograd F(3x3, 4x4)
 /// over the image's phases, or a GEMM over im2col panels (K = 147).
 pub enum Stem {
@@ -184,41 +189,46 @@ impl Net {
         }
     }
 
-    /// Lengths of the `mid` and `pooled` buffers for blocks `bis` holding
-    /// `groups[bi]` images each.
-    fn scratch_lens(&self, groups: &[usize], bis: std::ops::Range<usize>) -> (usize, usize) {
-        let (mut mid, mut pooled) = (0, 0);
-        for bi in bis {
-            let (b, g) = (&self.blocks[bi], groups[bi]);
-            for l in &b.layers {
-                mid = mid.max(l.conv1.m * g * b.side * b.side);
-            }
-            if bi < self.trans.len() {
-                pooled = pooled.max(b.c_out * g * (b.side / 2) * (b.side / 2));
-            }
-        }
-        (mid, pooled)
-    }
-
     /// Bytes `forward` allocates for a run of `batch` images on `threads`
     /// threads at most: activations, per-thread scratch and the logits. The
     /// weights scale with the channels, these with channels x pixels, so a
     /// model whose weights fit its host can still need more than the host
     /// has for one run (a Worker isolate dies at 128 MB): `Loader` checks it.
+    /// `usize::MAX` where the sum overflows (`checked_workspace_bytes`).
     pub fn workspace_bytes(&self, batch: usize, threads: usize) -> usize {
+        self.checked_workspace_bytes(batch, threads).unwrap_or(usize::MAX)
+    }
+
+    /// [`Net::workspace_bytes`] in checked arithmetic: None where any size
+    /// overflows `usize` (a hostile model's channels, or a huge batch, on a
+    /// 32-bit target wraps otherwise, and a GEMM then writes past a buffer
+    /// sized by the wrapped number). Every buffer length, offset and
+    /// stride `forward` computes for these arguments is at most one of the
+    /// terms summed here, so where this is Some, none of them overflows:
+    /// `Engine::run` calls it before every forward pass.
+    pub fn checked_workspace_bytes(&self, batch: usize, threads: usize) -> Option<usize> {
         let nb = self.blocks.len();
         let groups: Vec<usize> = (0..nb).map(|b| self.group(b, batch)).collect();
         let split = if batch == 1 { 0 } else { groups.iter().take_while(|&&g| g == 1).count() };
         let threads = threads.max(1);
         let solo = threads > 1 && split > 0 && batch >= threads;
-        let stem = self.stem.cout() * STEM_OUT * STEM_OUT;
-        let (mid, pooled) = self.scratch_lens(&groups, 0..nb);
-        let blocks: usize = self.blocks.iter().zip(&groups).map(|(b, g)| b.c_out * g * b.side * b.side).sum();
-        let mut floats = stem + blocks + mid + pooled + batch * self.fc.k + 2 * batch * self.classes();
+        let stem = self.stem.cout().checked_mul(STEM_OUT * STEM_OUT)?;
+        let (mid, pooled) = self.checked_scratch_lens(&groups, 0..nb)?;
+        let mut blocks = 0usize;
+        for (b, &g) in self.blocks.iter().zip(&groups) {
+            blocks = blocks.checked_add(b.c_out.checked_mul(g)?.checked_mul(b.side * b.side)?)?;
+        }
+        let feats = batch.checked_mul(self.fc.k)?;
+        let logits = batch.checked_mul(self.classes())?.checked_mul(2)?;
+        let mut floats = sum(&[stem, blocks, mid, pooled, feats, logits])?;
         if solo {
-            let (mid, pooled) = self.scratch_lens(&groups, 0..split);
-            let blocks: usize = self.blocks[..split].iter().map(|b| b.c_out * b.side * b.side).sum();
-            floats += (threads - 1) * (stem + blocks + mid + pooled);
+            let (mid, pooled) = self.checked_scratch_lens(&groups, 0..split)?;
+            let mut blocks = 0usize;
+            for b in &self.blocks[..split] {
+                blocks = blocks.checked_add(b.c_out.checked_mul(b.side * b.side)?)?;
+            }
+            let own = sum(&[stem, blocks, mid, pooled])?;
+            floats = floats.checked_add((threads - 1).checked_mul(own)?)?;
         }
         // Per thread: a GEMM's packed B panel and tile (the widest K), the
         // Winograd chunks (largest with one thread: the fewest chunks), the
@@ -235,29 +245,49 @@ impl Net {
                 Conv3::Im2col(a) => a.k,
             });
         }
-        floats += threads * (k * kern.nr + kern.mr * kern.nr + self.wino_floats(&groups, 1) + STEM_OUT);
+        let panel = k.checked_mul(kern.nr)?;
+        let per_thread = sum(&[panel, kern.mr * kern.nr, self.wino_floats(&groups, 1)?, STEM_OUT])?;
+        floats = floats.checked_add(threads.checked_mul(per_thread)?)?;
         // And the run's bookkeeping: vectors of buffer pointers, the threads' state.
-        floats * 4 + (16 << 10)
+        floats.checked_mul(4)?.checked_add(16 << 10)
+    }
+
+    /// Lengths of the `mid` and `pooled` buffers for blocks `bis` holding
+    /// `groups[bi]` images each; None if one overflows `usize`.
+    fn checked_scratch_lens(&self, groups: &[usize], bis: std::ops::Range<usize>) -> Option<(usize, usize)> {
+        let (mut mid, mut pooled) = (0usize, 0usize);
+        for bi in bis {
+            let (b, g) = (&self.blocks[bi], groups[bi]);
+            let pixels = g.checked_mul(b.side * b.side)?;
+            for l in &b.layers {
+                mid = mid.max(l.conv1.m.checked_mul(pixels)?);
+            }
+            if bi < self.trans.len() {
+                pooled = pooled.max(b.c_out.checked_mul(g)?.checked_mul((b.side / 2) * (b.side / 2))?);
+            }
+        }
+        Some((mid, pooled))
     }
 
     /// The largest Winograd chunk buffer of a run on `nt` threads: the
-    /// stem's, or a block's (as run image by image or with the block's group).
-    fn wino_floats(&self, groups: &[usize], nt: usize) -> usize {
+    /// stem's, or a block's (as run image by image or with the block's
+    /// group). None where a size overflows `usize`.
+    fn wino_floats(&self, groups: &[usize], nt: usize) -> Option<usize> {
         let step = self.kern.col_step();
         let mut len = match &self.stem {
-            Stem::Winograd(w) => stem::Plan::new(w.cout, nt, step).buf_len(),
+            Stem::Winograd(w) => stem::Plan::checked_buf_len(w.cout, nt, step)?,
             Stem::Im2col(_) => 0,
         };
         for (bi, blk) in self.blocks.iter().enumerate() {
             for layer in &blk.layers {
                 if let Conv3::Winograd(w) = &layer.conv2 {
                     for g in [1, groups[bi]] {
-                        len = len.max(winograd::Plan::new(w, blk.side, g, nt, step).buf_len(w.u.len()));
+                        len = len.max(winograd::Plan::checked_buf_len(w, blk.side, g, nt, step)?);
                     }
                 }
             }
         }
-        len
+        Some(len)
     }
 
     /// Logits [batch][classes] for images [batch][3][224][224].
@@ -270,7 +300,9 @@ impl Net {
         let threads = threads.max(1);
         // Images that threads take alone through the per-image stages.
         let solo = if threads > 1 && split > 0 { batch - batch % threads } else { 0 };
-        let (mid_len, pooled_len) = self.scratch_lens(&groups, 0..nb);
+        // Every size below is at most a term of `checked_workspace_bytes`,
+        // which `Engine::run` checked for this batch and these threads.
+        let (mid_len, pooled_len) = self.checked_scratch_lens(&groups, 0..nb).expect("sizes checked by Engine::run");
         ws.blocks.resize_with(nb, Vec::new);
         // Every value a step reads was written earlier in the same run, so
         // buffers kept from an earlier run need no clearing.
@@ -293,7 +325,7 @@ impl Net {
             // A thread's own buffers for its solo images: the shared ones
             // for thread 0, fresh ones (sized for one image) for the others.
             let mine = if solo > 0 && t > 0 {
-                let (mid, pooled) = self.scratch_lens(&groups, 0..split);
+                let (mid, pooled) = self.checked_scratch_lens(&groups, 0..split).expect("sizes checked by Engine::run");
                 own.blocks.resize_with(split, Vec::new);
                 let mut b = bufs.clone();
                 b.stem = sized(&mut own.stem, self.stem.cout() * STEM_OUT * STEM_OUT);
@@ -456,7 +488,8 @@ impl Ctx<'_> {
                 // chunks included: grown in two steps (the stem's chunks
                 // first), the first block would leave a hole the size of the
                 // stem's in wasm memory, which never shrinks.
-                let len = net.wino_floats(self.groups, self.nt);
+                // Checked by `checked_workspace_bytes` (with one thread: the largest).
+                let len = net.wino_floats(self.groups, self.nt).unwrap_or(0);
                 if self.wino.len() < len {
                     self.wino.resize(len, 0.0);
                 }
@@ -643,5 +676,43 @@ unsafe fn bn_relu_avgpool2(src: &[f32], side: usize, s: f32, h: f32, dst: *mut f
             let v = f(r0[2 * ox]) + f(r0[2 * ox + 1]) + f(r1[2 * ox]) + f(r1[2 * ox + 1]);
             *dst.add(oy * half + ox) = v * 0.25;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::KernelKind;
+
+    /// A plan with the given widths and no weights (only the sizes matter).
+    fn net(c0: usize, c_out: usize, classes: usize) -> Net {
+        let kern = KernelKind::Portable.kernel().unwrap();
+        let a = |m: usize, k: usize| PackedA { m, k, mr: kern.mr, data: Vec::new(), bias: Vec::new() };
+        let conv1 = a(1, c_out.min(4));
+        let conv2 = Conv3::Im2col(a(1, 9));
+        let layers = vec![LayerW { scale: Vec::new(), shift: Vec::new(), conv1, conv2 }];
+        Net {
+            kern,
+            stem: Stem::Im2col(a(c0, 147)),
+            blocks: vec![BlockW { c_in: c0, c_out, side: 7, layers }],
+            trans: Vec::new(),
+            n5_scale: Vec::new(),
+            n5_shift: Vec::new(),
+            fc: a(classes, c_out),
+            fold_below: 784,
+        }
+    }
+
+    /// Sizes past `usize` are None (a hostile file's channels, a huge
+    /// batch), not wrapped; `workspace_bytes` saturates.
+    #[test]
+    fn workspace_sizes_that_overflow_are_refused() {
+        assert!(net(64, 1024, 1000).checked_workspace_bytes(8, 2).is_some());
+        for n in [net(usize::MAX / 1000, 1024, 1000), net(64, usize::MAX / 40, 1000), net(64, 1024, usize::MAX / 2)] {
+            assert_eq!(n.checked_workspace_bytes(1, 1), None);
+            assert_eq!(n.workspace_bytes(1, 1), usize::MAX);
+        }
+        assert_eq!(net(64, 1024, 1000).checked_workspace_bytes(usize::MAX / 64, 1), None);
+        assert_eq!(net(64, 1024, 1000).checked_workspace_bytes(1, usize::MAX / 64), None);
     }
 }

@@ -27,6 +27,20 @@ pub fn varint(buf: &[u8]) -> Result<Option<(u64, usize)>> {
     Ok(None)
 }
 
+/// A tag's field number: protobuf's are at most 2^29 - 1. (Truncated to
+/// u32, a larger one would read as another field.)
+pub fn field_number(tag: u64) -> Result<u32> {
+    match u32::try_from(tag >> 3) {
+        Ok(f) if f < 1 << 29 => Ok(f),
+        _ => invalid(format!("protobuf field number {} is out of range", tag >> 3)),
+    }
+}
+
+/// The most fields one node may have (inputs, outputs, attributes): a
+/// DenseNet's largest Concat has 49 inputs. Bounds what parsing a node
+/// allocates, whatever its bytes say.
+const MAX_NODE_FIELDS: usize = 4096;
+
 /// A cursor over one complete message.
 pub struct Reader<'a> {
     buf: &'a [u8],
@@ -71,7 +85,7 @@ impl<'a> Reader<'a> {
             return Ok(None);
         }
         let tag = self.varint(what)?;
-        let field = (tag >> 3) as u32;
+        let field = field_number(tag)?;
         let value = match (tag & 7) as u8 {
             WIRE_VARINT => Value::Varint(self.varint(what)?),
             WIRE_I64 => Value::I64(u64::from_le_bytes(self.take(8, what)?.try_into().unwrap())),
@@ -134,12 +148,30 @@ impl Node {
     pub fn attr(&self, name: &str) -> Option<&Attr> {
         self.attrs.iter().find(|(n, _)| n == name).map(|(_, a)| a)
     }
+
+    /// About what the node takes on the heap, to bound the loader's memory
+    /// whatever the file holds.
+    pub fn heap_bytes(&self) -> usize {
+        let s = std::mem::size_of::<String>();
+        let strings = self.inputs.iter().chain(&self.outputs).map(|x| s + x.len()).sum::<usize>();
+        let attrs = self
+            .attrs
+            .iter()
+            .map(|(n, a)| {
+                std::mem::size_of::<(String, Attr)>() + n.len() + if let Attr::Ints(v) = a { 8 * v.len() } else { 0 }
+            })
+            .sum::<usize>();
+        std::mem::size_of::<Node>() + self.name.len() + self.op.len() + self.domain.len() + strings + attrs
+    }
 }
 
 pub fn parse_node(buf: &[u8]) -> Result<Node> {
     let mut r = Reader::new(buf);
     let mut n = Node::default();
     while let Some((field, v)) = r.next("NodeProto")? {
+        if n.inputs.len() + n.outputs.len() + n.attrs.len() == MAX_NODE_FIELDS && matches!(field, 1 | 2 | 5) {
+            return invalid(format!("a node with more than {MAX_NODE_FIELDS} inputs, outputs and attributes"));
+        }
         match (field, v) {
             (1, Value::Bytes(b)) => n.inputs.push(string(b, "node input")?),
             (2, Value::Bytes(b)) => n.outputs.push(string(b, "node output")?),
@@ -262,7 +294,8 @@ impl TensorFields {
         Ok(())
     }
 
-    /// The dims read so far, if none is negative.
+    /// The dims read so far, if none is negative or past `usize` (2^32 and
+    /// more on a 32-bit target).
     pub fn dims(&self) -> Option<Vec<usize>> {
         self.dims.iter().map(|&d| usize::try_from(d).ok()).collect()
     }
@@ -279,7 +312,11 @@ impl TensorFields {
             return invalid(format!("initializer {name:?} has data type {}, expected FLOAT (1)", self.data_type));
         }
         let Some(dims) = self.dims() else {
-            return invalid(format!("initializer {name:?} has a negative dimension"));
+            return invalid(format!(
+                "initializer {name:?} has dims {:?}: negative, or too large for a {}-bit target",
+                self.dims,
+                usize::BITS
+            ));
         };
         if raw && floats {
             return invalid(format!("initializer {name:?} has both raw_data and float_data"));
@@ -317,7 +354,12 @@ pub fn parse_value_info(buf: &[u8]) -> Result<(String, Vec<Option<usize>>)> {
                                         let mut value = None;
                                         while let Some((f4, v4)) = r4.next("Dimension")? {
                                             if let (1, Value::Varint(x)) = (f4, v4) {
-                                                value = Some(x as usize);
+                                                // A negative dim_value reads as unknown, as a
+                                                // symbolic one does; one past usize as usize::MAX
+                                                // (not truncated: 2^32 + 224 is not 224 on wasm32).
+                                                value = u64::try_from(x as i64)
+                                                    .ok()
+                                                    .map(|x| usize::try_from(x).unwrap_or(usize::MAX));
                                             }
                                         }
                                         dims.push(value);

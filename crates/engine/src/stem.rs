@@ -14,7 +14,8 @@
 //! Same points (0, +-1, +-2, inf) as F(4x4, 3x3), so B^T is the same
 //! (`winograd::bt4`); tiles are numbered tile row by tile row, T per row.
 
-use crate::gemm::PackedA;
+use crate::error::Result;
+use crate::gemm::{try_zeros, PackedA};
 use crate::kernels::Kernel;
 use crate::network::{IMAGE, STEM_OUT};
 use crate::winograd::{bt4, point_gemms};
@@ -61,8 +62,19 @@ pub struct StemW {
 
 impl StemW {
     /// From weights [C0][3][7][7]; the bias is set by the caller.
+    #[cfg(test)]
     pub fn new(w: impl Fn(usize) -> f32, cout: usize, mr: usize) -> StemW {
-        let mut u: Vec<PackedA> = (0..P).map(|_| PackedA::zeroed(cout, PH, mr)).collect();
+        Self::try_new(w, cout, mr, "a test's weights").unwrap()
+    }
+
+    /// [`StemW::new`] for weights `what` read from a model file: sizes that
+    /// overflow or allocations that fail are `ModelInvalid`.
+    pub fn try_new(w: impl Fn(usize) -> f32, cout: usize, mr: usize, what: &str) -> Result<StemW> {
+        let mut u: Vec<PackedA> = Vec::with_capacity(P);
+        for _ in 0..P {
+            u.push(PackedA::try_zeroed(cout, PH, mr, what)?);
+        }
+        let bias = try_zeros(cout, what)?;
         for o in 0..cout {
             for ch in 0..PH {
                 let (c, p, q) = (ch / 4, ch / 2 % 2, ch % 2);
@@ -87,16 +99,17 @@ impl StemW {
                 }
             }
         }
-        StemW { cout, u, bias: vec![0.0; cout] }
+        Ok(StemW { cout, u, bias })
     }
 
     pub fn bytes(&self) -> usize {
         self.u.iter().map(PackedA::bytes).sum::<usize>() + self.bias.len() * 4
     }
 
-    /// What `new` allocates for `cout` channels, in bytes.
-    pub fn bytes_for(cout: usize, mr: usize) -> usize {
-        P * PackedA::bytes_for(cout, PH, mr) + cout * 4
+    /// What `new` allocates for `cout` channels, in bytes; None if that
+    /// overflows `usize`.
+    pub fn bytes_for(cout: usize, mr: usize) -> Option<usize> {
+        P.checked_mul(PackedA::bytes_for(cout, PH, mr)?)?.checked_add(cout.checked_mul(4)?)
     }
 }
 
@@ -124,6 +137,18 @@ impl Plan {
     /// Floats of the chunk buffer `run` needs.
     pub fn buf_len(&self) -> usize {
         P * (self.vs + self.ms)
+    }
+
+    /// `Plan::new(cout, threads, step).buf_len()` in checked arithmetic:
+    /// None where it overflows `usize` (a hostile model's stem width on a
+    /// 32-bit target). Where it is Some, no size of `new` or `run` for
+    /// these arguments (or more threads) overflows.
+    pub fn checked_buf_len(cout: usize, threads: usize, step: usize) -> Option<usize> {
+        let per = 64.min(TILES.div_ceil(threads.max(1)));
+        let cols = per.checked_next_multiple_of(step)?;
+        let vs = PH.checked_mul(cols)?.checked_add(64)?;
+        let ms = cout.checked_mul(cols)?.checked_add(64)?;
+        P.checked_mul(vs.checked_add(ms)?)
     }
 
     /// Chunk `chunk`'s tiles t0..t1 and its column count, rounded up to the

@@ -15,6 +15,7 @@
 //! Activations are [C][images][side][side]; tiles are numbered
 //! image-major, then tile row, then tile column.
 
+use crate::error::Result;
 use crate::gemm::{self, PackedA, Ptr, B};
 use crate::kernels::Kernel;
 
@@ -44,10 +45,27 @@ impl WinogradW {
     /// Each filter's U = (G g) G^T, in f64, goes straight to its place in
     /// the packed matrices: half the multiplies of the 9-term sums per point,
     /// and no [Cout][Cin] copies to pack (the Worker loads once per isolate).
+    #[cfg(test)]
     pub fn new(w: impl Fn(usize) -> f32, cout: usize, cin: usize, tile: usize, mr: usize) -> WinogradW {
+        Self::try_new(w, cout, cin, tile, mr, "a test's weights").unwrap()
+    }
+
+    /// [`WinogradW::new`] for weights `what` read from a model file: sizes
+    /// that overflow or allocations that fail are `ModelInvalid`.
+    pub fn try_new(
+        w: impl Fn(usize) -> f32,
+        cout: usize,
+        cin: usize,
+        tile: usize,
+        mr: usize,
+        what: &str,
+    ) -> Result<WinogradW> {
         let g_rows: &[[f64; 3]] = if tile == 4 { &G4 } else { &G2 };
         let n = g_rows.len();
-        let mut u: Vec<PackedA> = (0..n * n).map(|_| PackedA::zeroed(cout, cin, mr)).collect();
+        let mut u: Vec<PackedA> = Vec::with_capacity(n * n);
+        for _ in 0..n * n {
+            u.push(PackedA::try_zeroed(cout, cin, mr, what)?);
+        }
         let mut gg = [[0f64; 3]; 6];
         for o in 0..cout {
             for i in 0..cin {
@@ -66,16 +84,17 @@ impl WinogradW {
                 }
             }
         }
-        WinogradW { cout, cin, tile, u }
+        Ok(WinogradW { cout, cin, tile, u })
     }
 
     pub fn bytes(&self) -> usize {
         self.u.iter().map(PackedA::bytes).sum()
     }
 
-    /// What `new` allocates for these sizes, in bytes.
-    pub fn bytes_for(cout: usize, cin: usize, tile: usize, mr: usize) -> usize {
-        (tile + 2) * (tile + 2) * PackedA::bytes_for(cout, cin, mr)
+    /// What `new` allocates for these sizes, in bytes; None if that
+    /// overflows `usize`.
+    pub fn bytes_for(cout: usize, cin: usize, tile: usize, mr: usize) -> Option<usize> {
+        ((tile + 2) * (tile + 2)).checked_mul(PackedA::bytes_for(cout, cin, mr)?)
     }
 }
 
@@ -163,6 +182,22 @@ impl Plan {
     /// Floats of the chunk buffer `run` needs for `points` matrices.
     pub fn buf_len(&self, points: usize) -> usize {
         points * (self.vs + self.ms)
+    }
+
+    /// `Plan::new(w, side, g, threads, step).buf_len(w.u.len())` in checked
+    /// arithmetic: None where a size overflows `usize` (a hostile model's
+    /// channels, or a huge batch, on a 32-bit target). Where it is Some, no
+    /// size `new` and `run` compute for these arguments (or more threads)
+    /// overflows: each is at most this one.
+    pub fn checked_buf_len(w: &WinogradW, side: usize, g: usize, threads: usize, step: usize) -> Option<usize> {
+        let t = tiles_per_side(side, w.tile);
+        let rows = g.checked_mul(t)?;
+        let target = if w.tile == 4 { 56 } else { 64 };
+        let per = (target / t.max(1)).max(1).min(rows.div_ceil(threads.max(1))).max(1);
+        let cols = per.checked_mul(t)?.checked_next_multiple_of(step)?;
+        let vs = w.cin.checked_mul(cols)?.checked_add(64)?;
+        let ms = w.cout.checked_mul(cols)?.checked_add(64)?;
+        w.u.len().checked_mul(vs.checked_add(ms)?)
     }
 
     /// Chunk `chunk`'s tile rows r0..r1 and its padded column count.
