@@ -14,6 +14,8 @@ import zlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
+import jpeg_writer
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 OUT = os.path.join(REPO, "tests", "images", "hostile")
@@ -96,6 +98,59 @@ def picture(w, h, seed_colours=6):
     return img
 
 
+def header_only_jpeg(width, height):
+    """SOI, JFIF, a quantisation table, SOF0 (3 components, 4:2:0), the
+    standard Huffman tables, a scan header, EOI: no entropy-coded data."""
+    out = b"\xff\xd8" + jpeg_writer.segment(0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0")
+    out += jpeg_writer.segment(0xDB, bytes([0]) + bytes([16] * 64))
+    sof = bytes([8]) + struct.pack(">HH", height, width) + bytes([3, 1, 0x22, 0, 2, 0x11, 0, 3, 0x11, 0])
+    out += jpeg_writer.segment(0xC0, sof)
+    out += jpeg_writer.segment(0xC4, bytes([0x00] + jpeg_writer.DC_BITS + jpeg_writer.DC_VALS)
+                               + bytes([0x10] + jpeg_writer.AC_BITS) + jpeg_writer.AC_VALS)
+    out += jpeg_writer.segment(0xDA, bytes([3, 1, 0x00, 2, 0x11, 3, 0x11, 0, 63, 0]))
+    return out + b"\xff\xd9"
+
+
+def scan_start(data):
+    sos = data.index(b"\xff\xda")
+    return sos + 2 + struct.unpack(">H", data[sos + 2:sos + 4])[0]
+
+
+def cut_scan(data, fraction):
+    """The entropy-coded data of the (only) scan cut at `fraction`, then EOI."""
+    start = scan_start(data)
+    end = data.rindex(b"\xff\xd9")
+    at = start + int((end - start) * fraction)
+    while data[at - 1] == 0xFF:
+        at -= 1
+    return data[:at] + b"\xff\xd9"
+
+
+def drop_intervals(data, lo, hi):
+    """Empties the restart intervals from `lo` to `hi` (fractions of the
+    scan), keeping their RSTn markers: libjpeg reads zeros there and resumes
+    at the next marker."""
+    start, end = scan_start(data), data.rindex(b"\xff\xd9")
+    scan = data[start:end]
+    pieces, i, prev = [], 0, 0
+    while True:
+        i = scan.find(b"\xff", i)
+        if i < 0:
+            break
+        if 0xD0 <= scan[i + 1] <= 0xD7:
+            pieces.append(scan[prev:i])
+            pieces.append(scan[i:i + 2])
+            prev = i + 2
+        i += 2
+    pieces.append(scan[prev:])
+    data_pieces = pieces[0::2]
+    n = len(data_pieces)
+    for k in range(int(n * lo), int(n * hi)):
+        data_pieces[k] = b""
+    pieces[0::2] = data_pieces
+    return data[:start] + b"".join(pieces) + data[end:]
+
+
 def exif_orientation(value):
     e = Image.Exif()
     e[0x0112] = value
@@ -138,7 +193,8 @@ def full_pil_crop(img, size=255, crop=224):
 def main():
     os.makedirs(REF, exist_ok=True)
     for f in os.listdir(OUT):
-        if os.path.isfile(os.path.join(OUT, f)):
+        # MEASURED.md is written by hand.
+        if os.path.isfile(os.path.join(OUT, f)) and f != "MEASURED.md":
             os.remove(os.path.join(OUT, f))
     for f in os.listdir(REF):
         os.remove(os.path.join(REF, f))
@@ -202,6 +258,14 @@ def main():
     struct.pack_into(">HH", prog, sof + 5, 6000, 6000)
     add("jpeg_progressive_header_6000x6000.jpg", bytes(prog),
         "an 8x8 progressive 4:4:4 JPEG whose SOF2 claims 6000x6000 (36 MP, under the pixel cap); it decodes (the missing blocks are zero, as in PIL) but its coefficients need 210 MiB", "ok", tight="image_too_large")
+    add("jpeg_header_only_6000x6600.jpg", header_only_jpeg(6000, 6600),
+        "a baseline 4:2:0 JPEG header claiming 6000x6600 (39.6 MP) whose scan holds no data: libjpeg warns and decodes every block as zero (PIL gives a grey image); decoding stops at the first MCU row and repeats it", "ok", True)
+    cut = encode(picture(1600, 1200, 7), "JPEG", quality=85, subsampling=2, exif=exif_orientation(6))
+    add("jpeg_cut_1600x1200_exif6.jpg", cut_scan(cut, 0.4),
+        "1600x1200 baseline 4:2:0 JPEG, EXIF orientation 6, its scan cut at 40% and closed with EOI: grey below the cut (PIL's zeros), decoded from the cut on without Huffman or IDCT", "ok", True)
+    gaps = encode(picture(1600, 1200, 8), "JPEG", quality=85, subsampling=2, restart_marker_rows=1)
+    add("jpeg_restart_gaps_1600x1200.jpg", drop_intervals(gaps, 0.3, 0.5),
+        "1600x1200 baseline 4:2:0 JPEG with a restart marker every MCU row, the data of the intervals from 30% to 50% of its rows removed (markers kept): those rows are grey, the data resumes after them", "ok", True)
     webp = bytearray(encode(small, "WEBP", lossless=True))
     vp8l = webp.index(b"VP8L") + 8
     bits = (16383) | (16383 << 14) | (webp[vp8l + 4] >> 4 << 28)

@@ -2,7 +2,7 @@
 //! own answer or its own error, and the good ones share engine batches.
 
 use crate::crop::Crop;
-use crate::decode::{decode_crop, DecodeLimits};
+use crate::decode::{decode_crop_within, DecodeLimits};
 use crate::engine::Engine;
 #[cfg(feature = "cpu")]
 use crate::engine::{load_engine, EngineChoice};
@@ -12,7 +12,10 @@ use crate::labels::Labels;
 use crate::manifest::Manifest;
 use crate::postprocess::{classify_logits, Classification, DEFAULT_THRESHOLD};
 use crate::preprocess::Preprocess;
-use crate::rgba::{rgba_crop, RgbaPixels};
+#[cfg(doc)]
+use crate::rgba::rgba_crop;
+use crate::rgba::{rgba_crop_within, RgbaPixels};
+use crate::work_budget::WorkBudget;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
@@ -90,14 +93,36 @@ impl Classifier {
     }
 
     /// Decode, resize and crop: the uint8 image the model will see.
+    /// [`Classifier::prepare_within`] with an unlimited budget.
     pub fn prepare(&self, bytes: &[u8]) -> Result<Crop> {
-        decode_crop(bytes, &self.options.limits, &self.options.preprocess)
+        self.prepare_within(bytes, &mut WorkBudget::unlimited())
+    }
+
+    /// [`Classifier::prepare`], charging the image's decode work (from its
+    /// header, before decoding: see [`decode_crop_within`]) to `budget`, the
+    /// budget of the request it belongs to. When less is left:
+    /// [`Error::TooMuchWork`], and the budget stays as it was.
+    pub fn prepare_within(&self, bytes: &[u8], budget: &mut WorkBudget) -> Result<Crop> {
+        decode_crop_within(bytes, &self.options.limits, &self.options.preprocess, budget)
     }
 
     /// Resize and crop RGBA pixels (e.g. a canvas's `ImageData`) with this
-    /// classifier's limits: see [`rgba_crop`].
+    /// classifier's limits: see [`rgba_crop`]. [`Classifier::prepare_rgba_within`]
+    /// with an unlimited budget.
     pub fn prepare_rgba<P: RgbaPixels + ?Sized>(&self, pixels: &P, width: u32, height: u32) -> Result<Crop> {
-        rgba_crop(pixels, width, height, &self.options.limits, &self.options.preprocess)
+        self.prepare_rgba_within(pixels, width, height, &mut WorkBudget::unlimited())
+    }
+
+    /// [`Classifier::prepare_rgba`], charging `width * height` pixels of
+    /// work to `budget` (see [`rgba_crop_within`]).
+    pub fn prepare_rgba_within<P: RgbaPixels + ?Sized>(
+        &self,
+        pixels: &P,
+        width: u32,
+        height: u32,
+        budget: &mut WorkBudget,
+    ) -> Result<Crop> {
+        rgba_crop_within(pixels, width, height, &self.options.limits, &self.options.preprocess, budget)
     }
 
     /// Classify encoded images; the answer at `i` is for `images[i]`.

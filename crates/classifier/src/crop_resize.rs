@@ -135,7 +135,9 @@ impl Plan {
     /// Every byte [`Plan::run`] allocates, the plan itself included.
     pub(crate) fn peak_bytes(&self) -> u64 {
         let cells = (self.rows() * self.horizontal.count * 3) as u64;
-        let accumulators = if self.orientation.transpose { cells * 4 } else { 0 };
+        // Per (row, column) sums, and per column the weights of a run of
+        // repeated rows.
+        let accumulators = if self.orientation.transpose { cells * 4 + self.horizontal.count as u64 * 4 } else { 0 };
         let stored_row = self.stored.0 as u64 * 3;
         // A mirrored row's upright copy (horizontal pass).
         let flipped = if self.orientation.flip_x && !self.orientation.transpose { stored_row } else { 0 };
@@ -173,12 +175,25 @@ impl Plan {
         let mut row = vec![0u8; sw * 3];
         // A mirrored image's upright row, pixels reversed once per row.
         let mut flipped = if self.orientation.flip_x { vec![0u8; sw * 3] } else { Vec::new() };
+        // The output row last computed from the pixels now in `row`: a
+        // repeated row (a JPEG whose data ran out) is a copy of it.
+        let mut computed: Option<usize> = None;
         for sy in 0..sh {
-            src.next_row(&mut row)?;
+            let repeated = sy > 0 && src.skip_repeated_row()?;
+            if !repeated {
+                src.next_row(&mut row)?;
+                computed = None;
+            }
             let y = if self.orientation.flip_y { sh - 1 - sy } else { sy };
             if y < lo || y >= hi {
                 continue;
             }
+            let len = cw * 3;
+            if let Some(c) = computed {
+                out.copy_within(c * len..(c + 1) * len, (y - lo) * len);
+                continue;
+            }
+            computed = Some(y - lo);
             let upright = if self.orientation.flip_x {
                 for (f, p) in flipped.chunks_exact_mut(3).zip(row.chunks_exact(3).rev()) {
                     f.copy_from_slice(p);
@@ -218,30 +233,53 @@ impl Plan {
         let mut acc = vec![HALF as i32; (hi - lo) * cw * 3];
         let mut row = vec![0u8; sw * 3];
         let bounds = &self.horizontal.coeffs.bounds;
+        // Rows equal to `row` (a JPEG whose data ran out repeats its rows)
+        // are added as one: per crop column, the sum of their weights, then
+        // each pixel times that sum once (the same integer sums).
+        let mut run = vec![0i32; cw];
+        let mut touched = 0..0;
         for sy in 0..sh {
-            src.next_row(&mut row)?;
+            // A repeated row leaves `row` as it is, which is that row.
+            if !(sy > 0 && src.skip_repeated_row()?) {
+                for j in std::mem::replace(&mut touched, 0..0) {
+                    self.add_column(&row, j, std::mem::take(&mut run[j]), &mut acc);
+                }
+                src.next_row(&mut row)?;
+            }
             let x = if self.orientation.flip_y { sh - 1 - sy } else { sy };
             // Filter windows only move forward with j (Pillow's bounds are
             // monotonic), so the columns whose window covers x are a range.
             let j_lo = bounds.partition_point(|&(min, n)| min + n <= x);
             let j_hi = bounds.partition_point(|&(min, _)| min <= x);
-            for j in j_lo..j_hi {
+            for (j, sum) in run.iter_mut().enumerate().take(j_hi).skip(j_lo) {
                 let (min, k) = self.horizontal.coeffs.of(j);
-                let w = k.get(x.wrapping_sub(min)).copied().unwrap_or(0);
-                if w == 0 {
-                    continue;
-                }
-                for y in lo..hi {
-                    let sx = if self.orientation.flip_x { sw - 1 - y } else { y };
-                    let p = &row[sx * 3..sx * 3 + 3];
-                    let a = &mut acc[((y - lo) * cw + j) * 3..((y - lo) * cw + j) * 3 + 3];
-                    for c in 0..3 {
-                        a[c] += p[c] as i32 * w;
-                    }
-                }
+                *sum += k.get(x.wrapping_sub(min)).copied().unwrap_or(0);
             }
+            touched = if touched.is_empty() { j_lo..j_hi } else { touched.start.min(j_lo)..touched.end.max(j_hi) };
+        }
+        for j in touched {
+            self.add_column(&row, j, run[j], &mut acc);
         }
         Ok(acc.into_iter().map(|v| clip8(v as i64)).collect())
+    }
+
+    /// Adds stored row `row` (an upright column) times `w` to the sums of
+    /// crop column `j` of every needed upright row.
+    #[inline(always)]
+    fn add_column(&self, row: &[u8], j: usize, w: i32, acc: &mut [i32]) {
+        if w == 0 {
+            return;
+        }
+        let (sw, cw) = (self.stored.0, self.horizontal.count);
+        let lo = self.vertical.in_lo;
+        for y in lo..self.vertical.in_hi {
+            let sx = if self.orientation.flip_x { sw - 1 - y } else { y };
+            let p = &row[sx * 3..sx * 3 + 3];
+            let a = &mut acc[((y - lo) * cw + j) * 3..((y - lo) * cw + j) * 3 + 3];
+            for c in 0..3 {
+                a[c] += p[c] as i32 * w;
+            }
+        }
     }
 
     /// Whole rows at a time: the same sums as Pillow's per-pixel loop, in
@@ -337,6 +375,55 @@ mod tests {
                 let mut rows = ImageRows::new(&img);
                 let got = plan.run(&mut rows).unwrap();
                 assert!(got == *expected, "{w}x{h} orientation {o}");
+            }
+        }
+    }
+
+    /// An image's rows that says which rows repeat the one before them.
+    struct Repeating<'a>(ImageRows<'a>);
+
+    impl RowSource for Repeating<'_> {
+        fn width(&self) -> u32 {
+            self.0.width()
+        }
+        fn height(&self) -> u32 {
+            self.0.height()
+        }
+        fn orientation(&self) -> u8 {
+            1
+        }
+        fn peak_bytes(&self) -> u64 {
+            0
+        }
+        fn next_row(&mut self, row: &mut [u8]) -> Result<()> {
+            self.0.next_row(row)
+        }
+        fn skip_repeated_row(&mut self) -> Result<bool> {
+            let (img, y) = (self.0.img, self.0.next as u32);
+            let same =
+                y > 0 && y < img.height() && (0..img.width()).all(|x| img.get_pixel(x, y) == img.get_pixel(x, y - 1));
+            if same {
+                self.0.next += 1;
+            }
+            Ok(same)
+        }
+    }
+
+    #[test]
+    fn repeated_rows_give_the_rows_computed() {
+        let pre = Preprocess::default();
+        for (w, h) in [(300, 451), (451, 300), (1000, 30), (20, 700)] {
+            // Bands of equal rows, and the lower part all one row (a JPEG
+            // whose data ran out).
+            let img = RgbImage::from_fn(w, h, |x, y| {
+                let y = if y > h / 2 { h / 2 } else { y / 7 };
+                image::Rgb([(x * 37 + y * 11) as u8, (x * x + 3 * y) as u8, (y * y / 7 + x) as u8])
+            });
+            for o in 1..=8 {
+                let plan = Plan::new(w, h, o, &pre).unwrap();
+                let want = plan.run(&mut ImageRows::new(&img)).unwrap();
+                let got = plan.run(&mut Repeating(ImageRows::new(&img))).unwrap();
+                assert!(got == want, "{w}x{h} orientation {o}");
             }
         }
     }

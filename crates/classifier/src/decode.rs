@@ -14,6 +14,7 @@ use crate::png_rows::PngRows;
 use crate::preprocess::Preprocess;
 use crate::rows::RowSource;
 use crate::whole_rows::WholeRows;
+use crate::work_budget::WorkBudget;
 
 /// Limits checked before any pixel is allocated, so a decompression bomb
 /// costs only the parsing of its header.
@@ -30,11 +31,30 @@ pub struct DecodeLimits {
     /// depth, channels, progressive mode, frames, orientation). Over it:
     /// [`Error::ImageTooLarge`]. Default 512 MiB.
     pub max_decode_bytes: u64,
+    /// Most scans a JPEG may have: each scan of a progressive JPEG walks
+    /// every block of its components, so a file of thousands of (even
+    /// empty) scans costs seconds of CPU. Counted as the scans are met
+    /// (refusing costs the bytes up to the first one over); over it:
+    /// [`Error::TooMuchWork`]. Default 500, as libjpeg-turbo's own fuzz
+    /// targets set TJPARAM_SCANLIMIT: encoders write about 10 (libjpeg's
+    /// progressive script 10 for YCbCr, 6 for grey, mozjpeg about as many),
+    /// and no encoder comes near 500. PIL has no such limit.
+    pub max_jpeg_scans: u32,
+}
+
+impl DecodeLimits {
+    /// The defaults, as a constant (`..DecodeLimits::DEFAULT` in a const).
+    pub const DEFAULT: DecodeLimits = DecodeLimits {
+        max_bytes: 20 << 20,
+        max_pixels: 40_000_000,
+        max_decode_bytes: 512 << 20,
+        max_jpeg_scans: crate::jpeg::DEFAULT_MAX_SCANS,
+    };
 }
 
 impl Default for DecodeLimits {
     fn default() -> Self {
-        DecodeLimits { max_bytes: 20 << 20, max_pixels: 40_000_000, max_decode_bytes: 512 << 20 }
+        DecodeLimits::DEFAULT
     }
 }
 
@@ -55,8 +75,13 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage> {
     check_budget(w, h, needed, limits)?;
     let stride = w as usize * 3;
     let mut raw = vec![0u8; stride * h as usize];
-    for row in raw.chunks_exact_mut(stride) {
-        src.next_row(row)?;
+    for y in 0..h as usize {
+        let (before, rest) = raw.split_at_mut(y * stride);
+        if y > 0 && src.skip_repeated_row()? {
+            rest[..stride].copy_from_slice(&before[(y - 1) * stride..]);
+        } else {
+            src.next_row(&mut rest[..stride])?;
+        }
     }
     let img = RgbImage::from_raw(w, h, raw).ok_or_else(|| Error::CorruptImage("the image has no pixels".into()))?;
     let mut img = image::DynamicImage::ImageRgb8(img);
@@ -76,15 +101,40 @@ pub fn decode_crop_cost(bytes: &[u8], limits: &DecodeLimits, pre: &Preprocess) -
     Ok(src.peak_bytes() + plan.peak_bytes())
 }
 
+/// What decoding this input costs in CPU, in pixels of work (what
+/// [`decode_crop_within`] charges to its [`WorkBudget`]), from its header
+/// alone, with the errors it would give before decoding: `width * height`,
+/// and for a progressive or multi-scan JPEG the block loops of its scans
+/// besides (counted from its markers).
+pub fn decode_work(bytes: &[u8], limits: &DecodeLimits) -> Result<u64> {
+    Ok(open(bytes, limits)?.work())
+}
+
 /// Decode and preprocess in one go: torchvision's `CenterCrop(crop)` of
 /// `Resize(resize)` of the upright RGB image, `crop x crop`, computed from
 /// the image's rows without holding the resized image (nor, for PNG, the
 /// decoded one). Refused with [`Error::ImageTooLarge`] when the header says
-/// it would allocate more than `max_decode_bytes`.
+/// it would allocate more than `max_decode_bytes`. [`decode_crop_within`]
+/// with an unlimited budget.
 pub fn decode_crop(bytes: &[u8], limits: &DecodeLimits, pre: &Preprocess) -> Result<Crop> {
+    decode_crop_within(bytes, limits, pre, &mut WorkBudget::unlimited())
+}
+
+/// [`decode_crop`] charging the image's decode work ([`decode_work`]) to
+/// `budget` once the header is read and the memory estimate passed, before
+/// any pixel is decoded: when less is left, [`Error::TooMuchWork`] and the
+/// budget stays as it was. An image that fails later (corrupt data) keeps
+/// its charge: that work was done.
+pub fn decode_crop_within(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+    pre: &Preprocess,
+    budget: &mut WorkBudget,
+) -> Result<Crop> {
     let mut src = open(bytes, limits)?;
     let plan = Plan::new(src.width(), src.height(), src.orientation(), pre)?;
     check_budget(src.width(), src.height(), src.peak_bytes() + plan.peak_bytes(), limits)?;
+    budget.charge_image(src.width(), src.height(), src.work())?;
     plan.run(src.as_mut()).map(Crop::new)
 }
 
@@ -134,7 +184,7 @@ fn open<'a>(bytes: &'a [u8], limits: &DecodeLimits) -> Result<Box<dyn RowSource 
     }
     if format == ImageFormat::Jpeg {
         // Our own decoder: PIL's pixels bit for bit, one MCU row at a time.
-        let src = JpegRows::new(bytes)?;
+        let src = JpegRows::with_max_scans(bytes, limits.max_jpeg_scans)?;
         check_pixels(src.width() as u64, src.height() as u64, limits)?;
         return Ok(Box::new(src));
     }

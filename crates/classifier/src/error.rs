@@ -21,6 +21,12 @@ pub enum Error {
     ImageTooLarge { width: u32, height: u32, needed_bytes: u64, budget_bytes: u64 },
     #[error("the input has {bytes} bytes, more than the limit of {max_bytes}")]
     TooManyBytes { bytes: usize, max_bytes: usize },
+    /// Decoding would cost more CPU than allowed: a JPEG with more scans
+    /// than [`crate::DecodeLimits::max_jpeg_scans`], or an image whose
+    /// decode work (from its header) is over what is left of the request's
+    /// [`crate::WorkBudget`]. Refused before the work is done.
+    #[error("decoding this image is too much work: {0}")]
+    TooMuchWork(String),
     #[error("the model is invalid: {0}")]
     ModelInvalid(String),
     /// The bytes are not the file the manifest names: a cached or stored copy
@@ -47,6 +53,7 @@ impl Error {
             Error::TooManyPixels { .. } => "too_many_pixels",
             Error::ImageTooLarge { .. } => "image_too_large",
             Error::TooManyBytes { .. } => "too_many_bytes",
+            Error::TooMuchWork(_) => "too_much_work",
             Error::ModelInvalid(_) => "model_invalid",
             Error::ModelChecksum { .. } => "model_checksum_mismatch",
             Error::EngineUnavailable { .. } => "engine_unavailable",
@@ -67,6 +74,7 @@ impl Error {
             | Error::TooManyPixels { .. }
             | Error::ImageTooLarge { .. }
             | Error::TooManyBytes { .. }
+            | Error::TooMuchWork(_)
             | Error::InvalidArgument(_) => Fault::Input,
             Error::ModelInvalid(_) | Error::ModelChecksum { .. } => Fault::Model,
             Error::EngineUnavailable { .. } | Error::EngineMismatch { .. } | Error::Inference(_) => Fault::Engine,

@@ -6,7 +6,10 @@
 //! (resize, crop, normalise) -> [`Engine`] (our DenseNet engine on the CPU,
 //! wonnx on WebGPU) -> [`classify_logits`] (softmax, top-k, labels,
 //! `recognized`). [`Classifier`] runs it all for a
-//! batch of images. Nothing here knows about HTTP, JS or Workers.
+//! batch of images. [`DecodeLimits`] bound one image's bytes, pixels,
+//! memory and JPEG scans before it is decoded; a [`WorkBudget`] bounds the
+//! decode CPU of a whole request ([`Classifier::prepare_within`]). Nothing
+//! here knows about HTTP, JS or Workers.
 
 mod answer;
 mod budget;
@@ -29,11 +32,14 @@ mod rows;
 mod streamed_load;
 mod tensor;
 mod whole_rows;
+mod work_budget;
 
 pub use answer::{ErrorAnswer, ErrorBody, ImageAnswer, ItemOutcome, ModelInfo, DEFAULT_TOP_K, MAX_TOP_K};
 pub use classifier::{Batched, Classifier, Options};
 pub use crop::Crop;
-pub use decode::{decode, decode_crop, decode_crop_cost, DecodeLimits, SUPPORTED_FORMATS};
+pub use decode::{
+    decode, decode_crop, decode_crop_cost, decode_crop_within, decode_work, DecodeLimits, SUPPORTED_FORMATS,
+};
 #[cfg(feature = "cpu")]
 pub use engine::load_engine;
 pub use engine::{probe_input, Engine, EngineChoice, EngineKind, LoadedEngine};
@@ -42,10 +48,11 @@ pub use labels::Labels;
 pub use manifest::{sha256_hex, Manifest};
 pub use postprocess::{classify_logits, softmax, top_k, Classification, Prediction, DEFAULT_THRESHOLD};
 pub use preprocess::Preprocess;
-pub use rgba::{rgba_crop, rgba_crop_cost, RgbaPixels};
+pub use rgba::{rgba_crop, rgba_crop_cost, rgba_crop_within, RgbaPixels};
 #[cfg(feature = "cpu")]
 pub use streamed_load::StreamedLoad;
 pub use tensor::Tensor;
+pub use work_budget::WorkBudget;
 
 #[cfg(feature = "cpu")]
 pub use engine::cpu::{CpuEngine, CpuLoader};

@@ -17,4 +17,17 @@ pub(crate) trait RowSource {
     /// Fills `row` (`width * 3` bytes) with the next row. An error (corrupt
     /// or truncated data) ends the image.
     fn next_row(&mut self, row: &mut [u8]) -> Result<()>;
+    /// Skips the next row when the source knows, without computing it, that
+    /// it equals the row before it (a JPEG whose data ran out): returns true
+    /// and the row counts as read. Otherwise returns false and nothing is
+    /// consumed (call `next_row`). Never true for the first row.
+    fn skip_repeated_row(&mut self) -> Result<bool> {
+        Ok(false)
+    }
+    /// CPU work of decoding every row, in pixels: one pixel of work is one
+    /// pixel of a baseline JPEG decoded (and resized). `width * height`
+    /// unless the source knows better (a progressive JPEG's scans).
+    fn work(&self) -> u64 {
+        self.width() as u64 * self.height() as u64
+    }
 }

@@ -8,6 +8,8 @@
 mod error {
     pub use densenet_edge::{Error, Result};
 }
+#[path = "support/hostile_jpeg.rs"]
+mod hostile_jpeg;
 #[path = "../src/jpeg/mod.rs"]
 mod jpeg;
 #[path = "../src/rows.rs"]
@@ -77,6 +79,43 @@ fn every_reference_matches_pil_exactly() {
     }
     println!("worst max diff: {} {}", worst.0, worst.1);
     assert_eq!(worst.0, 0, "not bit-exact with PIL: {}", worst.1);
+}
+
+#[test]
+fn rows_skipped_as_repeats_are_the_rows_computed() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // Files whose data runs out, and one whose data is all there.
+    let mut files: Vec<(String, Vec<u8>)> = references()
+        .into_iter()
+        .filter(|r| r.name.contains("eoi") || r.name == "land_420_q75")
+        .map(|r| (r.name.clone(), std::fs::read(root().join(&r.path)).unwrap()))
+        .collect();
+    assert!(files.len() >= 4, "{}", files.len());
+    // (tests/hostile.rs checks the big ones against PIL: a header without
+    // data, a scan cut short, restart intervals without data.)
+    files.push(("header_only_1000x700".into(), hostile_jpeg::header_only(1000, 700)));
+    for (name, bytes) in files {
+        let (_, h, computed) = jpeg::decode_rgb_with(&bytes, false).unwrap();
+        // How many rows a reader that skips repeats does not compute.
+        let mut rows = jpeg::JpegRows::new(&bytes).unwrap();
+        let mut row = vec![0u8; rows.width() as usize * 3];
+        let mut skipped = 0;
+        for y in 0..h {
+            if y > 0 && rows.skip_repeated_row().unwrap() {
+                skipped += 1;
+            } else {
+                rows.next_row(&mut row).unwrap();
+            }
+        }
+        let (_, _, skipping) = jpeg::decode_rgb_with(&bytes, true).unwrap();
+        println!("{name}: {skipped} of {h} rows skipped");
+        assert!(computed == skipping, "{name}");
+        if name == "land_420_q75" {
+            assert_eq!(skipped, 0, "{name}");
+        } else if name.starts_with("header_only") {
+            assert!(skipped > h / 4, "{name}: {skipped} of {h} rows skipped");
+        }
+    }
 }
 
 /// Peak heap bytes while decoding `bytes` row by row (after new()), and the bound it stated.

@@ -95,6 +95,9 @@ pub fn run(args: &ClassifyArgs) -> crate::Result<i32> {
         let file = path.display().to_string();
         progress.set_message(file.clone());
         let started = Instant::now();
+        // The user's own files: no work budget (`prepare` charges an
+        // unlimited one); DecodeLimits' JPEG scan cap (500) stays on, as no
+        // encoder comes near it.
         let prepared = std::fs::read(path)
             .map_err(|e| ErrorBody::new("unreadable_file", format!("cannot read {file}: {e}")))
             .and_then(|bytes| classifier.prepare(&bytes).map_err(|e| ErrorBody::from(&e)));

@@ -132,6 +132,13 @@ impl<'a> BitReader<'a> {
         Ok(t.values[((code + t.valoffset[l]) & 0xFF) as usize])
     }
 
+    /// Whether every later bit of this scan reads as zero: the data ran out
+    /// at a marker that no restart can pass (with `restarts`, a restart
+    /// consumes an RSTn marker and reads on; any other marker stays).
+    pub(super) fn exhausted(&self, restarts: bool) -> bool {
+        self.insufficient && !(restarts && matches!(self.data.get(self.pos + 1), Some(0xD0..=0xD7)))
+    }
+
     /// Drops the bits of the current byte and the buffered bytes, and
     /// consumes an RSTn marker if one comes next (libjpeg's process_restart).
     pub(super) fn restart(&mut self) -> Result<()> {

@@ -222,6 +222,92 @@ pub(super) fn read_markers(
     }
 }
 
+/// Scans of a multi-scan image, and what visiting their blocks costs, read
+/// from the markers alone (entropy-coded data is skipped, not decoded).
+pub(super) struct Survey {
+    /// Scans met, the first one included.
+    pub scans: u32,
+    /// Work of the scans' block loops, in pixels (see [`scan_work`]).
+    pub work: u64,
+}
+
+/// Walks the markers after the first scan (`pos` at its first entropy-coded
+/// byte) the way [`read_markers`] will, counting scans as they are met:
+/// more than `max_scans` is refused at the first one over, so refusing
+/// costs the bytes up to it. Stops quietly at EOI, at the end of the data
+/// and at anything the decoder will refuse itself (it says why then).
+pub(super) fn survey(data: &[u8], mut pos: usize, frame: &Frame, first: &Scan, max_scans: u32) -> Result<Survey> {
+    let mut s = Survey { scans: 1, work: scan_work(frame, first) };
+    if s.scans > max_scans {
+        return Err(too_many_scans(max_scans));
+    }
+    while let Ok(m) = next_marker(data, &mut pos) {
+        match m {
+            // Entropy-coded data, restart markers and fill: the decoder
+            // reads or skips them; what follows them is what counts.
+            0xD0..=0xD7 | 0x01 => {}
+            0xDA => {
+                let Ok(scan) = segment(data, &mut pos).and_then(|seg| parse_sos(seg, frame)) else { break };
+                s.scans += 1;
+                if s.scans > max_scans {
+                    return Err(too_many_scans(max_scans));
+                }
+                s.work += scan_work(frame, &scan);
+            }
+            0xC4 | 0xDB | 0xDC | 0xDD | 0xE0..=0xEF | 0xFE => {
+                if segment(data, &mut pos).is_err() {
+                    break;
+                }
+            }
+            _ => break,
+        }
+    }
+    Ok(s)
+}
+
+pub(super) fn too_many_scans(max_scans: u32) -> Error {
+    Error::TooMuchWork(format!(
+        "the JPEG has more than {max_scans} scans (the limit; encoders write about 10, a progressive file with \
+         thousands of scans costs seconds of CPU to decode)"
+    ))
+}
+
+/// What visiting one block costs in each kind of scan, in 64ths of a pixel
+/// of work (a pixel of a baseline 12 MP photo decoded and resized),
+/// measured by crates/classifier/tests/work_bench.rs on scans whose data is
+/// the least that makes the decoder visit every block (end-of-band runs,
+/// one bit a block) and charged at about the top of the range measured
+/// (wall time, best of runs on a loaded 2-core machine; by instruction
+/// counts a refinement block costs up to 1.3x its charge): a progressive
+/// DC or AC first scan, or a DC refinement, 0.5-1.0 pixel a block;
+const PROGRESSIVE_BLOCK_64THS: u64 = 64;
+/// an AC refinement scan visits every coefficient of its band in every
+/// block, even under an end-of-band run: 4.3-5.6 pixels a block for the
+/// whole band (1..=63), charged 1 + 63 * 5/64 = 5.9;
+const REFINE_COEFFICIENT_64THS: u64 = 5;
+/// a sequential scan (a multi-scan sequential file) decodes every block in
+/// full: 2.9-3.5 pixels a block with a zero DC difference and an end-of-band.
+const SEQUENTIAL_BLOCK_64THS: u64 = 256;
+
+/// The work of one scan's block loop, in pixels: its blocks (an interleaved
+/// scan codes whole MCUs) times what a block of its kind costs.
+pub(super) fn scan_work(f: &Frame, scan: &Scan) -> u64 {
+    let blocks: u64 = if scan.comps.len() == 1 {
+        let c = &f.comps[scan.comps[0].0];
+        c.bw as u64 * c.bh as u64
+    } else {
+        scan.comps.iter().map(|&(ci, _, _)| f.comps[ci].pbw as u64 * f.comps[ci].pbh as u64).sum()
+    };
+    let per_block = if !f.progressive {
+        SEQUENTIAL_BLOCK_64THS
+    } else if scan.ss > 0 && scan.ah > 0 {
+        PROGRESSIVE_BLOCK_64THS + REFINE_COEFFICIENT_64THS * (scan.se + 1).saturating_sub(scan.ss) as u64
+    } else {
+        PROGRESSIVE_BLOCK_64THS
+    };
+    (blocks * per_block).div_ceil(64)
+}
+
 fn parse_sof(s: &[u8], progressive: bool) -> Result<Frame> {
     if s.len() < 6 {
         return Err(corrupt("short frame header"));

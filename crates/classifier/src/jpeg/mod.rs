@@ -11,6 +11,16 @@
 //! coefficient, 64 per 8x8 block, blocks padded to whole MCUs): that is
 //! stated by [`RowSource::peak_bytes`] before anything is allocated.
 //!
+//! CPU: [`RowSource::work`] states what decoding costs before it starts, in
+//! pixels (one pixel: one pixel of a baseline JPEG decoded and resized):
+//! the image's pixels, plus for a multi-scan image every scan's block loop
+//! (markers::scan_work), read from the markers alone. More scans than the
+//! cap given to [`JpegRows::with_max_scans`] are refused as they are met.
+//! A sequential JPEG whose data runs out (libjpeg reads zeros: every later
+//! block is zero, mid grey) stops decoding blocks: its later MCU rows are
+//! filled with one value and its later output rows are repeats, which the
+//! resize can skip ([`RowSource::skip_repeated_row`]).
+//!
 //! Unsupported (PIL through libjpeg-turbo 3 decodes the first two; it
 //! refuses 12-bit at open with "cannot handle 12-bit layers"): arithmetic
 //! coding, lossless (SOF3), 12- and 16-bit samples, hierarchical JPEG.
@@ -38,6 +48,11 @@ use markers::{corrupt, AppInfo, Frame, Next, Scan, Tables};
 /// scan lists and the transient vectors of Huffman table construction.
 const OVERHEAD_BYTES: u64 = 20 * 1024;
 
+/// Scans per image accepted by [`JpegRows::new`]: libjpeg-turbo's own fuzz
+/// targets set TJPARAM_SCANLIMIT to 500; encoders write 10 or so (libjpeg's
+/// progressive script: 10 for YCbCr, mozjpeg's about as many).
+pub(crate) const DEFAULT_MAX_SCANS: u32 = 500;
+
 enum Source<'a> {
     /// One scan with every component: decoded MCU row by MCU row.
     Stream { br: BitReader<'a>, scan: Scan, preds: [i32; 4], mcu: usize },
@@ -63,6 +78,15 @@ pub(crate) struct JpegRows<'a> {
     decoded: usize,
     y: usize,
     failed: bool,
+    max_scans: u32,
+    /// Work stated before decoding, in pixels.
+    work: u64,
+    /// Per ring slot: the one value of every component's samples when the
+    /// slot was filled after the data ran out (every block zero).
+    uniform: [Option<[u8; 4]>; 2],
+    /// The values of the uniform rows that made the last output row, when
+    /// every row it was made of was uniform.
+    last_uniform: Option<[u8; 4]>,
 }
 
 fn too_large(frame: &Frame, needed: u64) -> Error {
@@ -82,9 +106,17 @@ fn alloc_zeroed<T: Clone + Default>(n: usize, frame: &Frame, peak: u64) -> Resul
 }
 
 impl<'a> JpegRows<'a> {
-    /// Parses markers up to the first scan and validates the frame; no
-    /// sample or coefficient memory is allocated until the first row.
+    /// [`JpegRows::with_max_scans`] with [`DEFAULT_MAX_SCANS`].
     pub(crate) fn new(bytes: &'a [u8]) -> Result<JpegRows<'a>> {
+        Self::with_max_scans(bytes, DEFAULT_MAX_SCANS)
+    }
+
+    /// Parses markers up to the first scan and validates the frame; no
+    /// sample or coefficient memory is allocated until the first row. A
+    /// multi-scan image's later markers are walked too (its entropy-coded
+    /// data skipped), counting its scans: more than `max_scans` is
+    /// [`Error::TooMuchWork`].
+    pub(crate) fn with_max_scans(bytes: &'a [u8], max_scans: u32) -> Result<JpegRows<'a>> {
         let mut pos = markers::start(bytes)?;
         let mut tables = Box::new(Tables::new());
         let mut frame = None;
@@ -129,6 +161,15 @@ impl<'a> JpegRows<'a> {
             }
         }
 
+        // A streamed image reads its first scan only (any later one is
+        // never read): one scan.
+        let mut work = frame.width as u64 * frame.height as u64;
+        if !streaming {
+            work += markers::survey(bytes, pos, &frame, &scan, max_scans)?.work;
+        } else if max_scans < 1 {
+            return Err(markers::too_many_scans(max_scans));
+        }
+
         let mut rows = JpegRows {
             data: bytes,
             frame,
@@ -144,6 +185,10 @@ impl<'a> JpegRows<'a> {
             decoded: 0,
             y: 0,
             failed: false,
+            max_scans,
+            work,
+            uniform: [None; 2],
+            last_uniform: None,
         };
         if streaming {
             rows.check_scan_tables(&scan)?;
@@ -197,7 +242,13 @@ impl<'a> JpegRows<'a> {
         }
         let mut app = AppInfo::default();
         let mut progress = smooth::Progress::new(self.frame.comps.len());
+        let mut scans = 0u32;
         loop {
+            // new() counted them already; this holds whatever it missed.
+            scans += 1;
+            if scans > self.max_scans {
+                return Err(markers::too_many_scans(self.max_scans));
+            }
             self.check_scan_tables(&scan)?;
             if self.frame.progressive {
                 progress.start_scan(scan.comps.iter().map(|c| c.0), scan.ss, scan.se, scan.al);
@@ -233,6 +284,7 @@ impl<'a> JpegRows<'a> {
         let frame = &self.frame;
         match &mut self.source {
             Source::Buffered { coefs, smoothing, .. } => {
+                self.uniform[slot] = None;
                 for (ci, c) in frame.comps.iter().enumerate() {
                     let q = c.quant.as_ref().ok_or_else(|| corrupt("missing quantisation table"))?;
                     let stride = c.pbw * 8;
@@ -255,13 +307,51 @@ impl<'a> JpegRows<'a> {
                                 }
                                 None => blk.try_into().map_err(|_| corrupt("block"))?,
                             };
-                            idct::idct_islow(blk, q, &mut plane[off..], stride);
+                            let dc = blk[0] as i32 * q[0] as i32;
+                            if dc.unsigned_abs() < 1 << 15 && blk[1..].iter().all(|&v| v == 0) {
+                                // The same samples, as in the streamed path
+                                // (a block past the end of the data of a
+                                // progressive file is all zero): both IDCT
+                                // passes are exact below 2^16 (only garbage
+                                // data overflows islow's 32-bit sums).
+                                idct::idct_flat(blk[0], q[0], &mut plane[off..], stride);
+                            } else {
+                                idct::idct_islow(blk, q, &mut plane[off..], stride);
+                            }
                         }
                     }
                 }
             }
             Source::Stream { br, scan, preds, mcu } => {
                 let ri = self.tables.restart_interval;
+                if br.exhausted(ri > 0) {
+                    // libjpeg skips every MCU once the data has run out,
+                    // leaving its coefficients zero: each component's
+                    // samples are one value (the IDCT of a zero block), the
+                    // same in every later MCU row.
+                    let mut vals = [0u8; 4];
+                    for (ci, c) in frame.comps.iter().enumerate() {
+                        let q = c.quant.as_ref().ok_or_else(|| corrupt("missing quantisation table"))?;
+                        let mut flat = [0u8; 8];
+                        idct::idct_flat(0, q[0], &mut flat, 0);
+                        vals[ci] = flat[0];
+                    }
+                    *mcu += if scan.comps.len() == 1 {
+                        let c = &frame.comps[scan.comps[0].0];
+                        c.bw * c.v.min(c.bh.saturating_sub(n * c.v))
+                    } else {
+                        frame.mcus_x
+                    };
+                    if self.uniform[slot] != Some(vals) {
+                        for (ci, c) in frame.comps.iter().enumerate() {
+                            let len = c.v * 8 * c.pbw * 8;
+                            self.planes[ci][slot * len..(slot + 1) * len].fill(vals[ci]);
+                        }
+                        self.uniform[slot] = Some(vals);
+                    }
+                    return Ok(());
+                }
+                self.uniform[slot] = None;
                 let mut blk = [0i16; 64];
                 if scan.comps.len() == 1 {
                     let (ci, td, ta) = scan.comps[0];
@@ -321,28 +411,63 @@ impl<'a> JpegRows<'a> {
         Ok(())
     }
 
-    fn row_inner(&mut self, row: &mut [u8]) -> Result<()> {
-        let (w, h) = (self.frame.width, self.frame.height);
-        if row.len() != w * 3 {
-            return Err(Error::InvalidArgument(format!("row buffer of {} bytes, expected {}", row.len(), w * 3)));
-        }
-        if self.y >= h {
+    /// Decodes the MCU rows that output row `self.y` is made of.
+    fn prepare_row(&mut self) -> Result<()> {
+        if self.y >= self.frame.height {
             return Err(Error::InvalidArgument("all rows were already read".into()));
         }
         if self.planes.is_empty() {
             self.decode_all_scans()?;
             self.allocate_rows()?;
         }
-        let y = self.y;
         let mut needed = 0;
         for (c, up) in self.frame.comps.iter().zip(&self.ups) {
-            let (a, b) = up.rows_for(y, c.ds_h);
+            let (a, b) = up.rows_for(self.y, c.ds_h);
             needed = needed.max(a.max(b) / (c.v * 8));
         }
         while self.decoded <= needed {
             self.decode_mcu_row(self.decoded)?;
             self.decoded += 1;
         }
+        Ok(())
+    }
+
+    /// When every plane row that output row `self.y` is made of is uniform
+    /// (filled after the data ran out), the values per component.
+    fn uniform_sources(&self) -> Option<[u8; 4]> {
+        let mut vals = [0u8; 4];
+        for (ci, (c, up)) in self.frame.comps.iter().zip(&self.ups).enumerate() {
+            let (a, b) = up.rows_for(self.y, c.ds_h);
+            let rows = c.v * 8;
+            let (ua, ub) = (self.uniform[(a / rows) % 2]?, self.uniform[(b / rows) % 2]?);
+            if ua[ci] != ub[ci] {
+                return None;
+            }
+            vals[ci] = ua[ci];
+        }
+        Some(vals)
+    }
+
+    /// Counts the row handed out (or skipped).
+    fn finish_row(&mut self) -> Result<()> {
+        self.y += 1;
+        if self.y == self.frame.height {
+            if let Source::Stream { br, .. } = &mut self.source {
+                // PIL refuses a sequential JPEG whose data ends before a
+                // marker follows the scan ("image file is truncated").
+                br.skip_to_marker()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn row_inner(&mut self, row: &mut [u8]) -> Result<()> {
+        let w = self.frame.width;
+        if row.len() != w * 3 {
+            return Err(Error::InvalidArgument(format!("row buffer of {} bytes, expected {}", row.len(), w * 3)));
+        }
+        self.prepare_row()?;
+        let y = self.y;
         for (ci, (c, up)) in self.frame.comps.iter().zip(&self.ups).enumerate() {
             let (a, b) = up.rows_for(y, c.ds_h);
             let stride = c.pbw * 8;
@@ -355,15 +480,31 @@ impl<'a> JpegRows<'a> {
         }
         let ycc = self.ycc.as_deref().ok_or_else(|| corrupt("colour tables missing"))?;
         color::to_rgb(self.space, ycc, &self.urows, row);
-        self.y += 1;
-        if self.y == h {
-            if let Source::Stream { br, .. } = &mut self.source {
-                // PIL refuses a sequential JPEG whose data ends before a
-                // marker follows the scan ("image file is truncated").
-                br.skip_to_marker()?;
-            }
+        self.last_uniform = self.uniform_sources();
+        self.finish_row()
+    }
+
+    /// A row made of the same uniform plane rows as the one before it is
+    /// that row again (upsampling and colour conversion of uniform rows give
+    /// uniform rows): it is skipped without being computed.
+    fn skip_inner(&mut self) -> Result<bool> {
+        if self.y == 0 || self.y >= self.frame.height || self.last_uniform.is_none() {
+            return Ok(false);
         }
-        Ok(())
+        self.prepare_row()?;
+        if self.uniform_sources() != self.last_uniform {
+            return Ok(false);
+        }
+        self.finish_row()?;
+        Ok(true)
+    }
+
+    /// Marks the source failed after a decoding error.
+    fn fail_on<T>(&mut self, r: Result<T>) -> Result<T> {
+        if matches!(r, Err(Error::CorruptImage(_)) | Err(Error::ImageTooLarge { .. }) | Err(Error::TooMuchWork(_))) {
+            self.failed = true;
+        }
+        r
     }
 }
 
@@ -466,10 +607,15 @@ fn decode_scan(
     if scan.comps.len() == 1 {
         let ci = scan.comps[0].0;
         let c = &f.comps[ci];
-        for by in 0..c.bh {
+        'rows: for by in 0..c.bh {
             for bx in 0..c.bw {
                 restart_if_due(&mut br, ri, &mut mcu, &mut preds, &mut eobrun)?;
                 if br.insufficient {
+                    // Nothing more can happen in this scan: every later
+                    // block would be skipped too.
+                    if br.exhausted(ri > 0) {
+                        break 'rows;
+                    }
                     continue;
                 }
                 progress.last_good = by / c.v;
@@ -478,10 +624,13 @@ fn decode_scan(
             }
         }
     } else {
-        for my in 0..f.mcus_y {
+        'mcu_rows: for my in 0..f.mcus_y {
             for mx in 0..f.mcus_x {
                 restart_if_due(&mut br, ri, &mut mcu, &mut preds, &mut eobrun)?;
                 if br.insufficient {
+                    if br.exhausted(ri > 0) {
+                        break 'mcu_rows;
+                    }
                     continue;
                 }
                 progress.last_good = my;
@@ -520,21 +669,42 @@ impl RowSource for JpegRows<'_> {
             return Err(corrupt("decoding already failed"));
         }
         let r = self.row_inner(row);
-        if matches!(r, Err(Error::CorruptImage(_)) | Err(Error::ImageTooLarge { .. })) {
-            self.failed = true;
+        self.fail_on(r)
+    }
+    fn skip_repeated_row(&mut self) -> Result<bool> {
+        if self.failed {
+            return Err(corrupt("decoding already failed"));
         }
-        r
+        let r = self.skip_inner();
+        self.fail_on(r)
+    }
+    fn work(&self) -> u64 {
+        self.work
     }
 }
 
-/// Decodes every row (stored order, no orientation applied) into one RGB buffer.
+/// Decodes every row (stored order, no orientation applied) into one RGB
+/// buffer; a row the decoder skips as a repeat is copied from the one above
+/// (`skip_repeats: false` computes every row).
 #[allow(dead_code)] // for tests/jpeg.rs, which compiles this module on its own
-pub(crate) fn decode_rgb(bytes: &[u8]) -> Result<(u32, u32, Vec<u8>)> {
+pub(crate) fn decode_rgb_with(bytes: &[u8], skip_repeats: bool) -> Result<(u32, u32, Vec<u8>)> {
     let mut rows = JpegRows::new(bytes)?;
     let (w, h) = (rows.width() as usize, rows.height() as usize);
-    let mut out = alloc_zeroed::<u8>(w * h * 3, &rows.frame, rows.peak)?;
-    for row in out.chunks_exact_mut(w * 3) {
-        rows.next_row(row)?;
+    let stride = w * 3;
+    let mut out = alloc_zeroed::<u8>(stride * h, &rows.frame, rows.peak)?;
+    for y in 0..h {
+        let (before, rest) = out.split_at_mut(y * stride);
+        if skip_repeats && y > 0 && rows.skip_repeated_row()? {
+            rest[..stride].copy_from_slice(&before[(y - 1) * stride..]);
+        } else {
+            rows.next_row(&mut rest[..stride])?;
+        }
     }
     Ok((w as u32, h as u32, out))
+}
+
+/// [`decode_rgb_with`], skipping repeats.
+#[allow(dead_code)]
+pub(crate) fn decode_rgb(bytes: &[u8]) -> Result<(u32, u32, Vec<u8>)> {
+    decode_rgb_with(bytes, true)
 }
