@@ -23,5 +23,5 @@ export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu"
 cargo clippy -p densenet-edge-engine --target aarch64-unknown-linux-gnu --all-targets --locked -- -D warnings
 test=(cargo test --release --locked -p densenet-edge-engine --target aarch64-unknown-linux-gnu)
-"${test[@]}" --lib --test kernels --test reader
+"${test[@]}" --lib --test kernels --test reader --test int8_kernels
 ENGINE_TEST_KERNEL=neon "${test[@]}" --test reference every_kernel_matches_onnxruntime -- --nocapture

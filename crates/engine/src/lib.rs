@@ -29,6 +29,7 @@
 
 mod error;
 mod gemm;
+pub mod int8;
 mod kernels;
 mod loader;
 mod network;

@@ -1,0 +1,191 @@
+//! x86-64 int8 micro-kernels, chosen at run time. All take A as i8 (W) and
+//! B as u8 (X), k in groups of 4: one 32-bit lane of B is one column's 4
+//! activations, and a row's 4 weights are one 32-bit broadcast.
+//!
+//! - AVX2, 4x16: `vpmaddubsw` (u8 x s8, adjacent pairs summed into i16,
+//!   saturating: with 7-bit weights |pair| <= 255 x 64 x 2 = 32640, exact),
+//!   `vpmaddwd` by ones (i16 pairs -> i32), `vpaddd`. 8 accumulators, 2 B
+//!   vectors, the broadcast, the ones and a product: 6x16 would need 17 of
+//!   the 16 ymm registers.
+//! - AVX-512BW, 8x32: the same on zmm, 16 accumulators (as the f32 8x32).
+//! - AVX-512 VNNI, 8x32: one `vpdpbusd` (u8 x s8, 4 products summed into the
+//!   i32 accumulator, no saturation) per 64 multiply-adds, the weights'
+//!   broadcast folded into it as a `{1to16}` memory operand.
+
+use super::{AStore, BStore, Int8Kernel, Int8Kind};
+use std::arch::x86_64::*;
+
+pub const AVX2: Int8Kernel = Int8Kernel {
+    kind: Int8Kind::Avx2,
+    mr: 4,
+    nr: 16,
+    kg: 4,
+    a_store: AStore::I8,
+    b_store: BStore::U8,
+    tile: tile_avx2,
+};
+pub const AVX512BW: Int8Kernel = Int8Kernel {
+    kind: Int8Kind::Avx512Bw,
+    mr: 8,
+    nr: 32,
+    kg: 4,
+    a_store: AStore::I8,
+    b_store: BStore::U8,
+    tile: tile_avx512bw,
+};
+pub const AVX512VNNI: Int8Kernel = Int8Kernel {
+    kind: Int8Kind::Avx512Vnni,
+    mr: 8,
+    nr: 32,
+    kg: 4,
+    a_store: AStore::I8,
+    b_store: BStore::U8,
+    tile: tile_vnni,
+};
+
+/// A row's 4 weights of a group, as one i32.
+#[inline(always)]
+unsafe fn quad(a: *const u8, r: usize) -> i32 {
+    (a.add(4 * r) as *const i32).read_unaligned()
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn tile_avx2(
+    groups: usize,
+    a: *const u8,
+    b: *const u8,
+    c: *mut i32,
+    ldc: usize,
+    row_off: *const i32,
+    _col_off: *const i32,
+    _row_neg: *const i32,
+) {
+    const MR: usize = 4;
+    const NV: usize = 2;
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = [[_mm256_setzero_si256(); NV]; MR];
+    let (mut a, mut b) = (a, b);
+    for _ in 0..groups {
+        let bv = [_mm256_loadu_si256(b as *const __m256i), _mm256_loadu_si256(b.add(32) as *const __m256i)];
+        for r in 0..MR {
+            let w = _mm256_set1_epi32(quad(a, r));
+            for v in 0..NV {
+                let pairs = _mm256_maddubs_epi16(bv[v], w);
+                acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(pairs, ones));
+            }
+        }
+        a = a.add(MR * 4);
+        b = b.add(NV * 32);
+    }
+    for r in 0..MR {
+        let off = _mm256_set1_epi32(*row_off.add(r));
+        for v in 0..NV {
+            _mm256_storeu_si256(c.add(r * ldc + v * 8) as *mut __m256i, _mm256_add_epi32(acc[r][v], off));
+        }
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn tile_avx512bw(
+    groups: usize,
+    a: *const u8,
+    b: *const u8,
+    c: *mut i32,
+    ldc: usize,
+    row_off: *const i32,
+    _col_off: *const i32,
+    _row_neg: *const i32,
+) {
+    const MR: usize = 8;
+    const NV: usize = 2;
+    let ones = _mm512_set1_epi16(1);
+    let mut acc = [[_mm512_setzero_si512(); NV]; MR];
+    let (mut a, mut b) = (a, b);
+    for _ in 0..groups {
+        let bv = [_mm512_loadu_si512(b as *const __m512i), _mm512_loadu_si512(b.add(64) as *const __m512i)];
+        for r in 0..MR {
+            let w = _mm512_set1_epi32(quad(a, r));
+            for v in 0..NV {
+                let pairs = _mm512_maddubs_epi16(bv[v], w);
+                acc[r][v] = _mm512_add_epi32(acc[r][v], _mm512_madd_epi16(pairs, ones));
+            }
+        }
+        a = a.add(MR * 4);
+        b = b.add(NV * 64);
+    }
+    store512(acc, c, ldc, row_off);
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn tile_vnni(
+    groups: usize,
+    a: *const u8,
+    b: *const u8,
+    c: *mut i32,
+    ldc: usize,
+    row_off: *const i32,
+    _col_off: *const i32,
+    _row_neg: *const i32,
+) {
+    const MR: usize = 8;
+    const NV: usize = 2;
+    let mut acc = [[_mm512_setzero_si512(); NV]; MR];
+    let (mut a, mut b) = (a, b);
+    for _ in 0..groups {
+        let bv = [_mm512_loadu_si512(b as *const __m512i), _mm512_loadu_si512(b.add(64) as *const __m512i)];
+        for r in 0..MR {
+            let w = _mm512_set1_epi32(quad(a, r));
+            for v in 0..NV {
+                acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], bv[v], w);
+            }
+        }
+        a = a.add(MR * 4);
+        b = b.add(NV * 64);
+    }
+    store512(acc, c, ldc, row_off);
+}
+
+#[inline(always)]
+unsafe fn store512(acc: [[__m512i; 2]; 8], c: *mut i32, ldc: usize, row_off: *const i32) {
+    for (r, row) in acc.iter().enumerate() {
+        let off = _mm512_set1_epi32(*row_off.add(r));
+        for (v, &x) in row.iter().enumerate() {
+            _mm512_storeu_si512(c.add(r * ldc + v * 16) as *mut __m512i, _mm512_add_epi32(x, off));
+        }
+    }
+}
+
+/// B panel of `nr` (a multiple of 16, at most 64) columns from `x` (X[0][n0],
+/// rows `ld` apart), `nc` of them real, k in groups of 4, u8: for each 16
+/// columns of a group, the 4 rows' bytes interleaved by `punpck{l,h}bw` then
+/// `punpck{l,h}wd` (SSE2, the baseline). Rows past K and columns past nc are
+/// zeros (a partial panel's rows go through a zero-padded copy).
+pub(super) unsafe fn pack_u8_quads(x: *const u8, ld: usize, k: usize, nr: usize, nc: usize, dst: *mut u8) {
+    debug_assert!(nr <= 64 && nc <= nr);
+    let zero = _mm_setzero_si128();
+    let mut tmp = [[0u8; 64]; 4];
+    for g in 0..k.div_ceil(4) {
+        let rows = (k - 4 * g).min(4);
+        let out = dst.add(g * nr * 4);
+        let mut src = x.add(4 * g * ld);
+        let mut stride = ld;
+        if nc < nr {
+            for (t, row) in tmp.iter_mut().enumerate().take(rows) {
+                std::ptr::copy_nonoverlapping(src.add(t * ld), row.as_mut_ptr(), nc);
+            }
+            (src, stride) = (tmp.as_ptr() as *const u8, 64);
+        }
+        for j in (0..nr).step_by(16) {
+            let row =
+                |t: usize| if t < rows { _mm_loadu_si128(src.add(t * stride + j) as *const __m128i) } else { zero };
+            let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+            let (t0, t1) = (_mm_unpacklo_epi8(r0, r1), _mm_unpackhi_epi8(r0, r1));
+            let (t2, t3) = (_mm_unpacklo_epi8(r2, r3), _mm_unpackhi_epi8(r2, r3));
+            let o = out.add(j * 4) as *mut __m128i;
+            _mm_storeu_si128(o, _mm_unpacklo_epi16(t0, t2));
+            _mm_storeu_si128(o.add(1), _mm_unpackhi_epi16(t0, t2));
+            _mm_storeu_si128(o.add(2), _mm_unpacklo_epi16(t1, t3));
+            _mm_storeu_si128(o.add(3), _mm_unpackhi_epi16(t1, t3));
+        }
+    }
+}
