@@ -2,7 +2,12 @@
 //   /            -> www/ (with www/pkg, the built package)
 //   /model/X     -> model/build/X, or model/manifests/X for the manifests
 //   POST /predict-> 503 {error} unless a handler is given (tests pass a fake)
+// Everything is sent with `Cache-Control: no-cache`, except with
+// `workerCaching`: /model/ files then as the Worker sends its model file
+// (worker/src/model_file.rs: a day's max-age, the sha256 as ETag, 304 on
+// If-None-Match), manifests included, which is the worst a host may do.
 // Usage: node scripts/serve-web.mjs [port]   (prints the URL)
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
@@ -27,7 +32,7 @@ function candidates(path, dirs, mounts) {
 }
 
 /** Starts the server; resolves to { url, close() }. `dirs`: static roots; `mounts`: { '/prefix/': dir }. */
-export async function serve({ port = 0, dirs = [join(ROOT, 'www')], mounts = {}, predict = null, log = false } = {}) {
+export async function serve({ port = 0, dirs = [join(ROOT, 'www')], mounts = {}, predict = null, log = false, workerCaching = false } = {}) {
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
     if (log) console.log(req.method, path);
@@ -41,7 +46,15 @@ export async function serve({ port = 0, dirs = [join(ROOT, 'www')], mounts = {},
       try {
         if (!(await stat(file)).isFile()) continue;
         const body = await readFile(file);
-        res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream', 'content-length': body.length, 'cache-control': 'no-cache' });
+        const headers = { 'content-type': TYPES[extname(file)] || 'application/octet-stream', 'cache-control': 'no-cache' };
+        if (workerCaching && path.startsWith('/model/')) {
+          headers['cache-control'] = 'public, max-age=86400';
+          headers.etag = `"${createHash('sha256').update(body).digest('hex')}"`;
+          if ((req.headers['if-none-match'] || '').split(',').some((t) => t.trim().replace(/^W\//, '') === headers.etag)) {
+            return res.writeHead(304, headers).end();
+          }
+        }
+        res.writeHead(200, { ...headers, 'content-length': body.length });
         return res.end(req.method === 'HEAD' ? undefined : body);
       } catch {}
     }

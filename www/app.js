@@ -1,13 +1,38 @@
 // The page: picks an image, shows it, and shows what the classifier says.
 // Classification runs in a Web Worker (worker.js) so the page never
 // freezes, or on the server (POST /predict) when the switch is on.
-// Query options: ?engine=auto|webgpu|cpu, ?model=<url of .onnx>, ?nosw.
+// Query options: ?engine=auto|webgpu|cpu, ?model=<url of .onnx on this
+// page's origin>, ?nosw.
 import { camelKeys } from './pkg/answer.js';
 
 const params = new URLSearchParams(location.search);
-const MODEL_URL = new URL(params.get('model') || 'model/densenet121-random.onnx', location.href).href;
-const MANIFEST_URL = MODEL_URL.replace(/\.onnx$/, '') + '.json';
+const DEFAULT_MODEL = 'model/densenet121-random.onnx';
 const $ = (id) => document.getElementById(id);
+
+/**
+ * The model to load: `?model=` only when it is on this page's own origin.
+ * A model is hostile input to the engine, and a link to this page with a
+ * model from elsewhere must not make it run one (nor leak to another site
+ * that someone opened the page). A refused URL loads nothing: the page says
+ * why instead of quietly classifying with another model than the one asked
+ * for (the server switch still works).
+ */
+function chooseModel() {
+  const asked = params.get('model');
+  if (asked === null) return { url: new URL(DEFAULT_MODEL, location.href).href };
+  let url;
+  try {
+    url = new URL(asked, location.href);
+  } catch {
+    return { refused: `?model=${asked} is not a URL` };
+  }
+  if (url.origin !== location.origin) {
+    return { refused: `?model=${asked} is not on this site (${location.origin}): the page loads models only from its own origin` };
+  }
+  return { url: url.href };
+}
+const { url: MODEL_URL, refused: MODEL_REFUSED } = chooseModel();
+const MANIFEST_URL = MODEL_URL && MODEL_URL.replace(/\.onnx$/, '') + '.json';
 
 if ('serviceWorker' in navigator && !params.has('nosw')) {
   navigator.serviceWorker.register('sw.js').catch((e) => console.warn('service worker not registered:', e));
@@ -26,7 +51,9 @@ function showWeights(model) {
   banner.dataset.weights = model.weights;
   banner.hidden = false;
 }
-fetch(MANIFEST_URL).then((r) => (r.ok ? r.json() : null)).then(showWeights, () => {});
+// Revalidated (never an HTTP-cached copy the server no longer serves);
+// offline, the banner comes from the Worker's `ready` instead.
+if (MANIFEST_URL) fetch(MANIFEST_URL, { cache: 'no-cache' }).then((r) => (r.ok ? r.json() : null)).then(showWeights, () => {});
 
 // --- the local classifier, in a Web Worker ---------------------------------
 // The package survives a trap of its wasm instance by itself (worker.js).
@@ -63,6 +90,7 @@ function onWorkerMessage({ data: m }) {
     showWeights(m.model);
     setStatus(`Ready: ${m.engine === 'webgpu' ? 'WebGPU' : 'CPU'} engine, model ${m.load.cached ? 'from the cache' : 'downloaded'}, loaded in ${(m.load.ms / 1000).toFixed(1)} s.`);
     document.body.dataset.ready = m.engine;
+    document.body.dataset.modelSha256 = m.model.sha256;
   } else if (m.type === 'init-error') {
     setStatus('');
     showError(m.code, `The classifier could not start: ${m.message}`);
@@ -100,9 +128,19 @@ function restartWorker(why) {
   setStatus('The classifier stopped; restarting it…');
   startWorker();
 }
-startWorker();
+if (MODEL_REFUSED) {
+  // After the UI helpers below are defined.
+  queueMicrotask(() => {
+    setStatus('');
+    showError('model_refused', MODEL_REFUSED);
+    document.body.dataset.ready = 'error';
+  });
+} else {
+  startWorker();
+}
 
 function classifyLocally(file) {
+  if (MODEL_REFUSED) return Promise.reject(Object.assign(new Error(MODEL_REFUSED), { code: 'model_refused' }));
   if (!ready) return Promise.reject(Object.assign(new Error('the model is still loading, try again in a moment'), { code: 'not_ready' }));
   const id = nextId++;
   return new Promise((resolve, reject) => {
@@ -147,6 +185,10 @@ const MESSAGES = {
   image_too_large: 'The image would need too much memory to decode.',
   instance_crashed: 'The classifier crashed on this image and was restarted; other images will work.',
   worker_crashed: 'The classifier stopped and was restarted.',
+  model_refused: 'This model was not loaded: remove ?model= from the address to use the default one, or use the server switch.',
+  too_much_work: 'The image would take too long to decode.',
+  model_invalid: 'The model file is not a model this page can run.',
+  model_checksum_mismatch: 'The model file does not match its manifest.',
 };
 
 function showWarning(code, message) {

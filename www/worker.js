@@ -10,6 +10,12 @@ let classifier = null;
 self.onmessage = async ({ data: m }) => {
   if (m.type === 'init') {
     try {
+      // app.js only sends a model of the page's own origin; checked here
+      // too, so that nothing else posting to this Web Worker can load one
+      // from elsewhere.
+      if (new URL(m.model, self.location.href).origin !== self.location.origin) {
+        throw Object.assign(new Error(`${m.model} is not on this site's origin (${self.location.origin})`), { code: 'model_refused' });
+      }
       classifier = await Classifier.create({
         model: m.model,
         engine: m.engine,

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Classifier } from 'densenet-edge';
 import { schemaErrors, snakeKeys } from '../answer-schema.mjs';
+import { manifestFor, realModel, sha256, updatedModel } from './models.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const read = (p) => readFile(ROOT + p);
@@ -68,4 +69,58 @@ test('Node: without WebCrypto the wasm hashes the model itself, and still checks
   } finally {
     Object.defineProperty(globalThis, 'crypto', webCrypto);
   }
+});
+
+test('Node: the manifest and the model are fetched revalidated, and a stale pair is fetched again once', async () => {
+  const { bytes: modelA, manifest: base } = await realModel(ROOT);
+  const modelB = updatedModel(modelA);
+  const manifestA = JSON.stringify(base);
+  const manifestB = JSON.stringify(manifestFor(modelB, base));
+  // A server (and whatever caches stand before it) as a list of answers per
+  // path; the last one repeats.
+  const serve = (answers) => {
+    const log = [];
+    const fetch = async (url, init) => {
+      const path = new URL(url).pathname;
+      log.push(`${path.split('/').pop()} ${init?.cache}`);
+      const list = answers[path];
+      const body = list.length > 1 ? list.shift() : list[0];
+      return new Response(body);
+    };
+    return { fetch, log };
+  };
+  const model = 'https://models.example/m/densenet121-random.onnx';
+  const create = (fetch, onProgress) => Classifier.create({ model, fetch, engine: 'cpu', onProgress });
+
+  // Fresh: one revalidated request each.
+  let s = serve({ '/m/densenet121-random.json': [manifestB], '/m/densenet121-random.onnx': [modelB] });
+  let c = await create(s.fetch);
+  assert.equal(c.model.sha256, sha256(modelB));
+  assert.deepEqual(s.log, ['densenet121-random.json no-cache', 'densenet121-random.onnx no-cache']);
+  c.dispose();
+
+  // A stale manifest (an old copy in a cache on the way) with the new model:
+  // the mismatch makes create() ask for both again past every cache.
+  s = serve({ '/m/densenet121-random.json': [manifestA, manifestB], '/m/densenet121-random.onnx': [modelB] });
+  const warnings = [];
+  c = await create(s.fetch, (p) => p.phase === 'warning' && warnings.push(p.code));
+  assert.equal(c.model.sha256, sha256(modelB));
+  assert.deepEqual(warnings, ['model_stale']);
+  assert.deepEqual(s.log, ['densenet121-random.json no-cache', 'densenet121-random.onnx no-cache', 'densenet121-random.json reload', 'densenet121-random.onnx reload']);
+  c.dispose();
+
+  // The new manifest with a stale model file.
+  s = serve({ '/m/densenet121-random.json': [manifestB], '/m/densenet121-random.onnx': [modelA, modelB] });
+  c = await create(s.fetch);
+  assert.equal(c.model.sha256, sha256(modelB));
+  c.dispose();
+
+  // A pair that never matches: one retry, then model_checksum_mismatch.
+  s = serve({ '/m/densenet121-random.json': [manifestA], '/m/densenet121-random.onnx': [modelB] });
+  await assert.rejects(create(s.fetch), { code: 'model_checksum_mismatch' });
+  assert.equal(s.log.length, 4);
+
+  // A file larger than its manifest says is not read past that size.
+  s = serve({ '/m/densenet121-random.json': [JSON.stringify({ ...base, bytes: 1000 })], '/m/densenet121-random.onnx': [modelA] });
+  await assert.rejects(create(s.fetch), (e) => e.code === 'model_checksum_mismatch' && /1000/.test(e.message));
 });

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { launch } from './chromium.mjs';
 import { serve } from '../../scripts/serve-web.mjs';
 import { hostileCases, TRAP_PKG } from './hostile.mjs';
+import { hostileModels, manifestFor, realModel } from './models.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PHOTO = join(ROOT, 'tests/images/photos/chelsea.png');
@@ -77,6 +78,102 @@ test('Chromium: hostile inputs get their documented answer from the package, and
     assert.ok(a.stillWorks, `${a.name}: the classifier must still work`);
   }
   assert.equal(out.reloads, 0, 'no hostile input may crash the instance');
+});
+
+/** The hostile models, with matching manifests, as page.evaluate can carry them. */
+async function hostileModelArgs() {
+  const { bytes: real, manifest } = await realModel(ROOT);
+  return hostileModels(real).map(({ name, bytes }) => ({ name, bytes: Buffer.from(bytes).toString('base64'), manifest: manifestFor(bytes, manifest, name) }));
+}
+
+/** In the page: each hostile model through create() on each engine, and whether a classifier made before still works. */
+async function loadHostileModels(pkg, { models, engines }) {
+  const c = await pkg.Classifier.create({ model: '/model/densenet121-random.onnx', engine: 'cpu' });
+  const photo = new Uint8Array(await (await fetch('/photos/chelsea.png')).arrayBuffer());
+  const top5 = async () => (await c.classify(photo)).predictions.map((p) => p.classId).join();
+  const expected = await top5();
+  const got = [];
+  for (const { name, bytes, manifest } of models) {
+    const model = Uint8Array.from(atob(bytes), (ch) => ch.charCodeAt(0));
+    for (const engine of engines) {
+      const answer = await pkg.Classifier.create({ model, manifest, engine }).then(
+        (m) => (m.dispose(), `loaded on ${m.engine}`),
+        (e) => `${e.code}: ${e.message}`,
+      );
+      got.push({ name, engine, answer, stillWorks: (await top5()) === expected });
+    }
+  }
+  return { got, reloads: c.reloads };
+}
+
+test('Chromium: hostile models whose manifest matches them are model_invalid, and never crash the instance', { timeout: 300_000 }, async () => {
+  const models = await hostileModelArgs();
+  const out = await inPage(server.url, loadHostileModels, { models, engines: ['cpu', 'auto'] });
+  for (const g of out.got) {
+    assert.match(g.answer, /^model_invalid: /, `${g.name} on ${g.engine}`);
+    assert.ok(g.stillWorks, `${g.name} on ${g.engine}: the classifier made before must still work`);
+  }
+  assert.equal(out.reloads, 0, 'no hostile model may crash the instance');
+});
+
+test('Chromium with WebGPU: a hostile model is refused by the CPU engine it loads first, before wonnx sees it', { timeout: 300_000, skip: process.env.BROWSER_TESTS_SKIP_WEBGPU === '1' ? 'BROWSER_TESTS_SKIP_WEBGPU=1' : false }, async () => {
+  const models = await hostileModelArgs();
+  const gpuContext = await launch(['--enable-unsafe-webgpu']);
+  try {
+    const gpuPage = await gpuContext.newPage();
+    await gpuPage.goto(`${server.url}model/densenet121-random.json`);
+    const out = await gpuPage.evaluate(
+      async ([src, args]) => {
+        const pkg = await import('/pkg/classifier.js');
+        return (0, eval)(`(${src})`)(pkg, args);
+      },
+      [loadHostileModels.toString(), { models, engines: ['webgpu'] }],
+    );
+    for (const g of out.got) assert.match(g.answer, /^model_invalid: /, `${g.name} on ${g.engine}`);
+    assert.equal(out.reloads, 0);
+  } finally {
+    await gpuContext.close();
+  }
+});
+
+test("the page: a hostile model of its own origin (?model=) shows model_invalid, and its Web Worker survives", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'densenet-edge-hostile-model-'));
+  const [{ bytes, manifest }] = await hostileModelArgs();
+  await writeFile(join(dir, 'bad.onnx'), Buffer.from(bytes, 'base64'));
+  await writeFile(join(dir, 'bad.json'), JSON.stringify(manifest));
+  const hostileServer = await serve({ mounts: { '/hostile/': dir } });
+  try {
+    await page.goto(`${hostileServer.url}?nosw&model=/hostile/bad.onnx`);
+    await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
+    assert.equal(await page.evaluate(() => document.body.dataset.ready), 'error');
+    assert.equal(await page.getAttribute('#error', 'data-code'), 'model_invalid', await page.textContent('#error'));
+    assert.equal(await page.evaluate(() => document.body.dataset.workerRestarts), undefined);
+  } finally {
+    await hostileServer.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('Chromium: limits reach the package: model limits, the per-call decode budget, dispose', async () => {
+  const out = await inPage(server.url, async (pkg) => {
+    const model = '/model/densenet121-random.onnx';
+    const refused = [];
+    for (const limits of [{ maxWeightBytes: 8 << 20 }, { maxWorkspaceBytes: 8 << 20 }]) {
+      refused.push(await pkg.Classifier.create({ model, engine: 'cpu', limits }).then(() => 'loaded', (e) => `${e.code}: ${e.message}`));
+    }
+    const c = await pkg.Classifier.create({ model, engine: 'cpu', limits: { maxDecodePixels: 300_000 } });
+    const photo = new Uint8Array(await (await fetch('/photos/chelsea.png')).arrayBuffer());
+    const codes = (await c.classifyMany([photo, photo, photo])).map((r) => r.error?.code ?? 'prediction');
+    c.dispose();
+    c.dispose();
+    const afterDispose = await c.classify(photo).then(() => 'prediction', (e) => e.code);
+    return { refused, codes, afterDispose, limits: c.limits };
+  });
+  assert.match(out.refused[0], /^model_invalid: .*limits\.maxWeightBytes/);
+  assert.match(out.refused[1], /^model_invalid: .*limits\.maxWorkspaceBytes/);
+  assert.deepEqual(out.codes, ['prediction', 'prediction', 'too_much_work']);
+  assert.equal(out.afterDispose, 'disposed');
+  assert.equal(out.limits.maxDecodePixels, 300_000);
 });
 
 test('Chromium: a File over the limit is refused without being read into wasm', async () => {

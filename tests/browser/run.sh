@@ -4,7 +4,8 @@
 #   1. wasm-bindgen-test of the package API in Node and headless Chromium,
 #   2. the package's types against docs/answer.schema.json, the package in
 #      Node, the page end to end (Playwright + Debian Chromium, WebGPU on
-#      SwiftShader included), the Vite app, the engine's own wasm builds
+#      SwiftShader included), a model update under the running page, the
+#      Vite app, the engine's own wasm builds
 #      (simd128 in Node and Chromium, relaxed SIMD in Chromium).
 # Exits non-zero when anything fails. Screenshots: tests/artifacts/.
 # Skip the slow WebGPU test with BROWSER_TESTS_SKIP_WEBGPU=1.
@@ -41,6 +42,6 @@ read -r ENGINE_WASM_SIMD128 ENGINE_WASM_RELAXED < <(scripts/build-engine-wasm.sh
 export ENGINE_WASM_SIMD128 ENGINE_WASM_RELAXED
 
 cd tests/browser
-node --test --test-reporter=spec --test-concurrency=1 contract.test.mjs node.test.mjs robustness.test.mjs e2e.test.mjs \
+node --test --test-reporter=spec --test-concurrency=1 contract.test.mjs node.test.mjs robustness.test.mjs e2e.test.mjs model-update.test.mjs \
   robustness-chromium.test.mjs vite.test.mjs engine-wasm.test.mjs || status=1
 exit $status

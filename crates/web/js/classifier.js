@@ -19,7 +19,7 @@ const CACHE_NAME = 'densenet-edge-models-v1';
 // model URLs resolve against the working directory there, and Node has no
 // Cache API (which is no reason for a warning there).
 let env = {
-  fetch: (u) => fetch(u),
+  fetch: (u, init) => fetch(u, init),
   baseUrl: () => globalThis.location?.href ?? 'file:///',
   cacheApiExpected: true,
 };
@@ -56,6 +56,38 @@ async function cacheMatch(cache, url) {
   }
 }
 
+/**
+ * The model's key in the Cache API: its URL with the manifest's sha256 in
+ * the query (`x.onnx?sha256=<hex>`). A model updated on the server has
+ * another sha256 in its manifest, hence another key: a copy of the old file
+ * can never stand in for the new one.
+ */
+export function modelCacheKey(modelUrl, sha256) {
+  const u = new URL(modelUrl, baseUrl());
+  u.searchParams.set('sha256', sha256);
+  return u.href;
+}
+
+/** The model URL a cache key was made from (its `sha256` parameter removed). */
+function keyModelUrl(key) {
+  const u = new URL(key);
+  u.searchParams.delete('sha256');
+  return u.href;
+}
+
+/**
+ * Drops the other copies of this model URL (older versions, and the
+ * URL-keyed entry of earlier package versions) once `keep` is stored: the
+ * cache holds one 32 MB file per model URL, not one per update.
+ */
+async function dropOtherVersions(cache, modelUrl, keep) {
+  try {
+    for (const request of await cache.keys()) {
+      if (request.url !== keep && keyModelUrl(request.url) === modelUrl) await cache.delete(request);
+    }
+  } catch {} // a cache that cannot be listed keeps its old copies, which costs space only
+}
+
 /** The manifest URL next to a model URL: `x.onnx` -> `x.json`. */
 export function manifestUrlFor(modelUrl) {
   const u = new URL(modelUrl, baseUrl());
@@ -82,17 +114,30 @@ async function openCache(enabled, onProgress) {
   }
 }
 
-async function fetchBytes(url, onProgress, fetchUrl) {
+/**
+ * The body of `url`, read in chunks (progress to `onProgress`). `init` goes
+ * to fetch (its `cache` mode). Past `limit.bytes` it stops reading and
+ * throws `limit.error(bytesSoFar)`: a model file larger than its manifest
+ * says is not that file, whatever it is.
+ */
+async function fetchBytes(url, onProgress, fetchUrl, init, limit = null) {
   let response;
   try {
-    response = await fetchUrl(url);
+    response = await fetchUrl(url, init);
   } catch (e) {
     throw codedError('model_unavailable', `could not download ${url}: ${e.message}`);
   }
   if (!response.ok) throw codedError('model_unavailable', `could not download ${url}: HTTP ${response.status}`);
+  const maxBytes = limit?.bytes ?? Infinity;
+  // (Not refused on Content-Length: that is the encoded size, which gzip can
+  // make a little larger than the file.)
   const total = Number(response.headers.get('content-length')) || 0;
-  if (!response.body || !onProgress) return new Uint8Array(await response.arrayBuffer());
-  // Read in chunks to report progress.
+  if (!response.body) {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (bytes.length > maxBytes) throw limit.error(bytes.length);
+    return bytes;
+  }
+  // Read in chunks to report progress, and to stop at maxBytes.
   const chunks = [];
   let loaded = 0;
   const reader = response.body.getReader();
@@ -101,7 +146,11 @@ async function fetchBytes(url, onProgress, fetchUrl) {
     if (done) break;
     chunks.push(value);
     loaded += value.length;
-    onProgress({ phase: 'download', loaded, total });
+    if (loaded > maxBytes) {
+      reader.cancel().catch(() => {});
+      throw limit.error(loaded);
+    }
+    onProgress?.({ phase: 'download', loaded, total });
   }
   const bytes = new Uint8Array(loaded);
   let at = 0;
@@ -112,39 +161,56 @@ async function fetchBytes(url, onProgress, fetchUrl) {
   return bytes;
 }
 
-/** Manifest JSON: from the option, else the Cache, else the network. */
-async function loadManifest(options, modelUrl, cache, fetchUrl, onProgress) {
+/**
+ * Manifest JSON: from the option, else the network, revalidated (`cache:
+ * 'no-cache'`: an HTTP cache may keep it only if the server confirms it is
+ * current; `'reload'` when create() asks again after a checksum mismatch),
+ * else, offline, the copy in the Cache API from the last load.
+ */
+async function loadManifest(options, manifestUrl, cache, fetchUrl, onProgress, cacheMode = 'no-cache') {
   if (options.manifest) {
     return typeof options.manifest === 'string' ? options.manifest : JSON.stringify(options.manifest);
   }
-  if (!modelUrl) throw codedError('invalid_argument', 'model bytes need a `manifest` option');
-  const url = options.manifestUrl ? new URL(options.manifestUrl, baseUrl()).href : manifestUrlFor(modelUrl);
+  if (!manifestUrl) throw codedError('invalid_argument', 'model bytes need a `manifest` option');
   try {
-    const bytes = await fetchBytes(url, null, fetchUrl);
+    const bytes = await fetchBytes(manifestUrl, null, fetchUrl, { cache: cacheMode }, {
+      bytes: MAX_MANIFEST_BYTES,
+      error: (n) => codedError('model_invalid', `${manifestUrl} has ${n} bytes or more: not a model manifest`),
+    });
     const text = new TextDecoder().decode(bytes);
-    await cachePut(cache, url, new Response(text, { headers: { 'content-type': 'application/json' } }), onProgress);
+    await cachePut(cache, manifestUrl, new Response(text, { headers: { 'content-type': 'application/json' } }), onProgress);
     return text;
   } catch (e) {
-    const hit = await cacheMatch(cache, url); // offline: the copy from the last visit
+    if (e.code !== 'model_unavailable') throw e;
+    const hit = await cacheMatch(cache, manifestUrl); // offline: the copy from the last visit
     if (hit) return hit.text();
     throw e;
   }
 }
 
+/** A manifest is a few hundred bytes; anything past this is not one. */
+const MAX_MANIFEST_BYTES = 1 << 20;
+
 /**
- * Model bytes: the cached copy first, else downloaded (and then cached).
+ * Model bytes: the cached copy of this very file (its key holds the
+ * manifest's sha256) first, else downloaded, revalidated with the server
+ * (`cache: 'no-cache'`: a stale copy in the browser's HTTP cache is not
+ * used; a server that sends an ETag answers 304 when it is current).
  * Their sha256 is checked once, in WasmClassifier.load (Rust, against the
- * digest from nativeSha256 where there is one); a cached copy that fails it is
- * dropped and downloaded again by create().
+ * digest from nativeSha256 where there is one); a cached copy that fails it
+ * is dropped and downloaded again by create().
  */
-async function loadModelBytes(url, cache, onProgress, fetchUrl) {
-  const hit = await cacheMatch(cache, url);
+async function loadModelBytes(url, manifest, cache, onProgress, fetchUrl, cacheMode = 'no-cache') {
+  const hit = await cacheMatch(cache, modelCacheKey(url, manifest.sha256));
   if (hit) {
     const bytes = new Uint8Array(await hit.arrayBuffer());
     onProgress?.({ phase: 'verify', loaded: bytes.length, total: bytes.length, cached: true });
     return { bytes, cached: true };
   }
-  const bytes = await fetchBytes(url, onProgress, fetchUrl);
+  const bytes = await fetchBytes(url, onProgress, fetchUrl, { cache: cacheMode }, {
+    bytes: manifest.bytes,
+    error: (n) => codedError('model_checksum_mismatch', `${url} has ${n} bytes or more where its manifest (${manifest.name}) says ${manifest.bytes}: it is not the manifest's file`),
+  });
   onProgress?.({ phase: 'verify', loaded: bytes.length, total: bytes.length, cached: false });
   return { bytes, cached: false };
 }
@@ -221,6 +287,7 @@ export class Classifier {
   #modelGeneration;
   #loader;
   #reloading = null;
+  #disposed = false;
   /** Information about the loaded model and engine. */
   engine;
   engineReason;
@@ -228,7 +295,7 @@ export class Classifier {
   model;
   /** Milliseconds spent in create(), and whether the model came from the cache. */
   load;
-  /** The decode limits applied: `{ maxBytes, maxPixels, maxDecodeBytes }`. */
+  /** The limits applied (`defaultLimits()` with the caller's overrides). */
   limits;
   /** Times the model was loaded again into a fresh wasm instance after a trap, and the last of them. */
   reloads = 0;
@@ -246,6 +313,10 @@ export class Classifier {
   }
 
   #adopt(model) {
+    if (this.#disposed) {
+      model.free(); // disposed while it reloaded
+      return;
+    }
     this.#model = model;
     this.#modelGeneration = generation();
     // The WasmClassifier lives in this instance's memory: once the instance is
@@ -268,18 +339,19 @@ export class Classifier {
     } else {
       throw codedError('invalid_argument', '`model` must be a URL or the model bytes');
     }
-    const manifestJson = await loadManifest(options, modelUrl, cache, fetchUrl, onProgress);
-    parseManifest(manifestJson); // a bad manifest fails before any download
+    const manifestUrl = modelUrl && (options.manifestUrl ? new URL(options.manifestUrl, baseUrl()).href : manifestUrlFor(modelUrl));
+    let manifestJson = await loadManifest(options, manifestUrl, cache, fetchUrl, onProgress);
+    let manifest = parseManifest(manifestJson); // a bad manifest fails before any download
     const choice = await chooseEngine(options.engine || 'auto');
     const limits = options.limits ?? null;
 
-    // Loads the model into the current wasm instance: at create(), and
-    // again after a trap replaced the instance (the bytes then come from
-    // the Cache API when they were stored there).
-    const loader = async (progress) => {
+    // Loads the model of this manifest into the current wasm instance: at
+    // create(), and again after a trap replaced the instance (the bytes
+    // then come from the Cache API when they were stored there).
+    const loaderFor = (manifestJson, manifest) => async (progress, cacheMode = 'no-cache') => {
       let bytes = givenBytes;
       let cached = false;
-      if (modelUrl) ({ bytes, cached } = await loadModelBytes(modelUrl, cache, progress, fetchUrl));
+      if (modelUrl) ({ bytes, cached } = await loadModelBytes(modelUrl, manifest, cache, progress, fetchUrl, cacheMode));
       progress?.({ phase: 'compile', engine: choice.engine });
       // load() checks the sha256 against the manifest before anything else.
       const load = async () => {
@@ -292,23 +364,48 @@ export class Classifier {
       } catch (e) {
         if (!(cached && e.code === 'model_checksum_mismatch')) throw e;
         try {
-          await cache.delete(modelUrl); // a stale or corrupt cached copy: download again
+          await cache.delete(modelCacheKey(modelUrl, manifest.sha256)); // a corrupt cached copy: download again
         } catch {}
-        ({ bytes, cached } = await loadModelBytes(modelUrl, null, progress, fetchUrl));
+        ({ bytes, cached } = await loadModelBytes(modelUrl, manifest, null, progress, fetchUrl, cacheMode));
         model = await load();
       }
       if (modelUrl && !cached) {
-        await cachePut(cache, modelUrl, new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } }), progress);
+        const key = modelCacheKey(modelUrl, manifest.sha256);
+        if (await cachePut(cache, key, new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } }), progress)) {
+          await dropOtherVersions(cache, modelUrl, key);
+        }
       }
       return { model, cached };
     };
-    const { model, cached } = await loader(onProgress);
+    let loader = loaderFor(manifestJson, manifest);
+    let loaded;
+    try {
+      loaded = await loader(onProgress);
+    } catch (e) {
+      // The file the server sent is not the manifest's: one of the two was
+      // stale (an HTTP cache or CDN on the way, a deploy half done). Once:
+      // the manifest again and the model it names, past every HTTP cache.
+      if (e.code !== 'model_checksum_mismatch' || !modelUrl) throw e;
+      warn(onProgress, 'model_stale', `${e.message}; asking the server for the manifest and the model again`);
+      if (manifestUrl) {
+        manifestJson = await loadManifest(options, manifestUrl, cache, fetchUrl, onProgress, 'reload');
+        manifest = parseManifest(manifestJson);
+      }
+      loader = loaderFor(manifestJson, manifest);
+      loaded = await loader(onProgress, 'reload');
+    }
+    const { model, cached } = loaded;
     onProgress?.({ phase: 'ready', engine: model.engine });
     return new Classifier(model, { ms: performance.now() - t0, cached }, { run: loader, onProgress });
   }
 
+  #checkLive() {
+    if (this.#disposed) throw codedError('disposed', 'this Classifier was disposed: create a new one');
+  }
+
   /** The model in the current wasm instance: loaded again if a trap replaced the instance. */
   async #current() {
+    this.#checkLive();
     if (this.#modelGeneration === generation()) return this.#model;
     this.#reloading ??= (async () => {
       const t0 = performance.now();
@@ -339,8 +436,10 @@ export class Classifier {
    * One result or `{ error: { code, message } }` per input, in order.
    * Rejects with code `instance_crashed` if the wasm instance traps: it is
    * then replaced, and the next call loads the model into a fresh one.
+   * Rejects with code `disposed` after dispose().
    */
   async classifyMany(inputs, options = {}) {
+    this.#checkLive();
     const topK = options.topK ?? api().defaultTopK();
     const prepared = [];
     const errors = new Map();
@@ -365,10 +464,17 @@ export class Classifier {
     return api().wasmMemoryBytes();
   }
 
-  /** Frees the wasm memory of the model. */
+  /**
+   * Frees the wasm memory of the model. Idempotent; classify() and
+   * classifyMany() then reject with code `disposed`.
+   */
   dispose() {
-    if (this.#modelGeneration === generation()) this.#model.free();
+    if (this.#disposed) return;
+    this.#disposed = true;
+    const model = this.#model;
     this.#model = null;
+    // A model of a replaced instance is dead already (instance.js).
+    if (model && this.#modelGeneration === generation()) model.free();
   }
 }
 

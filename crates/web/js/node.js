@@ -9,8 +9,8 @@ setup({
   readWasmBytes: () => readFile(wasmUrl()),
   baseUrl: () => pathToFileURL(process.cwd() + '/').href,
   cacheApiExpected: false, // Node has no Cache API: no warning for that
-  fetch: async (url) => {
-    if (!String(url).startsWith('file:')) return fetch(url);
+  fetch: async (url, init) => {
+    if (!String(url).startsWith('file:')) return fetch(url, init);
     try {
       return new Response(await readFile(new URL(url)));
     } catch (e) {

@@ -12,8 +12,8 @@ mod test_trap;
 use std::rc::Rc;
 
 use densenet_edge::{
-    Classifier, Crop, EngineChoice, EngineKind, Error, ErrorAnswer, ImageAnswer, Manifest, ModelInfo, Options,
-    StreamedLoad, DEFAULT_TOP_K, MAX_TOP_K,
+    Classifier, CpuEngine, Crop, Engine, EngineChoice, EngineKind, Error, ErrorAnswer, ImageAnswer, Labels, Manifest,
+    ModelInfo, Options, StreamedLoad, WorkBudget, DEFAULT_TOP_K, INPUT_SIDE, MAX_TOP_K,
 };
 use js_sys::{Array, Promise, Reflect, Uint8Array};
 use serde::Serialize;
@@ -21,7 +21,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use input::{input_from_js, Input};
-pub use limits::BROWSER_LIMITS;
+pub use limits::{browser_limits, max_batch, package_defaults, PackageLimits};
 use limits::{limits_from_js, limits_to_js};
 use run_now::promise_now_or_later;
 
@@ -61,11 +61,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     densenet_edge::sha256_hex(bytes)
 }
 
-/// The package's default decode limits, `{ maxBytes, maxPixels,
-/// maxDecodeBytes }` (see `limits.rs` for why these values).
+/// The package's default limits, `{ maxBytes, maxPixels, maxDecodeBytes,
+/// maxJpegScans, maxDecodePixels, maxWeightBytes, maxWorkspaceBytes }` (see
+/// `limits.rs` for why these values).
 #[wasm_bindgen(js_name = defaultLimits)]
 pub fn default_limits() -> JsValue {
-    to_js(&limits_to_js(&BROWSER_LIMITS))
+    to_js(&limits_to_js(&package_defaults()))
 }
 
 /// How many predictions a result lists unless the caller asks otherwise:
@@ -131,25 +132,30 @@ struct Loaded {
     device: String,
     manifest: Manifest,
     info: ModelInfo,
+    limits: PackageLimits,
 }
 
 impl Loaded {
-    fn prepare(&self, input: Result<Input, Error>) -> Result<Crop, Error> {
+    fn prepare(&self, input: Result<Input, Error>, budget: &mut WorkBudget) -> Result<Crop, Error> {
         match input? {
             Input::Encoded(bytes) => {
                 #[cfg(feature = "test-trap")]
                 test_trap::trap_if_asked(&bytes);
-                self.classifier.prepare(&bytes)
+                self.classifier.prepare_within(&bytes, budget)
             }
-            Input::Pixels { data, width, height } => self.classifier.prepare_rgba(&data, width, height),
+            Input::Pixels { data, width, height } => self.classifier.prepare_rgba_within(&data, width, height, budget),
         }
     }
 
     /// Every input gets a result object or `{ error: { code, message } }`.
+    /// The call's inputs share one decode budget (`maxDecodePixels`; an
+    /// ImageData costs its width x height): an image that would go past it
+    /// is `too_much_work`, and the ones after it still get what is left.
     async fn classify(&self, inputs: Vec<Result<Input, Error>>, top_k: usize) -> Array {
         let t0 = now();
         let n = inputs.len();
-        let prepared: Vec<_> = inputs.into_iter().map(|i| self.prepare(i)).collect();
+        let mut budget = WorkBudget::new(self.limits.max_decode_pixels);
+        let prepared: Vec<_> = inputs.into_iter().map(|i| self.prepare(i, &mut budget)).collect();
         let t1 = now();
         let results = self.classifier.classify_prepared(prepared, top_k).await;
         let t2 = now();
@@ -185,8 +191,11 @@ impl WasmClassifier {
     /// load or fails its self-check against the CPU engine gives way to the
     /// CPU engine, and `engineReason` says why. `reason` is the
     /// caller's reason for the engine choice (e.g. "no WebGPU adapter").
-    /// `limits`: `{ maxBytes, maxPixels, maxDecodeBytes }`, each optional
-    /// (see `defaultLimits`). `sha256`: the file's SHA-256 (32 bytes) when
+    /// `limits`: `{ maxBytes, maxPixels, maxDecodeBytes, maxJpegScans,
+    /// maxDecodePixels, maxWeightBytes, maxWorkspaceBytes }`, each optional
+    /// (see `defaultLimits`); a model whose weights or workspace are over
+    /// theirs is refused (`model_invalid`), on every engine (WebGPU loads the
+    /// CPU engine too, as its reference). `sha256`: the file's SHA-256 (32 bytes) when
     /// the caller computed it (WebCrypto: 22-39 ms for the 32 MB model in Node
     /// where `sha2` in wasm takes 180-200); the CPU engine's load then only
     /// compares it with the manifest's, other engines hash in wasm anyway.
@@ -209,10 +218,26 @@ impl WasmClassifier {
         })
     }
 
-    /// The decode limits this model applies, `{ maxBytes, maxPixels, maxDecodeBytes }`.
+    /// The limits this model was loaded with and applies (as `defaultLimits`).
     #[wasm_bindgen(getter)]
     pub fn limits(&self) -> JsValue {
-        to_js(&limits_to_js(&self.inner.classifier.options().limits))
+        to_js(&limits_to_js(&self.inner.limits))
+    }
+}
+
+/// The engine's refusals name its own limits; say which of the package's
+/// they are, so that a caller knows what to raise.
+fn name_limit(e: Error) -> Error {
+    match e {
+        Error::ModelInvalid(m) if m.contains("this engine may allocate") => {
+            let limit = if m.contains("activations and scratch") {
+                format!("limits.maxWorkspaceBytes, checked for a run of {} images", max_batch())
+            } else {
+                "limits.maxWeightBytes".to_string()
+            };
+            Error::ModelInvalid(format!("{m} ({limit})"))
+        }
+        e => e,
     }
 }
 
@@ -222,17 +247,21 @@ const LOAD_CHUNK: usize = 1 << 20;
 /// The CPU engine from the model in JS memory, copied into wasm one chunk
 /// at a time: the file never sits whole in wasm memory, which never shrinks
 /// (53-55 MiB with a photo classified, instead of 97-128). Hashed here unless
-/// the caller gives the file's `sha256`.
+/// the caller gives the file's `sha256`. Weights and workspace are held to
+/// `limits` as they load.
 fn cpu_classifier(
     onnx: &Uint8Array,
     manifest: &Manifest,
     options: Options,
+    limits: &PackageLimits,
     sha256: Option<&[u8]>,
 ) -> Result<Classifier, Error> {
     let mut load = match sha256 {
         Some(_) => StreamedLoad::hashed_by_caller(manifest, options)?,
         None => StreamedLoad::new(manifest, options)?,
     };
+    load.set_max_weight_bytes(limits.max_weight_bytes);
+    load.set_max_workspace_bytes(limits.max_workspace_bytes, max_batch());
     let len = onnx.length() as usize;
     let mut chunk = vec![0u8; LOAD_CHUNK.min(len)];
     for start in (0..len).step_by(LOAD_CHUNK) {
@@ -245,6 +274,52 @@ fn cpu_classifier(
         Some(digest) => load.finish_with_digest(digest),
         None => load.finish(),
     }
+    .map_err(name_limit)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// WebGPU (through wonnx), checked against the CPU engine on a probe input;
+/// with `auto`, the CPU engine when WebGPU fails. The shared crate's
+/// `load_engine`, with the CPU engine (which wonnx needs as its reference
+/// and for the value shapes) loaded under `limits`, as on the CPU path.
+async fn webgpu_classifier(
+    onnx: &Uint8Array,
+    manifest: &Manifest,
+    choice: EngineChoice,
+    options: Options,
+    limits: &PackageLimits,
+    sha256: Option<&[u8]>,
+) -> Result<(Classifier, String), Error> {
+    // wonnx parses the whole file.
+    let onnx = onnx.to_vec();
+    match sha256 {
+        Some(digest) => manifest.check_sha256(&hex(digest))?,
+        None => manifest.verify(&onnx)?,
+    }
+    let side = manifest.preprocess.crop as usize;
+    if side != INPUT_SIDE {
+        return Err(Error::ModelInvalid(format!(
+            "the manifest crops {side}x{side}; the DenseNet engine runs {INPUT_SIDE}x{INPUT_SIDE} inputs"
+        )));
+    }
+    let mut loader = CpuEngine::loader();
+    loader.set_max_weight_bytes(limits.max_weight_bytes);
+    loader.set_max_workspace_bytes(limits.max_workspace_bytes, max_batch());
+    loader.push(&onnx).map_err(name_limit)?;
+    let cpu = loader.finish().map_err(name_limit)?;
+    let (engine, reason): (Box<dyn Engine>, String) = match densenet_edge::WebGpuEngine::load(&onnx, side, &cpu).await {
+        Ok(gpu) => {
+            let reason = format!("WebGPU passed its self-check (max |diff| vs CPU {:.2e})", gpu.self_check_max_diff);
+            (Box::new(gpu), reason)
+        }
+        Err(e) if choice == EngineChoice::Auto => (Box::new(cpu), format!("WebGPU failed, using the CPU: {e}")),
+        Err(e) => return Err(e),
+    };
+    let options = Options { preprocess: manifest.preprocess.clone(), ..options };
+    Ok((Classifier::new(engine, Labels::imagenet().clone(), options)?, reason))
 }
 
 impl WasmClassifier {
@@ -267,13 +342,16 @@ impl WasmClassifier {
             EngineChoice::Webgpu if fallback => EngineChoice::Auto,
             choice => choice,
         };
-        let options = Options { limits, ..Options::default() };
+        let options = Options { limits: limits.decode, ..Options::default() };
         let (classifier, loaded_reason) = if choice == EngineChoice::Cpu {
-            (cpu_classifier(&onnx, &manifest, options, sha256.as_deref()).map_err(|e| js_error(&e))?, String::new())
+            (
+                cpu_classifier(&onnx, &manifest, options, &limits, sha256.as_deref()).map_err(|e| js_error(&e))?,
+                String::new(),
+            )
         } else {
-            // wonnx parses the whole file, and the CPU engine is made from it too.
-            let onnx = onnx.to_vec();
-            Classifier::from_manifest(&onnx, &manifest, choice, options).await.map_err(|e| js_error(&e))?
+            webgpu_classifier(&onnx, &manifest, choice, options, &limits, sha256.as_deref())
+                .await
+                .map_err(|e| js_error(&e))?
         };
         let (kind, device) = (classifier.engine().kind(), classifier.engine().device());
         let engine_reason = match (choice, kind) {
@@ -284,7 +362,7 @@ impl WasmClassifier {
         };
         let info = ModelInfo::from(&manifest);
         Ok(WasmClassifier {
-            inner: Rc::new(Loaded { classifier, engine: kind, engine_reason, device, manifest, info }),
+            inner: Rc::new(Loaded { classifier, engine: kind, engine_reason, device, manifest, info, limits }),
         })
     }
 }
@@ -327,7 +405,7 @@ impl WasmClassifier {
     /// engine all the work happens before this returns, so a trap is thrown
     /// here rather than lost in a microtask (see run_now.rs).
     pub fn classify(&self, inputs: Array, top_k: usize) -> Promise {
-        let limits = self.inner.classifier.options().limits;
+        let limits = self.inner.limits.decode;
         let inputs: Vec<_> = inputs.iter().map(|v| input_from_js(&v, &limits)).collect();
         let inner = Rc::clone(&self.inner);
         promise_now_or_later(async move { Ok(inner.classify(inputs, top_k.clamp(1, MAX_TOP_K)).await.into()) })

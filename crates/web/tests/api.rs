@@ -4,7 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use densenet_edge_web::{
-    default_limits, default_top_k, has_test_traps, parse_manifest, sha256_hex, WasmClassifier, BROWSER_LIMITS,
+    default_limits, default_top_k, has_test_traps, package_defaults, parse_manifest, sha256_hex, WasmClassifier,
 };
 use js_sys::{Array, Object, Reflect, Uint8Array, Uint8ClampedArray};
 use wasm_bindgen::{JsCast, JsValue};
@@ -169,9 +169,14 @@ fn wasm_memory_bytes() -> f64 {
 #[wasm_bindgen_test]
 fn default_limits_are_the_packages() {
     let d = default_limits();
-    assert_eq!(get(&d, "maxBytes").as_f64().unwrap(), BROWSER_LIMITS.max_bytes as f64);
-    assert_eq!(get(&d, "maxPixels").as_f64().unwrap(), BROWSER_LIMITS.max_pixels as f64);
+    let p = package_defaults();
+    assert_eq!(get(&d, "maxBytes").as_f64().unwrap(), p.decode.max_bytes as f64);
+    assert_eq!(get(&d, "maxPixels").as_f64().unwrap(), p.decode.max_pixels as f64);
     assert_eq!(get(&d, "maxDecodeBytes").as_f64().unwrap(), (256u64 << 20) as f64);
+    assert_eq!(get(&d, "maxJpegScans").as_f64().unwrap(), densenet_edge::DecodeLimits::default().max_jpeg_scans as f64);
+    assert_eq!(get(&d, "maxDecodePixels").as_f64().unwrap(), 128e6);
+    assert_eq!(get(&d, "maxWeightBytes").as_f64().unwrap(), (128u64 << 20) as f64);
+    assert_eq!(get(&d, "maxWorkspaceBytes").as_f64().unwrap(), (64u64 << 20) as f64);
     assert_eq!(default_top_k(), densenet_edge::DEFAULT_TOP_K);
     // The tests build without the test-only traps, as the published package does.
     assert!(!has_test_traps());
@@ -184,6 +189,9 @@ async fn bad_limits_are_invalid_argument() {
         object(&[("maxPixels", JsValue::from(1.5))]),
         object(&[("maxDecodeBytes", JsValue::from(f64::INFINITY))]),
         object(&[("maxMegapixels", JsValue::from(3))]),
+        object(&[("maxWeightBytes", JsValue::from(0))]),
+        object(&[("maxJpegScans", JsValue::from(-1))]),
+        object(&[("maxDecodePixels", JsValue::from(0.5))]),
     ] {
         let err = load_with_limits(limits).await.err().unwrap();
         assert_eq!(code_of(&err), "invalid_argument");
@@ -231,4 +239,32 @@ async fn oversized_inputs_are_refused_before_they_are_copied_into_wasm() {
     assert_eq!(code(&results[4]), "invalid_argument");
     let grown = wasm_memory_bytes() - before;
     assert!(grown < (16 << 20) as f64, "wasm memory grew by {grown} bytes");
+}
+
+/// A model over the weight or workspace limit is refused while it loads,
+/// with the limit named.
+#[wasm_bindgen_test]
+async fn model_limits_refuse_the_model() {
+    for (limit, named) in
+        [("maxWeightBytes", "limits.maxWeightBytes"), ("maxWorkspaceBytes", "limits.maxWorkspaceBytes")]
+    {
+        let err = load_with_limits(object(&[(limit, JsValue::from(1 << 20))])).await.err().unwrap();
+        assert_eq!(code_of(&err), "model_invalid");
+        let message = err.unchecked_ref::<js_sys::Error>().message().as_string().unwrap();
+        assert!(message.contains(named), "{message}");
+    }
+}
+
+/// One call's images share its decode budget: past it, each is too_much_work.
+#[wasm_bindgen_test]
+async fn a_calls_decode_budget_refuses_the_images_past_it() {
+    // chelsea.png is 451x300 = 135 300 pixels: two fit 300 000, the third does not.
+    let model = load_with_limits(object(&[("maxDecodePixels", JsValue::from(300_000))])).await.unwrap();
+    let photo = || -> JsValue { Uint8Array::from(CHELSEA).into() };
+    let results = classify(&model, &[photo(), photo(), photo()]).await;
+    assert_eq!(top_ids(&results[0]).len(), 5);
+    assert_eq!(top_ids(&results[1]).len(), 5);
+    assert_eq!(get(&get(&results[2], "error"), "code").as_string().unwrap(), "too_much_work");
+    // The budget is per call.
+    assert_eq!(top_ids(&classify(&model, &[photo()]).await[0]).len(), 5);
 }
