@@ -49,6 +49,12 @@ engine_variants() {
     cargo test --locked -p densenet-edge-engine --test variants -- --include-ignored
 }
 suite engine-variants engine_variants
+# The model loader's fuzz cases again inside a wasm32 instance (Node): a
+# panic there is a trap, and sizes wrap at 32 bits.
+suite engine-fuzz-wasm tests/engine/fuzz-model-wasm.sh
+# The int8 GEMM kernels of both wasm builds, bit-exact against an integer
+# reference, in Node and (when installed) headless Chromium.
+suite engine-int8-wasm node --test --test-reporter=spec tests/engine/int8-wasm.test.mjs
 suite engine-aarch64 scripts/test-engine-aarch64.sh
 suite browser tests/browser/run.sh
 suite worker tests/worker/run.sh

@@ -9,8 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   assertConforms, fetchChecked, form, health, image, manifest, markdownRows, rawMultipart, root, seedModel, startWorker,
-  workerDir, wranglerBin,
+  stalledUpload, startWorkerDirect, workerDir, wranglerBin,
 } from './helpers.mjs';
+import { emptyScansJpeg } from './hostile-jpeg.mjs';
 
 /** [[status, code]] of the first table with a `code` column after `heading`. */
 function errorTable(file, heading) {
@@ -91,8 +92,24 @@ describe('every row, produced', () => {
       ['too_many_pixels', async () => post(base, await file('bad/bomb.png'))],
       // 9.7 MP progressive 4:4:4 JPEG: every coefficient held, over MAX_DECODE_BYTES.
       ['image_too_large', async () => post(base, await file('hostile/progressive444_9_7mp.jpg'))],
+      ['too_much_work', async () => {
+        const scans = (await health(base)).limits.max_jpeg_scans;
+        return post(base, form([['file', emptyScansJpeg(scans + 1, 64, 64), 'scans.jpg']]));
+      }],
     ];
     for (const [code, request] of cases) assert.equal(await record(await request()), code, code);
+  });
+
+  // Straight to workerd: wrangler dev's proxy waits for a whole body before
+  // it passes the request on, so a stalled one never reaches the Worker.
+  test('body_timeout', async () => {
+    const { worker: w, base } = await startWorkerDirect({ BODY_IDLE_MS: 1000 });
+    workers.push(w);
+    // Headers and 6 bytes of a 100,000-byte body, then nothing.
+    const { status, body } = await stalledUpload(base).answered;
+    assertConforms('ErrorAnswer', body);
+    assert.equal(body.error.code, 'body_timeout');
+    produced.set(body.error.code, status);
   });
 
   test('model errors', async () => {
@@ -124,4 +141,27 @@ describe('every row, produced', () => {
       assert.equal(produced.get(code), status, `${status} ${code}: produced ${produced.get(code)}`);
     }
   });
+});
+
+// worker/README.md's configuration table gives every var with the value
+// wrangler.toml sets, which /health reports under `limits`.
+test('the configuration table lists every limit with its production value', async () => {
+  const text = readFileSync(path.join(root, 'worker/README.md'), 'utf8');
+  const section = text.slice(text.indexOf('### Configuration'));
+  const rows = markdownRows(section.slice(0, section.indexOf('\n\n', section.indexOf('| var'))), /^`[A-Z_]+`$/);
+  seedModel();
+  const { worker: w, base } = await startWorker();
+  try {
+    const { limits } = await health(base);
+    const listed = new Set();
+    for (const [name, value] of rows) {
+      const key = name.replaceAll('`', '').toLowerCase();
+      listed.add(key);
+      assert.ok(key in limits, `${name} is not a limit the Worker reports`);
+      assert.equal(String(limits[key]), value.split(' ')[0].replaceAll('`', ''), `${name}: README says ${value}, /health ${limits[key]}`);
+    }
+    assert.deepEqual(Object.keys(limits).filter((k) => !listed.has(k)), [], 'limits missing from the table');
+  } finally {
+    await w.dispose();
+  }
 });

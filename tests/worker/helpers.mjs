@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -127,6 +128,39 @@ export function postOnNewConnection(url, body, headers = {}, hold = null) {
   });
 }
 
+
+/** Opens a POST /predict that declares `declared` bytes and sends `sent`
+ * of them, then whatever `drip` sends; resolves with { status, body, ms }
+ * once the Worker answers (or the connection closes). */
+export function stalledUpload(base, { declared = 100_000, sent = 6, dripEveryMs = 0 } = {}) {
+  const { hostname, port } = new URL(base);
+  const t0 = Date.now();
+  const socket = net.connect({ host: hostname, port: Number(port) });
+  let timer = null;
+  const answered = new Promise((resolve) => {
+    let text = '';
+    socket.on('data', (d) => { text += d.toString('latin1'); });
+    const done = () => {
+      clearInterval(timer);
+      const status = Number(text.match(/^HTTP\/1\.1 (\d{3})/)?.[1] ?? 0);
+      const json = text.slice(text.indexOf('\r\n\r\n') + 4);
+      let body = null;
+      try { body = JSON.parse(json.slice(json.indexOf('{'), json.lastIndexOf('}') + 1)); } catch {}
+      resolve({ status, body, ms: Date.now() - t0 });
+    };
+    socket.on('end', done);
+    socket.on('close', done);
+    socket.on('error', () => {});
+  });
+  socket.on('connect', () => {
+    socket.write(`POST /predict HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: multipart/form-data; boundary=B\r\n`
+      + `Content-Length: ${declared}\r\nConnection: close\r\n\r\n`);
+    socket.write(Buffer.alloc(sent, 45));
+    if (dripEveryMs) timer = setInterval(() => socket.write('-'), dripEveryMs);
+  });
+  // The answer may arrive before the socket ends: stop waiting for more.
+  return { answered, close: () => { clearInterval(timer); socket.destroy(); } };
+}
 
 /** The wasm linear memory the Worker must stay under (worker/README.md,
  * "Memory budget"): the isolate's 128 MB less room for the JS heap. */

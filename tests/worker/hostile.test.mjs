@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import {
   fetchChecked, form, health, hostileImages, image, rawMultipart, seedModel, startWorker, WASM_BUDGET_BYTES,
 } from './helpers.mjs';
+import { emptyScansJpeg, headerOnlyJpeg } from './hostile-jpeg.mjs';
 
 let worker;
 let base;
@@ -123,5 +124,32 @@ describe('hostile multipart bodies', () => {
     assert.equal(status, 400);
     assert.equal(b.error.code, 'bad_multipart');
     await survived('unterminated body');
+  });
+});
+
+// Few bytes, much decoding: bounded per request by MAX_DECODE_PIXELS and per
+// JPEG by MAX_JPEG_SCANS (what they cost against a 12 MP photo is printed by
+// bench/worker/cpu-budget.mjs, not asserted here).
+describe('cheap bytes, costly decoding', () => {
+  test('16 header-only 40 MP JPEGs in one request: the first answered, the rest 422 too_much_work', async () => {
+    const jpeg = headerOnlyJpeg();
+    const fd = form(Array.from({ length: 16 }, (_, i) => ['file', jpeg, `grey${i}.jpg`]));
+    const { status, body } = await answer(await fetchChecked(`${base}/predict`, { method: 'POST', body: fd }));
+    assert.equal(status, 200, JSON.stringify(body).slice(0, 500));
+    const [first, ...rest] = body.results;
+    assert.ok(first.predictions, JSON.stringify(first));
+    for (const r of rest) {
+      assert.equal(r.error?.code, 'too_much_work', JSON.stringify(r));
+      assert.match(r.error.message, /budget|pixels/);
+    }
+    await survived('16 header-only 40 MP JPEGs');
+  });
+
+  test('a progressive JPEG with 600,000 empty scans: 422 too_much_work', async () => {
+    const jpeg = emptyScansJpeg(600_000);
+    const { status, body } = await answer(await fetchChecked(`${base}/predict`, { method: 'POST', body: form([['file', jpeg, 'scans.jpg']]) }));
+    assert.equal(status, 422, JSON.stringify(body));
+    assert.equal(body.error.code, 'too_much_work');
+    await survived('600,000 empty scans');
   });
 });

@@ -4,11 +4,12 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  fetchChecked, form, health, image, manifest, seedModel, startWorker, workerDir, wranglerBin,
+  fetchChecked, form, health, image, manifest, root, seedModel, startWorker, workerDir, wranglerBin,
 } from './helpers.mjs';
 
 async function predict(base) {
@@ -16,6 +17,9 @@ async function predict(base) {
 }
 
 const LOAD_RETRY_MS = 1500;
+
+/** A 13-byte model file that once panicked the engine's loader. */
+const HOSTILE_13 = Buffer.from('3a0b0af5ffffffffffffffff01', 'hex');
 
 describe('model not in R2', () => {
   let worker;
@@ -125,5 +129,79 @@ describe('a model whose engine runs would need more than MAX_WORKSPACE_BYTES', (
     assert.equal(h.model_loaded, false);
     assert.equal(h.model_error.code, 'model_invalid');
     assert.equal(h.isolate.id, before.isolate.id, 'the isolate was replaced');
+  });
+});
+
+/** Puts `bytes` as `<name>.onnx` and a manifest for it (the real one's
+ * fields, overridden by `change`) as `<name>.json` into the local R2. */
+function putModel(name, bytes, change = {}) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'densenet-edge-'));
+  const files = {
+    [`${name}.onnx`]: bytes,
+    [`${name}.json`]: JSON.stringify({
+      ...manifest, name, file: `${name}.onnx`, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), ...change,
+    }),
+  };
+  for (const [key, content] of Object.entries(files)) {
+    writeFileSync(path.join(dir, key), content);
+    execFileSync(wranglerBin, ['r2', 'object', 'put', '--local', `densenet-edge-models/${key}`, '--file', path.join(dir, key)], {
+      cwd: workerDir, stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// Models are input too: whatever the bytes in R2, a coded 503 and the same
+// isolate, never a panic.
+describe('hostile model files in R2', () => {
+  let worker;
+  after(async () => worker?.dispose());
+
+  test('a corrupt object (the real file with its first bytes replaced) is model_checksum_mismatch', async () => {
+    // The 13 bytes that made the loader panic, over the start of the real
+    // model: the manifest's size and sha256 still say the real file, so the
+    // loader sees hostile bytes before the digest is known.
+    const real = readFileSync(path.join(root, 'model/build', manifest.file));
+    const corrupt = Buffer.from(real);
+    HOSTILE_13.copy(corrupt, 0);
+    putModel('densenet121-corrupt', corrupt, { sha256: manifest.sha256 });
+    let base;
+    ({ worker, base } = await startWorker({ MODEL: 'densenet121-corrupt', LOAD_RETRY_MS: 60000 }));
+    const before = await health(base);
+    const res = await predict(base);
+    const body = await res.json();
+    assert.equal(res.status, 503);
+    assert.equal(body.error.code, 'model_checksum_mismatch', JSON.stringify(body));
+    const h = await health(base);
+    assert.equal(h.model_error.code, 'model_checksum_mismatch');
+    assert.equal(h.isolate.id, before.isolate.id, 'the isolate was replaced');
+    await worker.dispose();
+    worker = null;
+  });
+
+  test('hostile files with manifests that match them are model_invalid', async () => {
+    const real = readFileSync(path.join(root, 'model/build', manifest.file));
+    const cases = {
+      'hostile-13': HOSTILE_13,
+      // Cut inside the graph: every length read so far was true.
+      'hostile-cut': real.subarray(0, 100_000),
+      // A varint that wraps (ten 0xff bytes) as the graph's length.
+      'hostile-varint': Buffer.concat([Buffer.from([0x3a]), Buffer.alloc(9, 0xff), Buffer.from([0x01])]),
+    };
+    for (const [name, bytes] of Object.entries(cases)) putModel(name, bytes);
+    for (const name of Object.keys(cases)) {
+      let base;
+      ({ worker, base } = await startWorker({ MODEL: name, LOAD_RETRY_MS: 60000 }));
+      const before = await health(base);
+      const res = await predict(base);
+      const body = await res.json();
+      assert.equal(res.status, 503, `${name}: ${JSON.stringify(body)}`);
+      assert.equal(body.error.code, 'model_invalid', `${name}: ${JSON.stringify(body)}`);
+      const h = await health(base);
+      assert.equal(h.isolate.id, before.isolate.id, `${name}: the isolate was replaced`);
+      console.log(`${name}: ${body.error.message.slice(0, 160)}; wasm ${(h.memory.wasm_bytes / 2 ** 20).toFixed(1)} MiB`);
+      await worker.dispose();
+      worker = null;
+    }
   });
 });

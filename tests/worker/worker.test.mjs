@@ -132,7 +132,8 @@ describe('routing, methods and CORS', () => {
     assert.equal(res.status, 200);
     const etag = `"${manifest.sha256}"`;
     assert.equal(res.headers.get('etag'), etag);
-    assert.match(res.headers.get('cache-control') ?? '', /max-age=\d+/);
+    // Revalidated on every use, so a model updated in R2 is seen at once.
+    assert.match(res.headers.get('cache-control') ?? '', /no-cache/);
     const bytes = Buffer.from(await res.arrayBuffer());
     assert.equal(bytes.length, manifest.bytes);
     const { createHash } = await import('node:crypto');
@@ -150,6 +151,15 @@ describe('routing, methods and CORS', () => {
     assert.equal((await cached.arrayBuffer()).byteLength, 0);
     const stale = await fetchChecked(`${base}/model/${manifest.file}`, { method: 'HEAD', headers: { 'If-None-Match': '"0000"' } });
     assert.equal(stale.status, 200);
+  });
+
+  test('the manifest comes from R2 too (never a stale static copy), revalidated on every use', async () => {
+    const res = await fetch(`${base}/model/${manifest.name}.json`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /application\/json/);
+    assert.match(res.headers.get('cache-control') ?? '', /no-cache/);
+    const served = await res.json();
+    for (const k of ['name', 'file', 'sha256', 'bytes', 'weights']) assert.deepEqual(served[k], manifest[k], k);
   });
 
   test('/model serves no other key of the bucket', async () => {

@@ -1,8 +1,13 @@
-//! Admission control for one isolate: at most MAX_INFLIGHT requests at once,
-//! whose bodies together hold at most INFLIGHT_BYTES; one more is answered
-//! 503 `overloaded` with a Retry-After, by us, before it costs any memory.
-//! Admitted requests then take turns at the CPU work (decode, resize,
-//! engine) oldest first: that work is synchronous, one request at a time.
+//! Admission control for one isolate, in two steps. While its body arrives,
+//! a request holds only bytes: the buffer it has really allocated so far
+//! (plus a small fixed charge for the request itself), all of them together
+//! at most INFLIGHT_BYTES; a body that would take more is answered 503
+//! `overloaded`. So connections that send headers and then stall hold almost
+//! nothing, until BODY_IDLE_MS ends them (body.rs). Once its body is
+//! complete, a request takes one of MAX_INFLIGHT places for the CPU work,
+//! or is answered 503 `overloaded`. Admitted requests take turns at that
+//! work (decode, resize, engine) oldest first: it is synchronous, one
+//! request at a time.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -20,8 +25,11 @@ const POLL_MS: u64 = 2;
 
 #[derive(Default, Serialize, Clone)]
 pub struct Stats {
-    /// Requests admitted and not yet answered, and the bytes they hold.
+    /// Requests whose body is still arriving.
+    pub reading: usize,
+    /// Requests with a complete body, admitted and not yet answered.
     pub inflight: usize,
+    /// Bytes held by both (body buffers and the fixed charge per request).
     pub inflight_bytes: usize,
     /// Of those, waiting for their turn at the CPU.
     pub waiting: usize,
@@ -29,6 +37,8 @@ pub struct Stats {
     pub peak_inflight_bytes: usize,
     pub admitted: u64,
     pub rejected: u64,
+    /// Bodies ended by BODY_IDLE_MS or BODY_DEADLINE_MS (408 `body_timeout`).
+    pub body_timeouts: u64,
     /// Moving average of one request's CPU turn (decode + engine), ms.
     pub turn_ms: f64,
 }
@@ -45,41 +55,106 @@ thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::default());
 }
 
-/// An admitted request; dropping it (answered, or the client went away)
-/// gives its place and bytes back.
-pub struct Permit {
-    ticket: u64,
+/// What one request holds of INFLIGHT_BYTES for its whole life: a fixed
+/// charge for the request itself (its JS objects and futures), and then its
+/// body buffer's capacity.
+const REQUEST_BYTES: usize = 4 << 10;
+
+/// A request whose body is arriving; dropping it gives its bytes back.
+pub struct Reading {
     bytes: usize,
 }
 
-/// Admits a request that may hold `bytes`, or says when to come back.
-pub fn admit(bytes: usize, config: &Config) -> Result<Permit, ApiError> {
+/// Starts reading a request, or says when to come back.
+pub fn start_reading(config: &Config) -> Result<Reading, ApiError> {
     STATE.with(|s| {
         let mut s = s.borrow_mut();
-        let st = &mut s.stats;
-        if st.inflight >= config.max_inflight || st.inflight_bytes + bytes > config.inflight_bytes {
-            st.rejected += 1;
-            let why = if st.inflight >= config.max_inflight {
-                format!("{} requests in progress, at most {}", st.inflight, config.max_inflight)
-            } else {
-                format!(
-                    "{} bytes held by requests in progress, this one may need {bytes}, at most {} in all",
-                    st.inflight_bytes, config.inflight_bytes
-                )
-            };
-            // Time for the requests ahead to finish their turns.
-            let wait_s = (st.inflight as f64 * st.turn_ms.max(500.0) / 1000.0).ceil().clamp(1.0, 60.0);
-            return Err(ApiError::new(503, "overloaded", format!("the Worker is busy ({why}); retry later"))
-                .with_retry_after(wait_s as u32));
-        }
-        st.inflight += 1;
-        st.inflight_bytes += bytes;
-        st.admitted += 1;
-        st.peak_inflight = st.peak_inflight.max(st.inflight);
-        st.peak_inflight_bytes = st.peak_inflight_bytes.max(st.inflight_bytes);
-        s.next_ticket += 1;
-        Ok(Permit { ticket: s.next_ticket, bytes })
+        s.charge(REQUEST_BYTES, config)?;
+        s.stats.reading += 1;
+        Ok(Reading { bytes: REQUEST_BYTES })
     })
+}
+
+impl Reading {
+    /// Charges the body buffer's new capacity (`bytes` in all, replacing
+    /// the previous one), or refuses it.
+    pub fn charge(&mut self, bytes: usize, config: &Config) -> Result<(), ApiError> {
+        let more = (REQUEST_BYTES + bytes).saturating_sub(self.bytes);
+        STATE.with(|s| s.borrow_mut().charge(more, config))?;
+        self.bytes += more;
+        Ok(())
+    }
+
+    /// The body is complete: takes a place for the CPU work, keeping the
+    /// bytes, or refuses the request (its bytes are given back on drop).
+    pub fn admit(mut self, config: &Config) -> Result<Permit, ApiError> {
+        let bytes = std::mem::take(&mut self.bytes);
+        STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            s.stats.reading -= 1;
+            if s.stats.inflight >= config.max_inflight {
+                s.stats.inflight_bytes -= bytes;
+                let why = format!("{} requests in progress, at most {}", s.stats.inflight, config.max_inflight);
+                return Err(s.overloaded(why));
+            }
+            let st = &mut s.stats;
+            st.inflight += 1;
+            st.admitted += 1;
+            st.peak_inflight = st.peak_inflight.max(st.inflight);
+            s.next_ticket += 1;
+            Ok(Permit { ticket: s.next_ticket, bytes })
+        })
+    }
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        // `admit` took the bytes (and the count) over into a Permit.
+        if self.bytes > 0 {
+            STATE.with(|s| {
+                let mut s = s.borrow_mut();
+                s.stats.reading -= 1;
+                s.stats.inflight_bytes -= self.bytes;
+            });
+        }
+    }
+}
+
+/// Counts a body ended by one of its deadlines.
+pub fn count_body_timeout() {
+    STATE.with(|s| s.borrow_mut().stats.body_timeouts += 1);
+}
+
+impl State {
+    fn charge(&mut self, bytes: usize, config: &Config) -> Result<(), ApiError> {
+        let st = &mut self.stats;
+        if st.inflight_bytes + bytes > config.inflight_bytes {
+            let why = format!(
+                "{} bytes held by requests in progress, this one needs {bytes} more, at most {} in all",
+                st.inflight_bytes, config.inflight_bytes
+            );
+            return Err(self.overloaded(why));
+        }
+        st.inflight_bytes += bytes;
+        st.peak_inflight_bytes = st.peak_inflight_bytes.max(st.inflight_bytes);
+        Ok(())
+    }
+
+    fn overloaded(&mut self, why: String) -> ApiError {
+        let st = &mut self.stats;
+        st.rejected += 1;
+        // Time for the requests ahead to finish their turns.
+        let wait_s = (st.inflight as f64 * st.turn_ms.max(500.0) / 1000.0).ceil().clamp(1.0, 60.0);
+        ApiError::new(503, "overloaded", format!("the Worker is busy ({why}); retry later"))
+            .with_retry_after(wait_s as u32)
+    }
+}
+
+/// A request with its body, admitted to the CPU work; dropping it
+/// (answered, or the client went away) gives its place and bytes back.
+pub struct Permit {
+    ticket: u64,
+    bytes: usize,
 }
 
 impl Drop for Permit {

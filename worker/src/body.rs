@@ -1,11 +1,18 @@
-//! Reading a request body into wasm memory exactly once, within a limit.
+//! Reading a request body into wasm memory exactly once, within a size
+//! limit, a byte budget and two deadlines.
 
+use std::pin::pin;
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::wasm_bindgen_futures::JsFuture;
 use worker::Request;
 
+use crate::admission::Reading;
+use crate::clock::now_ms;
+use crate::config::Config;
 use crate::errors::ApiError;
 
 /// The body's declared size (Content-Length), refusing one over `max` before
@@ -24,37 +31,49 @@ pub fn declared_length(req: &Request, max: usize) -> Result<Option<usize>, ApiEr
     Ok(Some(n as usize))
 }
 
-/// Bodies declared at most this long are read with one `arrayBuffer()`:
-/// chunk by chunk, a 240 kB photo cost the isolate about 1 ms more (a promise
-/// turn and a copy per chunk; `bench/worker/bench.sh`-style A/B at concurrency
-/// 16: 2.7% more requests per second). The runtime then holds the body once
-/// more until it is copied, which the admission's INFLIGHT_BYTES bounds.
-const ONE_READ_BYTES: usize = 1 << 20;
+/// The first allocation for a body: small, so that a connection that sends
+/// its headers and a few bytes holds little of INFLIGHT_BYTES.
+const FIRST_ALLOCATION: usize = 8 << 10;
 
-/// The whole body. With a Content-Length of at most ONE_READ_BYTES, one read
-/// and one copy into wasm; otherwise each chunk the runtime hands over is
-/// copied once, straight into the buffer: with a Content-Length the buffer is
-/// allocated once at its final size, without one it grows and reading stops
-/// at `max`.
-pub async fn read(req: &Request, declared: Option<usize>, max: usize) -> Result<Vec<u8>, ApiError> {
+/// The whole body, streamed chunk by chunk into one buffer that grows by
+/// doubling (never past the declared length or `MAX_BODY_BYTES`). Each
+/// growth is charged to `reading` first, so what counts against
+/// INFLIGHT_BYTES is what is really allocated, not what a header claims. A
+/// body idle for BODY_IDLE_MS, or unfinished BODY_DEADLINE_MS after the
+/// request arrived, ends with 408 `body_timeout`; dropping the stream
+/// cancels it, and dropping `reading` gives its bytes back.
+///
+/// One `arrayBuffer()` read was ~1 ms faster for a 240 kB photo, but it
+/// cannot tell a stalled body from a slow one, nor count received bytes.
+pub async fn read(
+    req: &Request,
+    declared: Option<usize>,
+    reading: &mut Reading,
+    started_ms: f64,
+    config: &Config,
+) -> Result<Vec<u8>, ApiError> {
     let failed = |e: JsValue| ApiError::new(400, "bad_multipart", format!("reading the request body failed: {e:?}"));
-    if let Some(n) = declared.filter(|&n| n <= ONE_READ_BYTES.min(max)) {
-        let bytes = JsFuture::from(req.inner().array_buffer().map_err(failed)?).await.map_err(failed)?;
-        let bytes = Uint8Array::new(&bytes);
-        // More bytes than declared would break the admission's accounting.
-        if bytes.length() as usize > n {
-            return Err(too_large("the request body".into(), n));
-        }
-        return Ok(bytes.to_vec());
-    }
     let Some(stream) = req.inner().body() else {
         return Ok(Vec::new());
     };
-    // More bytes than declared would break the admission's accounting.
-    let max = declared.unwrap_or(max).min(max);
-    let mut body = Vec::with_capacity(declared.unwrap_or(0));
+    // More bytes than declared would break the accounting.
+    let max = declared.unwrap_or(config.max_body_bytes).min(config.max_body_bytes);
+    let deadline_ms = started_ms + config.body_deadline_ms as f64;
+    let mut body: Vec<u8> = Vec::new();
     let mut chunks = wasm_streams::ReadableStream::from_raw(stream.unchecked_into()).into_stream();
-    while let Some(chunk) = chunks.next().await {
+    loop {
+        let left_ms = deadline_ms - now_ms();
+        let (wait_ms, why) = if left_ms < config.body_idle_ms as f64 {
+            (left_ms.max(0.0), Timeout::Deadline)
+        } else {
+            (config.body_idle_ms as f64, Timeout::Idle)
+        };
+        let timer = pin!(worker::Delay::from(Duration::from_millis(wait_ms as u64)));
+        let chunk = match select(chunks.next(), timer).await {
+            Either::Left((Some(chunk), _)) => chunk,
+            Either::Left((None, _)) => return Ok(body),
+            Either::Right(_) => return Err(why.error(body.len(), declared, config)),
+        };
         let chunk: Uint8Array = chunk.map_err(failed)?.unchecked_into();
         let n = chunk.length() as usize;
         let len = body.len();
@@ -62,13 +81,37 @@ pub async fn read(req: &Request, declared: Option<usize>, max: usize) -> Result<
             return Err(too_large("the request body".into(), max));
         }
         if len + n > body.capacity() {
-            // Grow by doubling, never past the limit.
-            body.reserve_exact((len + n).max(len * 2).min(max) - len);
+            let capacity = (len + n).max(body.capacity() * 2).max(FIRST_ALLOCATION.min(max)).min(max);
+            reading.charge(capacity, config)?;
+            body.reserve_exact(capacity - len);
         }
         body.resize(len + n, 0);
         chunk.copy_to(&mut body[len..]);
     }
-    Ok(body)
+}
+
+#[derive(Clone, Copy)]
+enum Timeout {
+    Idle,
+    Deadline,
+}
+
+impl Timeout {
+    fn error(self, received: usize, declared: Option<usize>, config: &Config) -> ApiError {
+        crate::admission::count_body_timeout();
+        let of = declared.map_or(String::new(), |n| format!(" of {n}"));
+        let message = match self {
+            Timeout::Idle => format!(
+                "no byte of the request body arrived for {} ms (BODY_IDLE_MS) after {received}{of} bytes",
+                config.body_idle_ms
+            ),
+            Timeout::Deadline => format!(
+                "the request body was not complete {} ms (BODY_DEADLINE_MS) after the request arrived: {received}{of} bytes",
+                config.body_deadline_ms
+            ),
+        };
+        ApiError::new(408, "body_timeout", message)
+    }
 }
 
 fn too_large(what: String, max: usize) -> ApiError {

@@ -2,7 +2,7 @@
 //! missing or malformed var never takes the Worker down. The memory figures
 //! behind each default are in worker/README.md ("Memory budget").
 
-use densenet_edge::{DEFAULT_TOP_K, MAX_TOP_K};
+use densenet_edge::{DecodeLimits, DEFAULT_TOP_K, MAX_TOP_K};
 use serde::Serialize;
 use worker::Env;
 
@@ -31,10 +31,22 @@ pub struct Config {
     /// Most requests admitted at once (reading, waiting, computing); one more
     /// is answered 503 `overloaded`.
     pub max_inflight: usize,
-    /// Bytes the admitted requests may hold at once (their bodies: the
-    /// Content-Length, or MAX_BODY_BYTES when chunked). Never under
+    /// Bytes all requests may hold at once: the body buffers allocated so
+    /// far (they grow as bytes arrive) and 4 KiB per request. Never under
     /// `max_body_bytes`, or a large request could never be admitted.
     pub inflight_bytes: usize,
+    /// A body with no new byte for this long, or not complete this long
+    /// after its request arrived, is answered 408 `body_timeout` and gives
+    /// its bytes back.
+    pub body_idle_ms: u32,
+    pub body_deadline_ms: u32,
+    /// The most pixels the decoders may produce for one request, all its
+    /// files together (width x height from each header, before decoding):
+    /// a file past it gets 422 `too_much_work`. Bounds the CPU a request can
+    /// cost whatever its byte size.
+    pub max_decode_pixels: u64,
+    /// The most scans one JPEG may have (422 `too_much_work` past it).
+    pub max_jpeg_scans: u32,
     /// First wait after a failed model load; it doubles up to 60 s.
     pub load_retry_ms: u32,
     /// How long a request waits for a model load under way before a 503.
@@ -68,6 +80,10 @@ impl Config {
             max_decode_bytes: var(env, "MAX_DECODE_BYTES", 16 << 20),
             max_inflight: var::<usize>(env, "MAX_INFLIGHT", 32).max(1),
             inflight_bytes: var::<usize>(env, "INFLIGHT_BYTES", 16 << 20).max(max_body_bytes),
+            body_idle_ms: var(env, "BODY_IDLE_MS", 10_000),
+            body_deadline_ms: var(env, "BODY_DEADLINE_MS", 120_000),
+            max_decode_pixels: var(env, "MAX_DECODE_PIXELS", 64_000_000),
+            max_jpeg_scans: var(env, "MAX_JPEG_SCANS", DecodeLimits::default().max_jpeg_scans),
             load_retry_ms: var(env, "LOAD_RETRY_MS", 1000),
             load_wait_ms: var(env, "LOAD_WAIT_MS", 60_000),
             top_k: var(env, "TOP_K", DEFAULT_TOP_K).clamp(1, MAX_TOP_K),

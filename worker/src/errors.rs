@@ -80,7 +80,11 @@ impl From<densenet_edge::Error> for ApiError {
         let status = match &e {
             E::EmptyInput | E::InvalidArgument(_) => 400,
             E::NotAnImage | E::UnsupportedFormat(_) => 415,
-            E::CorruptImage(_) | E::TooManyPixels { .. } | E::ImageTooLarge { .. } | E::TooManyBytes { .. } => 422,
+            E::CorruptImage(_)
+            | E::TooManyPixels { .. }
+            | E::ImageTooLarge { .. }
+            | E::TooManyBytes { .. }
+            | E::TooMuchWork(_) => 422,
             E::ModelInvalid(_) | E::ModelChecksum { .. } | E::EngineUnavailable { .. } | E::EngineMismatch { .. } => {
                 503
             }

@@ -176,6 +176,7 @@ async fn load(env: Env, config: &Config) -> Result<LoadedModel, ApiError> {
             max_bytes: config.max_body_bytes,
             max_pixels: config.max_pixels,
             max_decode_bytes: config.max_decode_bytes,
+            max_jpeg_scans: config.max_jpeg_scans,
         },
         threshold: config.threshold,
         max_batch: config.max_batch,

@@ -1,7 +1,10 @@
 //! `GET|HEAD /model/<file>`: the manifest's ONNX file from R2, for the page's
-//! in-browser engine (32 MB, over the 25 MiB static asset limit). Only that
-//! one key is served; its ETag is its sha256, so a browser revalidates with
-//! `If-None-Match` and gets a 304 without the 32 MB.
+//! in-browser engine (32 MB, over the 25 MiB static asset limit), and
+//! `/model/<MODEL>.json`, the manifest itself, from the same bucket: a page
+//! then never pairs a new model with a stale manifest deployed as a static
+//! asset. Only those two keys are served. The model's ETag is its sha256,
+//! so a browser revalidates with `If-None-Match` and gets a 304 without the
+//! 32 MB.
 
 use worker::{Env, Method, Request, Response};
 
@@ -9,11 +12,14 @@ use crate::config::Config;
 use crate::errors::ApiError;
 use crate::model;
 
-/// Browsers may reuse it for a day without asking; after that the ETag check
-/// costs one small request.
-const CACHE_CONTROL: &str = "public, max-age=86400";
+/// Revalidated on every use: a model updated in R2 is seen at once, and the
+/// check costs one small request (a 304 when unchanged).
+const CACHE_CONTROL: &str = "public, no-cache";
 
 pub async fn handle(req: &Request, env: &Env, config: &Config, key: &str) -> Result<Response, ApiError> {
+    if key == format!("{}.json", config.model) {
+        return manifest_file(req, env, config).await;
+    }
     let manifest = match model::loaded() {
         Some(m) => m.manifest.clone(),
         None => model::read_manifest(env, config).await?,
@@ -53,5 +59,16 @@ pub async fn handle(req: &Request, env: &Env, config: &Config, key: &str) -> Res
         Response::from_body(body)?
     };
     headers(&mut r)?;
+    Ok(r)
+}
+
+/// The manifest as R2 holds it, revalidated on every use.
+async fn manifest_file(req: &Request, env: &Env, config: &Config) -> Result<Response, ApiError> {
+    let manifest = model::read_manifest(env, config).await?;
+    // As parsed (not R2's bytes): what the Worker itself uses.
+    let mut r = if req.method() == Method::Head { Response::empty()? } else { Response::from_json(&manifest)? };
+    let h = r.headers_mut();
+    h.set("Cache-Control", CACHE_CONTROL)?;
+    h.set("Content-Type", "application/json")?;
     Ok(r)
 }

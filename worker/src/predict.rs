@@ -1,6 +1,6 @@
 //! `POST /predict`: admit, read the multipart body, classify each `file`.
 
-use densenet_edge::{ErrorAnswer, ErrorBody, ItemOutcome, MAX_TOP_K};
+use densenet_edge::{ErrorAnswer, ErrorBody, ItemOutcome, WorkBudget, MAX_TOP_K};
 use worker::{Context, Env, Request, Response};
 
 use crate::admission;
@@ -23,15 +23,17 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config) -> 
     let boundary = multipart::boundary(&content_type).ok_or_else(not_multipart)?;
     let declared = body::declared_length(&req, config.max_body_bytes)?;
 
-    // What this request may hold until it is answered: its body (the most
-    // allowed when its size is not declared) and, when coalescing, the crops
-    // waiting in the shared queue. Decoding and the engine run one request at
-    // a time (see admission), so their memory is not per request.
-    let body_bytes = declared.unwrap_or(config.max_body_bytes);
-    let queued_crops = if config.coalesce { config.max_files * CROP_BYTES } else { 0 };
-    let permit = admission::admit(body_bytes + queued_crops, config)?;
-
-    let body = body::read(&req, declared, config.max_body_bytes).await?;
+    // While the body arrives the request holds only the bytes it has
+    // allocated; with the whole body it takes a place for the CPU work. When
+    // coalescing, it also holds room for its crops in the shared queue.
+    // Decoding and the engine run one request at a time (see admission), so
+    // their memory is not per request.
+    let mut reading = admission::start_reading(config)?;
+    let body = body::read(&req, declared, &mut reading, t0, config).await?;
+    if config.coalesce {
+        reading.charge(body.capacity() + config.max_files * CROP_BYTES, config)?;
+    }
+    let permit = reading.admit(config)?;
     if body.is_empty() {
         return Err(not_multipart());
     }
@@ -47,11 +49,13 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config) -> 
     let model = model::get(env, ctx, config).await?;
     let t_model = now_ms();
 
+    // The decode work of the whole request, whatever its byte size.
+    let mut budget = WorkBudget::new(config.max_decode_pixels);
     let (done, t_prepare_ms, t_turn) = if config.coalesce {
         // Crops wait in the shared queue; the batch leader runs the engine.
         let turn = permit.turn().await;
         let t_turn = now_ms();
-        let prepared: Vec<_> = files.iter().map(|f| model.classifier.prepare(f.bytes)).collect();
+        let prepared: Vec<_> = files.iter().map(|f| model.classifier.prepare_within(f.bytes, &mut budget)).collect();
         drop(turn);
         let prepare_ms = now_ms() - t_turn;
         (batch::classify(&model, prepared, top_k, config).await, prepare_ms, t_turn)
@@ -64,7 +68,8 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config) -> 
         let mut prepare_ms = 0.0;
         for chunk in files.chunks(config.max_batch) {
             let t = now_ms();
-            let prepared: Vec<_> = chunk.iter().map(|f| model.classifier.prepare(f.bytes)).collect();
+            let prepared: Vec<_> =
+                chunk.iter().map(|f| model.classifier.prepare_within(f.bytes, &mut budget)).collect();
             prepare_ms += now_ms() - t;
             done.extend(batch::classify(&model, prepared, top_k, config).await);
         }
