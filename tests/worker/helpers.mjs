@@ -195,6 +195,14 @@ export async function fetchChecked(url, init) {
 
 export const health = async (base) => (await fetchChecked(`${base}/health`)).json();
 
+/** Polls /health until `ok(health)`, at most 30 s. */
+export async function until(base, ok, what) {
+  for (const t0 = Date.now(); Date.now() - t0 < 30_000; await new Promise((r) => setTimeout(r, 50))) {
+    if (ok(await health(base))) return;
+  }
+  throw new Error(`timed out waiting for: ${what}`);
+}
+
 /** Rows of a Markdown table whose first cell matches `firstCell`, as arrays of
  * cells without their backticks. */
 export function markdownRows(text, firstCell = /.*/) {

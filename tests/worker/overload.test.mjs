@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   checkAnswer, health, image, postOnNewConnection, rawMultipart, seedModel, startWorkerDirect,
+  until,
 } from './helpers.mjs';
 
 // Straight to workerd, one connection per request (helpers.mjs says why);
@@ -16,14 +17,6 @@ async function post(base, parts, hold = null) {
   const res = await postOnNewConnection(url, body, { 'Content-Type': contentType }, hold);
   checkAnswer(url, res.headers['content-type'], res.text);
   return res;
-}
-
-// Polls /health until `ok(health)`, at most 30 s.
-async function until(base, ok, what) {
-  for (const t0 = Date.now(); Date.now() - t0 < 30_000; await new Promise((r) => setTimeout(r, 50))) {
-    if (ok(await health(base))) return;
-  }
-  throw new Error(`timed out waiting for: ${what}`);
 }
 
 function expectOverloaded({ status, headers, text }) {

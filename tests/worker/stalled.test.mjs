@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   checkAnswer, health, image, postOnNewConnection, rawMultipart, seedModel, stalledUpload, startWorkerDirect,
+  until,
 } from './helpers.mjs';
 
 const STALLED = 40;
@@ -16,13 +17,6 @@ async function photo(base, rel) {
   const res = await postOnNewConnection(`${base}/predict`, body, { 'Content-Type': contentType });
   checkAnswer(`${base}/predict`, res.headers['content-type'], res.text);
   return { ...res, ms: Date.now() - t0 };
-}
-
-async function until(base, ok, what) {
-  for (const t0 = Date.now(); Date.now() - t0 < 30_000; await new Promise((r) => setTimeout(r, 50))) {
-    if (ok(await health(base))) return;
-  }
-  throw new Error(`timed out waiting for: ${what}`);
 }
 
 describe(`${STALLED} stalled uploads, production limits`, () => {
