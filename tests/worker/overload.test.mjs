@@ -1,5 +1,5 @@
 // Overload is an answer of ours: beyond MAX_INFLIGHT requests with complete
-// bodies, or beyond INFLIGHT_BYTES of body buffers held at once, a JSON 503
+// bodies, or beyond INFLIGHT_BYTES of bodies held at once, a JSON 503
 // `overloaded` with Retry-After; the admitted requests are all answered.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,9 +35,9 @@ describe('admission by bytes while bodies arrive', () => {
   });
   after(async () => worker?.dispose());
 
-  // A body held back halfway holds the buffer it has allocated (grown as
-  // its bytes arrived), not what its Content-Length claims, and no place
-  // for the CPU work: no timing assumptions.
+  // A body held back halfway holds the bytes it has received, not what its
+  // Content-Length claims, and no place for the CPU work: no timing
+  // assumptions.
   test('a body that would pass INFLIGHT_BYTES is refused; the held one is answered', async () => {
     let release;
     const hold = new Promise((r) => { release = r; });

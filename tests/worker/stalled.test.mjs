@@ -1,5 +1,5 @@
 // Stalled and trickling uploads cannot refuse everyone: while a body
-// arrives its request holds only the bytes it has allocated, not one of the
+// arrives its request holds only the bytes it has received, not one of the
 // MAX_INFLIGHT places, and a body idle for BODY_IDLE_MS or unfinished after
 // BODY_DEADLINE_MS gets 408 body_timeout and gives its bytes back.
 import { after, before, describe, test } from 'node:test';

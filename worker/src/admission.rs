@@ -1,7 +1,7 @@
 //! Admission control for one isolate, in two steps. While its body arrives,
-//! a request holds only bytes: the buffer it has really allocated so far
-//! (plus a small fixed charge for the request itself), all of them together
-//! at most INFLIGHT_BYTES; a body that would take more is answered 503
+//! a request holds only bytes: those it has really received so far (plus a
+//! small fixed charge for the request itself), all of them together at most
+//! INFLIGHT_BYTES; a body that would take more is answered 503
 //! `overloaded`. So connections that send headers and then stall hold almost
 //! nothing, until BODY_IDLE_MS ends them (body.rs). Once its body is
 //! complete, a request takes one of MAX_INFLIGHT places for the CPU work,
@@ -29,7 +29,7 @@ pub struct Stats {
     pub reading: usize,
     /// Requests with a complete body, admitted and not yet answered.
     pub inflight: usize,
-    /// Bytes held by both (body buffers and the fixed charge per request).
+    /// Bytes held by both (bodies received so far and the fixed charge per request).
     pub inflight_bytes: usize,
     /// Of those, waiting for their turn at the CPU.
     pub waiting: usize,
@@ -57,7 +57,7 @@ thread_local! {
 
 /// What one request holds of INFLIGHT_BYTES for its whole life: a fixed
 /// charge for the request itself (its JS objects and futures), and then its
-/// body buffer's capacity.
+/// body's bytes.
 const REQUEST_BYTES: usize = 4 << 10;
 
 /// A request whose body is arriving; dropping it gives its bytes back.
@@ -76,8 +76,8 @@ pub fn start_reading(config: &Config) -> Result<Reading, ApiError> {
 }
 
 impl Reading {
-    /// Charges the body buffer's new capacity (`bytes` in all, replacing
-    /// the previous one), or refuses it.
+    /// Charges the body's bytes received so far (`bytes` in all, replacing
+    /// the previous charge), or refuses them.
     pub fn charge(&mut self, bytes: usize, config: &Config) -> Result<(), ApiError> {
         let more = (REQUEST_BYTES + bytes).saturating_sub(self.bytes);
         STATE.with(|s| s.borrow_mut().charge(more, config))?;

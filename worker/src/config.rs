@@ -28,11 +28,11 @@ pub struct Config {
     /// Largest number of bytes decoding and preprocessing one image may
     /// allocate, estimated by the shared crate from the header.
     pub max_decode_bytes: u64,
-    /// Most requests admitted at once (reading, waiting, computing); one more
-    /// is answered 503 `overloaded`.
+    /// Most requests with a complete body admitted at once (waiting for or
+    /// doing the CPU work); one more is answered 503 `overloaded`.
     pub max_inflight: usize,
-    /// Bytes all requests may hold at once: the body buffers allocated so
-    /// far (they grow as bytes arrive) and 4 KiB per request. Never under
+    /// Bytes all requests may hold at once: the bytes of their bodies
+    /// received so far and 4 KiB per request. Never under
     /// `max_body_bytes`, or a large request could never be admitted.
     pub inflight_bytes: usize,
     /// A body with no new byte for this long, or not complete this long

@@ -24,14 +24,14 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config) -> 
     let declared = body::declared_length(&req, config.max_body_bytes)?;
 
     // While the body arrives the request holds only the bytes it has
-    // allocated; with the whole body it takes a place for the CPU work. When
+    // received; with the whole body it takes a place for the CPU work. When
     // coalescing, it also holds room for its crops in the shared queue.
     // Decoding and the engine run one request at a time (see admission), so
     // their memory is not per request.
     let mut reading = admission::start_reading(config)?;
     let body = body::read(&req, declared, &mut reading, t0, config).await?;
     if config.coalesce {
-        reading.charge(body.capacity() + config.max_files * CROP_BYTES, config)?;
+        reading.charge(body.len() + config.max_files * CROP_BYTES, config)?;
     }
     let permit = reading.admit(config)?;
     if body.is_empty() {
