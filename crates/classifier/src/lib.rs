@@ -41,7 +41,7 @@ pub use decode::{
     decode, decode_crop, decode_crop_cost, decode_crop_within, decode_work, DecodeLimits, SUPPORTED_FORMATS,
 };
 #[cfg(feature = "cpu")]
-pub use engine::load_engine;
+pub use engine::{load_engine, load_engine_with};
 pub use engine::{probe_input, Engine, EngineChoice, EngineKind, LoadedEngine};
 pub use error::{Error, Fault, Result};
 pub use labels::Labels;

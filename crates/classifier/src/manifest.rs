@@ -34,8 +34,13 @@ impl Manifest {
         self.check_sha256(&sha256_hex(model))
     }
 
-    /// Check a digest computed elsewhere (e.g. by the runtime while the file
-    /// streamed), as lowercase hex.
+    /// Check a SHA-256 digest (32 bytes) computed elsewhere (e.g. by the
+    /// runtime while the file streamed, or WebCrypto).
+    pub fn check_digest(&self, sha256: &[u8]) -> Result<()> {
+        self.check_sha256(&hex(sha256))
+    }
+
+    /// Check a digest computed elsewhere, as lowercase hex.
     pub fn check_sha256(&self, actual: &str) -> Result<()> {
         if actual != self.sha256 {
             return Err(Error::ModelChecksum {

@@ -11,7 +11,7 @@ use crate::engine::check_input_side;
 use crate::engine::cpu::{CpuEngine, CpuLoader};
 use crate::error::{Error, Result};
 use crate::labels::Labels;
-use crate::manifest::{hex, Manifest};
+use crate::manifest::Manifest;
 
 pub struct StreamedLoad {
     manifest: Manifest,
@@ -89,7 +89,7 @@ impl StreamedLoad {
     /// [`StreamedLoad::finish`] with the file's SHA-256 (32 bytes) computed
     /// by the caller.
     pub fn finish_with_digest(self, sha256: &[u8]) -> Result<Classifier> {
-        self.manifest.check_sha256(&hex(sha256))?;
+        self.manifest.check_digest(sha256)?;
         let engine = match (self.loader, self.parse_error) {
             (_, Some(e)) => return Err(e),
             (Some(loader), None) => loader.finish()?,

@@ -12,8 +12,8 @@ mod test_trap;
 use std::rc::Rc;
 
 use densenet_edge::{
-    Classifier, CpuEngine, Crop, Engine, EngineChoice, EngineKind, Error, ErrorAnswer, ImageAnswer, Labels, Manifest,
-    ModelInfo, Options, StreamedLoad, WorkBudget, DEFAULT_TOP_K, INPUT_SIDE, MAX_TOP_K,
+    load_engine_with, Classifier, CpuEngine, Crop, EngineChoice, EngineKind, Error, ErrorAnswer, ImageAnswer, Labels,
+    Manifest, ModelInfo, Options, StreamedLoad, WorkBudget, DEFAULT_TOP_K, MAX_TOP_K,
 };
 use js_sys::{Array, Promise, Reflect, Uint8Array};
 use serde::Serialize;
@@ -277,14 +277,10 @@ fn cpu_classifier(
     .map_err(name_limit)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// WebGPU (through wonnx), checked against the CPU engine on a probe input;
-/// with `auto`, the CPU engine when WebGPU fails. The shared crate's
-/// `load_engine`, with the CPU engine (which wonnx needs as its reference
-/// and for the value shapes) loaded under `limits`, as on the CPU path.
+/// with `auto`, the CPU engine when WebGPU fails. The CPU engine (wonnx's
+/// reference and the source of its value shapes) is loaded under `limits`,
+/// as on the CPU path, so a model refused there never reaches wonnx.
 async fn webgpu_classifier(
     onnx: &Uint8Array,
     manifest: &Manifest,
@@ -296,30 +292,17 @@ async fn webgpu_classifier(
     // wonnx parses the whole file.
     let onnx = onnx.to_vec();
     match sha256 {
-        Some(digest) => manifest.check_sha256(&hex(digest))?,
+        Some(digest) => manifest.check_digest(digest)?,
         None => manifest.verify(&onnx)?,
-    }
-    let side = manifest.preprocess.crop as usize;
-    if side != INPUT_SIDE {
-        return Err(Error::ModelInvalid(format!(
-            "the manifest crops {side}x{side}; the DenseNet engine runs {INPUT_SIDE}x{INPUT_SIDE} inputs"
-        )));
     }
     let mut loader = CpuEngine::loader();
     loader.set_max_weight_bytes(limits.max_weight_bytes);
     loader.set_max_workspace_bytes(limits.max_workspace_bytes, max_batch());
     loader.push(&onnx).map_err(name_limit)?;
     let cpu = loader.finish().map_err(name_limit)?;
-    let (engine, reason): (Box<dyn Engine>, String) = match densenet_edge::WebGpuEngine::load(&onnx, side, &cpu).await {
-        Ok(gpu) => {
-            let reason = format!("WebGPU passed its self-check (max |diff| vs CPU {:.2e})", gpu.self_check_max_diff);
-            (Box::new(gpu), reason)
-        }
-        Err(e) if choice == EngineChoice::Auto => (Box::new(cpu), format!("WebGPU failed, using the CPU: {e}")),
-        Err(e) => return Err(e),
-    };
+    let loaded = load_engine_with(&onnx, manifest.preprocess.crop as usize, choice, cpu).await?;
     let options = Options { preprocess: manifest.preprocess.clone(), ..options };
-    Ok((Classifier::new(engine, Labels::imagenet().clone(), options)?, reason))
+    Ok((Classifier::new(loaded.engine, Labels::imagenet().clone(), options)?, loaded.reason))
 }
 
 impl WasmClassifier {

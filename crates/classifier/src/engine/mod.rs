@@ -116,7 +116,21 @@ pub struct LoadedEngine {
 #[cfg(feature = "cpu")]
 pub async fn load_engine(onnx: &[u8], side: usize, choice: EngineChoice) -> Result<LoadedEngine> {
     check_input_side(side)?;
-    let cpu = cpu::CpuEngine::load(onnx)?;
+    // Before the load it would make useless.
+    load_engine_with(onnx, side, choice, cpu::CpuEngine::load(onnx)?).await
+}
+
+/// [`load_engine`] with the CPU engine already loaded from the same file,
+/// e.g. under a host's weight and workspace limits (`CpuEngine::loader`),
+/// so that WebGPU never sees a model its reference refused.
+#[cfg(feature = "cpu")]
+pub async fn load_engine_with(
+    onnx: &[u8],
+    side: usize,
+    choice: EngineChoice,
+    cpu: cpu::CpuEngine,
+) -> Result<LoadedEngine> {
+    check_input_side(side)?;
     if choice == EngineChoice::Cpu {
         return Ok(LoadedEngine { engine: Box::new(cpu), reason: "asked for the CPU".into() });
     }
