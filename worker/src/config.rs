@@ -40,8 +40,9 @@ pub struct Config {
     /// its bytes back.
     pub body_idle_ms: u32,
     pub body_deadline_ms: u32,
-    /// The most pixels the decoders may produce for one request, all its
-    /// files together (width x height from each header, before decoding):
+    /// The most decode work one request may cause, in pixels, all its files
+    /// together (width x height from each header, plus a progressive JPEG's
+    /// scans, before decoding):
     /// a file past it gets 422 `too_much_work`. Bounds the CPU a request can
     /// cost whatever its byte size.
     pub max_decode_pixels: u64,

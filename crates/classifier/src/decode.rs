@@ -75,14 +75,7 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage> {
     check_budget(w, h, needed, limits)?;
     let stride = w as usize * 3;
     let mut raw = vec![0u8; stride * h as usize];
-    for y in 0..h as usize {
-        let (before, rest) = raw.split_at_mut(y * stride);
-        if y > 0 && src.skip_repeated_row()? {
-            rest[..stride].copy_from_slice(&before[(y - 1) * stride..]);
-        } else {
-            src.next_row(&mut rest[..stride])?;
-        }
-    }
+    src.read_rows(&mut raw, true)?;
     let img = RgbImage::from_raw(w, h, raw).ok_or_else(|| Error::CorruptImage("the image has no pixels".into()))?;
     let mut img = image::DynamicImage::ImageRgb8(img);
     img.apply_orientation(

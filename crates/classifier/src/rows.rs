@@ -24,6 +24,21 @@ pub(crate) trait RowSource {
     fn skip_repeated_row(&mut self) -> Result<bool> {
         Ok(false)
     }
+    /// Every remaining row into `out` (whole rows of `width * 3` bytes); a
+    /// row the source skips as a repeat is copied from the one above it
+    /// (`skip_repeats: false` computes every row).
+    fn read_rows(&mut self, out: &mut [u8], skip_repeats: bool) -> Result<()> {
+        let stride = self.width() as usize * 3;
+        for y in 0..out.len() / stride {
+            let (before, rest) = out.split_at_mut(y * stride);
+            if skip_repeats && y > 0 && self.skip_repeated_row()? {
+                rest[..stride].copy_from_slice(&before[(y - 1) * stride..]);
+            } else {
+                self.next_row(&mut rest[..stride])?;
+            }
+        }
+        Ok(())
+    }
     /// CPU work of decoding every row, in pixels: one pixel of work is one
     /// pixel of a baseline JPEG decoded (and resized). `width * height`
     /// unless the source knows better (a progressive JPEG's scans).

@@ -690,16 +690,8 @@ impl RowSource for JpegRows<'_> {
 pub(crate) fn decode_rgb_with(bytes: &[u8], skip_repeats: bool) -> Result<(u32, u32, Vec<u8>)> {
     let mut rows = JpegRows::new(bytes)?;
     let (w, h) = (rows.width() as usize, rows.height() as usize);
-    let stride = w * 3;
-    let mut out = alloc_zeroed::<u8>(stride * h, &rows.frame, rows.peak)?;
-    for y in 0..h {
-        let (before, rest) = out.split_at_mut(y * stride);
-        if skip_repeats && y > 0 && rows.skip_repeated_row()? {
-            rest[..stride].copy_from_slice(&before[(y - 1) * stride..]);
-        } else {
-            rows.next_row(&mut rest[..stride])?;
-        }
-    }
+    let mut out = alloc_zeroed::<u8>(w * 3 * h, &rows.frame, rows.peak)?;
+    rows.read_rows(&mut out, skip_repeats)?;
     Ok((w as u32, h as u32, out))
 }
 
