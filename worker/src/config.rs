@@ -2,7 +2,7 @@
 //! missing or malformed var never takes the Worker down. The memory figures
 //! behind each default are in worker/README.md ("Memory budget").
 
-use densenet_edge::{DecodeLimits, DEFAULT_TOP_K, MAX_TOP_K};
+use densenet_edge::{DecodeLimits, LoadLimits, DEFAULT_TOP_K, MAX_TOP_K};
 use serde::Serialize;
 use worker::Env;
 
@@ -69,6 +69,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// What the CPU engine checks while the model loads.
+    pub fn load_limits(&self) -> LoadLimits {
+        LoadLimits {
+            max_weight_bytes: self.max_weight_bytes,
+            max_workspace_bytes: self.max_workspace_bytes,
+            max_batch: self.max_batch,
+        }
+    }
+
     pub fn from_env(env: &Env) -> Self {
         let max_body_bytes = var(env, "MAX_BODY_BYTES", 12 << 20);
         Config {

@@ -55,9 +55,7 @@ pub async fn load(
     let hash_error = |e: JsValue| ApiError::model_unavailable(format!("hashing {file}: {e:?}"));
     let digest = DigestStream::new(DigestStreamAlgorithm::Sha256);
     let writer = digest.raw().get_writer().map_err(hash_error)?;
-    let mut load = StreamedLoad::hashed_by_caller(manifest, options)?;
-    load.set_max_weight_bytes(config.max_weight_bytes);
-    load.set_max_workspace_bytes(config.max_workspace_bytes, config.max_batch);
+    let mut load = StreamedLoad::hashed_by_caller(manifest, options, config.load_limits())?;
     let mut chunks = wasm_streams::ReadableStream::from_raw(body.unchecked_into()).into_stream();
     let mut buf = vec![0u8; PIECE as usize];
     let mut fill = 0;

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::classifier::{Classifier, Options};
 use crate::engine::check_input_side;
-use crate::engine::cpu::{CpuEngine, CpuLoader};
+use crate::engine::cpu::{CpuEngine, CpuLoader, LoadLimits};
 use crate::error::{Error, Result};
 use crate::labels::Labels;
 use crate::manifest::Manifest;
@@ -27,9 +27,10 @@ pub struct StreamedLoad {
 
 impl StreamedLoad {
     /// Hashes what it is fed; end with [`StreamedLoad::finish`].
-    /// `options.preprocess` is replaced by the manifest's.
-    pub fn new(manifest: &Manifest, options: Options) -> Result<StreamedLoad> {
-        let mut load = StreamedLoad::hashed_by_caller(manifest, options)?;
+    /// `options.preprocess` is replaced by the manifest's; the model is
+    /// refused (`model_invalid`) as soon as it passes `limits`.
+    pub fn new(manifest: &Manifest, options: Options, limits: LoadLimits) -> Result<StreamedLoad> {
+        let mut load = StreamedLoad::hashed_by_caller(manifest, options, limits)?;
         load.hasher = Some(Sha256::new());
         Ok(load)
     }
@@ -37,33 +38,15 @@ impl StreamedLoad {
     /// For a caller that hashes the file itself (e.g. with the runtime's
     /// native SHA-256, much faster than `sha2` in wasm); end with
     /// [`StreamedLoad::finish_with_digest`].
-    pub fn hashed_by_caller(manifest: &Manifest, options: Options) -> Result<StreamedLoad> {
+    pub fn hashed_by_caller(manifest: &Manifest, options: Options, limits: LoadLimits) -> Result<StreamedLoad> {
         check_input_side(manifest.preprocess.crop as usize)?;
         Ok(StreamedLoad {
             manifest: manifest.clone(),
             options: Options { preprocess: manifest.preprocess.clone(), ..options },
             hasher: None,
-            loader: Some(CpuEngine::loader()),
+            loader: Some(CpuEngine::loader(limits)),
             parse_error: None,
         })
-    }
-
-    /// Refuses the model (`model_invalid`) as soon as its packed weights
-    /// would take more than `bytes`, before they are allocated: for hosts
-    /// with a hard memory limit (the Worker). Call before the first `push`.
-    pub fn set_max_weight_bytes(&mut self, bytes: usize) {
-        if let Some(loader) = self.loader.as_mut() {
-            loader.set_max_weight_bytes(bytes);
-        }
-    }
-
-    /// Refuses the model (`model_invalid`, when it finishes) if one engine
-    /// run of `batch` images would allocate more than `bytes` of
-    /// activations and scratch. Call before `finish`.
-    pub fn set_max_workspace_bytes(&mut self, bytes: usize, batch: usize) {
-        if let Some(loader) = self.loader.as_mut() {
-            loader.set_max_workspace_bytes(bytes, batch);
-        }
     }
 
     pub fn push(&mut self, chunk: &[u8]) {

@@ -12,7 +12,7 @@ mod fuzz_model;
 use std::cell::RefCell;
 use std::sync::Mutex;
 
-use densenet_engine::{Engine, Error};
+use densenet_edge_engine::{Engine, Error};
 use fuzz_model::{case, case_seed, execute, Corpus, Outcome, Spec, MIB};
 
 #[global_allocator]

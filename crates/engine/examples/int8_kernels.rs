@@ -28,8 +28,8 @@
 //! for bench/engine/wasm_int8_kernels.mjs (scripts/build-int8-wasm.sh builds
 //! both variants).
 
-use densenet_engine::bench_api::{gemm as gemm_f32, pack_plain, Kernel, PackedA, Ptr, B};
-use densenet_engine::int8::{gemm, gemm_panel, pack_b, Int8Kernel, Int8Kind, PackedA8, PackedB8};
+use densenet_edge_engine::bench_api::{gemm as gemm_f32, pack_plain, Kernel, PackedA, Ptr, B};
+use densenet_edge_engine::int8::{gemm, gemm_panel, pack_b, Int8Kernel, Int8Kind, PackedA8, PackedB8};
 use std::hint::black_box;
 
 /// Deterministic weights in -64..=63 (no relaxed fixups: a real layer has a

@@ -3,8 +3,8 @@
 //! then the time of its Winograd transforms per layer and per image.
 //! `cargo run --release -p densenet-edge-engine --example kernels`
 
-use densenet_engine::bench_api::{gemm, pack_plain, stem_transforms, winograd_transforms, PackedA, Ptr, B};
-use densenet_engine::KernelKind;
+use densenet_edge_engine::bench_api::{gemm, pack_plain, stem_transforms, winograd_transforms, PackedA, Ptr, B};
+use densenet_edge_engine::KernelKind;
 use std::time::Instant;
 
 fn main() {

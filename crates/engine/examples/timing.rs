@@ -2,7 +2,7 @@
 //! Used by bench/engine/bench.sh, which interleaves it with onnxruntime. With
 //! `--features stages`, also ms per image for the stem and each dense block.
 
-use densenet_engine::{Engine, KernelKind, INPUT_LEN};
+use densenet_edge_engine::{Engine, KernelKind, INPUT_LEN};
 use std::time::Instant;
 
 fn main() {
@@ -38,7 +38,7 @@ fn main() {
     let input: Vec<f32> = (0..batch * INPUT_LEN).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
     engine.run(&input, batch).unwrap();
     #[cfg(feature = "stages")]
-    densenet_engine::bench_api::stages::take();
+    densenet_edge_engine::bench_api::stages::take();
     let (mut times, mut cpu) = (Vec::new(), Vec::new());
     for _ in 0..reps {
         let (t, c) = (Instant::now(), cpu_ms());
@@ -48,7 +48,7 @@ fn main() {
     }
     #[cfg(feature = "stages")]
     {
-        let ms = densenet_engine::bench_api::stages::take().map(|s| s * 1e3 / (reps * batch) as f64);
+        let ms = densenet_edge_engine::bench_api::stages::take().map(|s| s * 1e3 / (reps * batch) as f64);
         let blocks: Vec<String> = ms[1..].iter().take_while(|&&t| t > 0.0).map(|t| format!("{t:.2}")).collect();
         println!("ms/image by stage (thread 0): stem {:.2}, blocks with their transitions {}", ms[0], blocks.join(" "));
     }

@@ -2,8 +2,8 @@
 //! from Node (build for wasm32-unknown-unknown with simd128; see that script).
 //! Exports: buffers, a chunked loader, run, the kernel checks, the device name.
 
-use densenet_engine::bench_api::{gemm, PackedA, Ptr, B};
-use densenet_engine::{Engine, KernelKind, Loader};
+use densenet_edge_engine::bench_api::{gemm, PackedA, Ptr, B};
+use densenet_edge_engine::{Engine, KernelKind, Loader};
 use std::cell::RefCell;
 
 thread_local! {
@@ -12,7 +12,7 @@ thread_local! {
     static LAST: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-fn fail(e: densenet_engine::Error) -> i32 {
+fn fail(e: densenet_edge_engine::Error) -> i32 {
     LAST.with(|l| *l.borrow_mut() = e.to_string());
     1
 }
@@ -82,7 +82,7 @@ pub unsafe extern "C" fn engine_run(input: *const f32, batch: usize, out: *mut f
     ENGINE.with(|s| {
         let s = s.borrow();
         let Some(e) = s.as_ref() else { return 2 };
-        let input = std::slice::from_raw_parts(input, batch * densenet_engine::INPUT_LEN);
+        let input = std::slice::from_raw_parts(input, batch * densenet_edge_engine::INPUT_LEN);
         match e.run(input, batch) {
             Ok(v) => {
                 std::ptr::copy_nonoverlapping(v.as_ptr(), out, v.len());
@@ -199,7 +199,7 @@ pub extern "C" fn kernel_check() -> u32 {
             let ld_v = (r1 - r0) * t;
             let p_stride = cin * ld_v;
             let points = (tile + 2) * (tile + 2);
-            let run = |k: &densenet_engine::bench_api::Kernel| {
+            let run = |k: &densenet_edge_engine::bench_api::Kernel| {
                 let mut v = vec![f32::NAN; points * p_stride];
                 unsafe { (k.wino_in)(&mid, ld, side, tile, cin, p_stride, r0, r1, v.as_mut_ptr(), ld_v) };
                 v
@@ -208,7 +208,7 @@ pub extern "C" fn kernel_check() -> u32 {
             bad += got.iter().zip(&want).filter(|(g, w)| g.to_bits() != w.to_bits()).count() as u32;
             // The output transform of as many channels, from products in the same layout.
             let m = data(points * p_stride, 8);
-            let run = |k: &densenet_engine::bench_api::Kernel| {
+            let run = |k: &densenet_edge_engine::bench_api::Kernel| {
                 let mut out = vec![f32::NAN; cin * ld];
                 unsafe { (k.wino_out)(&m, side, tile, cin, p_stride, r0, r1, ld_v, out.as_mut_ptr(), ld) };
                 out
@@ -262,11 +262,11 @@ pub extern "C" fn gemm_bench(m: usize, k: usize, n: usize, src: u32, reps: usize
 /// times it): `bench_api::winograd_transforms` with the best kernel.
 #[no_mangle]
 pub extern "C" fn wino_bench(side: usize, tile: usize, out: u32, reps: usize) -> f32 {
-    densenet_engine::bench_api::winograd_transforms(&KernelKind::best().kernel().unwrap(), side, tile, out == 1, reps)
+    densenet_edge_engine::bench_api::winograd_transforms(&KernelKind::best().kernel().unwrap(), side, tile, out == 1, reps)
 }
 
 /// The stem's transforms (wasm_kernels.mjs times it): `bench_api::stem_transforms`.
 #[no_mangle]
 pub extern "C" fn stem_bench(out: u32, reps: usize) -> f32 {
-    densenet_engine::bench_api::stem_transforms(&KernelKind::best().kernel().unwrap(), out == 1, reps)
+    densenet_edge_engine::bench_api::stem_transforms(&KernelKind::best().kernel().unwrap(), out == 1, reps)
 }

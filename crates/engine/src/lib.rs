@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! let bytes = std::fs::read("model/build/densenet121-random.onnx").unwrap();
-//! let engine = densenet_engine::Engine::load(&bytes).unwrap();
+//! let engine = densenet_edge_engine::Engine::load(&bytes).unwrap();
 //! let input = vec![0f32; 3 * 224 * 224]; // one NCHW image, normalised
 //! let logits = engine.run(&input, 1).unwrap(); // 1000 logits
 //! println!("{} ran it", engine.device());
@@ -14,12 +14,12 @@
 //!
 //! ```no_run
 //! # fn chunks() -> Vec<Vec<u8>> { vec![] }
-//! let mut loader = densenet_engine::Engine::loader();
+//! let mut loader = densenet_edge_engine::Engine::loader();
 //! for chunk in chunks() {
 //!     loader.push(&chunk)?;
 //! }
 //! let engine = loader.finish()?;
-//! # Ok::<(), densenet_engine::Error>(())
+//! # Ok::<(), densenet_edge_engine::Error>(())
 //! ```
 
 // Kernels and packing routines take the GEMM geometry as plain arguments.
@@ -61,6 +61,38 @@ pub struct Engine {
     workspace: Mutex<Option<Workspace>>,
 }
 
+/// What a model may make the engine allocate, checked while it loads, for a
+/// host with a hard memory limit (a Worker isolate dies at 128 MB, and wasm
+/// memory never shrinks). A model past a limit is refused (`ModelInvalid`)
+/// before the allocation that would pass it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadLimits {
+    /// Bytes of packed weights, counted as each initializer arrives. What
+    /// DenseNet-121's take: about 43 MiB (-169 69, -201 94, -161 142).
+    /// Capped at what one allocation may take (`isize::MAX`, 2 GiB on wasm32).
+    pub max_weight_bytes: usize,
+    /// Bytes of activations and scratch of one run of `max_batch` images on
+    /// one thread ([`Engine::workspace_bytes`]), checked when the file ends:
+    /// they scale with channels x pixels, the weights only with channels, so
+    /// a model within `max_weight_bytes` (a wide stem, say) could still pass
+    /// a host's limit on its first run. DenseNet-121 at batch 1: about 12 MiB.
+    pub max_workspace_bytes: usize,
+    /// The largest batch the host will run (at least 1).
+    pub max_batch: usize,
+}
+
+impl LoadLimits {
+    /// No limit but what the target can address; batch 1.
+    pub const NONE: LoadLimits =
+        LoadLimits { max_weight_bytes: loader::ADDRESSABLE, max_workspace_bytes: usize::MAX, max_batch: 1 };
+}
+
+impl Default for LoadLimits {
+    fn default() -> LoadLimits {
+        LoadLimits::NONE
+    }
+}
+
 /// Feeds an ONNX file in chunks; see [`Engine::loader`].
 pub struct Loader {
     inner: loader::Loader,
@@ -95,26 +127,10 @@ impl Loader {
         self.inner.set_winograd(on);
     }
 
-    /// Refuses the model (`ModelInvalid`) as soon as its packed weights would
-    /// take more than `bytes`, before allocating past it: for a host with a
-    /// hard memory limit (a Worker isolate dies at 128 MB, and wasm memory
-    /// never shrinks). What DenseNet-121's weights take here: 42.8 MiB
-    /// natively (-169 69.3, -201 93.7, -161 142.3), a little less in wasm.
-    /// Unset (or above it), the limit is what one allocation may take:
-    /// `isize::MAX` bytes, 2 GiB on wasm32.
-    pub fn set_max_weight_bytes(&mut self, bytes: usize) {
-        self.inner.set_max_weight_bytes(bytes);
-    }
-
-    /// Refuses the model (`ModelInvalid`, at `finish`) if one run of `batch`
-    /// images on one thread would allocate more than `bytes` of activations
-    /// and scratch ([`Engine::workspace_bytes`]): they scale with channels x
-    /// pixels, the weights only with channels, so a model whose weights pass
-    /// `set_max_weight_bytes` (a wide stem, say) could still take a Worker
-    /// isolate past 128 MB on its first request. DenseNet-121 at batch 1:
-    /// about 12 MiB.
-    pub fn set_max_workspace_bytes(&mut self, bytes: usize, batch: usize) {
-        self.inner.set_max_workspace_bytes(bytes, batch);
+    /// What the model may make this engine allocate; call before the first
+    /// `push`. See [`LoadLimits`].
+    pub fn set_limits(&mut self, limits: LoadLimits) {
+        self.inner.set_limits(limits);
     }
 
     /// Ends the file: checks that every weight arrived and plans the network.

@@ -22,6 +22,7 @@ use crate::proto::{self, Node, Reader, Tensor, TensorFields, Value, WIRE_I32, WI
 use crate::stem::StemW;
 use crate::topology::{self, Role, Topology};
 use crate::winograd::{self, WinogradW};
+use crate::LoadLimits;
 
 /// The largest initializer: DenseNet-201's classifier is 7.7 MB; anything
 /// near this is a corrupt length, not a weight. (Streamed: a length is only
@@ -226,13 +227,9 @@ pub struct Loader {
     failed: Option<Error>,
     winograd: bool,
     streamed: Option<Streamed>,
-    /// The most the weights may take once packed, and what they take so far
-    /// (`set_max_weight_bytes`).
-    max_weight_bytes: usize,
+    limits: LoadLimits,
+    /// What the packed weights take so far (`limits.max_weight_bytes`).
     weight_bytes: usize,
-    /// The most one run of `run_batch` images may allocate (`set_max_workspace_bytes`).
-    max_workspace_bytes: usize,
-    run_batch: usize,
     /// Bytes (from `start`) of the message the buffer waits for, 0 if none:
     /// the buffer grows towards it as its bytes arrive (`grow_for`).
     pending: usize,
@@ -242,7 +239,7 @@ pub struct Loader {
 
 /// The default weight limit: the most one allocation may take on this
 /// target (2 GiB on wasm32).
-const ADDRESSABLE: usize = isize::MAX as usize;
+pub(crate) const ADDRESSABLE: usize = isize::MAX as usize;
 
 fn too_large<T>(name: &str, dims: &[usize]) -> Result<T> {
     invalid(format!(
@@ -321,10 +318,8 @@ impl Loader {
             failed: None,
             winograd: true,
             streamed: None,
-            max_weight_bytes: ADDRESSABLE,
+            limits: LoadLimits::NONE,
             weight_bytes: 0,
-            max_workspace_bytes: usize::MAX,
-            run_batch: 1,
             pending: 0,
             graph_bytes: 0,
         }
@@ -335,19 +330,20 @@ impl Loader {
         self.winograd = on;
     }
 
-    pub(crate) fn set_max_weight_bytes(&mut self, bytes: usize) {
-        self.max_weight_bytes = bytes.min(ADDRESSABLE);
-    }
-
-    pub(crate) fn set_max_workspace_bytes(&mut self, bytes: usize, batch: usize) {
-        (self.max_workspace_bytes, self.run_batch) = (bytes, batch.max(1));
+    pub(crate) fn set_limits(&mut self, limits: LoadLimits) {
+        self.limits = LoadLimits {
+            max_weight_bytes: limits.max_weight_bytes.min(ADDRESSABLE),
+            max_batch: limits.max_batch.max(1),
+            ..limits
+        };
     }
 
     /// Counts `bytes` of weights about to be allocated for initializer
     /// `name`, or refuses them past the limit (before they are allocated).
     fn reserve(&mut self, bytes: usize, name: &str) -> Result<()> {
-        if bytes > self.max_weight_bytes - self.weight_bytes {
-            return over_budget(name, self.max_weight_bytes);
+        let limit = self.limits.max_weight_bytes;
+        if bytes > limit - self.weight_bytes {
+            return over_budget(name, limit);
         }
         self.weight_bytes += bytes;
         Ok(())
@@ -515,7 +511,8 @@ impl Loader {
     /// more bytes.
     fn stream(&mut self) -> Result<bool> {
         let avail = &self.buf[self.start..];
-        let (limit, left) = (self.max_weight_bytes, self.max_weight_bytes - self.weight_bytes);
+        let limit = self.limits.max_weight_bytes;
+        let left = limit - self.weight_bytes;
         let mut packed = 0;
         let st = self.streamed.as_mut().expect("streaming");
         let used = if st.data_left > 0 {
@@ -744,25 +741,25 @@ impl Loader {
         let net = self.build(&topo)?;
         // Checked: channels from a hostile file can make these sizes wrap on
         // a 32-bit target (and a GEMM would then write past its buffer).
-        let need = match net.checked_workspace_bytes(self.run_batch, 1) {
+        let need = match net.checked_workspace_bytes(self.limits.max_batch, 1) {
             Some(need) if need <= ADDRESSABLE => need,
             _ => {
                 return invalid(format!(
                     "a run of {} image(s) needs more bytes of activations and scratch than a {}-bit target can \
                      address (the model's channel counts are too large)",
-                    self.run_batch,
+                    self.limits.max_batch,
                     usize::BITS
                 ))
             }
         };
-        if need > self.max_workspace_bytes {
+        if need > self.limits.max_workspace_bytes {
             return invalid(format!(
                 "a run of {} image(s) needs {need} bytes ({:.1} MiB) of activations and scratch, more than the {} \
                  bytes ({:.1} MiB) this engine may allocate for them",
-                self.run_batch,
+                self.limits.max_batch,
                 need as f64 / (1 << 20) as f64,
-                self.max_workspace_bytes,
-                self.max_workspace_bytes as f64 / (1 << 20) as f64
+                self.limits.max_workspace_bytes,
+                self.limits.max_workspace_bytes as f64 / (1 << 20) as f64
             ));
         }
         Ok((topo, net))

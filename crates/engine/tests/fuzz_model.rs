@@ -18,7 +18,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use densenet_engine::{Engine, Error};
+use densenet_edge_engine::{Engine, Error, LoadLimits};
 use fuzz_model::{case, case_seed, execute, Corpus, Outcome, Spec, MIB};
 
 #[global_allocator]
@@ -168,7 +168,7 @@ fn a_transition_too_wide_for_32_bits_is_refused() {
         Spec { c0: 1, growth: 1, bott: 1, blocks: vec![1, 1], trans: vec![1_369_600], classes: 1, float_data: false };
     let bytes = fuzz_model::densenet(&spec);
     let mut l = Engine::loader();
-    l.set_max_workspace_bytes(24 * MIB, 1);
+    l.set_limits(LoadLimits { max_workspace_bytes: 24 * MIB, ..LoadLimits::NONE });
     match l.push(&bytes).and_then(|()| l.finish()) {
         Err(Error::ModelInvalid(m)) => assert!(m.contains("activations and scratch"), "{m}"),
         Err(e) => panic!("{e}"),

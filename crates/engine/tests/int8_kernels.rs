@@ -6,10 +6,10 @@
 //! the documented formulas. Every set this machine has runs (the names are
 //! printed: `cargo test -p densenet-edge-engine --test int8_kernels -- --nocapture`).
 
-use densenet_engine::int8::{
+use densenet_edge_engine::int8::{
     gemm, gemm_panel, pack_b, reference, AStore, BStore, Int8Kernel, Int8Kind, PackedA8, PackedB8, K_MAX, MAX_TILE,
 };
-use densenet_engine::Error;
+use densenet_edge_engine::Error;
 
 /// xorshift64*: deterministic data without a dependency.
 struct Rng(u64);

@@ -2,8 +2,8 @@
 //! and against the portable kernel, on ragged shapes (edge panels and tiles),
 //! with both B sources, bias and ReLU.
 
-use densenet_engine::bench_api::{gemm, pack_plain, PackedA, Ptr, B};
-use densenet_engine::KernelKind;
+use densenet_edge_engine::bench_api::{gemm, pack_plain, PackedA, Ptr, B};
+use densenet_edge_engine::KernelKind;
 
 fn data(n: usize, seed: usize) -> Vec<f32> {
     (0..n).map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0).collect()

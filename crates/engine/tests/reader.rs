@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use densenet_engine::{Engine, Error};
+use densenet_edge_engine::{Engine, Error};
 
 fn replace_all(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     assert_eq!(from.len(), to.len(), "same length keeps every protobuf length valid");
@@ -116,7 +116,7 @@ fn run_checks_its_arguments() {
     let engine = Engine::load(&model_bytes()).unwrap();
     assert!(matches!(engine.run(&[0.0; 10], 1), Err(Error::InvalidArgument(_))));
     assert!(matches!(engine.run(&[], 0), Err(Error::InvalidArgument(_))));
-    let mut nan = vec![0f32; densenet_engine::INPUT_LEN];
+    let mut nan = vec![0f32; densenet_edge_engine::INPUT_LEN];
     nan[5] = f32::NAN;
     assert!(matches!(engine.run(&nan, 1), Err(Error::InvalidArgument(_))));
     let mut e = engine;

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use densenet_engine::{Engine, KernelKind};
+use densenet_edge_engine::{Engine, KernelKind};
 
 const TOL: f32 = 1e-4;
 
@@ -68,13 +68,13 @@ fn chunked_loading_and_threads_give_identical_logits() {
     // Threads change no arithmetic, whether they share every step or take
     // whole images alone (batch 3 on 2 threads: both, one image each alone,
     // then the third together).
-    let three = [&input[..], &input[..densenet_engine::INPUT_LEN]].concat();
+    let three = [&input[..], &input[..densenet_edge_engine::INPUT_LEN]].concat();
     let one_thread = chunked.run(&three, 3).unwrap();
     for threads in [2, 3, 4] {
         chunked.set_threads(threads).unwrap();
         assert_eq!(a, chunked.run(&input, 2).unwrap(), "{threads} threads, batch 2");
         assert_eq!(one_thread, chunked.run(&three, 3).unwrap(), "{threads} threads, batch 3");
     }
-    let single = whole.run(&input[..densenet_engine::INPUT_LEN], 1).unwrap();
+    let single = whole.run(&input[..densenet_edge_engine::INPUT_LEN], 1).unwrap();
     assert!(max_abs_diff(&single, &a[..1000]) <= 1e-5);
 }

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use densenet_engine::{Engine, KernelKind};
+use densenet_edge_engine::{Engine, KernelKind};
 use std::path::PathBuf;
 
 fn refs() -> PathBuf {

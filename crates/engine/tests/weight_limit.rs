@@ -1,14 +1,14 @@
-//! `Loader::set_max_weight_bytes`: a model whose packed weights would pass
+//! `LoadLimits::max_weight_bytes`: a model whose packed weights would pass
 //! the limit is refused before the loader allocates past it (a Worker
 //! isolate dies at 128 MB and wasm memory never shrinks), and a limit the
 //! weights fit in changes nothing. `Engine::workspace_bytes` bounds what a
-//! run allocates, and `Loader::set_max_workspace_bytes` refuses a model
+//! run allocates, and `LoadLimits::max_workspace_bytes` refuses a model
 //! whose runs would pass the limit.
 
 mod common;
 
 use common::*;
-use densenet_engine::{Engine, Error};
+use densenet_edge_engine::{Engine, Error, LoadLimits};
 use std::sync::Mutex;
 
 #[global_allocator]
@@ -24,7 +24,7 @@ fn load(bytes: &[u8], limit: Option<usize>) -> (Result<Engine, Error>, usize) {
     heap_count::peak_during(|| {
         let mut l = Engine::loader();
         if let Some(limit) = limit {
-            l.set_max_weight_bytes(limit);
+            l.set_limits(LoadLimits { max_weight_bytes: limit, ..LoadLimits::NONE });
         }
         bytes.chunks(256 << 10).try_for_each(|c| l.push(c)).and_then(|()| l.finish())
     })
@@ -94,7 +94,7 @@ fn a_model_whose_runs_need_more_than_the_limit_is_refused_at_load() {
     let need = Engine::load(&bytes).unwrap().workspace_bytes(8);
     let load = |limit: usize| {
         let mut l = Engine::loader();
-        l.set_max_workspace_bytes(limit, 8);
+        l.set_limits(LoadLimits { max_workspace_bytes: limit, max_batch: 8, ..LoadLimits::NONE });
         l.push(&bytes).and_then(|()| l.finish())
     };
     match load(need - 1) {

@@ -257,11 +257,9 @@ fn cpu_classifier(
     sha256: Option<&[u8]>,
 ) -> Result<Classifier, Error> {
     let mut load = match sha256 {
-        Some(_) => StreamedLoad::hashed_by_caller(manifest, options)?,
-        None => StreamedLoad::new(manifest, options)?,
+        Some(_) => StreamedLoad::hashed_by_caller(manifest, options, limits.load_limits())?,
+        None => StreamedLoad::new(manifest, options, limits.load_limits())?,
     };
-    load.set_max_weight_bytes(limits.max_weight_bytes);
-    load.set_max_workspace_bytes(limits.max_workspace_bytes, max_batch());
     let len = onnx.length() as usize;
     let mut chunk = vec![0u8; LOAD_CHUNK.min(len)];
     for start in (0..len).step_by(LOAD_CHUNK) {
@@ -295,9 +293,7 @@ async fn webgpu_classifier(
         Some(digest) => manifest.check_digest(digest)?,
         None => manifest.verify(&onnx)?,
     }
-    let mut loader = CpuEngine::loader();
-    loader.set_max_weight_bytes(limits.max_weight_bytes);
-    loader.set_max_workspace_bytes(limits.max_workspace_bytes, max_batch());
+    let mut loader = CpuEngine::loader(limits.load_limits());
     loader.push(&onnx).map_err(name_limit)?;
     let cpu = loader.finish().map_err(name_limit)?;
     let loaded = load_engine_with(&onnx, manifest.preprocess.crop as usize, choice, cpu).await?;

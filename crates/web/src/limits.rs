@@ -3,7 +3,7 @@
 //! bound one image; `max_decode_pixels` one `classify`/`classifyMany` call;
 //! the model limits what a model may make the tab allocate when it loads.
 
-use densenet_edge::{DecodeLimits, Error, Options};
+use densenet_edge::{DecodeLimits, Error, LoadLimits, Options};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -68,6 +68,17 @@ pub struct PackageLimits {
 ///   DenseNet-121 needs 12.5 MiB for one image, 19.8 MiB for 8; a wider
 ///   model whose activations would take more is refused at its load rather
 ///   than taking the tab's memory up on its first image.
+impl PackageLimits {
+    /// What the CPU engine checks while the model loads.
+    pub fn load_limits(&self) -> LoadLimits {
+        LoadLimits {
+            max_weight_bytes: self.max_weight_bytes,
+            max_workspace_bytes: self.max_workspace_bytes,
+            max_batch: max_batch(),
+        }
+    }
+}
+
 pub fn package_defaults() -> PackageLimits {
     PackageLimits {
         decode: browser_limits(),

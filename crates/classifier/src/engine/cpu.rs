@@ -4,22 +4,23 @@
 
 use std::collections::BTreeMap;
 
-use densenet_engine as dn;
+use densenet_edge_engine as engine;
+pub use engine::LoadLimits;
 
 use super::{Engine, EngineKind, LocalBoxFuture};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
 pub struct CpuEngine {
-    engine: dn::Engine,
+    engine: engine::Engine,
 }
 
-impl From<dn::Error> for Error {
-    fn from(e: dn::Error) -> Error {
+impl From<engine::Error> for Error {
+    fn from(e: engine::Error) -> Error {
         match e {
-            dn::Error::ModelInvalid(m) => Error::ModelInvalid(m),
-            dn::Error::Inference(m) => Error::Inference(m),
-            dn::Error::InvalidArgument(m) => Error::InvalidArgument(m),
+            engine::Error::ModelInvalid(m) => Error::ModelInvalid(m),
+            engine::Error::Inference(m) => Error::Inference(m),
+            engine::Error::InvalidArgument(m) => Error::InvalidArgument(m),
         }
     }
 }
@@ -28,10 +29,10 @@ impl CpuEngine {
     /// Load a DenseNet ONNX export whose input is `[batch, 3, 224, 224]`.
     /// Natively it runs on every core; wasm has one thread.
     pub fn load(onnx: &[u8]) -> Result<CpuEngine> {
-        CpuEngine::on_every_core(dn::Engine::load(onnx)?)
+        CpuEngine::on_every_core(engine::Engine::load(onnx)?)
     }
 
-    fn on_every_core(mut engine: dn::Engine) -> Result<CpuEngine> {
+    fn on_every_core(mut engine: engine::Engine) -> Result<CpuEngine> {
         if !cfg!(target_arch = "wasm32") {
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             engine.set_threads(cores.min(256))?;
@@ -41,8 +42,11 @@ impl CpuEngine {
 
     /// Load from chunks as they arrive (a download, a stream): the file
     /// never sits whole in memory, only its packed weights.
-    pub fn loader() -> CpuLoader {
-        CpuLoader { inner: dn::Engine::loader() }
+    /// `limits` bound what the model may make the engine allocate.
+    pub fn loader(limits: LoadLimits) -> CpuLoader {
+        let mut inner = engine::Engine::loader();
+        inner.set_limits(limits);
+        CpuLoader { inner }
     }
 
     /// Run on this many threads per batch (natively; 1 in wasm).
@@ -69,20 +73,10 @@ impl CpuEngine {
 
 /// See [`CpuEngine::loader`].
 pub struct CpuLoader {
-    inner: dn::Loader,
+    inner: engine::Loader,
 }
 
 impl CpuLoader {
-    /// See `densenet_engine::Loader::set_max_weight_bytes`.
-    pub fn set_max_weight_bytes(&mut self, bytes: usize) {
-        self.inner.set_max_weight_bytes(bytes);
-    }
-
-    /// See `densenet_engine::Loader::set_max_workspace_bytes`.
-    pub fn set_max_workspace_bytes(&mut self, bytes: usize, batch: usize) {
-        self.inner.set_max_workspace_bytes(bytes, batch);
-    }
-
     pub fn push(&mut self, chunk: &[u8]) -> Result<()> {
         Ok(self.inner.push(chunk)?)
     }

@@ -19,7 +19,7 @@
 //! - protobuf lengths that wrap: the 13-byte file of the issue and its kin.
 #![allow(dead_code)]
 
-use densenet_engine::{Engine, Error, KernelKind, INPUT_LEN};
+use densenet_edge_engine::{Engine, Error, KernelKind, LoadLimits, INPUT_LEN};
 
 pub const MIB: usize = 1 << 20;
 
@@ -928,8 +928,11 @@ pub fn execute(c: &Case, input: &[f32]) -> Outcome {
         Err(e) => return Outcome::Wrong(format!("loader_with: {e}")),
     };
     l.set_winograd(c.winograd);
-    l.set_max_weight_bytes(c.max_weight_bytes);
-    l.set_max_workspace_bytes(c.max_workspace_bytes, 1);
+    l.set_limits(LoadLimits {
+        max_weight_bytes: c.max_weight_bytes,
+        max_workspace_bytes: c.max_workspace_bytes,
+        max_batch: 1,
+    });
     let pushed = match c.feed {
         Feed::Whole => l.push(&c.bytes),
         Feed::Chunks(base, seed) => {
