@@ -28,8 +28,8 @@
 //! for bench/engine/wasm_int8_kernels.mjs (scripts/build-int8-wasm.sh builds
 //! both variants).
 
-use densenet_edge_engine::bench_api::{gemm as gemm_f32, pack_plain, Kernel, PackedA, Ptr, B};
-use densenet_edge_engine::int8::{gemm, gemm_panel, pack_b, Int8Kernel, Int8Kind, PackedA8, PackedB8};
+use densenet_edge_engine::bench_api::{gemm as gemm_f32, pack_plain, Bn, Cols, Kernel, Out, PackedA, Ptr, B};
+use densenet_edge_engine::int8::{gemm, gemm_panel, pack_b, Int8Kernel, Int8Kind, PackedA8, PackedB8, Strided};
 use std::hint::black_box;
 
 /// Deterministic weights in -64..=63 (no relaxed fixups: a real layer has a
@@ -125,7 +125,7 @@ impl Case {
             for p in 0..n.div_ceil(kern.nr) {
                 let n0 = p * kern.nr;
                 let nc = kern.nr.min(n - n0);
-                pack_b(kern, &self.x8, n, self.k, n0, nc, &mut self.panel8, &mut self.col8);
+                pack_b(kern, &self.x8, n, self.k, n0..n0 + nc, &mut self.panel8, &mut self.col8);
                 // SAFETY: one packed panel, its column terms, C's columns n0..n0 + nc.
                 unsafe {
                     gemm_panel(
@@ -135,8 +135,7 @@ impl Case {
                         self.panel8.as_ptr(),
                         self.col8.as_ptr(),
                         nc,
-                        self.c8.as_mut_ptr().add(n0),
-                        n,
+                        Strided { ptr: self.c8.as_mut_ptr().add(n0), ld: n },
                     )
                 };
             }
@@ -153,8 +152,9 @@ impl Case {
             let (x, nr) = (&self.x32, kern.nr);
             let (scale, shift) = (&self.scale, &self.shift);
             // SAFETY: the set's packer for its own target features, on K rows of N.
+            let bn = Bn { scale, shift };
             let f =
-                |n0: usize, nc: usize, dst: &mut [f32]| unsafe { (kern.bn_relu)(x, n, scale, shift, n0, nc, nr, dst) };
+                |n0: usize, nc: usize, dst: &mut [f32]| unsafe { (kern.bn_relu)(x, n, bn, Cols { n0, nc, nr }, dst) };
             // SAFETY: C holds M rows of N floats.
             unsafe {
                 gemm_f32(
@@ -163,9 +163,7 @@ impl Case {
                     n,
                     0..n.div_ceil(nr),
                     B::Pack(&f),
-                    Ptr(self.c32.as_mut_ptr()),
-                    n,
-                    false,
+                    Out { c: Ptr(self.c32.as_mut_ptr()), ld: n, relu: false },
                     &mut self.scratch32,
                 )
             };
@@ -188,15 +186,15 @@ unsafe fn f32_prepacked(kern: &Kernel, a: &PackedA, b: &[f32], n: usize, c: &mut
             Some(tail) if nc <= nr / 2 && a.m.is_multiple_of(2 * mr) => (tail, 2 * mr, nr / 2),
             _ => (kern.tile, mr, nr),
         };
-        let bp = b.as_ptr().add(p * k * nr);
+        let bp = Strided { ptr: b.as_ptr().add(p * k * nr), ld: nr };
         for (t, a_panels) in a.data.chunks_exact(k * rows_per).enumerate() {
             let m0 = t * rows_per;
             let rows = rows_per.min(a.m - m0);
             let bias = a.bias.as_ptr().add(m0);
             if nc == width && rows == rows_per {
-                tile(k, a_panels.as_ptr(), bp, nr, c.as_mut_ptr().add(m0 * n + n0), n, bias, false);
+                tile(k, a_panels.as_ptr(), bp, Strided { ptr: c.as_mut_ptr().add(m0 * n + n0), ld: n }, bias, false);
             } else {
-                tile(k, a_panels.as_ptr(), bp, nr, tmp.as_mut_ptr(), width, bias, false);
+                tile(k, a_panels.as_ptr(), bp, Strided { ptr: tmp.as_mut_ptr(), ld: width }, bias, false);
                 for r in 0..rows {
                     c[(m0 + r) * n + n0..(m0 + r) * n + n0 + nc].copy_from_slice(&tmp[r * width..r * width + nc]);
                 }
@@ -511,8 +509,8 @@ mod exports {
             for p in (0..n.div_ceil(kern.nr)).rev() {
                 let n0 = p * kern.nr;
                 let nc = kern.nr.min(n - n0);
-                pack_b(&kern, x, n, k, n0, nc, &mut panel, &mut col);
-                gemm_panel(&kern, &a, &row_off, panel.as_ptr(), col.as_ptr(), nc, c.add(n0), ldc);
+                pack_b(&kern, x, n, k, n0..n0 + nc, &mut panel, &mut col);
+                gemm_panel(&kern, &a, &row_off, panel.as_ptr(), col.as_ptr(), nc, Strided { ptr: c.add(n0), ld: ldc });
             }
         }
         0

@@ -3,7 +3,7 @@
 //! then the time of its Winograd transforms per layer and per image.
 //! `cargo run --release -p densenet-edge-engine --example kernels`
 
-use densenet_edge_engine::bench_api::{gemm, pack_plain, stem_transforms, winograd_transforms, PackedA, Ptr, B};
+use densenet_edge_engine::bench_api::{gemm, pack_plain, stem_transforms, winograd_transforms, Out, PackedA, Ptr, B};
 use densenet_edge_engine::KernelKind;
 use std::time::Instant;
 
@@ -44,9 +44,7 @@ fn main() {
                             n,
                             0..n.div_ceil(nr),
                             B::Pack(&pack),
-                            Ptr(c.as_mut_ptr()),
-                            n,
-                            false,
+                            Out { c: Ptr(c.as_mut_ptr()), ld: n, relu: false },
                             &mut scratch,
                         )
                     };

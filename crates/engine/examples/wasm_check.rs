@@ -2,7 +2,7 @@
 //! from Node (build for wasm32-unknown-unknown with simd128; see that script).
 //! Exports: buffers, a chunked loader, run, the kernel checks, the device name.
 
-use densenet_edge_engine::bench_api::{gemm, PackedA, Ptr, B};
+use densenet_edge_engine::bench_api::{gemm, Bn, Cols, Out, PackedA, Ptr, WinoChunk, B};
 use densenet_edge_engine::{Engine, KernelKind, Loader};
 use std::cell::RefCell;
 
@@ -134,9 +134,7 @@ pub extern "C" fn kernel_check() -> u32 {
                         n,
                         0..n.div_ceil(kern.nr),
                         B::Rows(&b, n),
-                        Ptr(c.as_mut_ptr()),
-                        n,
-                        relu,
+                        Out { c: Ptr(c.as_mut_ptr()), ld: n, relu },
                         &mut scratch,
                     )
                 };
@@ -165,7 +163,9 @@ pub extern "C" fn kernel_check() -> u32 {
             let mut panel = vec![f32::NAN; k * nr];
             for n0 in (0..n).step_by(nr) {
                 let nc = nr.min(n - n0);
-                unsafe { (kern.bn_relu)(&src, n, &scale, &shift, n0, nc, nr, &mut panel) };
+                unsafe {
+                    (kern.bn_relu)(&src, n, Bn { scale: &scale, shift: &shift }, Cols { n0, nc, nr }, &mut panel)
+                };
                 for kk in 0..k {
                     for j in 0..nr {
                         let want = if j < nc { (src[kk * n + n0 + j] * scale[kk] + shift[kk]).max(0.0) } else { 0.0 };
@@ -199,9 +199,10 @@ pub extern "C" fn kernel_check() -> u32 {
             let ld_v = (r1 - r0) * t;
             let p_stride = cin * ld_v;
             let points = (tile + 2) * (tile + 2);
+            let chunk = WinoChunk { side, tile, channels: cin, p_stride, r0, r1, cols: ld_v };
             let run = |k: &densenet_edge_engine::bench_api::Kernel| {
                 let mut v = vec![f32::NAN; points * p_stride];
-                unsafe { (k.wino_in)(&mid, ld, side, tile, cin, p_stride, r0, r1, v.as_mut_ptr(), ld_v) };
+                unsafe { (k.wino_in)(&mid, ld, &chunk, v.as_mut_ptr()) };
                 v
             };
             let (got, want) = (run(&kern), run(&portable));
@@ -210,7 +211,7 @@ pub extern "C" fn kernel_check() -> u32 {
             let m = data(points * p_stride, 8);
             let run = |k: &densenet_edge_engine::bench_api::Kernel| {
                 let mut out = vec![f32::NAN; cin * ld];
-                unsafe { (k.wino_out)(&m, side, tile, cin, p_stride, r0, r1, ld_v, out.as_mut_ptr(), ld) };
+                unsafe { (k.wino_out)(&m, &chunk, out.as_mut_ptr(), ld) };
                 out
             };
             let (got, want) = (run(&kern), run(&portable));
@@ -249,11 +250,13 @@ pub extern "C" fn gemm_bench(m: usize, k: usize, n: usize, src: u32, reps: usize
     let mut c = vec![0f32; m * n];
     let mut scratch = Vec::new();
     let nr = kern.nr;
-    let pack =
-        |n0: usize, nc: usize, dst: &mut [f32]| unsafe { (kern.bn_relu)(&b, n, &scale, &shift, n0, nc, nr, dst) };
+    let bn = Bn { scale: &scale, shift: &shift };
+    let pack = |n0: usize, nc: usize, dst: &mut [f32]| unsafe { (kern.bn_relu)(&b, n, bn, Cols { n0, nc, nr }, dst) };
     let src = if src == 1 { B::Rows(&b, n) } else { B::Pack(&pack) };
     for _ in 0..reps {
-        unsafe { gemm(&kern, &a, n, 0..n.div_ceil(nr), src, Ptr(c.as_mut_ptr()), n, false, &mut scratch) };
+        unsafe {
+            gemm(&kern, &a, n, 0..n.div_ceil(nr), src, Out { c: Ptr(c.as_mut_ptr()), ld: n, relu: false }, &mut scratch)
+        };
     }
     c[n - 1]
 }
@@ -262,7 +265,13 @@ pub extern "C" fn gemm_bench(m: usize, k: usize, n: usize, src: u32, reps: usize
 /// times it): `bench_api::winograd_transforms` with the best kernel.
 #[no_mangle]
 pub extern "C" fn wino_bench(side: usize, tile: usize, out: u32, reps: usize) -> f32 {
-    densenet_edge_engine::bench_api::winograd_transforms(&KernelKind::best().kernel().unwrap(), side, tile, out == 1, reps)
+    densenet_edge_engine::bench_api::winograd_transforms(
+        &KernelKind::best().kernel().unwrap(),
+        side,
+        tile,
+        out == 1,
+        reps,
+    )
 }
 
 /// The stem's transforms (wasm_kernels.mjs times it): `bench_api::stem_transforms`.

@@ -22,31 +22,30 @@
 //! # Ok::<(), densenet_edge_engine::Error>(())
 //! ```
 
-// Kernels and packing routines take the GEMM geometry as plain arguments.
-#![allow(clippy::too_many_arguments)]
 // Register tiles are indexed loops over constant bounds, which unroll fully.
 #![allow(clippy::needless_range_loop)]
 
+// Layers, each importing only those below it: onnx -> plan -> ops ->
+// kernels; `int8` is a leaf beside `kernels`, `error` and `scalar` are
+// used by all.
 mod error;
-mod gemm;
 pub mod int8;
 mod kernels;
-mod loader;
-mod network;
-mod proto;
+mod onnx;
+mod ops;
+mod plan;
 mod scalar;
-mod stem;
-mod topology;
-mod winograd;
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 pub use error::{Error, Result};
 pub use kernels::KernelKind;
+pub use onnx::{LoadLimits, Loader};
 
-use network::{Net, Workspace, IMAGE, POOL_OUT, STEM_OUT};
-use std::sync::Mutex;
-use topology::Topology;
+use onnx::topology::Topology;
+use ops::stem::{IMAGE, STEM_OUT};
+use plan::{Net, Workspace, POOL_OUT};
 
 /// Values per input image: 3 x 224 x 224, NCHW.
 pub const INPUT_LEN: usize = 3 * IMAGE * IMAGE;
@@ -61,81 +60,12 @@ pub struct Engine {
     workspace: Mutex<Option<Workspace>>,
 }
 
-/// What a model may make the engine allocate, checked while it loads, for a
-/// host with a hard memory limit (a Worker isolate dies at 128 MB, and wasm
-/// memory never shrinks). A model past a limit is refused (`ModelInvalid`)
-/// before the allocation that would pass it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LoadLimits {
-    /// Bytes of packed weights, counted as each initializer arrives. What
-    /// DenseNet-121's take: about 43 MiB (-169 69, -201 94, -161 142).
-    /// Capped at what one allocation may take (`isize::MAX`, 2 GiB on wasm32).
-    pub max_weight_bytes: usize,
-    /// Bytes of activations and scratch of one run of `max_batch` images on
-    /// one thread ([`Engine::workspace_bytes`]), checked when the file ends:
-    /// they scale with channels x pixels, the weights only with channels, so
-    /// a model within `max_weight_bytes` (a wide stem, say) could still pass
-    /// a host's limit on its first run. DenseNet-121 at batch 1: about 12 MiB.
-    pub max_workspace_bytes: usize,
-    /// The largest batch the host will run (at least 1).
-    pub max_batch: usize,
-}
-
-impl LoadLimits {
-    /// No limit but what the target can address; batch 1.
-    pub const NONE: LoadLimits =
-        LoadLimits { max_weight_bytes: loader::ADDRESSABLE, max_workspace_bytes: usize::MAX, max_batch: 1 };
-}
-
-impl Default for LoadLimits {
-    fn default() -> LoadLimits {
-        LoadLimits::NONE
-    }
-}
-
-/// Feeds an ONNX file in chunks; see [`Engine::loader`].
-pub struct Loader {
-    inner: loader::Loader,
-}
-
+// `finish` lives here, beside the `Engine` it makes: the loader's module
+// stays below this one.
 impl Loader {
-    /// Parses what it can of `chunk`; weights are packed as they complete.
-    /// Chunks of any size: the loader buffers at most one message (a node,
-    /// or an initializer of up to 1 MiB) and 64 KiB, not the chunk.
-    pub fn push(&mut self, chunk: &[u8]) -> Result<()> {
-        self.inner.push(chunk)
-    }
-
-    /// Reads everything from `r` in 64 KiB pieces.
-    pub fn read_from(&mut self, mut r: impl std::io::Read) -> Result<()> {
-        let mut buf = vec![0u8; 64 << 10];
-        loop {
-            let n = match r.read(&mut buf) {
-                Ok(0) => return Ok(()),
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::InvalidArgument(format!("reading the model: {e}"))),
-            };
-            self.push(&buf[..n])?;
-        }
-    }
-
-    /// 3x3 convs by Winograd F(2x2,3x3) (default) or by im2col panels; call
-    /// before the first `push`. For measurements and tests.
-    #[doc(hidden)]
-    pub fn set_winograd(&mut self, on: bool) {
-        self.inner.set_winograd(on);
-    }
-
-    /// What the model may make this engine allocate; call before the first
-    /// `push`. See [`LoadLimits`].
-    pub fn set_limits(&mut self, limits: LoadLimits) {
-        self.inner.set_limits(limits);
-    }
-
     /// Ends the file: checks that every weight arrived and plans the network.
     pub fn finish(self) -> Result<Engine> {
-        let (topo, net) = self.inner.finish()?;
+        let (topo, net) = self.finish_plan()?;
         Ok(Engine { topo, net, threads: 1, workspace: Mutex::new(None) })
     }
 }
@@ -158,7 +88,7 @@ impl Engine {
         let kern = kind.kernel().ok_or_else(|| {
             Error::InvalidArgument(format!("kernel {} is not available on this machine", kind.name()))
         })?;
-        Ok(Loader { inner: loader::Loader::new(kern) })
+        Ok(Loader::new(kern))
     }
 
     /// Runs `batch` images (NCHW, 3x224x224 each, normalised) and returns
@@ -312,10 +242,10 @@ impl Engine {
 #[doc(hidden)]
 pub mod bench_api {
     //! GEMM entry points for the kernel micro-benchmarks and kernel tests; not a stable API.
-    pub use crate::gemm::{gemm, pack_plain, PackedA, Ptr, B};
-    pub use crate::kernels::Kernel;
+    pub use crate::kernels::{Bn, Cols, Kernel, WinoChunk};
+    pub use crate::ops::gemm::{gemm, pack_plain, Out, PackedA, Ptr, B};
     #[cfg(feature = "stages")]
-    pub use crate::network::stages;
+    pub use crate::plan::stages;
 
     /// The Winograd transforms' micro-benchmark (examples/kernels.rs natively,
     /// bench/engine/wasm_kernels.mjs in wasm): `reps` times, one DenseNet
@@ -324,7 +254,7 @@ pub mod bench_api {
     /// the network's plan for one thread. Returns a value of the output.
     pub fn winograd_transforms(kern: &Kernel, side: usize, tile: usize, out: bool, reps: usize) -> f32 {
         let (cin, cout) = (128, 32);
-        let plan = crate::winograd::Plan::for_shape(tile, cin, cout, side, 1, 1, kern.col_step());
+        let plan = crate::ops::winograd::Plan::for_shape(tile, cin, cout, side, 1, 1, kern.col_step());
         let points = (tile + 2) * (tile + 2);
         let ld = side * side;
         let stride = if out { plan.ms } else { plan.vs };
@@ -334,11 +264,13 @@ pub mod bench_api {
         for _ in 0..reps {
             for chunk in 0..plan.chunks {
                 let (r0, r1, cols) = plan.chunk(chunk);
+                let channels = if out { cout } else { cin };
+                let c = WinoChunk { side, tile, channels, p_stride: stride, r0, r1, cols };
                 unsafe {
                     if out {
-                        (kern.wino_out)(&v, side, tile, cout, stride, r0, r1, cols, dst.as_mut_ptr(), ld)
+                        (kern.wino_out)(&v, &c, dst.as_mut_ptr(), ld)
                     } else {
-                        (kern.wino_in)(&mid, ld, side, tile, cin, stride, r0, r1, v.as_mut_ptr(), cols)
+                        (kern.wino_in)(&mid, ld, &c, v.as_mut_ptr())
                     }
                 }
             }
@@ -350,6 +282,6 @@ pub mod bench_api {
     /// input transform of one image (`out` false) or the output transform
     /// of DenseNet's 64 stem channels, in the chunks of a 1-thread plan.
     pub fn stem_transforms(kern: &Kernel, out: bool, reps: usize) -> f32 {
-        crate::stem::transforms_bench(kern, 64, out, reps)
+        crate::ops::stem::transforms_bench(kern, 64, out, reps)
     }
 }

@@ -7,7 +7,8 @@
 //! printed: `cargo test -p densenet-edge-engine --test int8_kernels -- --nocapture`).
 
 use densenet_edge_engine::int8::{
-    gemm, gemm_panel, pack_b, reference, AStore, BStore, Int8Kernel, Int8Kind, PackedA8, PackedB8, K_MAX, MAX_TILE,
+    gemm, gemm_panel, pack_b, reference, AStore, BStore, Int8Kernel, Int8Kind, PackedA8, PackedB8, Strided, K_MAX,
+    MAX_TILE,
 };
 use densenet_edge_engine::Error;
 
@@ -65,12 +66,12 @@ unsafe fn emulated<const MR: usize, const NR: usize, const KG: usize, const A_U7
     groups: usize,
     a: *const u8,
     b: *const u8,
-    c: *mut i32,
-    ldc: usize,
+    c: Strided<*mut i32>,
     row_off: *const i32,
     col_off: *const i32,
     row_neg: *const i32,
 ) {
+    let (c, ldc) = (c.ptr, c.ld);
     let bytes = if B == 2 { 2 } else { 1 };
     for r in 0..MR {
         for j in 0..NR {
@@ -285,8 +286,18 @@ fn panels_written_one_at_a_time_match_the_whole_gemm() {
         for p in (0..n.div_ceil(kern.nr)).rev() {
             let n0 = p * kern.nr;
             let nc = kern.nr.min(n - n0);
-            pack_b(&kern, &x, n, k, n0, nc, &mut panel, &mut col_off);
-            unsafe { gemm_panel(&kern, &a, &row_off, panel.as_ptr(), col_off.as_ptr(), nc, c.as_mut_ptr().add(n0), n) };
+            pack_b(&kern, &x, n, k, n0..n0 + nc, &mut panel, &mut col_off);
+            unsafe {
+                gemm_panel(
+                    &kern,
+                    &a,
+                    &row_off,
+                    panel.as_ptr(),
+                    col_off.as_ptr(),
+                    nc,
+                    Strided { ptr: c.as_mut_ptr().add(n0), ld: n },
+                )
+            };
         }
         let got: Vec<i64> = c.iter().map(|&v| i64::from(v)).collect();
         assert_eq!(got, want, "{}", kern.kind.name());

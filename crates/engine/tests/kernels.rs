@@ -2,7 +2,7 @@
 //! and against the portable kernel, on ragged shapes (edge panels and tiles),
 //! with both B sources, bias and ReLU.
 
-use densenet_edge_engine::bench_api::{gemm, pack_plain, PackedA, Ptr, B};
+use densenet_edge_engine::bench_api::{gemm, pack_plain, Bn, Cols, Out, PackedA, Ptr, B};
 use densenet_edge_engine::KernelKind;
 
 fn data(n: usize, seed: usize) -> Vec<f32> {
@@ -34,8 +34,9 @@ fn run(kind: KernelKind, m: usize, k: usize, n: usize, src: Src, relu: bool) -> 
     let mut scratch = Vec::new();
     let nr = kern.nr;
     let pack = |n0: usize, nc: usize, dst: &mut [f32]| pack_plain(&b, n, k, n0, nc, nr, dst);
+    let bn = Bn { scale: &scale, shift: &shift };
     let bn_relu =
-        |n0: usize, nc: usize, dst: &mut [f32]| unsafe { (kern.bn_relu)(&b, n, &scale, &shift, n0, nc, nr, dst) };
+        |n0: usize, nc: usize, dst: &mut [f32]| unsafe { (kern.bn_relu)(&b, n, bn, Cols { n0, nc, nr }, dst) };
     let src = match src {
         Src::Rows => B::Rows(&b, n),
         Src::Pack => B::Pack(&pack),
@@ -44,8 +45,8 @@ fn run(kind: KernelKind, m: usize, k: usize, n: usize, src: Src, relu: bool) -> 
     let panels = n.div_ceil(nr);
     // Two calls over halves of the panels, as two threads would.
     unsafe {
-        gemm(&kern, &a, n, 0..panels / 2, src, Ptr(c.as_mut_ptr()), n, relu, &mut scratch);
-        gemm(&kern, &a, n, panels / 2..panels, src, Ptr(c.as_mut_ptr()), n, relu, &mut scratch);
+        gemm(&kern, &a, n, 0..panels / 2, src, Out { c: Ptr(c.as_mut_ptr()), ld: n, relu }, &mut scratch);
+        gemm(&kern, &a, n, panels / 2..panels, src, Out { c: Ptr(c.as_mut_ptr()), ld: n, relu }, &mut scratch);
     }
     c
 }

@@ -77,213 +77,20 @@
 #![doc(hidden)]
 
 use crate::error::{invalid, Result};
-use crate::kernels::KernelKind;
+pub use crate::kernels::Strided;
 
 #[cfg(target_arch = "aarch64")]
 mod neon;
 mod portable;
+mod types;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-/// The weights the kernels accept: `reduce_range=True`'s 7 bits.
-pub const W_MIN: i8 = -64;
-pub const W_MAX: i8 = 64;
-/// Largest K: |sum| <= K * 255 * 64 (or 128 * 127) stays below 2^31, so an
-/// accumulator never wraps before the offsets are added.
-pub const K_MAX: usize = 1 << 17;
-/// The largest tile any set uses (MR x NR), for the driver's edge tiles.
-pub const MAX_TILE: usize = 8 * 32;
-
-/// How a set stores the weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AStore {
-    /// W as i8.
-    I8,
-    /// W + 64 as a byte in 0..=127 (wasm relaxed dot's second operand).
-    U7,
-}
-
-/// How a set stores the activations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BStore {
-    /// X as u8.
-    U8,
-    /// X - 128 as i8 (X ^ 0x80): for dot instructions whose first operand is
-    /// signed (NEON `sdot`, wasm relaxed dot).
-    I8,
-    /// X as i16 (little-endian, zero-extended): wasm's `i32x4.dot_i16x8_s`.
-    I16,
-}
-
-/// `tile(groups, a, b, c, ldc, row_off, col_off, row_neg)`: one MR x NR
-/// tile, `C[r][j] = sum over groups of a x b + row_off[r]`, or for sets with
-/// `a_shift` `sign[r] (sum + col_off[j]) + row_off[r]` (sign -1 where
-/// `row_neg[r]` is -1), written as MR rows of NR i32s `ldc` apart. `a`: one
-/// A panel (`groups * kg * mr` bytes); `b`: one B panel (`groups * kg * nr`
-/// elements); `row_off`, `row_neg`: MR; `col_off`: NR. No allocation.
-pub type Int8TileFn = unsafe fn(usize, *const u8, *const u8, *mut i32, usize, *const i32, *const i32, *const i32);
-
-/// An int8 kernel set: tile shape, operand storage, micro-kernel.
-#[derive(Clone, Copy)]
-pub struct Int8Kernel {
-    pub kind: Int8Kind,
-    pub mr: usize,
-    pub nr: usize,
-    /// Consecutive k's one 32-bit lane holds.
-    pub kg: usize,
-    pub a_store: AStore,
-    pub b_store: BStore,
-    pub tile: Int8TileFn,
-}
-
-impl Int8Kernel {
-    pub fn a_shift(&self) -> i32 {
-        match self.a_store {
-            AStore::I8 => 0,
-            AStore::U7 => 64,
-        }
-    }
-
-    pub fn b_shift(&self) -> i32 {
-        match self.b_store {
-            BStore::I8 => 128,
-            BStore::U8 | BStore::I16 => 0,
-        }
-    }
-
-    /// Bytes per stored activation.
-    pub fn b_bytes(&self) -> usize {
-        match self.b_store {
-            BStore::I16 => 2,
-            BStore::U8 | BStore::I8 => 1,
-        }
-    }
-
-    /// k groups for K.
-    pub fn groups(&self, k: usize) -> usize {
-        k.div_ceil(self.kg)
-    }
-
-    /// Bytes of one packed B panel of K rows.
-    pub fn b_panel_bytes(&self, k: usize) -> usize {
-        self.groups(k) * self.kg * self.nr * self.b_bytes()
-    }
-}
-
-/// The int8 kernel sets. `Int8Kind::available()` lists those this machine
-/// (or this wasm build) can run, best first; `kernel()` forces one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Int8Kind {
-    /// Plain Rust, 4x16, k one at a time.
-    Portable,
-    /// `vpmaddubsw` + `vpmaddwd` (ones) + `vpaddd` on ymm, 4x16.
-    Avx2,
-    /// The same on zmm, 8x32.
-    Avx512Bw,
-    /// `vpdpbusd` on zmm (embedded broadcast of the weights), 8x32.
-    Avx512Vnni,
-    /// `i32x4.dot_i16x8_s` on i16 pairs, 4x8.
-    Simd128,
-    /// `i16x8.relaxed_dot_i8x16_i7x16_s` (`pmaddubsw`), then `i32x4.dot_i16x8_s`
-    /// by ones (`pmaddwd`) and `i32x4.add`, 4x8.
-    Simd128Relaxed,
-    /// `i32x4.relaxed_dot_i8x16_i7x16_add_s`, 4x8, same layout: one
-    /// instruction where the engine has `sdot` or AVX-VNNI, but V8 on x86
-    /// without AVX-VNNI rebuilds its i16 ones in every one (slower here), and
-    /// Node 20's V8 (flag) miscompiles it (see int8/wasm.rs).
-    Simd128RelaxedAdd,
-    /// `sdot` (by-lane), 8x8, where the CPU has dotprod.
-    NeonDot,
-    /// `smull`/`smlal` + `sadalp`, 4x8.
-    Neon,
-}
+pub use types::{AStore, BStore, Int8Kernel, Int8Kind, Int8TileFn, K_MAX, MAX_TILE, W_MAX, W_MIN};
 
 impl Int8Kind {
-    pub const ALL: [Int8Kind; 9] = [
-        Int8Kind::Avx512Vnni,
-        Int8Kind::Avx512Bw,
-        Int8Kind::Avx2,
-        Int8Kind::Simd128Relaxed,
-        Int8Kind::Simd128RelaxedAdd,
-        Int8Kind::Simd128,
-        Int8Kind::NeonDot,
-        Int8Kind::Neon,
-        Int8Kind::Portable,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Int8Kind::Portable => "portable",
-            Int8Kind::Avx2 => "avx2",
-            Int8Kind::Avx512Bw => "avx512bw",
-            Int8Kind::Avx512Vnni => "avx512vnni",
-            Int8Kind::Simd128 => "wasm simd128",
-            Int8Kind::Simd128Relaxed => "wasm simd128+relaxed",
-            Int8Kind::Simd128RelaxedAdd => "wasm relaxed dot-add",
-            Int8Kind::NeonDot => "neon dotprod",
-            Int8Kind::Neon => "neon",
-        }
-    }
-
-    /// By name (as `name()`, or without the "wasm " / "neon " prefix).
-    pub fn from_name(s: &str) -> Option<Int8Kind> {
-        Self::ALL.into_iter().find(|k| {
-            let n = k.name();
-            n == s || n.strip_prefix("wasm ") == Some(s) || (n == "neon dotprod" && s == "dotprod")
-        })
-    }
-
-    /// The f32 kernel set of the same ISA (what the benchmark compares with).
-    pub fn f32_kind(self) -> KernelKind {
-        match self {
-            Int8Kind::Portable => KernelKind::Portable,
-            Int8Kind::Avx2 => KernelKind::Avx2Fma,
-            Int8Kind::Avx512Bw | Int8Kind::Avx512Vnni => KernelKind::Avx512,
-            Int8Kind::Simd128 => KernelKind::Simd128,
-            Int8Kind::Simd128Relaxed | Int8Kind::Simd128RelaxedAdd => KernelKind::Simd128Relaxed,
-            Int8Kind::NeonDot | Int8Kind::Neon => KernelKind::Neon,
-        }
-    }
-
-    /// The sets this machine can run, best first; `Portable` is always last.
-    #[allow(clippy::vec_init_then_push)]
-    pub fn available() -> Vec<Int8Kind> {
-        #[allow(unused_mut)]
-        let mut v = Vec::new();
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            if has!("avx512f") && has!("avx512bw") && has!("avx512vnni") {
-                v.push(Int8Kind::Avx512Vnni);
-            }
-            if has!("avx512f") && has!("avx512bw") {
-                v.push(Int8Kind::Avx512Bw);
-            }
-            if has!("avx2") {
-                v.push(Int8Kind::Avx2);
-            }
-        }
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128", target_feature = "relaxed-simd"))]
-        v.extend([Int8Kind::Simd128Relaxed, Int8Kind::Simd128RelaxedAdd]);
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        v.push(Int8Kind::Simd128);
-        #[cfg(target_arch = "aarch64")]
-        {
-            if std::arch::is_aarch64_feature_detected!("dotprod") {
-                v.push(Int8Kind::NeonDot);
-            }
-            v.push(Int8Kind::Neon);
-        }
-        v.push(Int8Kind::Portable);
-        v
-    }
-
-    pub fn best() -> Int8Kind {
-        Self::available()[0]
-    }
-
     /// The kernel set, or None where this machine or build cannot run it.
     pub fn kernel(self) -> Option<Int8Kernel> {
         if !Self::available().contains(&self) {
@@ -433,11 +240,11 @@ pub fn pack_b(
     x: &[u8],
     ld: usize,
     k: usize,
-    n0: usize,
-    nc: usize,
+    cols: std::ops::Range<usize>,
     dst: &mut [u8],
     col_off: &mut [i32],
 ) {
+    let (n0, nc) = (cols.start, cols.len());
     // Every byte the SIMD packers read is in x: rows 0..k, columns n0..n0 + nc.
     let fits = nc > 0 && k > 0 && x.len() >= (k - 1) * ld + n0 + nc;
     assert!(nc <= kern.nr && dst.len() >= kern.b_panel_bytes(k) && col_off.len() >= kern.nr);
@@ -555,8 +362,7 @@ impl PackedB8 {
                 x,
                 n,
                 k,
-                n0,
-                nc,
+                n0..n0 + nc,
                 &mut data[p * panel..(p + 1) * panel],
                 &mut col_off[p * kern.nr..(p + 1) * kern.nr],
             );
@@ -579,9 +385,9 @@ pub unsafe fn gemm_panel(
     b: *const u8,
     col_off: *const i32,
     nc: usize,
-    c: *mut i32,
-    ldc: usize,
+    c: Strided<*mut i32>,
 ) {
+    let (c, ldc) = (c.ptr, c.ld);
     let (mr, nr) = (kern.mr, kern.nr);
     debug_assert!(a.mr == mr && a.kg == kern.kg && mr * nr <= MAX_TILE && nc <= nr);
     debug_assert!(row_off.len() >= a.m.div_ceil(mr) * mr);
@@ -594,9 +400,9 @@ pub unsafe fn gemm_panel(
         let ap = a.data.as_ptr().add(p * a.panel);
         let (ro, neg) = (row_off.as_ptr().add(m0), a.row_neg.as_ptr().add(m0));
         if rows == mr && nc == nr {
-            (kern.tile)(groups, ap, b, c.add(m0 * ldc), ldc, ro, col_off, neg);
+            (kern.tile)(groups, ap, b, Strided { ptr: c.add(m0 * ldc), ld: ldc }, ro, col_off, neg);
         } else {
-            (kern.tile)(groups, ap, b, tmp.as_mut_ptr(), nr, ro, col_off, neg);
+            (kern.tile)(groups, ap, b, Strided { ptr: tmp.as_mut_ptr(), ld: nr }, ro, col_off, neg);
             for r in 0..rows {
                 std::ptr::copy_nonoverlapping(tmp.as_ptr().add(r * nr), c.add((m0 + r) * ldc), nc);
             }
@@ -637,8 +443,7 @@ pub fn gemm(kern: &Int8Kernel, a: &PackedA8, row_off: &[i32], b: &PackedB8, c: &
                 b.data.as_ptr().add(p * b.panel),
                 b.col_off.as_ptr().add(p * nr),
                 nr.min(n - n0),
-                c.as_mut_ptr().add(n0),
-                ldc,
+                Strided { ptr: c.as_mut_ptr().add(n0), ld: ldc },
             )
         };
     }

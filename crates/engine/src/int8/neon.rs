@@ -13,7 +13,8 @@
 //!   not), then `sadalp` into i32 pairs; a column's two pair sums are added
 //!   at the end (`addp`). 16 accumulators.
 
-use super::{AStore, BStore, Int8Kernel, Int8Kind};
+use super::types::{AStore, BStore, Int8Kernel, Int8Kind};
+use crate::kernels::Strided;
 use std::arch::aarch64::*;
 use std::arch::asm;
 
@@ -47,12 +48,12 @@ unsafe fn tile_dot(
     groups: usize,
     a: *const u8,
     b: *const u8,
-    c: *mut i32,
-    ldc: usize,
+    c: Strided<*mut i32>,
     row_off: *const i32,
     _col_off: *const i32,
     _row_neg: *const i32,
 ) {
+    let (c, ldc) = (c.ptr, c.ld);
     let mut acc = [[vdupq_n_s32(0); 2]; 8];
     let (mut a, mut b) = (a as *const i8, b as *const i8);
     for _ in 0..groups {
@@ -102,12 +103,12 @@ unsafe fn tile_neon(
     groups: usize,
     a: *const u8,
     b: *const u8,
-    c: *mut i32,
-    ldc: usize,
+    c: Strided<*mut i32>,
     row_off: *const i32,
     _col_off: *const i32,
     _row_neg: *const i32,
 ) {
+    let (c, ldc) = (c.ptr, c.ld);
     // acc[r][q]: columns 2q and 2q + 1, lanes (2q: k0 + k1, 2q: k2 + k3,
     // 2q + 1: k0 + k1, 2q + 1: k2 + k3), summed over the groups.
     let mut acc = [[vdupq_n_s32(0); 4]; 4];

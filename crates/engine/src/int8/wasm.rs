@@ -35,7 +35,8 @@
 //!     same module bit-exact; tests/engine/int8-wasm.test.mjs checks it in
 //!     Chromium only.
 
-use super::{AStore, BStore, Int8Kernel, Int8Kind};
+use super::types::{AStore, BStore, Int8Kernel, Int8Kind};
+use crate::kernels::Strided;
 use core::arch::wasm32::*;
 
 pub const SIMD128: Int8Kernel = Int8Kernel {
@@ -74,13 +75,8 @@ fn splat4(w: v128) -> [v128; 4] {
 /// row_off, the sign from the row's mask in `row_neg` (0 or -1: x ^ -1 - -1
 /// = -x).
 #[inline(always)]
-unsafe fn store(
-    acc: [[v128; 2]; 4],
-    c: *mut i32,
-    ldc: usize,
-    row_off: *const i32,
-    col: Option<(*const i32, *const i32)>,
-) {
+unsafe fn store(acc: [[v128; 2]; 4], c: Strided<*mut i32>, row_off: *const i32, col: Option<(*const i32, *const i32)>) {
+    let (c, ldc) = (c.ptr, c.ld);
     let (cols, neg) = match col {
         Some((col_off, row_neg)) => {
             ([v128_load(col_off as *const v128), v128_load(col_off.add(4) as *const v128)], Some(row_neg))
@@ -106,8 +102,7 @@ unsafe fn tile_simd128(
     groups: usize,
     a: *const u8,
     b: *const u8,
-    c: *mut i32,
-    ldc: usize,
+    c: Strided<*mut i32>,
     row_off: *const i32,
     _col_off: *const i32,
     _row_neg: *const i32,
@@ -125,7 +120,7 @@ unsafe fn tile_simd128(
         a = a.add(8);
         b = b.add(32);
     }
-    store(acc, c, ldc, row_off, None);
+    store(acc, c, row_off, None);
 }
 
 /// The relaxed tiles: `DOT_ADD` picks `i32x4.relaxed_dot_i8x16_i7x16_add_s`,
@@ -138,8 +133,7 @@ unsafe fn relaxed<const DOT_ADD: bool>(
     groups: usize,
     a: *const u8,
     b: *const u8,
-    c: *mut i32,
-    ldc: usize,
+    c: Strided<*mut i32>,
     row_off: *const i32,
     col_off: *const i32,
     row_neg: *const i32,
@@ -162,7 +156,7 @@ unsafe fn relaxed<const DOT_ADD: bool>(
         a = a.add(16);
         b = b.add(32);
     }
-    store(acc, c, ldc, row_off, Some((col_off, row_neg)));
+    store(acc, c, row_off, Some((col_off, row_neg)));
 }
 
 #[cfg(target_feature = "relaxed-simd")]
@@ -170,13 +164,12 @@ unsafe fn tile_relaxed(
     groups: usize,
     a: *const u8,
     b: *const u8,
-    c: *mut i32,
-    ldc: usize,
+    c: Strided<*mut i32>,
     row_off: *const i32,
     col_off: *const i32,
     row_neg: *const i32,
 ) {
-    relaxed::<false>(groups, a, b, c, ldc, row_off, col_off, row_neg)
+    relaxed::<false>(groups, a, b, c, row_off, col_off, row_neg)
 }
 
 #[cfg(target_feature = "relaxed-simd")]
@@ -184,13 +177,12 @@ unsafe fn tile_relaxed_add(
     groups: usize,
     a: *const u8,
     b: *const u8,
-    c: *mut i32,
-    ldc: usize,
+    c: Strided<*mut i32>,
     row_off: *const i32,
     col_off: *const i32,
     row_neg: *const i32,
 ) {
-    relaxed::<true>(groups, a, b, c, ldc, row_off, col_off, row_neg)
+    relaxed::<true>(groups, a, b, c, row_off, col_off, row_neg)
 }
 
 /// Row `p`'s 8 bytes in the low half of a v128; for a partial panel (`nc`

@@ -12,7 +12,8 @@
 //!   i32 accumulator, no saturation) per 64 multiply-adds, the weights'
 //!   broadcast folded into it as a `{1to16}` memory operand.
 
-use super::{AStore, BStore, Int8Kernel, Int8Kind};
+use super::types::{AStore, BStore, Int8Kernel, Int8Kind};
+use crate::kernels::Strided;
 use std::arch::x86_64::*;
 
 pub const AVX2: Int8Kernel = Int8Kernel {
@@ -54,12 +55,12 @@ unsafe fn tile_avx2(
     groups: usize,
     a: *const u8,
     b: *const u8,
-    c: *mut i32,
-    ldc: usize,
+    c: Strided<*mut i32>,
     row_off: *const i32,
     _col_off: *const i32,
     _row_neg: *const i32,
 ) {
+    let (c, ldc) = (c.ptr, c.ld);
     const MR: usize = 4;
     const NV: usize = 2;
     let ones = _mm256_set1_epi16(1);
@@ -90,12 +91,12 @@ unsafe fn tile_avx512bw(
     groups: usize,
     a: *const u8,
     b: *const u8,
-    c: *mut i32,
-    ldc: usize,
+    c: Strided<*mut i32>,
     row_off: *const i32,
     _col_off: *const i32,
     _row_neg: *const i32,
 ) {
+    let (c, ldc) = (c.ptr, c.ld);
     const MR: usize = 8;
     const NV: usize = 2;
     let ones = _mm512_set1_epi16(1);
@@ -121,12 +122,12 @@ unsafe fn tile_vnni(
     groups: usize,
     a: *const u8,
     b: *const u8,
-    c: *mut i32,
-    ldc: usize,
+    c: Strided<*mut i32>,
     row_off: *const i32,
     _col_off: *const i32,
     _row_neg: *const i32,
 ) {
+    let (c, ldc) = (c.ptr, c.ld);
     const MR: usize = 8;
     const NV: usize = 2;
     let mut acc = [[_mm512_setzero_si512(); NV]; MR];

@@ -1,6 +1,6 @@
 //! aarch64 NEON micro-kernel: 8x8, 16 accumulators of the 32 vector registers.
 
-use super::{Kernel, KernelKind};
+use super::types::{Kernel, KernelKind, Strided};
 use std::arch::aarch64::*;
 
 use super::baseline;
@@ -23,13 +23,12 @@ pub const NEON: Kernel = Kernel {
 unsafe fn tile_neon(
     k: usize,
     a: *const f32,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
+    b: Strided<*const f32>,
+    c: Strided<*mut f32>,
     bias: *const f32,
     relu: bool,
 ) {
+    let (b, ldb, c, ldc) = (b.ptr, b.ld, c.ptr, c.ld);
     const MR: usize = 8;
     let mut acc = [[vdupq_n_f32(0.0); 2]; MR];
     let (mut a, mut b) = (a, b);

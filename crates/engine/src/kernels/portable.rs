@@ -2,7 +2,7 @@
 //! Multiply then add (no fused multiply-add): `mul_add` without FMA hardware
 //! is a libm call.
 
-use super::{Kernel, KernelKind};
+use super::types::{Kernel, KernelKind, Strided};
 
 const MR: usize = 4;
 const NR: usize = 16;
@@ -22,16 +22,8 @@ pub const KERNEL: Kernel = Kernel {
     stem_out: baseline::stem_out,
 };
 
-unsafe fn tile(
-    k: usize,
-    a: *const f32,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
-    bias: *const f32,
-    relu: bool,
-) {
+unsafe fn tile(k: usize, a: *const f32, b: Strided<*const f32>, c: Strided<*mut f32>, bias: *const f32, relu: bool) {
+    let (b, ldb, c, ldc) = (b.ptr, b.ld, c.ptr, c.ld);
     let a = std::slice::from_raw_parts(a, k * MR);
     let mut acc = [[0f32; NR]; MR];
     for (kk, ak) in a.chunks_exact(MR).enumerate() {

@@ -12,7 +12,7 @@
 //! loops, compiled for wasm, left short loops and scalar shuffles that V8
 //! runs far below what `v128`s do.
 
-use super::{Kernel, KernelKind};
+use super::types::{Bn, Cols, Kernel, KernelKind, Strided, WinoChunk};
 use core::arch::wasm32::*;
 
 use super::baseline;
@@ -39,20 +39,11 @@ pub const RELAXED: Kernel =
 /// The generic loop was 8.6% of a wasm run (relaxed build, Node) while its
 /// ReLU was `f32::max`; with `scalar::relu` it is still 1.02-1.05x this
 /// one's time per image in workerd (4 interleaved runs).
-#[allow(clippy::too_many_arguments)]
-unsafe fn bn_relu(
-    src: &[f32],
-    ld: usize,
-    scale: &[f32],
-    shift: &[f32],
-    n0: usize,
-    nc: usize,
-    nr: usize,
-    dst: &mut [f32],
-) {
+unsafe fn bn_relu(src: &[f32], ld: usize, bn: Bn, cols: Cols, dst: &mut [f32]) {
+    let (Bn { scale, shift }, Cols { n0, nc, nr }) = (bn, cols);
     let k = scale.len();
     if nc != 8 || nr != 8 || k == 0 {
-        return baseline::bn_relu(src, ld, scale, shift, n0, nc, nr, dst);
+        return baseline::bn_relu(src, ld, bn, cols, dst);
     }
     assert!(shift.len() == k && dst.len() >= k * 8 && src.len() >= (k - 1) * ld + n0 + 8);
     let zero = f32x4_splat(0.0);
@@ -82,29 +73,18 @@ const ROW: usize = 72;
 /// generic loops, so bit for bit. The generic loops took 9.5% of a relaxed
 /// wasm run (Node profile: F(2x2) 5.0%, F(4x4) 4.5%), about 3 cycles per
 /// float written; these take 5.1%.
-#[allow(clippy::too_many_arguments)]
-unsafe fn wino_in(
-    mid: &[f32],
-    ld: usize,
-    side: usize,
-    tile: usize,
-    cin: usize,
-    p_stride: usize,
-    r0: usize,
-    r1: usize,
-    v: *mut f32,
-    ld_v: usize,
-) {
+unsafe fn wino_in(mid: &[f32], ld: usize, chunk: &WinoChunk, v: *mut f32) {
+    let WinoChunk { side, tile, p_stride, .. } = *chunk;
     let t = side.div_ceil(tile);
     if t < 4 || tile * t + 4 > ROW {
-        return baseline::wino_in(mid, ld, side, tile, cin, p_stride, r0, r1, v, ld_v);
+        return baseline::wino_in(mid, ld, chunk, v);
     }
     let store = |out: *mut f32, point: usize, y: v128| v128_store(out.add(point * p_stride) as *mut v128, y);
     if tile == 2 {
         // Tile tx reads padded columns 2tx..2tx+3: for 4 tiles, their even
         // and odd columns are two shuffles of the first two vectors, and two
         // lane shifts bring in the third vector's first lanes.
-        tile_rows::<4>(mid, ld, side, 2, cin, r0, r1, v, ld_v, |p, out, at| {
+        tile_rows::<4>(mid, ld, chunk, v, |p, out, at| {
             let x: [[v128; 3]; 4] = std::array::from_fn(|k| std::array::from_fn(|j| load(&p[k], at + 4 * j)));
             for a in 0..4 {
                 let col: [v128; 3] = std::array::from_fn(|j| {
@@ -130,7 +110,7 @@ unsafe fn wino_in(
         // Tile tx reads padded columns 4tx..4tx+5: B^T down the rows on 5
         // vectors, then for each of its 6 rows a 4x4 transpose gives 4
         // tiles' columns 0-3, and two lane shifts columns 4-5.
-        tile_rows::<6>(mid, ld, side, 4, cin, r0, r1, v, ld_v, |p, out, at| {
+        tile_rows::<6>(mid, ld, chunk, v, |p, out, at| {
             let mut u = [[f32x4_splat(0.0); 5]; 6];
             for j in 0..5 {
                 let y = bt4(std::array::from_fn(|k| load(&p[k], at + 4 * j)));
@@ -183,20 +163,15 @@ unsafe fn bt4(x: [v128; 6]) -> [v128; 6] {
 /// read p from column at = m tx0 and store point P's 4 values at
 /// out + P * p_stride. The last group of a row overlaps the one before
 /// (t >= 4), so every store is a whole vector inside the row.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn tile_rows<const N: usize>(
     mid: &[f32],
     ld: usize,
-    side: usize,
-    tile: usize,
-    cin: usize,
-    r0: usize,
-    r1: usize,
+    chunk: &WinoChunk,
     v: *mut f32,
-    ld_v: usize,
     mut group: impl FnMut(&[[f32; ROW]; N], *mut f32, usize),
 ) {
+    let WinoChunk { side, tile, channels: cin, r0, r1, cols: ld_v, .. } = *chunk;
     let (t, hw) = (side.div_ceil(tile), side * side);
     assert!(N == tile + 2 && t >= 4 && tile * t + 4 <= ROW);
     // Columns past the row stay zero: only 1..=side is ever written.
@@ -211,7 +186,7 @@ unsafe fn tile_rows<const N: usize>(
                 if y < 0 || y as usize >= side {
                     dst.fill(0.0);
                 } else {
-                    crate::gemm::copy(dst, &plane[y as usize * side..][..side]);
+                    super::packing::copy(dst, &plane[y as usize * side..][..side]);
                 }
             }
             let out = v.add(ci * ld_v + (rr - r0) * t);
@@ -270,22 +245,11 @@ pub(crate) unsafe fn bn_relu_avgpool2(src: &[f32], side: usize, s: f32, h: f32, 
 /// column (lanes = tiles); interleaving those (a zip for m = 2, a 4x4
 /// transpose for m = 4) gives 4 m contiguous floats of the output row. The
 /// same float ops as the generic loops, so bit for bit.
-#[allow(clippy::too_many_arguments)]
-unsafe fn wino_out(
-    m: &[f32],
-    side: usize,
-    tile: usize,
-    cout: usize,
-    p_stride: usize,
-    r0: usize,
-    r1: usize,
-    ld_m: usize,
-    dst: *mut f32,
-    ld: usize,
-) {
+unsafe fn wino_out(m: &[f32], chunk: &WinoChunk, dst: *mut f32, ld: usize) {
+    let WinoChunk { side, tile, channels: cout, p_stride, r0, r1, cols: ld_m } = *chunk;
     let t = side / tile;
     if !side.is_multiple_of(tile) || t < 4 {
-        return baseline::wino_out(m, side, tile, cout, p_stride, r0, r1, ld_m, dst, ld);
+        return baseline::wino_out(m, chunk, dst, ld);
     }
     let points = (tile + 2) * (tile + 2);
     assert!(m.len() >= (points - 1) * p_stride + cout * ld_m && ld_m >= (r1 - r0) * t);
@@ -388,17 +352,15 @@ unsafe fn store(acc: v128, bias: *const f32, relu: bool, c: *mut f32) {
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 unsafe fn tile_generic<const RELAXED: bool>(
     k: usize,
     a: *const f32,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
+    b: Strided<*const f32>,
+    c: Strided<*mut f32>,
     bias: *const f32,
     relu: bool,
 ) {
+    let (b, ldb, c, ldc) = (b.ptr, b.ld, c.ptr, c.ld);
     const MR: usize = 4;
     let mut acc = [[f32x4_splat(0.0); 2]; MR];
     let (mut a, mut b) = (a, b);
@@ -423,17 +385,15 @@ unsafe fn tile_generic<const RELAXED: bool>(
 /// (k * 4 floats on), one `v128` of B per k. Also 8 accumulators: the same
 /// FMAs per k as 4x8 (8x4 as the main tile measured 0.93-1.11x its time).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 unsafe fn tail_generic<const RELAXED: bool>(
     k: usize,
     a: *const f32,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
+    b: Strided<*const f32>,
+    c: Strided<*mut f32>,
     bias: *const f32,
     relu: bool,
 ) {
+    let (b, ldb, c, ldc) = (b.ptr, b.ld, c.ptr, c.ld);
     let mut acc = [f32x4_splat(0.0); 8];
     let (mut a0, mut a1, mut b) = (a, a.add(4 * k), b);
     for _ in 0..k {
@@ -458,14 +418,12 @@ macro_rules! entry {
         unsafe fn $name(
             k: usize,
             a: *const f32,
-            b: *const f32,
-            ldb: usize,
-            c: *mut f32,
-            ldc: usize,
+            b: Strided<*const f32>,
+            c: Strided<*mut f32>,
             bias: *const f32,
             relu: bool,
         ) {
-            $generic::<$relaxed>(k, a, b, ldb, c, ldc, bias, relu)
+            $generic::<$relaxed>(k, a, b, c, bias, relu)
         }
     };
 }

@@ -4,14 +4,14 @@
 //! spilled); AVX-512 has 32 zmm, so 8x32
 //! (16 accumulators, 2 B vectors, broadcasts folded into the FMA's operand).
 
-use super::{Kernel, KernelKind};
+use super::types::{Kernel, KernelKind, Strided};
 use std::arch::x86_64::*;
 
 mod avx2 {
-    super::super::helpers!(#[target_feature(enable = "avx2,fma")]);
+    super::super::helpers::helpers!(#[target_feature(enable = "avx2,fma")]);
 }
 mod avx512 {
-    super::super::helpers!(#[target_feature(enable = "avx512f")]);
+    super::super::helpers::helpers!(#[target_feature(enable = "avx512f")]);
 }
 
 pub const AVX2: Kernel = Kernel {
@@ -43,13 +43,12 @@ pub const AVX512: Kernel = Kernel {
 unsafe fn tile_avx2(
     k: usize,
     a: *const f32,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
+    b: Strided<*const f32>,
+    c: Strided<*mut f32>,
     bias: *const f32,
     relu: bool,
 ) {
+    let (b, ldb, c, ldc) = (b.ptr, b.ld, c.ptr, c.ld);
     const MR: usize = 6;
     const NV: usize = 2;
     let mut acc = [[_mm256_setzero_ps(); NV]; MR];
@@ -82,13 +81,12 @@ unsafe fn tile_avx2(
 unsafe fn tile_avx512(
     k: usize,
     a: *const f32,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
+    b: Strided<*const f32>,
+    c: Strided<*mut f32>,
     bias: *const f32,
     relu: bool,
 ) {
+    let (b, ldb, c, ldc) = (b.ptr, b.ld, c.ptr, c.ld);
     const MR: usize = 8;
     const NV: usize = 2;
     let mut acc = [[_mm512_setzero_ps(); NV]; MR];

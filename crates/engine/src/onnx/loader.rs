@@ -14,15 +14,14 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::proto::{self, Node, Reader, Tensor, TensorFields, Value, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT};
+use super::topology::{self, Role, Topology};
 use crate::error::{invalid, Error, Result};
-use crate::gemm::PackedA;
 use crate::kernels::Kernel;
-use crate::network::{block_side, BlockW, Conv3, LayerW, Net, Stem, TransW, IMAGE};
-use crate::proto::{self, Node, Reader, Tensor, TensorFields, Value, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT};
-use crate::stem::StemW;
-use crate::topology::{self, Role, Topology};
-use crate::winograd::{self, WinogradW};
-use crate::LoadLimits;
+use crate::ops::gemm::PackedA;
+use crate::ops::stem::{StemW, IMAGE};
+use crate::ops::winograd::{self, WinogradW};
+use crate::plan::{block_side, BlockW, Conv3, LayerW, Net, Stem, TransW};
 
 /// The largest initializer: DenseNet-201's classifier is 7.7 MB; anything
 /// near this is a corrupt length, not a weight. (Streamed: a length is only
@@ -209,7 +208,40 @@ enum Stored {
     Stem(Vec<usize>, StemW),
 }
 
-/// Feed the ONNX file with [`Loader::push`], then call [`Loader::finish`].
+/// What a model may make the engine allocate, checked while it loads, for a
+/// host with a hard memory limit (a Worker isolate dies at 128 MB, and wasm
+/// memory never shrinks). A model past a limit is refused (`ModelInvalid`)
+/// before the allocation that would pass it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadLimits {
+    /// Bytes of packed weights, counted as each initializer arrives. What
+    /// DenseNet-121's take: about 43 MiB (-169 69, -201 94, -161 142).
+    /// Capped at what one allocation may take (`isize::MAX`, 2 GiB on wasm32).
+    pub max_weight_bytes: usize,
+    /// Bytes of activations and scratch of one run of `max_batch` images on
+    /// one thread (`Engine::workspace_bytes`), checked when the file ends:
+    /// they scale with channels x pixels, the weights only with channels, so
+    /// a model within `max_weight_bytes` (a wide stem, say) could still pass
+    /// a host's limit on its first run. DenseNet-121 at batch 1: about 12 MiB.
+    pub max_workspace_bytes: usize,
+    /// The largest batch the host will run (at least 1).
+    pub max_batch: usize,
+}
+
+impl LoadLimits {
+    /// No limit but what the target can address; batch 1.
+    pub const NONE: LoadLimits =
+        LoadLimits { max_weight_bytes: ADDRESSABLE, max_workspace_bytes: usize::MAX, max_batch: 1 };
+}
+
+impl Default for LoadLimits {
+    fn default() -> LoadLimits {
+        LoadLimits::NONE
+    }
+}
+
+/// Feeds an ONNX file in chunks (`Engine::loader`): [`Loader::push`] them,
+/// then `finish` (in lib.rs, where `Engine` is).
 pub struct Loader {
     kern: Kernel,
     buf: Vec<u8>,
@@ -325,12 +357,16 @@ impl Loader {
         }
     }
 
-    /// 3x3 convs by Winograd F(2x2,3x3) (the default) or im2col panels.
-    pub(crate) fn set_winograd(&mut self, on: bool) {
+    /// 3x3 convs by Winograd F(2x2,3x3) (default) or by im2col panels; call
+    /// before the first `push`. For measurements and tests.
+    #[doc(hidden)]
+    pub fn set_winograd(&mut self, on: bool) {
         self.winograd = on;
     }
 
-    pub(crate) fn set_limits(&mut self, limits: LoadLimits) {
+    /// What the model may make this engine allocate; call before the first
+    /// `push`. See [`LoadLimits`].
+    pub fn set_limits(&mut self, limits: LoadLimits) {
         self.limits = LoadLimits {
             max_weight_bytes: limits.max_weight_bytes.min(ADDRESSABLE),
             max_batch: limits.max_batch.max(1),
@@ -349,8 +385,24 @@ impl Loader {
         Ok(())
     }
 
-    /// Feeds the next bytes of the file. After an error, every later call
-    /// returns the same error.
+    /// Reads everything from `r` in 64 KiB pieces.
+    pub fn read_from(&mut self, mut r: impl std::io::Read) -> Result<()> {
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = match r.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::InvalidArgument(format!("reading the model: {e}"))),
+            };
+            self.push(&buf[..n])?;
+        }
+    }
+
+    /// Parses what it can of `chunk`; weights are packed as they complete.
+    /// Chunks of any size: the loader buffers at most one message (a node,
+    /// or an initializer of up to 1 MiB) and 64 KiB, not the chunk. After an
+    /// error, every later call returns the same error.
     pub fn push(&mut self, chunk: &[u8]) -> Result<()> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
@@ -593,7 +645,7 @@ impl Loader {
                 // Every value arrived (`check`): the matrix is whole. Its
                 // bias was reserved with it in `open_sink`.
                 grow_packed(&mut packed, usize::MAX, &name)?;
-                packed.bias = crate::gemm::try_zeros(packed.m.div_ceil(packed.mr) * packed.mr, &name)?;
+                packed.bias = crate::ops::gemm::try_zeros(packed.m.div_ceil(packed.mr) * packed.mr, &name)?;
                 self.stored.insert(role, Stored::Packed(dims, packed));
             }
             Some(Sink::Dropped) => {
@@ -700,7 +752,7 @@ impl Loader {
 
     /// Checks that the file ended cleanly and every weight arrived with the
     /// shape the graph needs, and returns the planned network.
-    pub(crate) fn finish(mut self) -> Result<(Topology, Net)> {
+    pub(crate) fn finish_plan(mut self) -> Result<(Topology, Net)> {
         if let Some(e) = self.failed.take() {
             return Err(e);
         }

@@ -3,8 +3,8 @@
 //! walk below is the DenseNet structure, and the first node that departs from
 //! it is named in the error.
 
+use super::proto::{Attr, Node};
 use crate::error::{invalid, Result};
-use crate::proto::{Attr, Node};
 
 /// BatchNormalization inputs: scale, bias, mean, var (initializer names) and epsilon.
 #[derive(Debug, Clone)]
@@ -171,8 +171,8 @@ impl<'a> Walk<'a> {
         Ok(n)
     }
 
-    fn bad(&self, n: &Node, msg: &str) -> crate::Error {
-        crate::Error::ModelInvalid(format!("{}: {msg}", describe(n, self.i - 1)))
+    fn bad(&self, n: &Node, msg: &str) -> crate::error::Error {
+        crate::error::Error::ModelInvalid(format!("{}: {msg}", describe(n, self.i - 1)))
     }
 
     fn conv(&mut self, input: &str, k: i64, stride: i64, pad: i64, bias: bool, what: &str) -> Result<&'a Node> {
@@ -217,7 +217,7 @@ impl<'a> Walk<'a> {
 /// torch writes them in execution order).
 pub fn check(nodes: &[Node]) -> Result<Topology> {
     let mut w = Walk { nodes, i: 0 };
-    let first = w.peek().ok_or_else(|| crate::Error::ModelInvalid("the graph has no nodes".into()))?;
+    let first = w.peek().ok_or_else(|| crate::error::Error::ModelInvalid("the graph has no nodes".into()))?;
     let input = first.inputs.first().cloned().unwrap_or_default();
     let conv0 = w.conv(&input, 7, 2, 3, true, "the stem conv0, norm0 folded in")?;
     let relu0 = w.relu(&conv0.outputs[0], "relu0")?;
@@ -273,7 +273,7 @@ pub fn check(nodes: &[Node]) -> Result<Topology> {
             feats.push(conv2.outputs[0].clone());
         };
         if layers.is_empty() {
-            return Err(crate::Error::ModelInvalid(format!(
+            return Err(crate::error::Error::ModelInvalid(format!(
                 "{}: expected a dense layer (Concat, BN, Relu, Conv1x1 with bias, Relu, Conv3x3)",
                 describe(cat, w.i - 3)
             )));

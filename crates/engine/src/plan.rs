@@ -12,15 +12,15 @@
 //! each thread takes whole images through them alone, in buffers of its own,
 //! with no barrier until the batch meets again in the first folded block.
 
-use crate::gemm::{self, share, PackedA, Ptr, B};
-use crate::kernels::Kernel;
-use crate::scalar::{max, relu};
-use crate::stem::{self, StemW};
-use crate::winograd::{self, WinogradW};
+use crate::kernels::{Bn, Cols, Kernel};
+use crate::ops::gemm::{self, share, Out, PackedA, Ptr, B};
+use crate::ops::pool::{bn_relu_avgpool2, maxpool3s2};
+use crate::ops::stem::{self, StemW, IMAGE, STEM_OUT};
+use crate::ops::winograd::{self, WinogradW};
+use crate::scalar::relu;
 use std::sync::Barrier;
 
-pub const IMAGE: usize = 224;
-pub const STEM_OUT: usize = 112;
+/// The map side after the stem's max pool.
 pub const POOL_OUT: usize = 56;
 
 /// The map side of dense block `b`: each transition halves it (0 once it
@@ -499,7 +499,15 @@ impl Ctx<'_> {
             Stem::Im2col(a) => {
                 let pack =
                     |n0: usize, nc: usize, dst: &mut [f32]| gemm::pack_stem(image, IMAGE, STEM_OUT, n0, nc, nr, dst);
-                gemm::gemm(kern, a, n, self.panels(n), B::Pack(&pack), self.bufs.stem, n, true, &mut self.scratch);
+                gemm::gemm(
+                    kern,
+                    a,
+                    n,
+                    self.panels(n),
+                    B::Pack(&pack),
+                    Out { c: self.bufs.stem, ld: n, relu: true },
+                    &mut self.scratch,
+                );
             }
         }
         self.barrier.wait();
@@ -525,7 +533,7 @@ impl Ctx<'_> {
             // Only the channels written so far: later rows are written by the conv2s.
             let inp = slice(buf, layer.conv1.k * n);
             let pack = |n0: usize, nc: usize, dst: &mut [f32]| {
-                (kern.bn_relu)(inp, n, &layer.scale, &layer.shift, n0, nc, nr, dst)
+                (kern.bn_relu)(inp, n, Bn { scale: &layer.scale, shift: &layer.shift }, Cols { n0, nc, nr }, dst)
             };
             gemm::gemm(
                 kern,
@@ -533,9 +541,7 @@ impl Ctx<'_> {
                 n,
                 self.panels(n),
                 B::Pack(&pack),
-                self.bufs.mid,
-                n,
-                true,
+                Out { c: self.bufs.mid, ld: n, relu: true },
                 &mut self.scratch,
             );
             self.barrier.wait();
@@ -547,7 +553,15 @@ impl Ctx<'_> {
                     let pack = |n0: usize, nc: usize, dst: &mut [f32]| {
                         gemm::pack_im2col3(mid, cm, side, side, n, n0, nc, nr, dst)
                     };
-                    gemm::gemm(kern, a, n, self.panels(n), B::Pack(&pack), out, n, false, &mut self.scratch);
+                    gemm::gemm(
+                        kern,
+                        a,
+                        n,
+                        self.panels(n),
+                        B::Pack(&pack),
+                        Out { c: out, ld: n, relu: false },
+                        &mut self.scratch,
+                    );
                 }
                 Conv3::Winograd(w) => self.winograd(w, mid, side, g, out, n),
             }
@@ -598,7 +612,15 @@ impl Ctx<'_> {
         let pooled = slice(self.bufs.pooled, blk.c_out * np);
         let (off, ld) = self.place(bi + 1, img);
         let out = Ptr(self.bufs.blocks[bi + 1].0.add(off));
-        gemm::gemm(kern, &tr.conv, np, self.panels(np), B::Rows(pooled, np), out, ld, false, &mut self.scratch);
+        gemm::gemm(
+            kern,
+            &tr.conv,
+            np,
+            self.panels(np),
+            B::Rows(pooled, np),
+            Out { c: out, ld, relu: false },
+            &mut self.scratch,
+        );
         self.barrier.wait();
     }
 
@@ -625,57 +647,9 @@ impl Ctx<'_> {
             batch,
             0..batch.div_ceil(nr),
             B::Pack(&pack),
-            self.bufs.logits,
-            batch,
-            false,
+            Out { c: self.bufs.logits, ld: batch, relu: false },
             &mut self.scratch,
         );
-    }
-}
-
-/// 3x3 max pool, stride 2, padding 1 (padding never wins: every window holds
-/// a real pixel). Separable: the max of an output row's 2-3 input rows, then
-/// of 2-3 columns of that.
-unsafe fn maxpool3s2(src: &[f32], hin: usize, hout: usize, dst: *mut f32) {
-    let mut col = vec![0f32; hin];
-    for oy in 0..hout {
-        let y0 = (2 * oy).saturating_sub(1);
-        let y1 = (2 * oy + 2).min(hin);
-        col.copy_from_slice(&src[y0 * hin..][..hin]);
-        for y in y0 + 1..y1 {
-            for (c, &v) in col.iter_mut().zip(&src[y * hin..][..hin]) {
-                *c = max(*c, v);
-            }
-        }
-        let out = std::slice::from_raw_parts_mut(dst.add(oy * hout), hout);
-        for (ox, o) in out.iter_mut().enumerate() {
-            let x = 2 * ox;
-            let mut m = col[x];
-            if x + 1 < hin {
-                m = max(m, col[x + 1]);
-            }
-            if x > 0 {
-                m = max(m, col[x - 1]);
-            }
-            *o = m;
-        }
-    }
-}
-
-unsafe fn bn_relu_avgpool2(src: &[f32], side: usize, s: f32, h: f32, dst: *mut f32) {
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    if crate::kernels::wasm_bn_relu_avgpool2(src, side, s, h, dst) {
-        return;
-    }
-    let half = side / 2;
-    let f = |x: f32| relu(x * s + h);
-    for oy in 0..half {
-        let r0 = &src[2 * oy * side..];
-        let r1 = &src[(2 * oy + 1) * side..];
-        for ox in 0..half {
-            let v = f(r0[2 * ox]) + f(r0[2 * ox + 1]) + f(r1[2 * ox]) + f(r1[2 * ox + 1]);
-            *dst.add(oy * half + ox) = v * 0.25;
-        }
     }
 }
 

@@ -14,25 +14,12 @@
 //! Same points (0, +-1, +-2, inf) as F(4x4, 3x3), so B^T is the same
 //! (`winograd::bt4`); tiles are numbered tile row by tile row, T per row.
 
+use super::gemm::{try_zeros, PackedA};
+use super::winograd::point_gemms;
 use crate::error::Result;
-use crate::gemm::{try_zeros, PackedA};
-use crate::kernels::Kernel;
-use crate::network::{IMAGE, STEM_OUT};
-use crate::winograd::{bt4, point_gemms};
-
-/// Phase planes: 3 channels x 2 row phases x 2 column phases.
-const PH: usize = 12;
-/// Points of F(3x3, 4x4): 6 x 6.
-const P: usize = 36;
-/// Output tiles per side (the last one is cut: 3 x 38 = 114).
-const T: usize = STEM_OUT.div_ceil(3);
-/// Output tiles per image.
-const TILES: usize = T * T;
-/// Room for a run of tiles within one tile row, so loops over it have fixed bounds.
-const R: usize = 40;
-/// A padded input row: `row[x]` at `x + 3`, zeros around, room for the
-/// last tile's patch (6 (T - 1) + 12 floats).
-const ROW: usize = 6 * T + 6;
+pub use crate::kernels::stem::{IMAGE, STEM_OUT};
+use crate::kernels::stem::{P, PH, TILES};
+use crate::kernels::{Kernel, StemChunk};
 
 /// G for F(3x3, 4x4): rows are the points' powers 0..3, scaled as in
 /// `winograd::G4`; the last row is the point at infinity.
@@ -44,13 +31,6 @@ const G: [[f64; 4]; 6] = [
     [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0, -1.0 / 3.0],
     [0.0, 0.0, 0.0, 1.0],
 ];
-
-/// A^T x for F(3x3, 4x4): A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 1].
-#[inline(always)]
-fn at3(x: [f32; 6]) -> [f32; 3] {
-    let (s12, d12, s34, d34) = (x[1] + x[2], x[1] - x[2], x[3] + x[4], x[3] - x[4]);
-    [x[0] + s12 + s34, d12 + 2.0 * d34, s12 + 4.0 * s34 + x[5]]
-}
 
 /// The stem's transformed weights: 36 matrices [C0][12] packed, and its
 /// bias (norm0, folded by the export), added after the output transform.
@@ -185,9 +165,10 @@ pub unsafe fn run(
     let (v, m) = buf.split_at_mut(P * vs);
     for chunk in chunks {
         let (t0, t1, cols) = plan.chunk(chunk);
-        (kern.stem_in)(image, t0, t1, v.as_mut_ptr(), vs, cols);
+        let c = StemChunk { t0, t1, p_stride: vs, cols };
+        (kern.stem_in)(image, &c, v.as_mut_ptr());
         point_gemms(kern, &w.u, v, vs, m, ms, cols, scratch);
-        (kern.stem_out)(m, t0, t1, ms, cols, &w.bias, out);
+        (kern.stem_out)(m, &StemChunk { p_stride: ms, ..c }, &w.bias, out);
     }
 }
 
@@ -202,148 +183,17 @@ pub(crate) fn transforms_bench(kern: &Kernel, cout: usize, out: bool, reps: usiz
     for _ in 0..reps {
         for chunk in 0..plan.chunks {
             let (t0, t1, cols) = plan.chunk(chunk);
+            let c = StemChunk { t0, t1, p_stride: stride, cols };
             unsafe {
                 if out {
-                    (kern.stem_out)(&buf, t0, t1, stride, cols, &bias, dst.as_mut_ptr())
+                    (kern.stem_out)(&buf, &c, &bias, dst.as_mut_ptr())
                 } else {
-                    (kern.stem_in)(&image, t0, t1, buf.as_mut_ptr(), stride, cols)
+                    (kern.stem_in)(&image, &c, buf.as_mut_ptr())
                 }
             }
         }
     }
     buf[P * stride - 1] + dst[dst.len() - 1]
-}
-
-/// Calls `f(ty, tx0, n, col)` for each run of tiles t0..t1 within one tile
-/// row: row ty, tiles tx0..tx0 + n, the first at column `col` of the chunk.
-/// n <= T <= R: the callers' loops over k < n index [_; R] arrays.
-fn runs(t0: usize, t1: usize, mut f: impl FnMut(usize, usize, usize, usize)) {
-    let mut tile = t0;
-    while tile < t1 {
-        let (ty, tx0) = (tile / T, tile % T);
-        let n = (T - tx0).min(t1 - tile);
-        f(ty, tx0, n, tile - t0);
-        tile += n;
-    }
-}
-
-/// V = B^T d B of tiles t0..t1 into v[p * p_stride + ch * ld_v + col].
-#[inline(always)]
-pub(crate) unsafe fn input(image: &[f32], t0: usize, t1: usize, v: *mut f32, p_stride: usize, ld_v: usize) {
-    // Stack arrays set up once: clearing them per tile row cost as much as
-    // the transform. Entries past a run's n tiles hold stale values that
-    // are transformed but never stored.
-    let mut row = [0f32; ROW];
-    // d[q][i][j][k]: element (i, j) of tile tx0 + k's patch of plane (c, p, q).
-    let mut d = [[[[0f32; R]; 6]; 6]; 2];
-    let mut u = [[[0f32; R]; 6]; 6];
-    runs(t0, t1, |ty, tx0, n, col0| {
-        // Known to the compiler: no bounds checks in the loops over k.
-        let n = n.min(R);
-        for c in 0..3 {
-            let plane = &image[c * IMAGE * IMAGE..][..IMAGE * IMAGE];
-            for p in 0..2 {
-                for i in 0..6 {
-                    let y = (6 * ty + 2 * i + p) as isize - 3;
-                    if y < 0 || y >= IMAGE as isize {
-                        for dq in d.iter_mut() {
-                            dq[i] = [[0.0; R]; 6];
-                        }
-                        continue;
-                    }
-                    // row[x + 3] = input column x; zeros around stay from the start.
-                    row[3..3 + IMAGE].copy_from_slice(&plane[y as usize * IMAGE..][..IMAGE]);
-                    // Tile tx's patch starts at input column 6 tx - 3: row[6 tx].
-                    for k in 0..n {
-                        let at = &row[6 * (tx0 + k)..][..12];
-                        for j in 0..6 {
-                            d[0][i][j][k] = at[2 * j];
-                            d[1][i][j][k] = at[2 * j + 1];
-                        }
-                    }
-                }
-                for (q, dq) in d.iter().enumerate() {
-                    let ch = c * 4 + p * 2 + q;
-                    // B^T down the patch's rows, then across its columns.
-                    for j in 0..6 {
-                        for k in 0..R {
-                            let y = bt4(std::array::from_fn(|i| dq[i][j][k]));
-                            for (ua, ya) in u.iter_mut().zip(y) {
-                                ua[j][k] = ya;
-                            }
-                        }
-                    }
-                    for (a, ua) in u.iter().enumerate() {
-                        let out = |b: usize| {
-                            std::slice::from_raw_parts_mut(v.add((a * 6 + b) * p_stride + ch * ld_v + col0), n)
-                        };
-                        let mut outs: [&mut [f32]; 6] = std::array::from_fn(out);
-                        for k in 0..n {
-                            let y = bt4(std::array::from_fn(|j| ua[j][k]));
-                            for (o, yb) in outs.iter_mut().zip(y) {
-                                o[k] = yb;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    });
-}
-
-/// Y = A^T M A + bias, ReLU, of tiles t0..t1 from m[p * p_stride + o * ld_m + col]
-/// into `dst` ([C0][112][112]).
-#[inline(always)]
-pub(crate) unsafe fn output(
-    m: &[f32],
-    t0: usize,
-    t1: usize,
-    p_stride: usize,
-    ld_m: usize,
-    bias: &[f32],
-    dst: *mut f32,
-) {
-    // Set up once, as in `input`.
-    // s[a][x][k] = (M A)[a][x] of tile tx0 + k; y[r][x][k] its output (r, x).
-    let mut s = [[[0f32; R]; 3]; 6];
-    let mut y = [[[0f32; R]; 3]; 3];
-    runs(t0, t1, |ty, tx0, n, col0| {
-        let n = n.min(R);
-        let x0 = 3 * tx0;
-        let len = (3 * n).min(STEM_OUT - x0);
-        for (o, &bo) in bias.iter().enumerate() {
-            for (a, sa) in s.iter_mut().enumerate() {
-                let mm: [&[f32]; 6] = std::array::from_fn(|b| &m[(a * 6 + b) * p_stride + o * ld_m + col0..][..n]);
-                for k in 0..n {
-                    let t = at3(std::array::from_fn(|b| mm[b][k]));
-                    for (sx, tx) in sa.iter_mut().zip(t) {
-                        sx[k] = tx;
-                    }
-                }
-            }
-            for x in 0..3 {
-                for k in 0..n {
-                    let t = at3(std::array::from_fn(|a| s[a][x][k]));
-                    for (yr, tr) in y.iter_mut().zip(t) {
-                        yr[x][k] = crate::scalar::relu(tr + bo);
-                    }
-                }
-            }
-            for (r, yr) in y.iter().enumerate() {
-                let oy = 3 * ty + r;
-                if oy >= STEM_OUT {
-                    break;
-                }
-                let out = std::slice::from_raw_parts_mut(dst.add((o * STEM_OUT + oy) * STEM_OUT + x0), len);
-                // The tiles side by side: 3 columns each (the last tile may be cut).
-                for (k, v) in out.chunks_mut(3).enumerate() {
-                    for (x, vx) in v.iter_mut().enumerate() {
-                        *vx = yr[x][k];
-                    }
-                }
-            }
-        }
-    });
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use crate::error::{invalid, Result};
 use crate::kernels::Kernel;
-use crate::scalar::relu;
+use crate::kernels::{copy, Strided};
 
 /// Weights [M][K] in panels of MR rows: for each k, MR consecutive values.
 /// Rows past M are zero; `bias` is padded to a multiple of MR.
@@ -147,24 +147,31 @@ pub enum B<'a> {
     Rows(&'a [f32], usize),
 }
 
-/// Computes columns of panels `panels` of C[M][N] = A * B (+ bias, ReLU),
-/// C stored at `c` with row stride `ldc`.
+/// Where a GEMM stores C: M rows `ld` floats apart from `c`, after the bias
+/// and, with `relu`, a ReLU.
+#[derive(Clone, Copy)]
+pub struct Out {
+    pub c: Ptr,
+    pub ld: usize,
+    pub relu: bool,
+}
+
+/// Computes columns of panels `panels` of C[M][N] = A * B (+ bias, ReLU)
+/// into `out`.
 ///
 /// # Safety
-/// `c` must be valid for M rows of `ldc` floats covering columns `0..n`, and no
-/// other thread may write the same columns.
-#[allow(clippy::too_many_arguments)]
+/// `out.c` must be valid for M rows of `out.ld` floats covering columns
+/// `0..n`, and no other thread may write the same columns.
 pub unsafe fn gemm(
     kern: &Kernel,
     a: &PackedA,
     n: usize,
     panels: std::ops::Range<usize>,
     src: B,
-    c: Ptr,
-    ldc: usize,
-    relu: bool,
+    out: Out,
     scratch: &mut Vec<f32>,
 ) {
+    let Out { c, ld: ldc, relu } = out;
     let (mr, nr, k) = (kern.mr, kern.nr, a.k);
     debug_assert_eq!(a.mr, mr);
     let need = k * nr + mr * nr;
@@ -200,9 +207,11 @@ pub unsafe fn gemm(
             let rows = rows_per.min(a.m - m0);
             let bias = a.bias.as_ptr().add(m0);
             if nc == width && rows == rows_per {
-                tile(k, a_panels.as_ptr(), bp, ldb, c.0.add(m0 * ldc + n0), ldc, bias, relu);
+                let b = Strided { ptr: bp, ld: ldb };
+                tile(k, a_panels.as_ptr(), b, Strided { ptr: c.0.add(m0 * ldc + n0), ld: ldc }, bias, relu);
             } else {
-                tile(k, a_panels.as_ptr(), bp, ldb, tmp.as_mut_ptr(), width, bias, relu);
+                let b = Strided { ptr: bp, ld: ldb };
+                tile(k, a_panels.as_ptr(), b, Strided { ptr: tmp.as_mut_ptr(), ld: width }, bias, relu);
                 for r in 0..rows {
                     std::ptr::copy_nonoverlapping(tmp.as_ptr().add(r * width), c.0.add((m0 + r) * ldc + n0), nc);
                 }
@@ -214,31 +223,6 @@ pub unsafe fn gemm(
 /// Panel `t` of `threads` gets panels[lo..hi) of `total`.
 pub fn share(total: usize, t: usize, threads: usize) -> std::ops::Range<usize> {
     (total * t / threads)..(total * (t + 1) / threads)
-}
-
-/// B[k][n] = max(0, src[k * ld + n] * scale[k] + shift[k]): norm1 + ReLU
-/// applied while packing conv1's input.
-#[inline(always)]
-pub fn pack_bn_relu(
-    src: &[f32],
-    ld: usize,
-    scale: &[f32],
-    shift: &[f32],
-    n0: usize,
-    nc: usize,
-    nr: usize,
-    dst: &mut [f32],
-) {
-    for (kk, (&s, &h)) in scale.iter().zip(shift).enumerate() {
-        let row = &src[kk * ld + n0..kk * ld + n0 + nc];
-        let out = &mut dst[kk * nr..(kk + 1) * nr];
-        for (o, &x) in out[..nc].iter_mut().zip(row) {
-            *o = relu(x * s + h);
-        }
-        if nc < nr {
-            out[nc..].fill(0.0);
-        }
-    }
 }
 
 /// B[k][n] = src[k * ld + n].
@@ -384,30 +368,6 @@ fn split_even_odd(window: &[f32; 2 * STEM_RUN + 8], n: usize, halves: &mut [[f32
             *o = pair[1];
         }
     }
-}
-
-/// `dst.copy_from_slice(src)` for short runs (the stem's 8 floats in wasm,
-/// the Winograd transforms' rows of 7-56). In wasm a copy of a length known
-/// only at run time is a `memory.copy`, which V8 runs as a call: it cost
-/// more than the copy itself, so wasm copies 4 floats at a time in `v128`s.
-#[inline(always)]
-pub(crate) fn copy(dst: &mut [f32], src: &[f32]) {
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    {
-        use core::arch::wasm32::*;
-        assert_eq!(dst.len(), src.len());
-        let mut d = dst.chunks_exact_mut(4);
-        let mut s = src.chunks_exact(4);
-        for (d4, s4) in (&mut d).zip(&mut s) {
-            // SAFETY: both chunks hold 4 floats.
-            unsafe { v128_store(d4.as_mut_ptr() as *mut v128, v128_load(s4.as_ptr() as *const v128)) };
-        }
-        for (x, &y) in d.into_remainder().iter_mut().zip(s.remainder()) {
-            *x = y;
-        }
-    }
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    dst.copy_from_slice(src);
 }
 
 #[cfg(test)]

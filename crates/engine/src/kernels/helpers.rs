@@ -1,0 +1,32 @@
+//! The packing and transform loops as functions compiled with a kernel
+//! set's target features: a macro, so that each set's copy is a function of
+//! its own that LLVM vectorises for those features.
+
+/// The packing and transform loops, compiled with the attributes given (a
+/// kernel set's `#[target_feature]`), or none for the baseline target.
+macro_rules! helpers {
+    ($(#[$attr:meta])*) => {
+        use $crate::kernels::types::{Bn, Cols, StemChunk, WinoChunk};
+        $(#[$attr])*
+        pub unsafe fn bn_relu(src: &[f32], ld: usize, bn: Bn, cols: Cols, dst: &mut [f32]) {
+            $crate::kernels::packing::pack_bn_relu(src, ld, bn, cols, dst)
+        }
+        $(#[$attr])*
+        pub unsafe fn wino_in(mid: &[f32], ld: usize, chunk: &WinoChunk, v: *mut f32) {
+            $crate::kernels::winograd::input_rows(mid, ld, chunk, v)
+        }
+        $(#[$attr])*
+        pub unsafe fn wino_out(m: &[f32], chunk: &WinoChunk, dst: *mut f32, ld: usize) {
+            $crate::kernels::winograd::output_rows(m, chunk, dst, ld)
+        }
+        $(#[$attr])*
+        pub unsafe fn stem_in(image: &[f32], chunk: &StemChunk, v: *mut f32) {
+            $crate::kernels::stem::input(image, chunk, v)
+        }
+        $(#[$attr])*
+        pub unsafe fn stem_out(m: &[f32], chunk: &StemChunk, bias: &[f32], dst: *mut f32) {
+            $crate::kernels::stem::output(m, chunk, bias, dst)
+        }
+    };
+}
+pub(crate) use helpers;

@@ -1,0 +1,9 @@
+//! Reading a DenseNet ONNX file: the protobuf wire format (`proto`), the
+//! DenseNet walk that names each initializer's role (`topology`), and the
+//! streaming loader that packs each weight as it arrives (`loader`).
+
+mod loader;
+pub(crate) mod proto;
+pub(crate) mod topology;
+
+pub use loader::{LoadLimits, Loader};

@@ -1,0 +1,8 @@
+//! The network's operations on f32 activations: the GEMM driver and its
+//! packed matrices, Winograd 3x3 convs, the stem, the pools. Each runs a
+//! chunk of its work with a kernel set (`crate::kernels`).
+
+pub mod gemm;
+pub mod pool;
+pub mod stem;
+pub mod winograd;

@@ -1,0 +1,50 @@
+//! The stem's max pool and the transitions' BN + ReLU + 2x2 average pool,
+//! one channel plane at a time.
+
+use crate::scalar::{max, relu};
+
+/// 3x3 max pool, stride 2, padding 1 (padding never wins: every window holds
+/// a real pixel). Separable: the max of an output row's 2-3 input rows, then
+/// of 2-3 columns of that.
+pub unsafe fn maxpool3s2(src: &[f32], hin: usize, hout: usize, dst: *mut f32) {
+    let mut col = vec![0f32; hin];
+    for oy in 0..hout {
+        let y0 = (2 * oy).saturating_sub(1);
+        let y1 = (2 * oy + 2).min(hin);
+        col.copy_from_slice(&src[y0 * hin..][..hin]);
+        for y in y0 + 1..y1 {
+            for (c, &v) in col.iter_mut().zip(&src[y * hin..][..hin]) {
+                *c = max(*c, v);
+            }
+        }
+        let out = std::slice::from_raw_parts_mut(dst.add(oy * hout), hout);
+        for (ox, o) in out.iter_mut().enumerate() {
+            let x = 2 * ox;
+            let mut m = col[x];
+            if x + 1 < hin {
+                m = max(m, col[x + 1]);
+            }
+            if x > 0 {
+                m = max(m, col[x - 1]);
+            }
+            *o = m;
+        }
+    }
+}
+
+pub unsafe fn bn_relu_avgpool2(src: &[f32], side: usize, s: f32, h: f32, dst: *mut f32) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if crate::kernels::wasm_bn_relu_avgpool2(src, side, s, h, dst) {
+        return;
+    }
+    let half = side / 2;
+    let f = |x: f32| relu(x * s + h);
+    for oy in 0..half {
+        let r0 = &src[2 * oy * side..];
+        let r1 = &src[(2 * oy + 1) * side..];
+        for ox in 0..half {
+            let v = f(r0[2 * ox]) + f(r0[2 * ox + 1]) + f(r1[2 * ox]) + f(r1[2 * ox + 1]);
+            *dst.add(oy * half + ox) = v * 0.25;
+        }
+    }
+}
