@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes tests/images/hostile/: small files that cost a decoder or a resizer
-far more memory than their size suggests (issue 8), their README table, and
+far more memory than their size suggests, their README table, and
 PIL's Resize(255)+CenterCrop(224) of the ones PIL can preprocess.
 
     $VENV_DIR/bin/python model/make_hostile_images.py
@@ -199,11 +199,11 @@ def main():
     for f in os.listdir(REF):
         os.remove(os.path.join(REF, f))
 
-    # Extreme aspect ratios: the issue's three PNGs, then every other format.
+    # Extreme aspect ratios: three PNGs, then every other format.
     add("png_1x2000.png", png(1, 2000, 2, 8, lambda y, xs: bytes(((y * 5) & 255, (y // 8) & 255, 200))),
         "1x2000 RGB, a ramp down the column: Resize(255) makes it 255x510000", "ok", True)
     add("png_60000x1.png", png(60000, 1, 2, 8, solid(b"\x50\xa0\x30")),
-        "60000x1 solid RGB (the issue's 259-byte PNG): Resize(255) makes it 15300000x255", "ok", True)
+        "60000x1 solid RGB (a 259-byte PNG): Resize(255) makes it 15300000x255", "ok", True)
     add("png_1x100000.png", png(1, 100000, 2, 8, solid(b"\x20\x40\xe0")),
         "1x100000 solid RGB: Resize(255) makes it 255x25500000 (no PIL reference: PIL needs 26 GB for it)", "ok")
     add("png_3000x1_ramp.png", png(3000, 1, 0, 8, lambda y, xs: bytes((x * 7) & 255 for x in xs)),
@@ -289,7 +289,7 @@ def main():
         np.save(os.path.join(REF, os.path.splitext(name)[0] + ".crop.npy"), np.asarray(crop, dtype=np.uint8))
 
     lines = [
-        "# Hostile images (issue 8)",
+        "# Hostile images",
         "",
         "Written by `model/make_hostile_images.py` (Pillow 13.0.0, numpy 2.4.6; the same",
         "bytes on every run). Small files that cost a decoder or the resize far more",

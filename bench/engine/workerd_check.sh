@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 7's open question: does workerd (the runtime under the Worker) accept
+# Does workerd (the runtime under the Worker) accept
 # the engine's relaxed-SIMD wasm build, and how fast is it there next to the
 # simd128 build? Builds crates/engine/examples/wasm_check.rs twice (simd128;
 # simd128+relaxed-simd) into their own target dirs under $DENSENET_EDGE_CACHE,

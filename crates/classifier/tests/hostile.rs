@@ -1,4 +1,4 @@
-//! Every file of tests/images/hostile/ (issue 8) through decode + preprocess:
+//! Every file of tests/images/hostile/ through decode + preprocess:
 //! the answer its README table expects, PIL's crop where PIL has one, and a
 //! peak allocation within the estimate the memory budget used.
 
