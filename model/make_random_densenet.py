@@ -163,6 +163,8 @@ def write_manifest(path, name, file, sha256, size, weights, seed, opset):
     """Shared with export_torchvision.py (which passes seed=None)."""
     manifest = {
         "name": name, "file": file, "sha256": sha256, "bytes": size, "weights": weights,
+        # "int8" in model/quantize.py's manifests (Manifest in crates/classifier ignores unknown fields).
+        "precision": "f32",
         "seed": seed, "opset": opset,
         "input": {"name": "input", "shape": ["batch", 3, 224, 224]},
         "output": {"name": "logits", "shape": ["batch", 1000]},

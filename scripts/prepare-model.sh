@@ -3,6 +3,11 @@
 # Idempotent: the random-weight model is (re)generated only when it is missing
 # or its sha256 differs from model/manifests/densenet121-random.json.
 # DENSENET_EDGE_PRETRAINED=1 also tries the real torchvision export.
+# Each f32 model gets its int8 twin beside it (model/quantize.py: onnxruntime's
+# QDQ quantize_static, calibrated on the built-in images), with its manifest
+# <name>-int8.json written there (its sha256 is that of the bytes made here:
+# calibration runs onnxruntime's float kernels, so another CPU may make other
+# bytes); remade only when missing or out of date (quantize.py --up-to-date).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$REPO_ROOT/scripts/setup-python.sh"
@@ -25,6 +30,16 @@ if [ "$have" != "$want" ]; then
 fi
 model="$random_onnx"
 
+# int8_twin F32: makes F32's int8 twin (model/build/<name>-int8.onnx) unless up to date.
+int8_twin() {
+  local q="${1%.onnx}-int8.onnx"
+  if ! "$py" "$REPO_ROOT/model/quantize.py" "$1" "$q" --up-to-date; then
+    echo "prepare-model: quantizing $1 -> $q" >&2
+    "$py" "$REPO_ROOT/model/quantize.py" "$1" "$q" >&2
+  fi
+}
+int8_twin "$random_onnx"
+
 pretrained="$MODEL_BUILD_DIR/densenet121-imagenet.onnx"
 if [ "${DENSENET_EDGE_PRETRAINED:-0}" = 1 ]; then
   pm="$REPO_ROOT/model/manifests/densenet121-imagenet.json"
@@ -37,6 +52,7 @@ if [ "${DENSENET_EDGE_PRETRAINED:-0}" = 1 ]; then
     [ "$rc" = 3 ] || exit "$rc"  # 3: no torch or no download; anything else is a bug
   fi
 fi
+[ "$model" = "$random_onnx" ] || int8_twin "$model"
 if [ "$model" = "$random_onnx" ]; then
   echo "prepare-model: *** USING THE RANDOM-WEIGHT MODEL: predictions are meaningless ***" >&2
   [ "${DENSENET_EDGE_PRETRAINED:-0}" = 1 ] || echo "prepare-model: (set DENSENET_EDGE_PRETRAINED=1 to try the pretrained export)" >&2
