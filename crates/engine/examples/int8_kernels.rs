@@ -21,7 +21,8 @@
 //! in the plan's chunks; transforms not counted) and as int8 must (a direct
 //! 32 x 1152 x HW GEMM: Winograd's transforms leave the integers' range;
 //! im2col packing not counted), with the Amdahl projection of the network's
-//! time (GEMMs 72% of it natively, 77% in wasm).
+//! time from the GEMMs' share of it, a constant taken from a profile
+//! (`report_network`'s `g`: 0.72 natively; the wasm script passes 0.77).
 //!
 //! In wasm32 the same file is a module without WASI for Node: it exports
 //! the int8 GEMM for tests/engine/int8-wasm.test.mjs and the same benchmark

@@ -625,7 +625,7 @@ impl Ctx<'_> {
     }
 
     /// The classifier as a GEMM with the batch as N (one panel, usually):
-    /// thread 0 alone, it is 0.04% of the work.
+    /// thread 0 alone, it is 0.04% of the network's multiply-adds.
     unsafe fn classifier(&mut self) {
         let net = self.net;
         let (kern, nr, fc, batch) = (&net.kern, net.kern.nr, net.fc.k, self.batch);

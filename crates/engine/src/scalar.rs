@@ -1,6 +1,6 @@
 //! max and ReLU as a compare and select. `f32::max` is a call to `fmaxf` in
 //! wasm (its NaN rule has no wasm instruction), which kept the loops that use
-//! it scalar: the stem's max pool was 6% of a wasm run, conv1's packing 8.6%.
+//! it scalar: the stem's max pool and conv1's BN + ReLU packing among them.
 
 /// max(a, b); where `b` is NaN the result is `a`, as with `f32::max`.
 #[inline(always)]

@@ -115,9 +115,9 @@ fn the_loader_refuses_hostile_models_without_panicking_or_passing_its_limits() {
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
 
-/// The 13-byte file of the issue: a graph of 11 bytes holding a node whose
-/// length varint is 2^64 - 11, which wrapped the loader's length sum and
-/// panicked a slice index.
+/// A 13-byte file: a graph of 11 bytes holding a node whose length varint
+/// is 2^64 - 11. The loader's length sum must not wrap: the file is refused
+/// as an overflow, whatever the pieces it arrives in.
 #[test]
 fn a_wrapping_node_length_is_refused() {
     let bytes = [0x3A, 0x0B, 0x0A, 0xF5, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01];

@@ -15,8 +15,9 @@ fn load(kind: KernelKind, bytes: &[u8], winograd: bool) -> Engine {
 }
 
 /// Every kernel this machine has, each with Winograd and with im2col; or,
-/// with ENGINE_TEST_KERNEL=<name> (e.g. `neon` under qemu, where a network
-/// run takes ~17 s), that kernel's production path (Winograd) only.
+/// with ENGINE_TEST_KERNEL=<name> (e.g. `neon` under qemu, where every
+/// network run is emulated and slow), that kernel's production path
+/// (Winograd) only.
 fn variants() -> Vec<(KernelKind, bool)> {
     let available = KernelKind::available();
     match std::env::var("ENGINE_TEST_KERNEL") {

@@ -1,8 +1,8 @@
 //! Plain Rust, k in pairs, B as i16 (simd128's layout): `acc[r][j] += w0 *
 //! x0 + w1 * x1` in i32. A correctness fallback more than a fast path: on
 //! x86-64's SSE2 baseline LLVM vectorises it with `pmullw`/`pmulhw` pairs
-//! and a few `pmaddwd`s, 0.5-0.7x the portable f32 kernel's rate (k one at
-//! a time with B as u8 measured the same; a 4x8 tile went scalar).
+//! and a few `pmaddwd`s, below the portable f32 kernel's rate (k one at a
+//! time with B as u8 is no faster; LLVM leaves a 4x8 tile scalar).
 
 use super::types::{AStore, BStore, Int8Kernel, Int8Kind};
 use crate::kernels::Strided;

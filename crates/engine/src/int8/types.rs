@@ -107,8 +107,9 @@ pub enum Int8Kind {
     Simd128Relaxed,
     /// `i32x4.relaxed_dot_i8x16_i7x16_add_s`, 4x8, same layout: one
     /// instruction where the engine has `sdot` or AVX-VNNI, but V8 on x86
-    /// without AVX-VNNI rebuilds its i16 ones in every one (slower here), and
-    /// Node 20's V8 (flag) miscompiles it (see int8/wasm.rs).
+    /// without AVX-VNNI rebuilds its i16 ones in every one (two instructions
+    /// more than `Simd128Relaxed`), and Node 20's V8 (flag) miscompiles it
+    /// (see int8/wasm.rs).
     Simd128RelaxedAdd,
     /// `sdot` (by-lane), 8x8, where the CPU has dotprod.
     NeonDot,

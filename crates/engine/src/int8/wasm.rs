@@ -25,15 +25,13 @@
 //!     ones (`pmaddwd`), `i32x4.add`: 3 instructions per 16 multiply-adds.
 //!   - `Simd128RelaxedAdd`: `i32x4.relaxed_dot_i8x16_i7x16_add_s`. V8 on
 //!     x86-64 without AVX-VNNI lowers it to the same three plus 2 that
-//!     rebuild the i16 ones every time: median 1.4-1.6x the f32 kernel's
-//!     rate here against 1.8-2.3x for the default (Node 20 and Chromium 156,
-//!     three interleaved runs each, examples/int8_kernels.rs). Where V8 has
-//!     AVX-VNNI (`vpdpbusd`) or on ARM (`sdot`) it is one instruction, hence
-//!     kept and timed. Node 20's V8 (11.3, relaxed SIMD behind
-//!     `--experimental-wasm-relaxed-simd`) miscompiles it in this tile: rows
-//!     2-3 of the first 4 columns come out wrong, while Chromium 156 runs the
-//!     same module bit-exact; tests/engine/int8-wasm.test.mjs checks it in
-//!     Chromium only.
+//!     rebuild the i16 ones every time, so there it is slower than the
+//!     default. Where V8 has AVX-VNNI (`vpdpbusd`) or on ARM (`sdot`) it is
+//!     one instruction, hence kept and timed. Node 20's V8 (11.3, relaxed
+//!     SIMD behind `--experimental-wasm-relaxed-simd`) miscompiles it in
+//!     this tile: rows 2-3 of the first 4 columns come out wrong, while
+//!     Chromium 156 runs the same module bit-exact;
+//!     tests/engine/int8-wasm.test.mjs checks it in Chromium only.
 
 use super::types::{AStore, BStore, Int8Kernel, Int8Kind};
 use crate::kernels::Strided;

@@ -1,12 +1,11 @@
 //! wasm32 simd128 micro-kernels: 4x8, 8 accumulators. The 4 weights of a k
-//! are one `v128.load`, each broadcast by an `i32x4.shuffle`: in workerd
-//! (V8, x86-64) 0.86-0.93x the time of 4 `v128.load32_splat`s per k with
-//! relaxed SIMD, 0.81-0.95x without. V8 there gives wasm 15 xmm registers,
-//! and every tile with more accumulators measured slower (5x8, 6x8, 8x8,
-//! 4x12, 4x16: 1.2-1.7x), as did unrolling k by 2 or 4 (1.2-1.5x); 8x4
-//! with the same shuffles was no faster (0.93-1.11x this one). The relaxed
-//! build multiplies and adds in one `f32x4.relaxed_madd`, which V8 lowers to
-//! FMA on FMA hardware.
+//! are one `v128.load`, each broadcast by an `i32x4.shuffle`: V8 runs that
+//! faster than 4 `v128.load32_splat`s per k. V8 on x86-64 gives wasm 15 xmm
+//! registers: tiles with more accumulators (5x8, 6x8, 8x8, 4x12, 4x16) and
+//! k unrolled by 2 or 4 make it spill, putting a reload on an accumulator's
+//! dependency chain, and 8x4 with the same shuffles does the same FMAs per k
+//! with no gain. The relaxed build multiplies and adds in one
+//! `f32x4.relaxed_madd`, which V8 lowers to FMA on FMA hardware.
 //!
 //! Also wasm's own BN + ReLU packer and Winograd transforms: the generic
 //! loops, compiled for wasm, left short loops and scalar shuffles that V8
@@ -35,10 +34,8 @@ pub const SIMD128: Kernel = Kernel {
 pub const RELAXED: Kernel =
     Kernel { kind: KernelKind::Simd128Relaxed, tile: tile_relaxed, tail: Some(tail_relaxed), ..SIMD128 };
 
-/// `gemm::pack_bn_relu` for full panels of 8 columns, two `v128`s per k.
-/// The generic loop was 8.6% of a wasm run (relaxed build, Node) while its
-/// ReLU was `f32::max`; with `scalar::relu` it is still 1.02-1.05x this
-/// one's time per image in workerd (4 interleaved runs).
+/// `packing::pack_bn_relu` for full panels of 8 columns, two `v128`s per k:
+/// the generic loop, compiled for wasm, does not vectorise as well.
 unsafe fn bn_relu(src: &[f32], ld: usize, bn: Bn, cols: Cols, dst: &mut [f32]) {
     let (Bn { scale, shift }, Cols { n0, nc, nr }) = (bn, cols);
     let k = scale.len();
@@ -70,9 +67,8 @@ const ROW: usize = 72;
 /// tile row, its m + 2 input rows are copied into zero-padded rows
 /// (p[x + 1] = row[x]); B^T runs down them on whole vectors, then B across
 /// the columns of 4 tiles that shuffles gather. The same float ops as the
-/// generic loops, so bit for bit. The generic loops took 9.5% of a relaxed
-/// wasm run (Node profile: F(2x2) 5.0%, F(4x4) 4.5%), about 3 cycles per
-/// float written; these take 5.1%.
+/// generic loops, so bit for bit. Here because the generic loops, compiled
+/// for wasm, run short per-row loops and split phases one float at a time.
 unsafe fn wino_in(mid: &[f32], ld: usize, chunk: &WinoChunk, v: *mut f32) {
     let WinoChunk { side, tile, p_stride, .. } = *chunk;
     let t = side.div_ceil(tile);
@@ -211,9 +207,9 @@ fn groups_of_4(t: usize, mut f: impl FnMut(usize)) {
     }
 }
 
-/// `network::bn_relu_avgpool2` (a transition's BN, ReLU and 2x2 average pool
-/// of one plane), 4 outputs at a time: the scalar loop was most of the
-/// transitions' 1.9% of a relaxed run. The same float ops in the same order,
+/// `pool::bn_relu_avgpool2` (a transition's BN, ReLU and 2x2 average pool
+/// of one plane), 4 outputs at a time: the scalar loop, compiled for wasm,
+/// was most of the transitions' time. The same float ops in the same order,
 /// ((a + b) + c) + d, so bit for bit. False (nothing done) for planes under 8
 /// columns.
 pub(crate) unsafe fn bn_relu_avgpool2(src: &[f32], side: usize, s: f32, h: f32, dst: *mut f32) -> bool {
@@ -383,7 +379,7 @@ unsafe fn tile_generic<const RELAXED: bool>(
 
 /// The 8x4 tail tile: rows 0-3 from one packed A panel, 4-7 from the next
 /// (k * 4 floats on), one `v128` of B per k. Also 8 accumulators: the same
-/// FMAs per k as 4x8 (8x4 as the main tile measured 0.93-1.11x its time).
+/// FMAs per k as 4x8 (as the main tile, 8x4 is no faster than 4x8).
 #[inline(always)]
 unsafe fn tail_generic<const RELAXED: bool>(
     k: usize,

@@ -294,8 +294,8 @@ const STEM_RUN: usize = 64;
 /// columns are cut into runs within one output row. For each run, channel
 /// and kernel row, the input row's window is split once into its even and
 /// odd columns (zero outside the image); the 7 kernel columns then copy
-/// contiguous slices of those. One float at a time, with its bounds checks,
-/// this took 3% of a wasm run.
+/// contiguous slices of those, rather than one float at a time with a
+/// bounds check each.
 pub fn pack_stem(src: &[f32], hin: usize, hout: usize, n0: usize, nc: usize, nr: usize, dst: &mut [f32]) {
     let hw_out = hout * hout;
     let dst = &mut dst[..147 * nr];

@@ -103,9 +103,9 @@ impl WinogradW {
 /// The output tile for 3x3 convs on maps of `side`: 4 on DenseNet's blocks
 /// 1-2 (56 x 56 and 28 x 28: 83% of DenseNet-121's 3x3 multiplies), 2
 /// elsewhere: F(4x4) on block 3 would save little (14 = 4 ragged tiles of 4)
-/// for 7.5 MiB more weights. In wasm, F(4x4) on block 2 costs 3.8 MiB of
-/// weights (Worker: 46 MiB after load, its budget 48) and saves 1-2% of the
-/// time (workerd A/B: 0.98 / 0.99 / 0.98x, 88-90 vs 90-91 ms/image).
+/// for 7.5 MiB more weights. In wasm too: F(4x4) on block 2 costs 3.8 MiB
+/// more weights, which still fit the Worker's memory budget after load, for
+/// a small saving of time.
 pub fn tile_for(side: usize) -> usize {
     if side >= 28 {
         4
@@ -196,9 +196,10 @@ impl Plan {
 /// A chunk's columns rounded up to the kernel's column step: whole panels,
 /// or a last half panel for a kernel with a tail tile. The GEMMs then read
 /// every panel in place; a partial panel is packed and its product copied
-/// out (block 3 at batch 1 has 49 tiles: F(2x2)'s GEMMs there ran at 0.73x
-/// the speed of 56 tiles in wasm, bench/engine/wasm_kernels.mjs). The extra
-/// columns hold stale tiles whose products are never read.
+/// out, which costs a GEMM of few panels a good part of its speed (block 3
+/// at batch 1 has 49 tiles: with wasm's 8-column panels, 6 whole ones and a
+/// last one of 1 column, padded to 4 for the tail tile). The extra columns
+/// hold stale tiles whose products are never read.
 fn padded_cols(cols: usize, step: usize) -> usize {
     cols.next_multiple_of(step)
 }

@@ -16,7 +16,8 @@
 //!   set to 0, negative, 2^31, 2^32 + k, products past 32 or 64 bits; graph
 //!   input dims and node attributes likewise; consistent models with a very
 //!   wide stem, bottleneck, transition or classifier;
-//! - protobuf lengths that wrap: the 13-byte file of the issue and its kin.
+//! - protobuf lengths that wrap: a 13-byte file whose node length wraps the
+//!   loader's length sum, and its kin.
 #![allow(dead_code)]
 
 use densenet_edge_engine::{Engine, Error, KernelKind, LoadLimits, INPUT_LEN};
@@ -643,7 +644,7 @@ fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>, structure: &[usize]) {
     }
 }
 
-/// Protobuf headers whose lengths wrap or overshoot: the issue's 13 bytes
+/// Protobuf headers whose lengths wrap or overshoot: the 13 bytes `ISSUE`
 /// (`3A 0B 0A F5 FF FF FF FF FF FF FF FF 01`: a graph of 11 bytes holding a
 /// node whose length is 2^64 - 11) and its kin, at the top level, in a
 /// graph, in a streamed initializer.
