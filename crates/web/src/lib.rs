@@ -227,8 +227,8 @@ impl WasmClassifier {
 
 /// The engine's refusals name its own limits; say which of the package's
 /// they are, so that a caller knows what to raise.
-fn name_limit(e: Error) -> Error {
-    match e {
+fn name_limit(e: impl Into<Error>) -> Error {
+    match e.into() {
         Error::ModelInvalid(m) if m.contains("this engine may allocate") => {
             let limit = if m.contains("activations and scratch") {
                 format!("limits.maxWorkspaceBytes, checked for a run of {} images", max_batch())
@@ -295,7 +295,7 @@ async fn webgpu_classifier(
     }
     let mut loader = CpuEngine::loader(limits.load_limits());
     loader.push(&onnx).map_err(name_limit)?;
-    let cpu = loader.finish().map_err(name_limit)?;
+    let cpu = CpuEngine::new(loader.finish().map_err(name_limit)?)?;
     let loaded = load_engine_with(&onnx, manifest.preprocess.crop as usize, choice, cpu).await?;
     let options = Options { preprocess: manifest.preprocess.clone(), ..options };
     Ok((Classifier::new(loaded.engine, Labels::imagenet().clone(), options)?, loaded.reason))
