@@ -137,10 +137,10 @@ async fn coalesced(
         });
         if lead {
             let _guard = Leader;
-            if config.batch_wait_ms > 0 && QUEUE.with(|q| q.borrow().jobs.len()) < config.max_batch {
+            if config.batch_wait_ms > 0 && QUEUE.with(|q| q.borrow().jobs.len()) < config.load_limits.max_batch {
                 worker::Delay::from(Duration::from_millis(config.batch_wait_ms.into())).await;
             }
-            run_batch(model, config.max_batch).await;
+            run_batch(model, config.load_limits.max_batch).await;
         } else {
             // Poll on a timer of our own: being woken by the leader would run
             // this request's code in the leader's request context, and

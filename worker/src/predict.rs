@@ -66,7 +66,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config) -> 
         let t_turn = now_ms();
         let mut done = Vec::with_capacity(files.len());
         let mut prepare_ms = 0.0;
-        for chunk in files.chunks(config.max_batch) {
+        for chunk in files.chunks(config.load_limits.max_batch) {
             let t = now_ms();
             let prepared: Vec<_> =
                 chunk.iter().map(|f| model.classifier.prepare_within(f.bytes, &mut budget)).collect();

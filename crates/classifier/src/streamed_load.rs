@@ -35,8 +35,10 @@ pub struct StreamedLoad {
 
 impl StreamedLoad {
     /// Hashes what it is fed; end with [`StreamedLoad::finish`].
-    /// `options.preprocess` is replaced by the manifest's; the model is
-    /// refused (`model_invalid`) as soon as it passes `limits`.
+    /// `options.preprocess` is replaced by the manifest's and
+    /// `options.max_batch` by `limits.max_batch`, the batch the engine's
+    /// workspace is checked at, so the classifier never runs a larger one;
+    /// the model is refused (`model_invalid`) as soon as it passes `limits`.
     pub fn new(manifest: &Manifest, options: Options, limits: LoadLimits) -> Result<StreamedLoad> {
         let mut load = StreamedLoad::hashed_by_caller(manifest, options, limits)?;
         load.hasher = Some(Sha256::new());
@@ -50,7 +52,7 @@ impl StreamedLoad {
         check_input_side(manifest.preprocess.crop as usize)?;
         Ok(StreamedLoad {
             manifest: manifest.clone(),
-            options: Options { preprocess: manifest.preprocess.clone(), ..options },
+            options: Options { preprocess: manifest.preprocess.clone(), max_batch: limits.max_batch, ..options },
             hasher: None,
             loader: Some(CpuEngine::loader(limits)),
             parse_error: None,

@@ -21,7 +21,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use input::{input_from_js, Input};
-pub use limits::{browser_limits, max_batch, package_defaults, PackageLimits};
+pub use limits::{browser_limits, package_defaults, PackageLimits};
 use limits::{limits_from_js, limits_to_js};
 use run_now::promise_now_or_later;
 
@@ -227,11 +227,11 @@ impl WasmClassifier {
 
 /// The engine's refusals name its own limits; say which of the package's
 /// they are, so that a caller knows what to raise.
-fn name_limit(e: impl Into<Error>) -> Error {
+fn name_limit(e: impl Into<Error>, limits: &PackageLimits) -> Error {
     match e.into() {
         Error::ModelInvalid(m) if m.contains("this engine may allocate") => {
             let limit = if m.contains("activations and scratch") {
-                format!("limits.maxWorkspaceBytes, checked for a run of {} images", max_batch())
+                format!("limits.maxWorkspaceBytes, checked for a run of {} images", limits.load.max_batch)
             } else {
                 "limits.maxWeightBytes".to_string()
             };
@@ -257,8 +257,8 @@ fn cpu_classifier(
     sha256: Option<&[u8]>,
 ) -> Result<Classifier, Error> {
     let mut load = match sha256 {
-        Some(_) => StreamedLoad::hashed_by_caller(manifest, options, limits.load_limits())?,
-        None => StreamedLoad::new(manifest, options, limits.load_limits())?,
+        Some(_) => StreamedLoad::hashed_by_caller(manifest, options, limits.load)?,
+        None => StreamedLoad::new(manifest, options, limits.load)?,
     };
     let len = onnx.length() as usize;
     let mut chunk = vec![0u8; LOAD_CHUNK.min(len)];
@@ -272,7 +272,7 @@ fn cpu_classifier(
         Some(digest) => load.finish_with_digest(digest),
         None => load.finish(),
     }
-    .map_err(name_limit)
+    .map_err(|e| name_limit(e, limits))
 }
 
 /// WebGPU (through wonnx), checked against the CPU engine on a probe input;
@@ -293,9 +293,9 @@ async fn webgpu_classifier(
         Some(digest) => manifest.check_digest(digest)?,
         None => manifest.verify(&onnx)?,
     }
-    let mut loader = CpuEngine::loader(limits.load_limits());
-    loader.push(&onnx).map_err(name_limit)?;
-    let cpu = CpuEngine::new(loader.finish().map_err(name_limit)?)?;
+    let mut loader = CpuEngine::loader(limits.load);
+    loader.push(&onnx).map_err(|e| name_limit(e, limits))?;
+    let cpu = CpuEngine::new(loader.finish().map_err(|e| name_limit(e, limits))?)?;
     let loaded = load_engine_with(&onnx, manifest.preprocess.crop as usize, choice, cpu).await?;
     let options = Options { preprocess: manifest.preprocess.clone(), ..options };
     Ok((Classifier::new(loaded.engine, Labels::imagenet().clone(), options)?, loaded.reason))
@@ -321,7 +321,7 @@ impl WasmClassifier {
             EngineChoice::Webgpu if fallback => EngineChoice::Auto,
             choice => choice,
         };
-        let options = Options { limits: limits.decode, ..Options::default() };
+        let options = Options { limits: limits.decode, max_batch: limits.load.max_batch, ..Options::default() };
         let (classifier, loaded_reason) = if choice == EngineChoice::Cpu {
             (
                 cpu_classifier(&onnx, &manifest, options, &limits, sha256.as_deref()).map_err(|e| js_error(&e))?,
