@@ -97,6 +97,16 @@ pub struct JsLimits {
     pub max_workspace_bytes: Option<f64>,
 }
 
+/// The first key of the object `value` not in `known`: serde_wasm_bindgen
+/// reads only the fields it knows, so a misspelt one would be silently
+/// ignored.
+pub(crate) fn unknown_key(value: &JsValue, known: &[&str]) -> Option<String> {
+    js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>())
+        .iter()
+        .map(|key| key.as_string().unwrap_or_default())
+        .find(|key| !known.contains(&key.as_str()))
+}
+
 fn count(name: &str, v: Option<f64>, default: u64, max: u64) -> Result<u64, Error> {
     match v {
         None => Ok(default),
@@ -115,13 +125,8 @@ pub fn limits_from_js(value: &JsValue) -> Result<PackageLimits, Error> {
     if !value.is_object() {
         return Err(Error::InvalidArgument(format!("limits must be an object ({known})")));
     }
-    // serde_wasm_bindgen reads only the fields it knows: a misspelt limit
-    // would be silently ignored.
-    for key in js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>()).iter() {
-        let key = key.as_string().unwrap_or_default();
-        if !KNOWN.contains(&key.as_str()) {
-            return Err(Error::InvalidArgument(format!("unknown limit {key:?} ({known})")));
-        }
+    if let Some(key) = unknown_key(value, &KNOWN) {
+        return Err(Error::InvalidArgument(format!("unknown limit {key:?} ({known})")));
     }
     let js: JsLimits = serde_wasm_bindgen::from_value(value.clone())
         .map_err(|e| Error::InvalidArgument(format!("limits: {e} ({known})")))?;
