@@ -1,4 +1,10 @@
-//! Running prepared images through the engine, alone or coalesced.
+//! How a request's images meet the engine: alone or coalesced, and how
+//! many per engine run. [`classify`] is the one place that decides both;
+//! `predict.rs` hands it the request's files.
+//!
+//! Alone (COALESCE=false): the request's files are decoded and run MAX_BATCH
+//! at a time during its turn at the CPU, so one run's crops are alive at
+//! once, whatever the number of files.
 //!
 //! Coalescing (COALESCE=true): the images of concurrent requests in this
 //! isolate go into one queue. The first request to find no batch running
@@ -10,19 +16,26 @@
 //! The engine run is synchronous (on the isolate's only thread), so
 //! requests arriving during a batch are queued by the runtime and join the
 //! next one.
+//!
+//! MAX_BATCH reaches this module as the classifier's `max_batch` (the
+//! Config's `LoadLimits`, which the engine's workspace was checked at):
+//! every group made here is at most that, so the classifier runs it as one
+//! engine run.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
-use densenet_edge::{Classification, Crop, Result as CrateResult};
+use densenet_edge::{Classification, Crop, Result as CrateResult, WorkBudget};
 use serde::Serialize;
 
+use crate::admission::Permit;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::memory;
 use crate::model::LoadedModel;
+use crate::multipart::FilePart;
 
 /// One image's answer and the engine batch it rode in.
 pub struct Classified {
@@ -81,22 +94,66 @@ fn record_batch(size: usize) {
     });
 }
 
-/// Answers for `prepared`, in order; errors pass through untouched.
-pub async fn classify(
-    model: &LoadedModel,
-    prepared: Vec<CrateResult<Crop>>,
-    top_k: usize,
-    config: &Config,
-) -> Vec<Classified> {
+/// The most a 224x224 crop (RGB8) holds while queued for a coalesced batch.
+const CROP_BYTES: usize = 224 * 224 * 3;
+
+/// What a request holds of the admission budget beyond its body once it is
+/// complete: with coalescing, room for its crops in the shared queue, where
+/// they outlive its turn at the CPU; alone, nothing (its crops live only
+/// during its turn, and turns are one at a time).
+pub fn queued_bytes(config: &Config) -> usize {
     if config.coalesce {
-        coalesced(model, prepared, top_k, config).await
+        config.max_files * CROP_BYTES
     } else {
-        alone(model, prepared, top_k).await
+        0
     }
 }
 
-/// This request's images only, as one engine run (the caller passes at most
-/// MAX_BATCH).
+/// One request's answers, one per file in order, and where its time went.
+pub struct Done {
+    pub classified: Vec<Classified>,
+    /// Decoding, resizing and cropping, ms.
+    pub prepare_ms: f64,
+    /// When the request's turn at the CPU began (`now_ms`).
+    pub turn_started_ms: f64,
+}
+
+/// Decodes and classifies one request's files, in turn with the other
+/// admitted requests, alone or coalesced (see the module). Their decode work
+/// shares one budget, MAX_DECODE_PIXELS; an image that fails gets its error
+/// and takes no place in an engine run.
+pub async fn classify(
+    model: &LoadedModel,
+    files: &[FilePart<'_>],
+    top_k: usize,
+    permit: &Permit,
+    config: &Config,
+) -> Done {
+    let max_batch = model.classifier.options().max_batch;
+    let mut budget = WorkBudget::new(config.max_decode_pixels);
+    let turn = permit.turn().await;
+    let turn_started_ms = now_ms();
+    if config.coalesce {
+        // The crops wait in the shared queue; the batch leader runs the engine.
+        let prepared: Vec<_> = files.iter().map(|f| model.classifier.prepare_within(f.bytes, &mut budget)).collect();
+        drop(turn);
+        let prepare_ms = now_ms() - turn_started_ms;
+        let classified = coalesced(model, prepared, top_k, max_batch, config.batch_wait_ms).await;
+        return Done { classified, prepare_ms, turn_started_ms };
+    }
+    let mut classified = Vec::with_capacity(files.len());
+    let mut prepare_ms = 0.0;
+    for chunk in files.chunks(max_batch) {
+        let t = now_ms();
+        let prepared: Vec<_> = chunk.iter().map(|f| model.classifier.prepare_within(f.bytes, &mut budget)).collect();
+        prepare_ms += now_ms() - t;
+        classified.extend(alone(model, prepared, top_k).await);
+    }
+    drop(turn);
+    Done { classified, prepare_ms, turn_started_ms }
+}
+
+/// This request's images only, as one engine run (at most `max_batch`).
 async fn alone(model: &LoadedModel, prepared: Vec<CrateResult<Crop>>, top_k: usize) -> Vec<Classified> {
     let good = prepared.iter().filter(|p| p.is_ok()).count();
     let t0 = now_ms();
@@ -112,7 +169,8 @@ async fn coalesced(
     model: &LoadedModel,
     prepared: Vec<CrateResult<Crop>>,
     top_k: usize,
-    config: &Config,
+    max_batch: usize,
+    batch_wait_ms: u32,
 ) -> Vec<Classified> {
     let mut answers: Vec<Result<Slot, densenet_edge::Error>> = Vec::with_capacity(prepared.len());
     QUEUE.with(|q| {
@@ -137,10 +195,10 @@ async fn coalesced(
         });
         if lead {
             let _guard = Leader;
-            if config.batch_wait_ms > 0 && QUEUE.with(|q| q.borrow().jobs.len()) < config.max_batch {
-                worker::Delay::from(Duration::from_millis(config.batch_wait_ms.into())).await;
+            if batch_wait_ms > 0 && QUEUE.with(|q| q.borrow().jobs.len()) < max_batch {
+                worker::Delay::from(Duration::from_millis(batch_wait_ms.into())).await;
             }
-            run_batch(model, config.max_batch).await;
+            run_batch(model, max_batch).await;
         } else {
             // Poll on a timer of our own: being woken by the leader would run
             // this request's code in the leader's request context, and

@@ -11,12 +11,14 @@ pub struct Config {
     /// Model to load from the R2 bucket MODELS: `<model>.json` is its
     /// manifest (name, file, sha256, weights), the manifest's `file` the ONNX.
     pub model: String,
-    /// The most the model's weights may take once packed: a larger model is
-    /// refused while it loads, before allocating past this.
-    pub max_weight_bytes: usize,
-    /// The most one engine run of MAX_BATCH images may allocate (activations,
-    /// scratch): a model whose runs would need more is refused at its load.
-    pub max_workspace_bytes: usize,
+    /// What the model may make the engine allocate, checked while it loads
+    /// (MAX_WEIGHT_BYTES: its packed weights; MAX_WORKSPACE_BYTES: one run
+    /// of MAX_BATCH images, activations and scratch), and MAX_BATCH, the most
+    /// images per engine run (one request's files, or coalesced ones). The
+    /// engine's loader gets this value as it is; `/health` shows its three
+    /// fields flat, next to the other limits.
+    #[serde(flatten, with = "LoadLimitsJson")]
+    pub load_limits: LoadLimits,
     /// Largest request body accepted, checked on Content-Length and on the
     /// bytes actually read. Also the largest single encoded image.
     pub max_body_bytes: usize,
@@ -55,8 +57,6 @@ pub struct Config {
     pub top_k: usize,
     /// Top probability under this: `recognized: false`.
     pub threshold: f32,
-    /// Most images per engine run (one request's files, or coalesced ones).
-    pub max_batch: usize,
     /// Coalescing of concurrent requests into one engine batch: on or off,
     /// and how long the first request waits for others to join.
     pub coalesce: bool,
@@ -69,21 +69,15 @@ pub struct Config {
 }
 
 impl Config {
-    /// What the CPU engine checks while the model loads.
-    pub fn load_limits(&self) -> LoadLimits {
-        LoadLimits {
-            max_weight_bytes: self.max_weight_bytes,
-            max_workspace_bytes: self.max_workspace_bytes,
-            max_batch: self.max_batch,
-        }
-    }
-
     pub fn from_env(env: &Env) -> Self {
         let max_body_bytes = var(env, "MAX_BODY_BYTES", 12 << 20);
         Config {
             model: var(env, "MODEL", "densenet121-random".to_string()),
-            max_weight_bytes: var(env, "MAX_WEIGHT_BYTES", 80 << 20),
-            max_workspace_bytes: var(env, "MAX_WORKSPACE_BYTES", 24 << 20),
+            load_limits: LoadLimits {
+                max_weight_bytes: var(env, "MAX_WEIGHT_BYTES", 80 << 20),
+                max_workspace_bytes: var(env, "MAX_WORKSPACE_BYTES", 24 << 20),
+                max_batch: var::<usize>(env, "MAX_BATCH", 1).max(1),
+            },
             max_body_bytes,
             max_files: var::<usize>(env, "MAX_FILES", 16).max(1),
             max_pixels: var(env, "MAX_PIXELS", 40_000_000),
@@ -98,12 +92,21 @@ impl Config {
             load_wait_ms: var(env, "LOAD_WAIT_MS", 60_000),
             top_k: var(env, "TOP_K", DEFAULT_TOP_K).clamp(1, MAX_TOP_K),
             threshold: var(env, "THRESHOLD", 0.2),
-            max_batch: var::<usize>(env, "MAX_BATCH", 1).max(1),
             coalesce: var(env, "COALESCE", false),
             batch_wait_ms: var(env, "BATCH_WAIT_MS", 10),
             panic_route: var(env, "PANIC_ROUTE", String::new()) == "enabled",
         }
     }
+}
+
+/// `LoadLimits` is the engine's (no serde there): its fields as `/health`
+/// shows them.
+#[derive(Serialize)]
+#[serde(remote = "LoadLimits")]
+struct LoadLimitsJson {
+    max_weight_bytes: usize,
+    max_workspace_bytes: usize,
+    max_batch: usize,
 }
 
 fn var<T: std::str::FromStr>(env: &Env, name: &str, default: T) -> T {

@@ -170,7 +170,8 @@ async fn load(env: Env, config: &Config) -> Result<LoadedModel, ApiError> {
         return Err(ApiError::model_unavailable(format!("{} has no body stream", manifest.file)));
     };
     let t_fetch = now_ms();
-    // The manifest's preprocessing replaces the default (StreamedLoad).
+    // The manifest's preprocessing replaces the default, and MAX_BATCH
+    // becomes the classifier's (StreamedLoad).
     let options = Options {
         limits: DecodeLimits {
             max_bytes: config.max_body_bytes,
@@ -179,10 +180,9 @@ async fn load(env: Env, config: &Config) -> Result<LoadedModel, ApiError> {
             max_jpeg_scans: config.max_jpeg_scans,
         },
         threshold: config.threshold,
-        max_batch: config.max_batch,
         ..Options::default()
     };
-    let streamed = model_stream::load(stream, &manifest, options, config).await?;
+    let streamed = model_stream::load(stream, &manifest, options, config.load_limits).await?;
     let classifier = streamed.classifier;
     let load = LoadStats {
         fetch_ms: t_fetch - t0,

@@ -1,13 +1,14 @@
-//! The model file streamed from R2 into the core's `StreamedLoad` (the CPU
-//! engine's chunked loader) and, at the same time, into workerd's native
-//! SHA-256 (`crypto.DigestStream`). The file never sits whole in wasm
+//! The model file streamed from R2 into the shared crate's `StreamedLoad`
+//! (which feeds the CPU engine's chunked loader, held to the Config's
+//! `LoadLimits`) and, at the same time, into workerd's native SHA-256
+//! (`crypto.DigestStream`). The file never sits whole in wasm
 //! memory, which never shrinks: only the packed weights stay. Hashing 32 MB
 //! with the `sha2` crate in wasm took 1.1-1.2 s of a 1.5 s load; the
 //! runtime's hash costs the Worker nothing. The Worker runs the CPU engine
 //! only (workerd has no WebGPU), so it needs neither `load_engine` nor the
 //! whole file.
 
-use densenet_edge::{Classifier, Manifest, Options, StreamedLoad};
+use densenet_edge::{Classifier, LoadLimits, Manifest, Options, StreamedLoad};
 use futures_util::StreamExt;
 use worker::crypto::{DigestStream, DigestStreamAlgorithm};
 use worker::js_sys::Uint8Array;
@@ -15,7 +16,6 @@ use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 
 use crate::clock::now_ms;
-use crate::config::Config;
 use crate::errors::ApiError;
 
 /// The buffer the stream's chunks are gathered in, in wasm memory for the
@@ -47,7 +47,7 @@ pub async fn load(
     body: worker::web_sys::ReadableStream,
     manifest: &Manifest,
     options: Options,
-    config: &Config,
+    limits: LoadLimits,
 ) -> Result<Streamed, ApiError> {
     let t0 = now_ms();
     let file = &manifest.file;
@@ -55,7 +55,7 @@ pub async fn load(
     let hash_error = |e: JsValue| ApiError::model_unavailable(format!("hashing {file}: {e:?}"));
     let digest = DigestStream::new(DigestStreamAlgorithm::Sha256);
     let writer = digest.raw().get_writer().map_err(hash_error)?;
-    let mut load = StreamedLoad::hashed_by_caller(manifest, options, config.load_limits())?;
+    let mut load = StreamedLoad::hashed_by_caller(manifest, options, limits)?;
     let mut chunks = wasm_streams::ReadableStream::from_raw(body.unchecked_into()).into_stream();
     let mut buf = vec![0u8; PIECE as usize];
     let mut fill = 0;

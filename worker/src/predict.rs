@@ -1,6 +1,6 @@
 //! `POST /predict`: admit, read the multipart body, classify each `file`.
 
-use densenet_edge::{ErrorAnswer, ErrorBody, ItemOutcome, WorkBudget, MAX_TOP_K};
+use densenet_edge::{ErrorAnswer, ErrorBody, ItemOutcome, MAX_TOP_K};
 use worker::{Context, Env, Request, Response};
 
 use crate::admission;
@@ -12,9 +12,6 @@ use crate::config::Config;
 use crate::errors::{about_file, ApiError};
 use crate::model;
 use crate::multipart;
-
-/// The most a 224x224 crop (RGB8) holds while queued for a coalesced batch.
-const CROP_BYTES: usize = 224 * 224 * 3;
 
 pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config) -> Result<Response, ApiError> {
     let t0 = now_ms();
@@ -30,8 +27,9 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config) -> 
     // their memory is not per request.
     let mut reading = admission::start_reading(config)?;
     let body = body::read(&req, declared, &mut reading, t0, config).await?;
-    if config.coalesce {
-        reading.charge(body.len() + config.max_files * CROP_BYTES, config)?;
+    let queued = batch::queued_bytes(config);
+    if queued > 0 {
+        reading.charge(body.len() + queued, config)?;
     }
     let permit = reading.admit(config)?;
     if body.is_empty() {
@@ -49,32 +47,8 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config) -> 
     let model = model::get(env, ctx, config).await?;
     let t_model = now_ms();
 
-    // The decode work of the whole request, whatever its byte size.
-    let mut budget = WorkBudget::new(config.max_decode_pixels);
-    let (done, t_prepare_ms, t_turn) = if config.coalesce {
-        // Crops wait in the shared queue; the batch leader runs the engine.
-        let turn = permit.turn().await;
-        let t_turn = now_ms();
-        let prepared: Vec<_> = files.iter().map(|f| model.classifier.prepare_within(f.bytes, &mut budget)).collect();
-        drop(turn);
-        let prepare_ms = now_ms() - t_turn;
-        (batch::classify(&model, prepared, top_k, config).await, prepare_ms, t_turn)
-    } else {
-        // Decode and classify MAX_BATCH images at a time: one crop per image
-        // in a run alive at once, whatever the number of files.
-        let _turn = permit.turn().await;
-        let t_turn = now_ms();
-        let mut done = Vec::with_capacity(files.len());
-        let mut prepare_ms = 0.0;
-        for chunk in files.chunks(config.max_batch) {
-            let t = now_ms();
-            let prepared: Vec<_> =
-                chunk.iter().map(|f| model.classifier.prepare_within(f.bytes, &mut budget)).collect();
-            prepare_ms += now_ms() - t;
-            done.extend(batch::classify(&model, prepared, top_k, config).await);
-        }
-        (done, prepare_ms, t_turn)
-    };
+    let batch::Done { classified: done, prepare_ms, turn_started_ms: t_turn } =
+        batch::classify(&model, &files, top_k, &permit, config).await;
     let t_classify = now_ms();
 
     let about = About {
@@ -84,7 +58,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config) -> 
             read: t_read - t0,
             model_load: t_model - t_read,
             queue: t_turn - t_model,
-            prepare: t_prepare_ms,
+            prepare: prepare_ms,
             classify: t_classify - t_turn,
             engine: done.iter().map(|d| d.engine_ms).fold(0.0, f64::max),
             total: now_ms() - t0,

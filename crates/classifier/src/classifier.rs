@@ -139,7 +139,10 @@ impl Classifier {
 
     /// [`Classifier::classify_prepared`], with the size of the engine run
     /// each image was in (what a server reports, and what it cannot guess:
-    /// failed images take no place in a run).
+    /// failed images take no place in a run). The good ones go to the engine
+    /// in order, `options.max_batch` at a time; a caller that groups images
+    /// itself (the Worker, alone or coalescing) passes at most that many,
+    /// and they run as one.
     pub async fn classify_in_batches(&self, prepared: Vec<Result<Crop>>, top_k: usize) -> Vec<Batched> {
         let crop = self.options.preprocess.crop;
         let mut answers: Vec<Option<Batched>> = Vec::with_capacity(prepared.len());

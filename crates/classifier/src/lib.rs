@@ -55,7 +55,7 @@ pub use tensor::Tensor;
 pub use work_budget::WorkBudget;
 
 #[cfg(feature = "cpu")]
-pub use engine::cpu::{CpuEngine, CpuLoader, LoadLimits};
+pub use engine::cpu::{CpuEngine, LoadLimits};
 #[cfg(feature = "webgpu")]
 pub use engine::webgpu::{adapter_info, WebGpuEngine, SELF_CHECK_TOLERANCE};
 pub use engine::{LocalBoxFuture, INPUT_SIDE};

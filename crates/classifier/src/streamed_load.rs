@@ -4,21 +4,29 @@
 //! (measured in Chromium and Node with a photo classified: 97-128 MiB after
 //! a whole-file load, 53-55 MiB streamed; the Worker: 43 MiB after its load).
 
+use densenet_edge_engine as engine;
 use sha2::{Digest, Sha256};
 
 use crate::classifier::{Classifier, Options};
 use crate::engine::check_input_side;
-use crate::engine::cpu::{CpuEngine, CpuLoader, LoadLimits};
+use crate::engine::cpu::{CpuEngine, LoadLimits};
 use crate::error::{Error, Result};
 use crate::labels::Labels;
 use crate::manifest::Manifest;
 
+/// The bytes go straight to the engine's loader; this adds what makes a
+/// file a manifest's model rather than any file the engine can parse. It
+/// hashes the bytes as they pass (or takes the caller's digest) and checks
+/// the manifest's sha256 before the engine is planned; it keeps hashing
+/// past a parse error, so that a file that is not the manifest's says
+/// `model_checksum_mismatch` whatever the parser thought of it; and it makes
+/// the classifier with the manifest's preprocessing and ImageNet's labels.
 pub struct StreamedLoad {
     manifest: Manifest,
     options: Options,
     /// None when the caller hashes the file itself.
     hasher: Option<Sha256>,
-    loader: Option<CpuLoader>,
+    loader: Option<engine::Loader>,
     /// The parser's first error; the rest of the file is only hashed, so a
     /// file that is not the manifest's says so (checksum) whatever the parser
     /// thought of it.
@@ -27,8 +35,10 @@ pub struct StreamedLoad {
 
 impl StreamedLoad {
     /// Hashes what it is fed; end with [`StreamedLoad::finish`].
-    /// `options.preprocess` is replaced by the manifest's; the model is
-    /// refused (`model_invalid`) as soon as it passes `limits`.
+    /// `options.preprocess` is replaced by the manifest's and
+    /// `options.max_batch` by `limits.max_batch`, the batch the engine's
+    /// workspace is checked at, so the classifier never runs a larger one;
+    /// the model is refused (`model_invalid`) as soon as it passes `limits`.
     pub fn new(manifest: &Manifest, options: Options, limits: LoadLimits) -> Result<StreamedLoad> {
         let mut load = StreamedLoad::hashed_by_caller(manifest, options, limits)?;
         load.hasher = Some(Sha256::new());
@@ -42,7 +52,7 @@ impl StreamedLoad {
         check_input_side(manifest.preprocess.crop as usize)?;
         Ok(StreamedLoad {
             manifest: manifest.clone(),
-            options: Options { preprocess: manifest.preprocess.clone(), ..options },
+            options: Options { preprocess: manifest.preprocess.clone(), max_batch: limits.max_batch, ..options },
             hasher: None,
             loader: Some(CpuEngine::loader(limits)),
             parse_error: None,
@@ -55,7 +65,7 @@ impl StreamedLoad {
         }
         if let Some(loader) = self.loader.as_mut() {
             if let Err(e) = loader.push(chunk) {
-                self.parse_error = Some(e);
+                self.parse_error = Some(e.into());
                 self.loader = None;
             }
         }
@@ -75,7 +85,7 @@ impl StreamedLoad {
         self.manifest.check_digest(sha256)?;
         let engine = match (self.loader, self.parse_error) {
             (_, Some(e)) => return Err(e),
-            (Some(loader), None) => loader.finish()?,
+            (Some(loader), None) => CpuEngine::new(loader.finish()?)?,
             (None, None) => unreachable!("the loader is dropped only on a parse error"),
         };
         Classifier::new(Box::new(engine), Labels::imagenet().clone(), self.options)

@@ -70,7 +70,8 @@ fn a_model_fed_in_pieces_classifies_as_the_whole_file_does() {
     let manifest = densenet_edge::Manifest::from_json(&json).unwrap();
     let onnx = random_model();
     let streamed = |bytes: &[u8]| {
-        let mut load = densenet_edge::StreamedLoad::new(&manifest, Options::default(), densenet_edge::LoadLimits::NONE).unwrap();
+        let mut load =
+            densenet_edge::StreamedLoad::new(&manifest, Options::default(), densenet_edge::LoadLimits::NONE).unwrap();
         for chunk in bytes.chunks(1 << 20) {
             load.push(chunk);
         }

@@ -356,7 +356,7 @@ export class Classifier {
       // load() checks the sha256 against the manifest before anything else.
       const load = async () => {
         const sha256 = await nativeSha256(bytes);
-        return callWasm(() => api().WasmClassifier.load(bytes, manifestJson, choice.engine, choice.fallback, choice.reason, limits, sha256));
+        return callWasm(() => api().WasmClassifier.load({ model: bytes, manifest: manifestJson, engine: choice.engine, fallback: choice.fallback, reason: choice.reason, limits, sha256 }));
       };
       let model;
       try {

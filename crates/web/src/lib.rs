@@ -16,13 +16,13 @@ use densenet_edge::{
     Manifest, ModelInfo, Options, StreamedLoad, WorkBudget, DEFAULT_TOP_K, MAX_TOP_K,
 };
 use js_sys::{Array, Promise, Reflect, Uint8Array};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use input::{input_from_js, Input};
-pub use limits::{browser_limits, max_batch, package_defaults, PackageLimits};
-use limits::{limits_from_js, limits_to_js};
+pub use limits::{browser_limits, package_defaults, PackageLimits};
+use limits::{limits_from_js, limits_to_js, unknown_key};
 use run_now::promise_now_or_later;
 
 #[wasm_bindgen]
@@ -177,6 +177,58 @@ impl Loaded {
     }
 }
 
+/// What `WasmClassifier.load` takes, one object (`js/classifier.js` makes it).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LoadOptions {
+    /// The ONNX file, left in JS memory: the CPU engine copies it into wasm
+    /// one chunk at a time.
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    model: Uint8Array,
+    /// The manifest's JSON text.
+    manifest: String,
+    /// "cpu" or "webgpu".
+    engine: String,
+    /// With "webgpu": the CPU engine when WebGPU fails to load or fails its
+    /// self-check (the shared crate's `auto`).
+    #[serde(default)]
+    fallback: bool,
+    /// The caller's reason for the engine choice (e.g. "no WebGPU adapter").
+    #[serde(default)]
+    reason: String,
+    /// `Classifier.create`'s `limits`, parsed by `limits_from_js`.
+    #[serde(default, with = "serde_wasm_bindgen::preserve")]
+    limits: JsValue,
+    /// The file's SHA-256 (a `Uint8Array` of 32 bytes), or null.
+    #[serde(default, with = "serde_wasm_bindgen::preserve")]
+    sha256: JsValue,
+}
+
+impl LoadOptions {
+    const KNOWN: [&'static str; 7] = ["model", "manifest", "engine", "fallback", "reason", "limits", "sha256"];
+
+    fn from_js(value: JsValue) -> Result<LoadOptions, Error> {
+        let known = || format!("known: {}", LoadOptions::KNOWN.join(", "));
+        if !value.is_object() {
+            return Err(Error::InvalidArgument(format!("load options must be an object ({})", known())));
+        }
+        if let Some(key) = unknown_key(&value, &LoadOptions::KNOWN) {
+            return Err(Error::InvalidArgument(format!("unknown load option {key:?} ({})", known())));
+        }
+        serde_wasm_bindgen::from_value(value).map_err(|e| Error::InvalidArgument(format!("load options: {e}")))
+    }
+
+    fn sha256(&self) -> Result<Option<Vec<u8>>, Error> {
+        if self.sha256.is_undefined() || self.sha256.is_null() {
+            return Ok(None);
+        }
+        match self.sha256.dyn_ref::<Uint8Array>() {
+            Some(digest) => Ok(Some(digest.to_vec())),
+            None => Err(Error::InvalidArgument("load option sha256 must be a Uint8Array or null".into())),
+        }
+    }
+}
+
 /// A loaded model on one engine. Made by [`WasmClassifier::load`].
 #[wasm_bindgen]
 pub struct WasmClassifier {
@@ -185,37 +237,30 @@ pub struct WasmClassifier {
 
 #[wasm_bindgen]
 impl WasmClassifier {
-    /// Verify `onnx` against the manifest (sha256: `model_checksum_mismatch`),
+    /// Verify `model` against `manifest` (sha256: `model_checksum_mismatch`),
     /// then load it on `engine` ("cpu" or "webgpu") through the shared
-    /// crate's `load_engine`. With `fallback`, a WebGPU engine that fails to
-    /// load or fails its self-check against the CPU engine gives way to the
-    /// CPU engine, and `engineReason` says why. `reason` is the
-    /// caller's reason for the engine choice (e.g. "no WebGPU adapter").
-    /// `limits`: `{ maxBytes, maxPixels, maxDecodeBytes, maxJpegScans,
-    /// maxDecodePixels, maxWeightBytes, maxWorkspaceBytes }`, each optional
-    /// (see `defaultLimits`); a model whose weights or workspace are over
-    /// theirs is refused (`model_invalid`), on every engine (WebGPU loads the
-    /// CPU engine too, as its reference). `sha256`: the file's SHA-256 (32 bytes) when
-    /// the caller computed it (WebCrypto: 22-39 ms for the 32 MB model in Node
-    /// where `sha2` in wasm takes 180-200); the CPU engine's load then only
-    /// compares it with the manifest's, other engines hash in wasm anyway.
+    /// crate's `load_engine`. Takes one object, `{ model, manifest, engine,
+    /// fallback, reason, limits, sha256 }`:
+    /// - `model`: the ONNX file (`Uint8Array`); `manifest`: its manifest's
+    ///   JSON text.
+    /// - `fallback`: a WebGPU engine that fails to load or fails its
+    ///   self-check against the CPU engine gives way to the CPU engine, and
+    ///   `engineReason` says why. `reason`: the caller's reason for the
+    ///   engine choice (e.g. "no WebGPU adapter").
+    /// - `limits`: `{ maxBytes, maxPixels, maxDecodeBytes, maxJpegScans,
+    ///   maxDecodePixels, maxWeightBytes, maxWorkspaceBytes }`, each optional
+    ///   (see `defaultLimits`); a model whose weights or workspace are over
+    ///   theirs is refused (`model_invalid`), on every engine (WebGPU loads
+    ///   the CPU engine too, as its reference).
+    /// - `sha256`: the file's SHA-256 (32 bytes) when the caller computed it
+    ///   (WebCrypto is native code, several times faster than `sha2` in
+    ///   wasm); the CPU engine's load then only compares it with the
+    ///   manifest's, other engines hash in wasm anyway.
+    ///
     /// Resolves to a `WasmClassifier`; a trap while loading on the CPU is
     /// thrown synchronously (see run_now.rs).
-    #[allow(clippy::too_many_arguments)]
-    pub fn load(
-        onnx: Uint8Array,
-        manifest_json: String,
-        engine: String,
-        fallback: bool,
-        reason: String,
-        limits: JsValue,
-        sha256: Option<Vec<u8>>,
-    ) -> Promise {
-        promise_now_or_later(async move {
-            WasmClassifier::load_model(onnx, manifest_json, engine, fallback, reason, limits, sha256)
-                .await
-                .map(JsValue::from)
-        })
+    pub fn load(options: JsValue) -> Promise {
+        promise_now_or_later(async move { WasmClassifier::load_model(options).await.map(JsValue::from) })
     }
 
     /// The limits this model was loaded with and applies (as `defaultLimits`).
@@ -227,11 +272,11 @@ impl WasmClassifier {
 
 /// The engine's refusals name its own limits; say which of the package's
 /// they are, so that a caller knows what to raise.
-fn name_limit(e: Error) -> Error {
-    match e {
+fn name_limit(e: impl Into<Error>, limits: &PackageLimits) -> Error {
+    match e.into() {
         Error::ModelInvalid(m) if m.contains("this engine may allocate") => {
             let limit = if m.contains("activations and scratch") {
-                format!("limits.maxWorkspaceBytes, checked for a run of {} images", max_batch())
+                format!("limits.maxWorkspaceBytes, checked for a run of {} images", limits.load.max_batch)
             } else {
                 "limits.maxWeightBytes".to_string()
             };
@@ -257,8 +302,8 @@ fn cpu_classifier(
     sha256: Option<&[u8]>,
 ) -> Result<Classifier, Error> {
     let mut load = match sha256 {
-        Some(_) => StreamedLoad::hashed_by_caller(manifest, options, limits.load_limits())?,
-        None => StreamedLoad::new(manifest, options, limits.load_limits())?,
+        Some(_) => StreamedLoad::hashed_by_caller(manifest, options, limits.load)?,
+        None => StreamedLoad::new(manifest, options, limits.load)?,
     };
     let len = onnx.length() as usize;
     let mut chunk = vec![0u8; LOAD_CHUNK.min(len)];
@@ -272,7 +317,7 @@ fn cpu_classifier(
         Some(digest) => load.finish_with_digest(digest),
         None => load.finish(),
     }
-    .map_err(name_limit)
+    .map_err(|e| name_limit(e, limits))
 }
 
 /// WebGPU (through wonnx), checked against the CPU engine on a probe input;
@@ -293,27 +338,22 @@ async fn webgpu_classifier(
         Some(digest) => manifest.check_digest(digest)?,
         None => manifest.verify(&onnx)?,
     }
-    let mut loader = CpuEngine::loader(limits.load_limits());
-    loader.push(&onnx).map_err(name_limit)?;
-    let cpu = loader.finish().map_err(name_limit)?;
+    let mut loader = CpuEngine::loader(limits.load);
+    loader.push(&onnx).map_err(|e| name_limit(e, limits))?;
+    let cpu = CpuEngine::new(loader.finish().map_err(|e| name_limit(e, limits))?)?;
     let loaded = load_engine_with(&onnx, manifest.preprocess.crop as usize, choice, cpu).await?;
     let options = Options { preprocess: manifest.preprocess.clone(), ..options };
     Ok((Classifier::new(loaded.engine, Labels::imagenet().clone(), options)?, loaded.reason))
 }
 
 impl WasmClassifier {
-    /// [`WasmClassifier::load`] for Rust callers (the wasm tests).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn load_model(
-        onnx: Uint8Array,
-        manifest_json: String,
-        engine: String,
-        fallback: bool,
-        reason: String,
-        limits: JsValue,
-        sha256: Option<Vec<u8>>,
-    ) -> Result<WasmClassifier, JsValue> {
-        let manifest = Manifest::from_json(&manifest_json).map_err(|e| js_error(&e))?;
+    /// [`WasmClassifier::load`] for Rust callers (the wasm tests), with the
+    /// same options object.
+    pub async fn load_model(options: JsValue) -> Result<WasmClassifier, JsValue> {
+        let options = LoadOptions::from_js(options).map_err(|e| js_error(&e))?;
+        let sha256 = options.sha256().map_err(|e| js_error(&e))?;
+        let LoadOptions { model: onnx, manifest, engine, fallback, reason, limits, .. } = options;
+        let manifest = Manifest::from_json(&manifest).map_err(|e| js_error(&e))?;
         let limits = limits_from_js(&limits).map_err(|e| js_error(&e))?;
         // JS has already looked at the adapter: "webgpu" with `fallback` is
         // the shared crate's `auto`.
@@ -321,7 +361,7 @@ impl WasmClassifier {
             EngineChoice::Webgpu if fallback => EngineChoice::Auto,
             choice => choice,
         };
-        let options = Options { limits: limits.decode, ..Options::default() };
+        let options = Options { limits: limits.decode, max_batch: limits.load.max_batch, ..Options::default() };
         let (classifier, loaded_reason) = if choice == EngineChoice::Cpu {
             (
                 cpu_classifier(&onnx, &manifest, options, &limits, sha256.as_deref()).map_err(|e| js_error(&e))?,

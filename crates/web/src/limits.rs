@@ -25,12 +25,6 @@ pub fn browser_limits() -> DecodeLimits {
     DecodeLimits { max_bytes: 20 << 20, max_pixels: 40_000_000, max_decode_bytes: 256 << 20, ..DecodeLimits::DEFAULT }
 }
 
-/// Most images per engine run: the shared crate's default, which the
-/// package does not change. The workspace limit is checked at this batch.
-pub fn max_batch() -> usize {
-    Options::default().max_batch
-}
-
 /// Everything `Classifier.create({ limits })` sets.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PackageLimits {
@@ -43,11 +37,12 @@ pub struct PackageLimits {
     /// (`too_much_work`) instead of holding the thread (the page's Web
     /// Worker) for minutes.
     pub max_decode_pixels: u64,
-    /// The most the CPU engine's packed weights may take in wasm memory.
-    pub max_weight_bytes: usize,
-    /// The most one engine run of `max_batch()` images may allocate
-    /// (activations and scratch).
-    pub max_workspace_bytes: usize,
+    /// What the model may make the CPU engine allocate in wasm memory (its
+    /// packed weights, one run's activations and scratch), checked while it
+    /// loads, and the most images per engine run. The caller sets the first
+    /// two (`maxWeightBytes`, `maxWorkspaceBytes`); the batch is the shared
+    /// crate's default, which the package does not change.
+    pub load: LoadLimits,
 }
 
 /// The package's defaults.
@@ -64,27 +59,19 @@ pub struct PackageLimits {
 ///   -169 ~69 MiB; the Worker's 80 MiB is set by a 128 MB isolate, a tab
 ///   has more. Weights + workspace + one image's decode budget (256 MiB)
 ///   stay under ~450 MiB, well below where mobile browsers kill a tab.
-/// - `max_workspace_bytes` 64 MiB at `max_batch()` (8) images:
+/// - `max_workspace_bytes` 64 MiB at `max_batch` (8) images:
 ///   DenseNet-121 needs 12.5 MiB for one image, 19.8 MiB for 8; a wider
 ///   model whose activations would take more is refused at its load rather
 ///   than taking the tab's memory up on its first image.
-impl PackageLimits {
-    /// What the CPU engine checks while the model loads.
-    pub fn load_limits(&self) -> LoadLimits {
-        LoadLimits {
-            max_weight_bytes: self.max_weight_bytes,
-            max_workspace_bytes: self.max_workspace_bytes,
-            max_batch: max_batch(),
-        }
-    }
-}
-
 pub fn package_defaults() -> PackageLimits {
     PackageLimits {
         decode: browser_limits(),
         max_decode_pixels: 128_000_000,
-        max_weight_bytes: 128 << 20,
-        max_workspace_bytes: 64 << 20,
+        load: LoadLimits {
+            max_weight_bytes: 128 << 20,
+            max_workspace_bytes: 64 << 20,
+            max_batch: Options::default().max_batch,
+        },
     }
 }
 
@@ -110,6 +97,16 @@ pub struct JsLimits {
     pub max_workspace_bytes: Option<f64>,
 }
 
+/// The first key of the object `value` not in `known`: serde_wasm_bindgen
+/// reads only the fields it knows, so a misspelt one would be silently
+/// ignored.
+pub(crate) fn unknown_key(value: &JsValue, known: &[&str]) -> Option<String> {
+    js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>())
+        .iter()
+        .map(|key| key.as_string().unwrap_or_default())
+        .find(|key| !known.contains(&key.as_str()))
+}
+
 fn count(name: &str, v: Option<f64>, default: u64, max: u64) -> Result<u64, Error> {
     match v {
         None => Ok(default),
@@ -128,13 +125,8 @@ pub fn limits_from_js(value: &JsValue) -> Result<PackageLimits, Error> {
     if !value.is_object() {
         return Err(Error::InvalidArgument(format!("limits must be an object ({known})")));
     }
-    // serde_wasm_bindgen reads only the fields it knows: a misspelt limit
-    // would be silently ignored.
-    for key in js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>()).iter() {
-        let key = key.as_string().unwrap_or_default();
-        if !KNOWN.contains(&key.as_str()) {
-            return Err(Error::InvalidArgument(format!("unknown limit {key:?} ({known})")));
-        }
+    if let Some(key) = unknown_key(value, &KNOWN) {
+        return Err(Error::InvalidArgument(format!("unknown limit {key:?} ({known})")));
     }
     let js: JsLimits = serde_wasm_bindgen::from_value(value.clone())
         .map_err(|e| Error::InvalidArgument(format!("limits: {e} ({known})")))?;
@@ -143,17 +135,20 @@ pub fn limits_from_js(value: &JsValue) -> Result<PackageLimits, Error> {
     // pixels only the latter.
     let cap = u32::MAX as u64;
     let exact = (1u64 << 53) - 1;
+    let size = |name, v, default: usize| count(name, v, default as u64, cap).map(|n| n as usize);
     Ok(PackageLimits {
         decode: DecodeLimits {
-            max_bytes: count("maxBytes", js.max_bytes, d.decode.max_bytes as u64, cap)? as usize,
+            max_bytes: size("maxBytes", js.max_bytes, d.decode.max_bytes)?,
             max_pixels: count("maxPixels", js.max_pixels, d.decode.max_pixels, cap)?,
             max_decode_bytes: count("maxDecodeBytes", js.max_decode_bytes, d.decode.max_decode_bytes, cap)?,
             max_jpeg_scans: count("maxJpegScans", js.max_jpeg_scans, d.decode.max_jpeg_scans as u64, cap)? as u32,
         },
         max_decode_pixels: count("maxDecodePixels", js.max_decode_pixels, d.max_decode_pixels, exact)?,
-        max_weight_bytes: count("maxWeightBytes", js.max_weight_bytes, d.max_weight_bytes as u64, cap)? as usize,
-        max_workspace_bytes: count("maxWorkspaceBytes", js.max_workspace_bytes, d.max_workspace_bytes as u64, cap)?
-            as usize,
+        load: LoadLimits {
+            max_weight_bytes: size("maxWeightBytes", js.max_weight_bytes, d.load.max_weight_bytes)?,
+            max_workspace_bytes: size("maxWorkspaceBytes", js.max_workspace_bytes, d.load.max_workspace_bytes)?,
+            ..d.load
+        },
     })
 }
 
@@ -164,7 +159,7 @@ pub fn limits_to_js(l: &PackageLimits) -> JsLimits {
         max_decode_bytes: Some(l.decode.max_decode_bytes as f64),
         max_jpeg_scans: Some(l.decode.max_jpeg_scans as f64),
         max_decode_pixels: Some(l.max_decode_pixels as f64),
-        max_weight_bytes: Some(l.max_weight_bytes as f64),
-        max_workspace_bytes: Some(l.max_workspace_bytes as f64),
+        max_weight_bytes: Some(l.load.max_weight_bytes as f64),
+        max_workspace_bytes: Some(l.load.max_workspace_bytes as f64),
     }
 }

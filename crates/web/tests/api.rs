@@ -44,16 +44,17 @@ async fn load_hashed(
     limits: JsValue,
     sha256: Option<Vec<u8>>,
 ) -> Result<WasmClassifier, JsValue> {
-    WasmClassifier::load_model(
-        Uint8Array::from(onnx),
-        MANIFEST.into(),
-        engine.into(),
-        false,
-        "test".into(),
-        limits,
-        sha256,
-    )
-    .await
+    let sha256 = sha256.map_or(JsValue::NULL, |d| Uint8Array::from(d.as_slice()).into());
+    let options = object(&[
+        ("model", Uint8Array::from(onnx).into()),
+        ("manifest", MANIFEST.into()),
+        ("engine", engine.into()),
+        ("fallback", false.into()),
+        ("reason", "test".into()),
+        ("limits", limits),
+        ("sha256", sha256),
+    ]);
+    WasmClassifier::load_model(options).await
 }
 
 async fn classify(model: &WasmClassifier, inputs: &[JsValue]) -> Vec<JsValue> {
@@ -99,6 +100,31 @@ async fn a_callers_digest_is_checked_against_the_manifest() {
     assert_eq!(code_of(&err), "model_checksum_mismatch");
     let err = load_hashed(MODEL, "cpu", JsValue::UNDEFINED, Some(vec![0; 3])).await.err().unwrap();
     assert_eq!(code_of(&err), "model_checksum_mismatch");
+}
+
+/// `WasmClassifier.load` takes one object; a missing, misspelt or
+/// mistyped option is the caller's error, not a default.
+#[wasm_bindgen_test]
+async fn bad_load_options_are_invalid_argument() {
+    let model = || -> JsValue { Uint8Array::from(MODEL).into() };
+    for options in [
+        JsValue::from("cpu"),
+        object(&[("manifest", MANIFEST.into()), ("engine", "cpu".into())]),
+        object(&[
+            ("model", model()),
+            ("manifest", MANIFEST.into()),
+            ("engine", "cpu".into()),
+            ("limit", JsValue::NULL),
+        ]),
+        object(&[("model", JsValue::from("bytes")), ("manifest", MANIFEST.into()), ("engine", "cpu".into())]),
+        object(&[("model", model()), ("manifest", MANIFEST.into()), ("engine", "cpu".into()), ("sha256", "ab".into())]),
+    ] {
+        let err = WasmClassifier::load_model(options).await.err().unwrap();
+        assert_eq!(code_of(&err), "invalid_argument");
+    }
+    // Only the three it cannot do without.
+    let options = object(&[("model", model()), ("manifest", MANIFEST.into()), ("engine", "cpu".into())]);
+    assert_eq!(WasmClassifier::load_model(options).await.unwrap().engine(), "cpu");
 }
 
 #[wasm_bindgen_test]

@@ -27,26 +27,28 @@ impl From<engine::Error> for Error {
 
 impl CpuEngine {
     /// Load a DenseNet ONNX export whose input is `[batch, 3, 224, 224]`.
-    /// Natively it runs on every core; wasm has one thread.
     pub fn load(onnx: &[u8]) -> Result<CpuEngine> {
-        CpuEngine::on_every_core(engine::Engine::load(onnx)?)
+        CpuEngine::new(engine::Engine::load(onnx)?)
     }
 
-    fn on_every_core(mut engine: engine::Engine) -> Result<CpuEngine> {
+    /// The engine's own chunked loader, holding the model to `limits` as it
+    /// loads: for a file that arrives in pieces (a download, a stream), which
+    /// then never sits whole in memory, only its packed weights. Its errors
+    /// convert into this crate's (`?`); give what it finishes to
+    /// [`CpuEngine::new`].
+    pub fn loader(limits: LoadLimits) -> engine::Loader {
+        let mut loader = engine::Engine::loader();
+        loader.set_limits(limits);
+        loader
+    }
+
+    /// A loaded engine, to run natively on every core (wasm has one thread).
+    pub fn new(mut engine: engine::Engine) -> Result<CpuEngine> {
         if !cfg!(target_arch = "wasm32") {
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             engine.set_threads(cores.min(256))?;
         }
         Ok(CpuEngine { engine })
-    }
-
-    /// Load from chunks as they arrive (a download, a stream): the file
-    /// never sits whole in memory, only its packed weights.
-    /// `limits` bound what the model may make the engine allocate.
-    pub fn loader(limits: LoadLimits) -> CpuLoader {
-        let mut inner = engine::Engine::loader();
-        inner.set_limits(limits);
-        CpuLoader { inner }
     }
 
     /// Run on this many threads per batch (natively; 1 in wasm).
@@ -68,21 +70,6 @@ impl CpuEngine {
         let classes = self.engine.classes();
         let logits = self.engine.run(&input.data, input.batch())?;
         Ok(logits.chunks_exact(classes).map(<[f32]>::to_vec).collect())
-    }
-}
-
-/// See [`CpuEngine::loader`].
-pub struct CpuLoader {
-    inner: engine::Loader,
-}
-
-impl CpuLoader {
-    pub fn push(&mut self, chunk: &[u8]) -> Result<()> {
-        Ok(self.inner.push(chunk)?)
-    }
-
-    pub fn finish(self) -> Result<CpuEngine> {
-        CpuEngine::on_every_core(self.inner.finish()?)
     }
 }
 
