@@ -1,13 +1,18 @@
 //! Prints, for every kernel set this machine runs, a digest of the logits'
-//! bits for a fixed input at batch 1 and 4: `logits_digest MODEL`. Two
-//! builds of the engine that print the same lines compute the same bits.
+//! bits for a fixed input at batch 1 and 4: `logits_digest MODEL [KERNEL]`
+//! (KERNEL as `KernelKind::name` prints it: only that set). Two builds of
+//! the engine that print the same lines compute the same bits.
 
 use densenet_edge_engine::{Engine, KernelKind, INPUT_LEN};
 
 fn main() {
     let path = std::env::args().nth(1).expect("usage: logits_digest MODEL");
+    let only = std::env::args().nth(2);
     let bytes = std::fs::read(path).expect("model file");
     for kind in KernelKind::available() {
+        if only.as_deref().is_some_and(|k| k != kind.name()) {
+            continue;
+        }
         for winograd in [true, false] {
             let mut l = Engine::loader_with(kind).expect("kernel");
             l.set_winograd(winograd);
