@@ -146,9 +146,22 @@ impl Engine {
         }
     }
 
-    /// Which kernel set runs, e.g. "densenet-edge avx512".
+    /// Which kernel sets run, e.g. "densenet-edge avx512", or for an int8
+    /// model "densenet-edge avx512 + int8 avx512-vnni".
     pub fn device(&self) -> String {
-        format!("densenet-edge {}", self.net.kern.kind.name())
+        match &self.net.quant {
+            Some(q) => format!("densenet-edge {} + int8 {}", self.net.kern.kind.name(), q.kern.kind.name()),
+            None => format!("densenet-edge {}", self.net.kern.kind.name()),
+        }
+    }
+
+    /// "int8" for a quantized (QDQ) model, else "f32".
+    pub fn precision(&self) -> &'static str {
+        if self.net.quant.is_some() {
+            "int8"
+        } else {
+            "f32"
+        }
     }
 
     pub fn kernel(&self) -> KernelKind {

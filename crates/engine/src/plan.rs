@@ -12,9 +12,12 @@
 //! each thread takes whole images through them alone, in buffers of its own,
 //! with no barrier until the batch meets again in the first folded block.
 
+use crate::int8::{Int8Kernel, Strided};
+use crate::kernels::quant::bn_relu_q;
 use crate::kernels::{Bn, Cols, Kernel};
 use crate::ops::gemm::{self, share, Out, PackedA, Ptr, B};
-use crate::ops::pool::{bn_relu_avgpool2, maxpool3s2};
+use crate::ops::pool::{avgpool2, bn_relu_avgpool2, maxpool3s2};
+use crate::ops::quant::{ConvInt8, Scratch8, Q};
 use crate::ops::stem::{self, StemW, IMAGE, STEM_OUT};
 use crate::ops::winograd::{self, WinogradW};
 use crate::scalar::relu;
@@ -110,11 +113,52 @@ pub struct Net {
     pub fc: PackedA,
     /// Blocks with fewer pixels per image than this fold the batch into N.
     pub fold_below: usize,
+    /// An int8 (QDQ) model's quantization; None for an f32 model.
+    pub quant: Option<Quant>,
+}
+
+/// An int8 model: where onnxruntime's QDQ graph quantizes, and its 1x1 convs
+/// in int8. Its other weights are in the f32 structures above, dequantized
+/// (the stem, the 3x3 convs, the classifier run in f32 on dequantized
+/// values: see crates/engine/README.md, "int8").
+pub struct Quant {
+    pub kern: Int8Kernel,
+    /// The graph input's quantization.
+    pub input: Q,
+    /// The stem's ReLU output (and its max pool's).
+    pub stem: Q,
+    /// Per block, per dense layer.
+    pub layers: Vec<Vec<LayerQ>>,
+    pub trans: Vec<TransQ>,
+    /// norm5's input (the last Concat), its ReLU, the global average pool.
+    pub head: [Q; 3],
+}
+
+pub struct LayerQ {
+    /// The layer's Concat output.
+    pub cat: Q,
+    /// norm1's ReLU output (conv1's input).
+    pub relu: Q,
+    /// conv1 (its output is relu2's quantization).
+    pub conv1: ConvInt8,
+    /// conv2's output.
+    pub conv2: Q,
+}
+
+pub struct TransQ {
+    /// The block's last Concat output.
+    pub cat: Q,
+    /// The transition's ReLU output.
+    pub relu: Q,
+    /// The 1x1 conv, whose output quantization the average pool keeps.
+    pub conv: ConvInt8,
 }
 
 /// Activation buffers and per-thread scratch, kept between runs.
 #[derive(Default)]
 pub struct Workspace {
+    /// An int8 model's input, quantized.
+    input: Vec<f32>,
     stem: Vec<f32>,
     blocks: Vec<Vec<f32>>,
     mid: Vec<f32>,
@@ -128,6 +172,8 @@ pub struct Workspace {
 struct ThreadWs {
     /// GEMM panel scratch.
     scratch: Vec<f32>,
+    /// The int8 GEMM's.
+    s8: Scratch8,
     /// Winograd chunk buffers.
     wino: Vec<f32>,
     /// The per-image stages' buffers of a thread that runs images alone
@@ -220,7 +266,8 @@ impl Net {
         }
         let feats = batch.checked_mul(self.fc.k)?;
         let logits = batch.checked_mul(self.classes())?.checked_mul(2)?;
-        let mut floats = sum(&[stem, blocks, mid, pooled, feats, logits])?;
+        let input = if self.quant.is_some() { batch.checked_mul(3 * IMAGE * IMAGE)? } else { 0 };
+        let mut floats = sum(&[input, stem, blocks, mid, pooled, feats, logits])?;
         if solo {
             let (mid, pooled) = self.checked_scratch_lens(&groups, 0..split)?;
             let mut blocks = 0usize;
@@ -246,7 +293,12 @@ impl Net {
             });
         }
         let panel = k.checked_mul(kern.nr)?;
-        let per_thread = sum(&[panel, kern.mr * kern.nr, self.wino_floats(&groups, 1)?, STEM_OUT])?;
+        let mut int8 = 0;
+        if let Some(q) = &self.quant {
+            let convs = q.layers.iter().flatten().map(|l| &l.conv1).chain(q.trans.iter().map(|t| &t.conv));
+            int8 = convs.map(|c| c.scratch_bytes(&q.kern)).max().unwrap_or(0).div_ceil(4);
+        }
+        let per_thread = sum(&[panel, kern.mr * kern.nr, self.wino_floats(&groups, 1)?, STEM_OUT, int8])?;
         floats = floats.checked_add(threads.checked_mul(per_thread)?)?;
         // And the run's bookkeeping: vectors of buffer pointers, the threads' state.
         floats.checked_mul(4)?.checked_add(16 << 10)
@@ -264,6 +316,10 @@ impl Net {
             }
             if bi < self.trans.len() {
                 pooled = pooled.max(b.c_out.checked_mul(g)?.checked_mul((b.side / 2) * (b.side / 2))?);
+                // An int8 transition convolves before it pools, into `mid`.
+                if self.quant.is_some() {
+                    mid = mid.max(self.trans[bi].conv.m.checked_mul(pixels)?);
+                }
             }
         }
         Some((mid, pooled))
@@ -304,6 +360,14 @@ impl Net {
         // which `Engine::run` checked for this batch and these threads.
         let (mid_len, pooled_len) = self.checked_scratch_lens(&groups, 0..nb).expect("sizes checked by Engine::run");
         ws.blocks.resize_with(nb, Vec::new);
+        let input = match &self.quant {
+            Some(q) => {
+                ws.input.clear();
+                ws.input.extend(input.iter().map(|&x| q.input.round(x)));
+                &ws.input[..]
+            }
+            None => input,
+        };
         // Every value a step reads was written earlier in the same run, so
         // buffers kept from an earlier run need no clearing.
         let bufs = Bufs {
@@ -348,9 +412,10 @@ impl Net {
                 barrier: &barrier,
                 scratch: std::mem::take(&mut own.scratch),
                 wino: std::mem::take(&mut own.wino),
+                s8: std::mem::take(&mut own.s8),
             };
             unsafe { ctx.all(input, split, solo, &mine) };
-            (own.scratch, own.wino) = (ctx.scratch, ctx.wino);
+            (own.scratch, own.wino, own.s8) = (ctx.scratch, ctx.wino, ctx.s8);
         };
         let (first, rest) = ws.threads.split_first_mut().unwrap();
         if threads == 1 {
@@ -418,6 +483,7 @@ struct Ctx<'a> {
     scratch: Vec<f32>,
     /// Winograd chunk buffers (transformed input, then products).
     wino: Vec<f32>,
+    s8: Scratch8,
 }
 
 impl Ctx<'_> {
@@ -446,12 +512,13 @@ impl Ctx<'_> {
                 barrier: &one,
                 scratch: std::mem::take(&mut self.scratch),
                 wino: std::mem::take(&mut self.wino),
+                s8: std::mem::take(&mut self.s8),
                 ..*self
             };
             for img in (self.t..solo).step_by(self.nt) {
                 alone.image(input, img, split, timed);
             }
-            (self.scratch, self.wino) = (alone.scratch, alone.wino);
+            (self.scratch, self.wino, self.s8) = (alone.scratch, alone.wino, alone.s8);
             self.barrier.wait();
         }
         for img in solo..self.batch {
@@ -517,6 +584,10 @@ impl Ctx<'_> {
         for c in share(c0, self.t, self.nt) {
             let dst = self.bufs.blocks[0].0.add(c * ld + off);
             maxpool3s2(&stem[c * n..][..n], STEM_OUT, POOL_OUT, dst);
+            // The ReLU's quantization, after the pool: it commutes with max.
+            if let Some(q) = &net.quant {
+                (net.kern.q_round)(std::slice::from_raw_parts_mut(dst, POOL_OUT * POOL_OUT), q.stem);
+            }
         }
         self.barrier.wait();
     }
@@ -529,21 +600,31 @@ impl Ctx<'_> {
         let (side, buf) = (blk.side, self.bufs.blocks[bi]);
         let n = g * side * side;
         let mut c = blk.c_in;
-        for layer in &blk.layers {
+        for (li, layer) in blk.layers.iter().enumerate() {
             // Only the channels written so far: later rows are written by the conv2s.
             let inp = slice(buf, layer.conv1.k * n);
-            let pack = |n0: usize, nc: usize, dst: &mut [f32]| {
-                (kern.bn_relu)(inp, n, Bn { scale: &layer.scale, shift: &layer.shift }, Cols { n0, nc, nr }, dst)
-            };
-            gemm::gemm(
-                kern,
-                &layer.conv1,
-                n,
-                self.panels(n),
-                B::Pack(&pack),
-                Out { c: self.bufs.mid, ld: n, relu: true },
-                &mut self.scratch,
-            );
+            let lq = net.quant.as_ref().map(|q| (&q.kern, &q.layers[bi][li]));
+            if let Some((k8, lq)) = lq {
+                let (scale, shift) = (&layer.scale, &layer.shift);
+                let fill = |kk: usize, n0: usize, row: &mut [u8]| {
+                    (kern.q_bn_relu)(&inp[kk * n + n0..][..row.len()], row, lq.cat, (scale[kk], shift[kk]), lq.relu)
+                };
+                let panels = share(n.div_ceil(k8.nr), self.t, self.nt);
+                lq.conv1.run(k8, (n, panels), fill, Strided { ptr: self.bufs.mid, ld: n }, &mut self.s8);
+            } else {
+                let pack = |n0: usize, nc: usize, dst: &mut [f32]| {
+                    (kern.bn_relu)(inp, n, Bn { scale: &layer.scale, shift: &layer.shift }, Cols { n0, nc, nr }, dst)
+                };
+                gemm::gemm(
+                    kern,
+                    &layer.conv1,
+                    n,
+                    self.panels(n),
+                    B::Pack(&pack),
+                    Out { c: self.bufs.mid, ld: n, relu: true },
+                    &mut self.scratch,
+                );
+            }
             self.barrier.wait();
             let mid = slice(self.bufs.mid, layer.conv1.m * n);
             let cm = layer.conv1.m;
@@ -564,6 +645,13 @@ impl Ctx<'_> {
                     );
                 }
                 Conv3::Winograd(w) => self.winograd(w, mid, side, g, out, n),
+            }
+            if let Some((_, lq)) = lq {
+                // conv2's output quantization, once every thread's tiles are written.
+                self.barrier.wait();
+                for ch in share(layer.conv2.cout(), self.t, self.nt) {
+                    (kern.q_round)(std::slice::from_raw_parts_mut(out.0.add(ch * n), n), lq.conv2);
+                }
             }
             c += layer.conv2.cout();
             self.barrier.wait();
@@ -590,6 +678,22 @@ impl Ctx<'_> {
         let all = slice(self.bufs.blocks[bi], blk.c_out * n);
         let Some(tr) = net.trans.get(bi) else {
             let (hw, fc) = (side * side, net.fc.k);
+            if let Some(q) = &net.quant {
+                let [cat, relu, gap] = q.head;
+                // The u8 sum, as onnxruntime's quantized global pool takes it.
+                let mult = relu.scale / (gap.scale * hw as f32);
+                for plane in share(blk.c_out * g, self.t, self.nt) {
+                    let (ch, b) = (plane / g, plane % g);
+                    let (s, h) = (net.n5_scale[ch], net.n5_shift[ch]);
+                    let src = &all[ch * n + b * hw..][..hw];
+                    let sum: i32 = src.iter().map(|&x| i32::from(bn_relu_q(x, cat, s, h, relu))).sum();
+                    let sum = sum - i32::from(relu.zero) * hw as i32;
+                    let y = ((sum as f32 * mult).round_ties_even() + f32::from(gap.zero)).clamp(0.0, 255.0) as u8;
+                    *self.bufs.feats.0.add((img + b) * fc + ch) = gap.dequantize(y);
+                }
+                self.barrier.wait();
+                return;
+            }
             for plane in share(blk.c_out * g, self.t, self.nt) {
                 let (ch, b) = (plane / g, plane % g);
                 let (s, h) = (net.n5_scale[ch], net.n5_shift[ch]);
@@ -599,9 +703,35 @@ impl Ctx<'_> {
             self.barrier.wait();
             return;
         };
+        let (half, np) = (side / 2, g * (side / 2) * (side / 2));
+        if let Some(q) = &net.quant {
+            // Quantized, the conv's output is rounded before the pool: the
+            // conv runs on every pixel, then the pool.
+            let tq = &q.trans[bi];
+            let fill = |kk: usize, n0: usize, row: &mut [u8]| {
+                (kern.q_bn_relu)(&all[kk * n + n0..][..row.len()], row, tq.cat, (tr.scale[kk], tr.shift[kk]), tq.relu)
+            };
+            let panels = share(n.div_ceil(q.kern.nr), self.t, self.nt);
+            tq.conv.run(&q.kern, (n, panels), fill, Strided { ptr: self.bufs.mid, ld: n }, &mut self.s8);
+            self.barrier.wait();
+            let m = tq.conv.a.m;
+            let conv = slice(self.bufs.mid, m * n);
+            let (off, ld) = self.place(bi + 1, img);
+            for plane in share(m * g, self.t, self.nt) {
+                let (ch, b) = (plane / g, plane % g);
+                let src = &conv[ch * n + b * side * side..][..side * side];
+                let dst = std::slice::from_raw_parts_mut(
+                    self.bufs.blocks[bi + 1].0.add(ch * ld + off + b * half * half),
+                    half * half,
+                );
+                avgpool2(src, side, dst);
+                (kern.q_round)(dst, tq.conv.out);
+            }
+            self.barrier.wait();
+            return;
+        }
         // BN, ReLU and the 2x2 average pool first: pooling commutes with the
         // 1x1 conv and leaves it 4x fewer columns.
-        let (half, np) = (side / 2, g * (side / 2) * (side / 2));
         for plane in share(blk.c_out * g, self.t, self.nt) {
             let (ch, b) = (plane / g, plane % g);
             let src = &all[ch * n + b * side * side..][..side * side];
@@ -674,6 +804,7 @@ mod tests {
             n5_shift: Vec::new(),
             fc: a(classes, c_out),
             fold_below: 784,
+            quant: None,
         }
     }
 

@@ -6,6 +6,7 @@
 /// kernel set's `#[target_feature]`), or none for the baseline target.
 macro_rules! helpers {
     ($(#[$attr:meta])*) => {
+        use $crate::kernels::quant::Q;
         use $crate::kernels::types::{Bn, Cols, StemChunk, WinoChunk};
         $(#[$attr])*
         pub unsafe fn bn_relu(src: &[f32], ld: usize, bn: Bn, cols: Cols, dst: &mut [f32]) {
@@ -26,6 +27,18 @@ macro_rules! helpers {
         $(#[$attr])*
         pub unsafe fn stem_out(m: &[f32], chunk: &StemChunk, bias: &[f32], dst: *mut f32) {
             $crate::kernels::stem::output(m, chunk, bias, dst)
+        }
+        $(#[$attr])*
+        pub unsafe fn q_bn_relu(src: &[f32], dst: &mut [u8], cat: Q, bn: (f32, f32), relu: Q) {
+            $crate::kernels::quant::bn_relu_q_row(src, dst, cat, bn, relu)
+        }
+        $(#[$attr])*
+        pub unsafe fn q_requant(acc: &[i32], dst: &mut [f32], mult: f32, out: Q) {
+            $crate::kernels::quant::requant_row(acc, dst, mult, out)
+        }
+        $(#[$attr])*
+        pub unsafe fn q_round(xs: &mut [f32], q: Q) {
+            q.round_all(xs)
         }
     };
 }

@@ -9,6 +9,7 @@ mod helpers;
 mod neon;
 mod packing;
 mod portable;
+pub(crate) mod quant;
 pub(crate) mod stem;
 pub(crate) mod types;
 #[cfg(target_arch = "wasm32")]
@@ -21,7 +22,7 @@ mod x86;
 
 pub(crate) use packing::copy;
 
-pub use types::{Bn, Cols, Kernel, KernelKind, StemChunk, Strided, WinoChunk};
+pub use types::{Bn, Cols, Kernel, KernelKind, QRequantFn, StemChunk, Strided, WinoChunk};
 
 impl KernelKind {
     /// The kernel, or None where this machine or build cannot run it.

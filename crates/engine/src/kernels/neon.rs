@@ -17,6 +17,9 @@ pub const NEON: Kernel = Kernel {
     wino_out: baseline::wino_out,
     stem_in: baseline::stem_in,
     stem_out: baseline::stem_out,
+    q_bn_relu: baseline::q_bn_relu,
+    q_requant: baseline::q_requant,
+    q_round: baseline::q_round,
 };
 
 #[target_feature(enable = "neon")]

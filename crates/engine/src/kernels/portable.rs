@@ -20,6 +20,9 @@ pub const KERNEL: Kernel = Kernel {
     wino_out: baseline::wino_out,
     stem_in: baseline::stem_in,
     stem_out: baseline::stem_out,
+    q_bn_relu: baseline::q_bn_relu,
+    q_requant: baseline::q_requant,
+    q_round: baseline::q_round,
 };
 
 unsafe fn tile(k: usize, a: *const f32, b: Strided<*const f32>, c: Strided<*mut f32>, bias: *const f32, relu: bool) {

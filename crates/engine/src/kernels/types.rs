@@ -1,6 +1,8 @@
 //! What the kernel sets are made of: the tile and transform signatures and
 //! the small geometry values they take. A leaf: every kernel file and every
-//! op imports it, it imports none of them.
+//! op imports it, it imports none of them (but `quant::Q`, a leaf too).
+
+use super::quant::Q;
 
 /// A matrix in memory: a pointer to its first element and the distance
 /// between its rows, in elements. (Two words: passed in two registers, as
@@ -67,6 +69,13 @@ pub type StemInFn = unsafe fn(&[f32], &StemChunk, *mut f32);
 /// `stem_out(m, chunk, bias, dst)`: see `stem::output`.
 pub type StemOutFn = unsafe fn(&[f32], &StemChunk, &[f32], *mut f32);
 
+/// `q_bn_relu(src, dst, cat, (scale, shift), relu)`: see `quant::bn_relu_q_row`.
+pub type QBnReluFn = unsafe fn(&[f32], &mut [u8], Q, (f32, f32), Q);
+/// `q_requant(acc, dst, mult, out)`: see `quant::requant_row`.
+pub type QRequantFn = unsafe fn(&[i32], &mut [f32], f32, Q);
+/// `q_round(xs, q)`: see `quant::Q::round_all`.
+pub type QRoundFn = unsafe fn(&mut [f32], Q);
+
 /// A kernel set: the tile shape, its micro-kernel, and the packing and
 /// transform loops compiled for the same target features (the crate itself
 /// is built for the baseline, e.g. SSE2 on x86-64).
@@ -85,6 +94,9 @@ pub struct Kernel {
     pub wino_out: WinoOutFn,
     pub stem_in: StemInFn,
     pub stem_out: StemOutFn,
+    pub q_bn_relu: QBnReluFn,
+    pub q_requant: QRequantFn,
+    pub q_round: QRoundFn,
 }
 
 impl Kernel {

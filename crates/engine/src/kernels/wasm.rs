@@ -29,6 +29,9 @@ pub const SIMD128: Kernel = Kernel {
     wino_out,
     stem_in: baseline::stem_in,
     stem_out: baseline::stem_out,
+    q_bn_relu: baseline::q_bn_relu,
+    q_requant: baseline::q_requant,
+    q_round: baseline::q_round,
 };
 #[cfg(target_feature = "relaxed-simd")]
 pub const RELAXED: Kernel =

@@ -25,6 +25,9 @@ pub const AVX2: Kernel = Kernel {
     wino_out: avx2::wino_out,
     stem_in: avx2::stem_in,
     stem_out: avx2::stem_out,
+    q_bn_relu: avx2::q_bn_relu,
+    q_requant: avx2::q_requant,
+    q_round: avx2::q_round,
 };
 pub const AVX512: Kernel = Kernel {
     kind: KernelKind::Avx512,
@@ -37,6 +40,9 @@ pub const AVX512: Kernel = Kernel {
     wino_out: avx512::wino_out,
     stem_in: avx512::stem_in,
     stem_out: avx512::stem_out,
+    q_bn_relu: avx512::q_bn_relu,
+    q_requant: avx512::q_requant,
+    q_round: avx512::q_round,
 };
 
 #[target_feature(enable = "avx2,fma")]

@@ -15,6 +15,8 @@
 use std::collections::{HashMap, HashSet};
 
 use super::proto::{self, Node, Reader, Tensor, TensorFields, Value, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT};
+use super::qdq;
+use super::quantized::{self, Quantized};
 use super::topology::{self, Role, Topology};
 use crate::error::{invalid, Error, Result};
 use crate::kernels::Kernel;
@@ -31,6 +33,10 @@ const MAX_MESSAGE: u64 = 256 << 20;
 /// Initializers larger than this are streamed (see `Streamed`); smaller
 /// ones are buffered whole.
 const STREAM_ABOVE: u64 = 1 << 20;
+
+/// The largest initializer of an int8 model, which is read whole (the
+/// classifier of an int8 DenseNet-161 is 2.2 MB).
+const MAX_QUANTIZED: u64 = 16 << 20;
 
 /// The largest node or graph input or output, buffered whole: a DenseNet's
 /// are under 4 KiB (its largest Concat names 49 inputs).
@@ -259,6 +265,8 @@ pub struct Loader {
     failed: Option<Error>,
     winograd: bool,
     streamed: Option<Streamed>,
+    /// An int8 model's quantization and initializers, as they arrive.
+    qdq: Option<Quantized>,
     limits: LoadLimits,
     /// What the packed weights take so far (`limits.max_weight_bytes`).
     weight_bytes: usize,
@@ -350,6 +358,7 @@ impl Loader {
             failed: None,
             winograd: true,
             streamed: None,
+            qdq: None,
             limits: LoadLimits::NONE,
             weight_bytes: 0,
             pending: 0,
@@ -517,7 +526,7 @@ impl Loader {
                     self.start += hlen;
                     self.state = State::Graph { left: len };
                 }
-                (Some(_), 5, WIRE_LEN) if total > STREAM_ABOVE => {
+                (Some(_), 5, WIRE_LEN) if total > STREAM_ABOVE && !self.quantized()? => {
                     if total > MAX_MESSAGE {
                         return invalid(format!(
                             "an initializer of {total} bytes (a DenseNet's largest is its classifier, a few MB)"
@@ -528,14 +537,21 @@ impl Loader {
                     self.streamed = Some(Streamed { left: len, ..Streamed::default() });
                 }
                 (Some(_), 1 | 5 | 11 | 12, WIRE_LEN) => {
-                    // Initializers here are at most STREAM_ABOVE.
+                    // Initializers here are at most STREAM_ABOVE, or an int8
+                    // model's, kept whole: at most MAX_QUANTIZED.
+                    if field == 5 && total > MAX_QUANTIZED {
+                        return invalid(format!(
+                            "an int8 model's initializer of {total} bytes (a DenseNet's largest is its classifier, a \
+                             few MB)"
+                        ));
+                    }
                     if field != 5 && total > MAX_NODE {
                         let what = if field == 1 { "node" } else { "graph input or output" };
                         return invalid(format!(
                             "a {what} of {total} bytes (a DenseNet's are a few KiB at most; its weights are initializers)"
                         ));
                     }
-                    // Both at most MAX_NODE or STREAM_ABOVE: they fit a usize.
+                    // At most MAX_NODE or MAX_QUANTIZED: they fit a usize.
                     let (total, len) = (total as usize, len as usize);
                     if avail < total {
                         // Wait for the rest; the buffer grows towards it as it arrives.
@@ -680,6 +696,14 @@ impl Loader {
                 self.graph_memory(node.heap_bytes())?;
                 self.nodes.push(node);
             }
+            5 if self.quantized()? => {
+                let (name, t) = proto::parse_raw_tensor(msg)?;
+                self.reserve(t.bytes.len(), &name)?;
+                self.graph_memory(48 + name.len())?;
+                if self.qdq.as_mut().expect("quantized").inits.insert(name.clone(), t).is_some() {
+                    return invalid(format!("initializer {name:?} appears twice"));
+                }
+            }
             5 => self.initializer(proto::parse_tensor(msg)?)?,
             11 => {
                 let (name, dims) = proto::parse_value_info(msg)?;
@@ -696,14 +720,30 @@ impl Loader {
     }
 
     /// Checks the topology when the first initializer arrives (every node
-    /// has by then), and sets the roles of the initializers.
+    /// has by then), and sets the roles of the initializers. An int8 (QDQ)
+    /// graph is checked as the float graph its Q/DQ nodes wrap.
     fn topology(&mut self) -> Result<()> {
         if self.topo.is_none() {
-            let topo = topology::check(&self.nodes)?;
+            let topo = if qdq::is_qdq_graph(&self.nodes) {
+                let mut g = qdq::strip(&self.nodes)?;
+                let topo = topology::check(&g.nodes)?;
+                g.nodes = Vec::new();
+                self.qdq = Some(Quantized { graph: g, inits: HashMap::new() });
+                topo
+            } else {
+                topology::check(&self.nodes)?
+            };
             self.roles = topo.roles().into_iter().collect();
             self.topo = Some(topo);
         }
         Ok(())
+    }
+
+    /// Whether the model is int8 (QDQ), whose initializers are kept whole
+    /// until `finish` (their scales may come after them).
+    fn quantized(&mut self) -> Result<bool> {
+        self.topology()?;
+        Ok(self.qdq.is_some())
     }
 
     /// Notes an initializer's name: its role, or None when no node uses it.
@@ -768,6 +808,13 @@ impl Loader {
             topology::check(&self.nodes)?;
             return invalid("the graph has no initializers");
         }
+        // An int8 model's weights, dequantized, go where a float model's do.
+        let qdq = self.qdq.take();
+        if let Some(q) = &qdq {
+            for t in quantized::dequantized(&self.roles, q)? {
+                self.initializer(t)?;
+            }
+        }
         let topo = self.topo.take().unwrap();
         let inp = self.inputs.iter().find(|(n, _)| *n == topo.input);
         match inp {
@@ -790,7 +837,10 @@ impl Loader {
         if !self.outputs.contains(&topo.output) {
             return invalid(format!("the classifier's output {:?} is not a graph output", topo.output));
         }
-        let net = self.build(&topo)?;
+        let mut net = self.build(&topo)?;
+        if let Some(q) = qdq {
+            net.quant = Some(quantized::plan(&topo, &q, &net)?);
+        }
         // Checked: channels from a hostile file can make these sizes wrap on
         // a 32-bit target (and a GEMM would then write past its buffer).
         let need = match net.checked_workspace_bytes(self.limits.max_batch, 1) {
@@ -920,7 +970,7 @@ impl Loader {
         let classes = self.out_channels(Role::FcW, &topo.fc_w)?;
         let mut fc = self.take_packed(Role::FcW, &topo.fc_w, &[classes, c])?;
         fc.bias[..classes].copy_from_slice(&self.take_raw(Role::FcB, &topo.fc_b, classes)?);
-        Ok(Net { kern: self.kern, stem, blocks, trans, n5_scale, n5_shift, fc, fold_below: 784 })
+        Ok(Net { kern: self.kern, stem, blocks, trans, n5_scale, n5_shift, fc, fold_below: 784, quant: None })
     }
 
     fn out_channels(&self, role: Role, name: &str) -> Result<usize> {

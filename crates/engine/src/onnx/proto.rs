@@ -270,6 +270,83 @@ pub fn parse_tensor(buf: &[u8]) -> Result<Tensor<'_>> {
     Ok(t)
 }
 
+/// An initializer of any of the types a QDQ model holds, its bytes copied:
+/// FLOAT (1), UINT8 (2), INT8 (3), INT32 (6), little-endian.
+#[derive(Debug, Clone)]
+pub struct RawTensor {
+    pub dims: Vec<usize>,
+    pub data_type: u64,
+    pub bytes: Vec<u8>,
+}
+
+/// Bytes per value of a data type `RawTensor` reads.
+fn type_size(data_type: u64) -> Option<usize> {
+    match data_type {
+        1 | 6 => Some(4),
+        2 | 3 => Some(1),
+        _ => None,
+    }
+}
+
+impl RawTensor {
+    pub fn len(&self) -> usize {
+        self.dims.iter().product()
+    }
+
+    /// The values as f32: FLOAT as they are, the integer types converted.
+    pub fn to_f32(&self) -> Vec<f32> {
+        match self.data_type {
+            1 => self.bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect(),
+            6 => self.bytes.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap()) as f32).collect(),
+            2 => self.bytes.iter().map(|&b| f32::from(b)).collect(),
+            _ => self.bytes.iter().map(|&b| f32::from(b as i8)).collect(),
+        }
+    }
+}
+
+/// Parses an initializer into a `RawTensor`: raw_data, or float_data /
+/// int32_data (which hold UINT8, INT8 and INT32 values too).
+pub fn parse_raw_tensor(buf: &[u8]) -> Result<(String, RawTensor)> {
+    let mut r = Reader::new(buf);
+    let mut fields = TensorFields::default();
+    let mut raw: Option<&[u8]> = None;
+    let mut floats: Vec<u8> = Vec::new();
+    let mut ints: Vec<i64> = Vec::new();
+    while let Some((field, v)) = r.next("TensorProto")? {
+        match (field, v) {
+            (4, Value::Bytes(b)) => floats.extend_from_slice(b),
+            (4, Value::I32(x)) => floats.extend_from_slice(&x.to_le_bytes()),
+            (5, v) => push_ints(&v, &mut ints, "TensorProto.int32_data")?,
+            (9, Value::Bytes(b)) => raw = Some(b),
+            (f, v) => fields.read(f, &v)?,
+        }
+    }
+    let name = fields.name.clone();
+    let Some(size) = type_size(fields.data_type) else {
+        return invalid(format!(
+            "initializer {name:?} has data type {}; a QDQ model's are FLOAT, UINT8, INT8 or INT32",
+            fields.data_type
+        ));
+    };
+    let bytes = match (raw, floats.is_empty(), ints.is_empty()) {
+        (Some(b), true, true) => b.to_vec(),
+        (None, false, true) if fields.data_type == 1 => floats,
+        (None, true, false) if fields.data_type != 1 => match size {
+            4 => ints.iter().flat_map(|&v| (v as i32).to_le_bytes()).collect(),
+            _ => ints.iter().map(|&v| v as u8).collect(),
+        },
+        (None, true, true) => Vec::new(),
+        _ => return invalid(format!("initializer {name:?} holds its values in more than one field, or the wrong one")),
+    };
+    if bytes.len() % size != 0 {
+        return invalid(format!("initializer {name:?}: {} bytes of data, not a multiple of {size}", bytes.len()));
+    }
+    let data_type = fields.data_type;
+    // The checks of a float tensor's fields (external data, dims, count).
+    let dims = TensorFields { data_type: 1, ..fields }.check(true, false, bytes.len() / size)?;
+    Ok((name, RawTensor { dims, data_type, bytes }))
+}
+
 /// A TensorProto's fields other than its values (raw_data, float_data), as
 /// they are read, and the checks on the whole tensor: shared by
 /// `parse_tensor` and the loader's streamed initializers.

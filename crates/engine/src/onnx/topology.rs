@@ -218,15 +218,6 @@ impl<'a> Walk<'a> {
 pub fn check(nodes: &[Node]) -> Result<Topology> {
     let mut w = Walk { nodes, i: 0 };
     let first = w.peek().ok_or_else(|| crate::error::Error::ModelInvalid("the graph has no nodes".into()))?;
-    // A quantized (QDQ) export opens with its weights' DequantizeLinear
-    // nodes: say so, rather than that its first node is not the stem.
-    let qdq = nodes.iter().enumerate().find(|(_, n)| n.op == "QuantizeLinear" || n.op == "DequantizeLinear");
-    if let Some((i, q)) = qdq {
-        return invalid(format!(
-            "{}: a quantized (QDQ) model; this engine runs f32 DenseNet exports only",
-            describe(q, i)
-        ));
-    }
     let input = first.inputs.first().cloned().unwrap_or_default();
     let conv0 = w.conv(&input, 7, 2, 3, true, "the stem conv0, norm0 folded in")?;
     let relu0 = w.relu(&conv0.outputs[0], "relu0")?;

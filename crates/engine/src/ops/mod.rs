@@ -4,5 +4,6 @@
 
 pub mod gemm;
 pub mod pool;
+pub mod quant;
 pub mod stem;
 pub mod winograd;

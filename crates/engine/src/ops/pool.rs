@@ -48,3 +48,15 @@ pub unsafe fn bn_relu_avgpool2(src: &[f32], side: usize, s: f32, h: f32, dst: *m
         }
     }
 }
+
+/// 2x2 average pool, stride 2, of one `side` x `side` plane into `dst`:
+/// each window summed row by row, then divided.
+pub fn avgpool2(src: &[f32], side: usize, dst: &mut [f32]) {
+    let half = side / 2;
+    for (oy, out) in dst.chunks_exact_mut(half).take(half).enumerate() {
+        let (r0, r1) = (&src[2 * oy * side..][..side], &src[(2 * oy + 1) * side..][..side]);
+        for (ox, o) in out.iter_mut().enumerate() {
+            *o = (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) / 4.0;
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! The element-wise arithmetic of an int8 (QDQ) model, as onnxruntime's
+//! operators define it: QuantizeLinear `q = saturate(round_half_even(x / s)
+//! + z)`, DequantizeLinear `x = (q - z) * s`. The row loops are compiled
+//! once per kernel set (`helpers.rs`), so that they vectorise for it.
+
+/// Rounds half to even, as the float unit's default mode does: adding and
+/// subtracting 1.5 x 2^23 leaves the integer nearest `x` for |x| < 2^22
+/// (callers clamp to the u8 range first). `f32::round_ties_even` is a libm
+/// call on targets without a rounding instruction (x86-64's baseline), which
+/// keeps the loops below from vectorising.
+#[inline(always)]
+fn round_even(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    (x + MAGIC) - MAGIC
+}
+
+/// `saturate(round_half_even(v) + zero)` as a byte; NaN gives 0. The
+/// byte is read from the bits of `w + 2^23` (its low mantissa bits are `w`
+/// for 0 <= w < 2^23): a float-to-u8 cast saturates lane by lane, which no
+/// SIMD set has as one instruction.
+#[inline(always)]
+fn to_u8(v: f32, zero: u8) -> u8 {
+    const TWO23: f32 = 8_388_608.0;
+    let w = (round_even(v.clamp(-512.0, 512.0)) + f32::from(zero)).clamp(0.0, 255.0);
+    (w + TWO23).to_bits() as u8
+}
+
+/// One tensor's quantization (u8 activations).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Q {
+    pub scale: f32,
+    pub zero: u8,
+}
+
+impl Q {
+    /// Multiplies by the scale's reciprocal (onnxruntime divides): the
+    /// loops vectorise without a division per value; a quotient within an
+    /// ulp of a rounding tie may round the other way.
+    #[inline(always)]
+    pub fn quantize(self, x: f32) -> u8 {
+        to_u8(x * (1.0 / self.scale), self.zero)
+    }
+
+    #[inline(always)]
+    pub fn dequantize(self, q: u8) -> f32 {
+        (f32::from(q) - f32::from(self.zero)) * self.scale
+    }
+
+    /// `x` as the next op sees it: quantized, then dequantized.
+    #[inline(always)]
+    pub fn round(self, x: f32) -> f32 {
+        self.dequantize(self.quantize(x))
+    }
+
+    /// [`Q::round`] on every value.
+    #[inline(always)]
+    pub fn round_all(self, xs: &mut [f32]) {
+        for x in xs {
+            *x = self.round(*x);
+        }
+    }
+}
+
+/// What a dense layer's conv1 (and a transition's conv) reads: a Concat's
+/// output requantized to its own scale (`cat`), then BatchNormalization
+/// (`scale`, `shift`), ReLU and the ReLU's quantization (`relu`).
+#[inline(always)]
+pub fn bn_relu_q(x: f32, cat: Q, scale: f32, shift: f32, relu: Q) -> u8 {
+    relu.quantize((cat.round(x) * scale + shift).max(0.0))
+}
+
+/// [`bn_relu_q`] of one channel's row.
+#[inline(always)]
+pub fn bn_relu_q_row(src: &[f32], dst: &mut [u8], cat: Q, (scale, shift): (f32, f32), relu: Q) {
+    for (d, &x) in dst.iter_mut().zip(src) {
+        *d = bn_relu_q(x, cat, scale, shift, relu);
+    }
+}
+
+/// A quantized conv's output row from its i32 accumulators:
+/// `saturate(round_half_even(acc * mult) + z)`, stored dequantized.
+#[inline(always)]
+pub fn requant_row(acc: &[i32], dst: &mut [f32], mult: f32, out: Q) {
+    for (y, &a) in dst.iter_mut().zip(acc) {
+        *y = out.dequantize(to_u8(a as f32 * mult, out.zero));
+    }
+}

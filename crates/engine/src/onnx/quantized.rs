@@ -1,0 +1,202 @@
+//! An int8 (QDQ) model at `finish`, when every initializer has arrived: its
+//! weights dequantized for the float structures, and its quantization
+//! (`plan::Quant`) read from the scales and zero points `qdq::strip` found.
+//! What onnxruntime's `quantize_static` writes with our options is taken;
+//! anything else (signed activations, weights past 7 bits, a bias at another
+//! scale than input x weight) is refused by name.
+
+use std::collections::HashMap;
+
+use super::proto::{RawTensor, Tensor};
+use super::qdq::{QNames, QdqGraph};
+use super::topology::{Role, Topology};
+use crate::error::{invalid, Result};
+use crate::int8::{Int8Kernel, Int8Kind, PackedA8};
+use crate::ops::quant::{ConvInt8, Q};
+use crate::plan::{LayerQ, Net, Quant, TransQ};
+
+/// What the loader keeps of an int8 model until `finish`.
+pub struct Quantized {
+    pub graph: QdqGraph,
+    /// Every initializer, by name.
+    pub inits: HashMap<String, RawTensor>,
+}
+
+/// The float values of each initializer that has a role: FLOAT ones as they
+/// are, integer weights and biases dequantized (`(q - zero) * scale`, per
+/// output channel).
+pub fn dequantized(roles: &HashMap<String, Role>, q: &Quantized) -> Result<Vec<Tensor<'static>>> {
+    let mut out = Vec::new();
+    for name in roles.keys() {
+        let Some(t) = q.inits.get(name) else { continue };
+        let values = match t.data_type {
+            1 => t.to_f32(),
+            3 | 6 => {
+                let (scales, zeros) = q.channels(name, t)?;
+                let per = t.len() / scales.len().max(1);
+                let v = t.to_f32();
+                v.iter().enumerate().map(|(i, &x)| (x - zeros[i / per]) * scales[i / per]).collect()
+            }
+            d => return invalid(format!("initializer {name:?}: data type {d} where a weight or a bias is read")),
+        };
+        out.push(Tensor::from_floats(name.clone(), t.dims.clone(), values));
+    }
+    Ok(out)
+}
+
+/// The int8 kernel set that goes with the float one.
+fn int8_kernel(net: &Net) -> Int8Kernel {
+    let kind = Int8Kind::available().into_iter().find(|k| k.f32_kind() == net.kern.kind);
+    kind.unwrap_or(Int8Kind::Portable).kernel().expect("an available int8 set")
+}
+
+/// The model's quantization and its int8 1x1 convs.
+pub fn plan(topo: &Topology, q: &Quantized, net: &Net) -> Result<Quant> {
+    for r in &q.graph.folded_relus {
+        if q.act(r)?.zero != 0 {
+            return invalid(format!("{r:?}: a ReLU folded into a zero point that is not 0"));
+        }
+    }
+    let kern = int8_kernel(net);
+    let stem = q.act(&topo.stem_outs[1])?;
+    q.same(&topo.stem_outs[2], stem)?;
+    let mut layers = Vec::new();
+    for b in &topo.blocks {
+        let mut qs = Vec::new();
+        for l in &b.layers {
+            let (relu, mid) = (q.act(&l.outs[2])?, q.act(&l.outs[4])?);
+            qs.push(LayerQ {
+                cat: q.act(&l.outs[0])?,
+                relu,
+                conv1: q.conv((&kern, net), &l.conv1_w, Some(&l.conv1_b), (relu, mid))?,
+                conv2: q.act(&l.outs[5])?,
+            });
+        }
+        layers.push(qs);
+    }
+    let mut trans = Vec::new();
+    for (t, b) in topo.transitions.iter().zip(&topo.blocks) {
+        let (relu, out) = (q.act(&t.outs[1])?, q.act(&t.outs[2])?);
+        q.same(&t.outs[3], out)?;
+        trans.push(TransQ { cat: q.act(&b.out)?, relu, conv: q.conv((&kern, net), &t.conv_w, None, (relu, out))? });
+    }
+    let last = topo.blocks.last().map_or("", |b| b.out.as_str());
+    let gap = q.act(&topo.head_outs[2])?;
+    q.same(&topo.head_outs[3], gap)?;
+    Ok(Quant {
+        kern,
+        input: q.act(&topo.input)?,
+        stem,
+        layers,
+        trans,
+        head: [q.act(last)?, q.act(&topo.head_outs[1])?, gap],
+    })
+}
+
+impl Quantized {
+    fn init(&self, name: &str) -> Result<&RawTensor> {
+        match self.inits.get(name) {
+            Some(t) => Ok(t),
+            None => invalid(format!("initializer {name:?} is missing")),
+        }
+    }
+
+    /// An activation's quantization: a positive f32 scale and a u8 zero point.
+    fn scalar(&self, n: &QNames, tensor: &str) -> Result<Q> {
+        let (s, z) = (self.init(&n.scale)?, self.init(&n.zero)?);
+        if s.data_type != 1 || s.len() != 1 || z.len() != 1 {
+            return invalid(format!(
+                "{tensor:?}: its scale and zero point must be scalars (one quantization per tensor)"
+            ));
+        }
+        if z.data_type != 2 {
+            return invalid(format!(
+                "{tensor:?}: zero point of data type {}; this engine takes u8 activations (QUInt8)",
+                z.data_type
+            ));
+        }
+        let scale = s.to_f32()[0];
+        if !(scale.is_finite() && scale > 0.0) {
+            return invalid(format!("{tensor:?}: scale {scale}"));
+        }
+        Ok(Q { scale, zero: z.bytes[0] })
+    }
+
+    /// The quantization of a float tensor of the graph.
+    fn act(&self, tensor: &str) -> Result<Q> {
+        match self.graph.activations.get(tensor) {
+            Some(n) => self.scalar(n, tensor),
+            None => invalid(format!("{tensor:?} is not quantized (no QuantizeLinear follows it)")),
+        }
+    }
+
+    /// Refuses a tensor quantized otherwise than `q` (a pool or a flatten
+    /// that requantizes, which onnxruntime's QDQ format never writes).
+    fn same(&self, tensor: &str, q: Q) -> Result<()> {
+        if self.act(tensor)? != q {
+            return invalid(format!("{tensor:?} is quantized otherwise than its input"));
+        }
+        Ok(())
+    }
+
+    /// A weight's or bias's scales and zero points, one per output channel
+    /// (or one for all).
+    fn channels(&self, name: &str, t: &RawTensor) -> Result<(Vec<f32>, Vec<f32>)> {
+        let Some(n) = self.graph.weights.get(name) else {
+            return invalid(format!("initializer {name:?} is integer but no DequantizeLinear reads it"));
+        };
+        let (s, z) = (self.init(&n.scale)?, self.init(&n.zero)?);
+        let m = t.dims.first().copied().unwrap_or(1);
+        if s.data_type != 1 || !(s.len() == m || s.len() == 1) || z.len() != s.len() {
+            return invalid(format!("{name:?}: a scale and zero point per output channel ({m}) are expected"));
+        }
+        let scales = s.to_f32();
+        if let Some(x) = scales.iter().find(|x| !(x.is_finite() && **x > 0.0)) {
+            return invalid(format!("{name:?}: scale {x}"));
+        }
+        Ok((scales, z.to_f32()))
+    }
+
+    /// A 1x1 conv's int8 weights ([M][K], symmetric: zero points 0) and their
+    /// scales per output channel.
+    fn weight(&self, name: &str) -> Result<(Vec<i8>, Vec<f32>, usize, usize)> {
+        let t = self.init(name)?;
+        let (m, k) = match t.dims.as_slice() {
+            &[m, k, 1, 1] if t.data_type == 3 => (m, k),
+            d => return invalid(format!("{name:?}: dims {d:?}, type {}: int8 [M, K, 1, 1] expected", t.data_type)),
+        };
+        let (mut scales, zeros) = self.channels(name, t)?;
+        if zeros.iter().any(|&z| z != 0.0) {
+            return invalid(format!("{name:?}: a weight zero point that is not 0 (weights must be symmetric)"));
+        }
+        if scales.len() == 1 {
+            scales = vec![scales[0]; m];
+        }
+        Ok((t.bytes.iter().map(|&b| b as i8).collect(), scales, m, k))
+    }
+
+    /// A 1x1 conv from `x` to `y` in int8, as onnxruntime's QLinearConv.
+    fn conv(&self, (kern, net): (&Int8Kernel, &Net), w: &str, b: Option<&str>, (x, y): (Q, Q)) -> Result<ConvInt8> {
+        let (wq, ws, m, k) = self.weight(w)?;
+        let a = PackedA8::new(kern, &wq, m, k).or_else(|e| invalid(format!("{w:?}: {e}")))?;
+        let bias = match b {
+            None => None,
+            Some(b) => {
+                let t = self.init(b)?;
+                let (bs, bz) = self.channels(b, t)?;
+                if t.data_type != 6 || t.len() != m || bz.iter().any(|&z| z != 0.0) {
+                    return invalid(format!("{b:?}: an int32 bias of {m} values, zero points 0, is expected"));
+                }
+                // The accumulator adds the bias as it is: its scale must be the products'.
+                let at = |c: usize| bs[if bs.len() == 1 { 0 } else { c }];
+                if let Some(c) = (0..m).find(|&c| at(c) != x.scale * ws[c]) {
+                    return invalid(format!("{b:?}: channel {c}'s scale is not the input's times the weight's"));
+                }
+                Some(t.bytes.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect::<Vec<_>>())
+            }
+        };
+        let row_off = a.row_offsets(kern, x.zero, bias.as_deref());
+        let mult = ws.iter().map(|&sw| x.scale * sw / y.scale).collect();
+        Ok(ConvInt8 { a, row_off, mult, out: y, requant: net.kern.q_requant })
+    }
+}
