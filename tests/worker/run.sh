@@ -9,6 +9,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 "$root/scripts/prepare-model.sh" >/dev/null
 source "$root/worker/env.sh"
 cd "$root"
+# Ajv, for the answers' schema checks (tests/answer-schema.mjs).
+npm_install_locked tests
 # DenseNet-169 and -201 for larger-models.test.mjs (the engine-variants suite
 # makes them too).
 refs="${DENSENET_ENGINE_REFS:-$HOME/.cache/densenet-edge/engine-refs}"
