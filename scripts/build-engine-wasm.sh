@@ -3,7 +3,7 @@
 # engine alone, behind a tiny C-like export API) twice, each in its own target
 # dir: simd128, and simd128 + relaxed SIMD. Prints the two .wasm paths, simd128
 # first, on one line. Used by tests/browser/run.sh (Node, Chromium),
-# tests/worker/run.sh and bench/engine/workerd_check.sh (workerd).
+# tests/worker/run.sh and tests/engine/workerd_check.sh (workerd).
 #   read -r SIMD128 RELAXED < <(scripts/build-engine-wasm.sh)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"

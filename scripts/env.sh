@@ -33,6 +33,21 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# npm_install_locked DIR: installs DIR/package-lock.json into DIR/node_modules
+# when the lockfile changed since the last install (a stamp in node_modules):
+# a rerun costs nothing and needs no registry.
+npm_install_locked() {
+  local dir="$1" stamp="$1/node_modules/.package-lock.sha256" want
+  want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]]; then
+    # `npm install` honours the lockfile's versions; `npm ci` rejects the
+    # vite-app lock of tests/browser (npm 11 wants rollup's optional native
+    # packages of every platform listed).
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+    echo "$want" >"$stamp"
+  fi
+}
+
 # wasm_bindgen_version LOCKFILE: the wasm-bindgen version a Cargo.lock pins
 # (wasm-bindgen-cli must be exactly that version).
 wasm_bindgen_version() {

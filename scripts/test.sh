@@ -31,8 +31,10 @@ suite() {
 # Formatting and lints, root workspace (and the engine's stage timing), the
 # engine's wasm kernels (the relaxed build compiles the simd128 ones too) and
 # the Worker's (its wasm32 target); the aarch64 suite lints its own build.
+# First, no crate's modules import each other in a circle.
 lint() {
-  cargo fmt --all -- --check &&
+  python3 scripts/check-imports.py &&
+    cargo fmt --all -- --check &&
     (cd worker && cargo fmt -- --check) &&
     cargo clippy --workspace --all-targets --locked -- -D warnings &&
     cargo clippy -p densenet-edge-engine --features stages --all-targets --locked -- -D warnings &&

@@ -1,10 +1,15 @@
-// Checks a value against a definition of docs/answer.schema.json, for the
-// subset that schema uses (type, enum, required, properties,
-// additionalProperties, items, minItems, minimum, maximum, $ref into $defs,
-// oneOf, allOf). The Rust twin is crates/cli/tests/schema.rs.
+// Checks values against the definitions of docs/answer.schema.json with Ajv
+// (its draft 2020-12 build, as the schema declares). The Rust twin is
+// crates/cli/tests/schema.rs, which checks the same file with the jsonschema
+// crate.
 import { readFileSync } from 'node:fs';
+import Ajv2020 from 'ajv/dist/2020.js';
 
 const root = JSON.parse(readFileSync(new URL('../docs/answer.schema.json', import.meta.url), 'utf8'));
+
+// allErrors: a failing test lists every mismatch, not only the first.
+const ajv = new Ajv2020({ allErrors: true });
+ajv.addSchema(root, 'answer');
 
 function resolve(schema) {
   while (schema && schema.$ref) {
@@ -15,56 +20,12 @@ function resolve(schema) {
   return schema;
 }
 
-const isType = {
-  object: (v) => v !== null && typeof v === 'object' && !Array.isArray(v),
-  array: Array.isArray,
-  string: (v) => typeof v === 'string',
-  number: (v) => typeof v === 'number',
-  integer: Number.isInteger,
-  boolean: (v) => typeof v === 'boolean',
-  null: (v) => v === null,
-};
-
-function check(schema, v, at, errors) {
-  const s = resolve(schema);
-  if (s.type && !isType[s.type](v)) {
-    errors.push(`${at}: expected ${s.type}, got ${JSON.stringify(v)}`);
-    return;
-  }
-  if (s.enum && !s.enum.some((e) => e === v)) errors.push(`${at}: ${JSON.stringify(v)} is not one of ${s.enum}`);
-  if (typeof v === 'number') {
-    if (s.minimum !== undefined && v < s.minimum) errors.push(`${at}: ${v} < ${s.minimum}`);
-    if (s.maximum !== undefined && v > s.maximum) errors.push(`${at}: ${v} > ${s.maximum}`);
-  }
-  if (isType.object(v)) {
-    for (const k of s.required || []) if (!(k in v)) errors.push(`${at}: missing ${k}`);
-    for (const [k, child] of Object.entries(v)) {
-      const ps = s.properties && s.properties[k];
-      if (ps) check(ps, child, `${at}.${k}`, errors);
-      else if (s.additionalProperties === false) errors.push(`${at}: unexpected field ${k}`);
-      else if (isType.object(s.additionalProperties)) check(s.additionalProperties, child, `${at}.${k}`, errors);
-    }
-  }
-  if (Array.isArray(v)) {
-    if (s.minItems !== undefined && v.length < s.minItems) errors.push(`${at}: fewer than ${s.minItems} items`);
-    if (s.items) v.forEach((item, i) => check(s.items, item, `${at}[${i}]`, errors));
-  }
-  for (const sub of s.allOf || []) check(sub, v, at, errors);
-  if (s.oneOf) {
-    const passing = s.oneOf.filter((o) => {
-      const e = [];
-      check(o, v, at, e);
-      return e.length === 0;
-    }).length;
-    if (passing !== 1) errors.push(`${at}: matches ${passing} of the oneOf alternatives, not exactly 1`);
-  }
-}
-
 /** Errors of `value` against `$defs/<def>`; [] when it conforms. */
 export function schemaErrors(def, value) {
-  const errors = [];
-  check(root.$defs[def], value, def, errors);
-  return errors;
+  if (!root.$defs[def]) throw new Error(`no such definition ${def}`);
+  const validate = ajv.getSchema(`answer#/$defs/${def}`);
+  if (validate(value)) return [];
+  return validate.errors.map((e) => `${def}${e.instancePath}: ${e.message} (${e.schemaPath}${e.params ? ` ${JSON.stringify(e.params)}` : ''})`);
 }
 
 /** The property names of `$defs/<def>` (its own and its allOf's), and which are required. */

@@ -39,7 +39,7 @@ after(async () => {
 });
 
 test('Node: the simd128 build passes its kernel checks and matches onnxruntime', async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'bench/engine/wasm_check.mjs'), BUILDS.simd128, '1']);
+  const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'tests/engine/wasm_check.mjs'), BUILDS.simd128, '1']);
   console.log(stdout.trim());
   assert.match(stdout, /^ok +kernels 3 /m); // portable + simd128
   assert.doesNotMatch(stdout, /FAIL/);

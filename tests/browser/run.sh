@@ -18,21 +18,12 @@ cd "$REPO_ROOT"
 # trap-recovery tests.
 scripts/build-web.sh --test-trap
 
-# npm ci only when a lockfile changed (the package itself is a file: link,
-# so rebuilding it needs no reinstall).
-npm_ci() {
-  local dir="$1" stamp="$1/node_modules/.package-lock.sha256" want
-  want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
-  if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]]; then
-    # `npm install` honours the lockfile's versions; `npm ci` rejects the
-    # vite-app lock (npm 11 wants rollup's optional native packages of every
-    # platform listed).
-    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
-    echo "$want" > "$stamp"
-  fi
-}
-npm_ci tests/browser
-npm_ci tests/browser/vite-app
+# The pinned npm packages, installed only when a lockfile changed (the
+# package itself is a file: link, so rebuilding it needs no reinstall):
+# tests/ holds Ajv for answer-schema.mjs.
+npm_install_locked tests
+npm_install_locked tests/browser
+npm_install_locked tests/browser/vite-app
 
 status=0
 scripts/test-web-wasm.sh all || status=1

@@ -9,6 +9,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 "$root/scripts/prepare-model.sh" >/dev/null
 source "$root/worker/env.sh"
 cd "$root"
+# Ajv, for the answers' schema checks (tests/answer-schema.mjs).
+npm_install_locked tests
 # DenseNet-169 and -201 for larger-models.test.mjs (the engine-variants suite
 # makes them too).
 refs="${DENSENET_ENGINE_REFS:-$HOME/.cache/densenet-edge/engine-refs}"
@@ -17,7 +19,7 @@ refs="${DENSENET_ENGINE_REFS:-$HOME/.cache/densenet-edge/engine-refs}"
 # The engine's own wasm builds in the same workerd: every kernel of the
 # simd128 and relaxed-SIMD builds against float64, the network against
 # onnxruntime's logits (one timing run each: not a benchmark here).
-bench/engine/workerd_check.sh 1 1
+tests/engine/workerd_check.sh 1 1
 # One file at a time: each starts its own workerd with a 32 MB model, and a
 # hung request fails its test instead of the whole CI job.
 exec node --test --test-reporter=spec --test-concurrency=1 --test-timeout=300000 "$@" tests/worker/

@@ -8,10 +8,12 @@
 
 use image::RgbImage;
 
+use crate::crop::Crop;
 use crate::error::{Error, Result};
 use crate::preprocess::Preprocess;
 use crate::resize::{clip8, coefficients_range, Coefficients, HALF};
 use crate::rows::RowSource;
+use crate::tensor::Tensor;
 
 /// torchvision's `_compute_resized_output_size`, without the u32 limit
 /// (a 1x40000000 image resizes to 255x10200000000).
@@ -306,6 +308,30 @@ impl Plan {
             }
         }
         out
+    }
+}
+
+/// The steps of [`Preprocess`] that read an image.
+impl Preprocess {
+    /// Resize and centre crop: the uint8 image the model sees before
+    /// normalisation, `crop` x `crop`.
+    ///
+    /// Computed without the resized image (see this module), so any
+    /// aspect ratio costs about the crop's memory. An empty image or invalid
+    /// settings give a black crop; [`crate::decode_crop`] reports them.
+    pub fn resize_crop(&self, img: &RgbImage) -> Crop {
+        let side = self.crop.max(1);
+        Crop::new(
+            Plan::new(img.width(), img.height(), 1, self)
+                .and_then(|plan| plan.run(&mut ImageRows::new(img)))
+                .unwrap_or_else(|_| RgbImage::new(side, side)),
+        )
+    }
+
+    /// A batch `[N, 3, crop, crop]` from decoded images.
+    pub fn tensor(&self, images: &[RgbImage]) -> Tensor {
+        let cropped: Vec<Crop> = images.iter().map(|img| self.resize_crop(img)).collect();
+        self.normalized(&cropped.iter().collect::<Vec<_>>())
     }
 }
 

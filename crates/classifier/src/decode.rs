@@ -3,7 +3,7 @@
 
 use std::io::Cursor;
 
-use image::{ImageDecoder, ImageError, ImageFormat, ImageReader, RgbImage};
+use image::{ImageDecoder, ImageFormat, ImageReader, RgbImage};
 
 use crate::budget;
 use crate::crop::Crop;
@@ -13,7 +13,7 @@ use crate::jpeg::JpegRows;
 use crate::png_rows::PngRows;
 use crate::preprocess::Preprocess;
 use crate::rows::RowSource;
-use crate::whole_rows::WholeRows;
+use crate::whole_rows::{decode_error, WholeRows};
 use crate::work_budget::WorkBudget;
 
 /// Limits checked before any pixel is allocated, so a decompression bomb
@@ -207,18 +207,4 @@ pub(crate) fn check_pixels(width: u64, height: u64, limits: &DecodeLimits) -> Re
         return Err(Error::TooManyPixels { width: clamp(width), height: clamp(height), max_pixels: limits.max_pixels });
     }
     Ok(())
-}
-
-pub(crate) fn decode_error(e: ImageError) -> Error {
-    match e {
-        // Only reachable when a frame is larger than the header said.
-        ImageError::Limits(l) => {
-            Error::CorruptImage(format!("the image needs more memory than its header declares: {l}"))
-        }
-        ImageError::Unsupported(u) => Error::UnsupportedFormat(u.to_string()),
-        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            Error::CorruptImage("the data ends before the image does (truncated)".into())
-        }
-        other => Error::CorruptImage(other.to_string()),
-    }
 }

@@ -61,3 +61,13 @@ pub use engine::webgpu::{adapter_info, WebGpuEngine, SELF_CHECK_TOLERANCE};
 pub use engine::{LocalBoxFuture, INPUT_SIDE};
 
 pub use image::RgbImage;
+
+/// The JPEG decoder on its own, row by row, for tests/jpeg.rs and
+/// tests/jpeg_bench.rs: they count the heap with their own global
+/// allocator, so they are test binaries of their own rather than unit
+/// tests. Not part of the API.
+#[doc(hidden)]
+pub mod jpeg_rows {
+    pub use crate::jpeg::{decode_rgb, decode_rgb_with, JpegRows};
+    pub use crate::rows::RowSource;
+}

@@ -1,11 +1,12 @@
 //! torchvision's `Compose([Resize(r), CenterCrop(c), ToTensor(), Normalize(mean, std)])`
-//! on a PIL image, with torchvision's size arithmetic and rounding.
+//! on a PIL image, with torchvision's size arithmetic and rounding: the
+//! settings and the normalisation. The resize and crop that read an image
+//! (`Preprocess::resize_crop`, `Preprocess::tensor`) are in `crop_resize`,
+//! which builds on these settings, so that the imports go one way.
 
-use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use crate::crop::Crop;
-use crate::crop_resize::{ImageRows, Plan};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -44,21 +45,6 @@ impl Preprocess {
         Ok(())
     }
 
-    /// Resize and centre crop: the uint8 image the model sees before
-    /// normalisation, `crop` x `crop`.
-    ///
-    /// Computed without the resized image (see `crop_resize`), so any
-    /// aspect ratio costs about the crop's memory. An empty image or invalid
-    /// settings give a black crop; [`crate::decode_crop`] reports them.
-    pub fn resize_crop(&self, img: &RgbImage) -> Crop {
-        let side = self.crop.max(1);
-        Crop::new(
-            Plan::new(img.width(), img.height(), 1, self)
-                .and_then(|plan| plan.run(&mut ImageRows::new(img)))
-                .unwrap_or_else(|_| RgbImage::new(side, side)),
-        )
-    }
-
     /// Normalised CHW values of one cropped image into `out`
     /// (`3 * crop * crop` floats), computed in f32 as torch does.
     pub fn normalize_into(&self, img: &Crop, out: &mut [f32]) {
@@ -69,12 +55,6 @@ impl Preprocess {
                 out[c * plane + i] = (px.0[c] as f32 / 255.0 - self.mean[c]) / self.std[c];
             }
         }
-    }
-
-    /// A batch `[N, 3, crop, crop]` from decoded images.
-    pub fn tensor(&self, images: &[RgbImage]) -> Tensor {
-        let cropped: Vec<Crop> = images.iter().map(|img| self.resize_crop(img)).collect();
-        self.normalized(&cropped.iter().collect::<Vec<_>>())
     }
 
     /// A batch `[N, 3, crop, crop]` from images already resized and cropped.

@@ -6,7 +6,7 @@ use crate::error::Result;
 /// An image's rows, top to bottom in stored order (before any EXIF
 /// orientation is applied), as 8-bit RGB converted like PIL's
 /// `convert("RGB")`.
-pub(crate) trait RowSource {
+pub trait RowSource {
     fn width(&self) -> u32;
     fn height(&self) -> u32;
     /// The EXIF orientation (1..=8; 1 when there is none).

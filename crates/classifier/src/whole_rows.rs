@@ -3,7 +3,7 @@
 //! time (never a second whole copy), and nothing is decoded before the
 //! first row is asked for, so the budget is checked first.
 
-use image::{DynamicImage, ImageDecoder};
+use image::{DynamicImage, ImageDecoder, ImageError};
 
 use crate::error::{Error, Result};
 use crate::rows::RowSource;
@@ -41,7 +41,7 @@ impl RowSource for WholeRows<'_> {
     }
     fn next_row(&mut self, row: &mut [u8]) -> Result<()> {
         if let Some(decoder) = self.decoder.take() {
-            let img = DynamicImage::from_decoder(decoder).map_err(crate::decode::decode_error)?;
+            let img = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
             if (img.width(), img.height()) != (self.width, self.height) {
                 return Err(Error::CorruptImage("the decoded image is not the size its header declares".into()));
             }
@@ -104,5 +104,21 @@ impl RowSource for WholeRows<'_> {
         }
         self.next += 1;
         Ok(())
+    }
+}
+
+/// Our error for one of the `image` crate's decoders (opening one in
+/// `decode`, or decoding with it here).
+pub(crate) fn decode_error(e: ImageError) -> Error {
+    match e {
+        // Only reachable when a frame is larger than the header said.
+        ImageError::Limits(l) => {
+            Error::CorruptImage(format!("the image needs more memory than its header declares: {l}"))
+        }
+        ImageError::Unsupported(u) => Error::UnsupportedFormat(u.to_string()),
+        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Error::CorruptImage("the data ends before the image does (truncated)".into())
+        }
+        other => Error::CorruptImage(other.to_string()),
     }
 }

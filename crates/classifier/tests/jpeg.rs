@@ -1,21 +1,11 @@
 //! The JPEG decoder against PIL's pixels (model/make_jpeg_references.py),
 //! its memory bound, and hostile inputs.
-//!
-//! The decoder is `pub(crate)`: this test binary compiles the module itself.
 
-#![allow(dead_code)]
-
-mod error {
-    pub use densenet_edge::{Error, Result};
-}
 #[path = "support/hostile_jpeg.rs"]
 mod hostile_jpeg;
-#[path = "../src/jpeg/mod.rs"]
-mod jpeg;
-#[path = "../src/rows.rs"]
-mod rows;
 
-use rows::RowSource;
+use densenet_edge::jpeg_rows as jpeg;
+use jpeg::RowSource;
 use std::path::PathBuf;
 use std::sync::Mutex;
 

@@ -5,17 +5,8 @@
 //!     JPEG_BENCH=/tmp/jpeg-12mp.jpg cargo test --release -p densenet-edge \
 //!         --no-default-features --test jpeg_bench -- --ignored --nocapture
 
-#![allow(dead_code)]
-
-mod error {
-    pub use densenet_edge::{Error, Result};
-}
-#[path = "../src/jpeg/mod.rs"]
-mod jpeg;
-#[path = "../src/rows.rs"]
-mod rows;
-
-use rows::RowSource;
+use densenet_edge::jpeg_rows as jpeg;
+use jpeg::RowSource;
 use std::time::Instant;
 
 // Live heap bytes and their peak, to print what a decode really holds.

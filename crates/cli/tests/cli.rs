@@ -88,6 +88,40 @@ fn json_lines_follow_the_schema_and_bad_images_fail_alone() {
     assert_eq!(lines[4]["error"]["code"], "not_an_image");
 }
 
+/// The checker itself: a line in the documented shape passes, and each
+/// kind of mistake in it is reported.
+#[test]
+fn the_schema_check_fails_a_wrong_line() {
+    let schema = schema::Schema::load();
+    let good = serde_json::json!({
+        "file": "cat.png",
+        "engine": "cpu",
+        "device": "x86-64",
+        "model": { "name": "densenet121", "weights": "random", "pretrained": false, "sha256": "00", "bytes": 1 },
+        "timings_ms": { "preprocess": 1.0, "inference": 2.0 },
+        "class_id": "n02124075",
+        "class_name": "Egyptian_cat",
+        "class_index": 285,
+        "probability": 0.5,
+        "recognized": true,
+        "predictions": [{ "class_index": 285, "class_id": "n02124075", "class_name": "Egyptian_cat", "probability": 0.5 }]
+    });
+    assert_eq!(schema.check("ClassifyLine", &good), Vec::<String>::new());
+    type Break = fn(&mut Value);
+    let wrong: [(&str, Break); 5] = [
+        ("probability over 1", |v| v["predictions"][0]["probability"] = 1.5.into()),
+        ("a field the schema does not know", |v| v["model"]["extra"] = true.into()),
+        ("a required field missing", |v| drop(v.as_object_mut().unwrap().remove("timings_ms"))),
+        ("a string for an integer", |v| v["class_index"] = "285".into()),
+        ("both an answer and an error", |v| v["error"] = serde_json::json!({ "code": "x", "message": "y" })),
+    ];
+    for (what, break_it) in wrong {
+        let mut line = good.clone();
+        break_it(&mut line);
+        assert!(!schema.check("ClassifyLine", &line).is_empty(), "{what}: passed");
+    }
+}
+
 /// The hostile files (tests/images/hostile/README.md) through the binary,
 /// with its default limits: each gets the table's `default` answer, in the
 /// documented line shape, and none takes the process down.

@@ -1,4 +1,4 @@
-//! The engine behind a plain C ABI, for bench/engine/wasm_check.mjs to drive
+//! The engine behind a plain C ABI, for tests/engine/wasm_check.mjs to drive
 //! from Node (build for wasm32-unknown-unknown with simd128; see that script).
 //! Exports: buffers, a chunked loader, run, the kernel checks, the device name.
 

@@ -60,7 +60,7 @@ enum Source<'a> {
     Buffered { pos: usize, first: Option<Scan>, coefs: Vec<Vec<i16>>, smoothing: Option<smooth::Smoothing> },
 }
 
-pub(crate) struct JpegRows<'a> {
+pub struct JpegRows<'a> {
     data: &'a [u8],
     frame: Frame,
     tables: Box<Tables>,
@@ -107,7 +107,7 @@ fn alloc_zeroed<T: Clone + Default>(n: usize, frame: &Frame, peak: u64) -> Resul
 
 impl<'a> JpegRows<'a> {
     /// [`JpegRows::with_max_scans`] with [`DEFAULT_MAX_SCANS`].
-    pub(crate) fn new(bytes: &'a [u8]) -> Result<JpegRows<'a>> {
+    pub fn new(bytes: &'a [u8]) -> Result<JpegRows<'a>> {
         Self::with_max_scans(bytes, DEFAULT_MAX_SCANS)
     }
 
@@ -686,8 +686,7 @@ impl RowSource for JpegRows<'_> {
 /// Decodes every row (stored order, no orientation applied) into one RGB
 /// buffer; a row the decoder skips as a repeat is copied from the one above
 /// (`skip_repeats: false` computes every row).
-#[allow(dead_code)] // for tests/jpeg.rs, which compiles this module on its own
-pub(crate) fn decode_rgb_with(bytes: &[u8], skip_repeats: bool) -> Result<(u32, u32, Vec<u8>)> {
+pub fn decode_rgb_with(bytes: &[u8], skip_repeats: bool) -> Result<(u32, u32, Vec<u8>)> {
     let mut rows = JpegRows::new(bytes)?;
     let (w, h) = (rows.width() as usize, rows.height() as usize);
     let mut out = alloc_zeroed::<u8>(w * 3 * h, &rows.frame, rows.peak)?;
@@ -696,7 +695,6 @@ pub(crate) fn decode_rgb_with(bytes: &[u8], skip_repeats: bool) -> Result<(u32, 
 }
 
 /// [`decode_rgb_with`], skipping repeats.
-#[allow(dead_code)]
-pub(crate) fn decode_rgb(bytes: &[u8]) -> Result<(u32, u32, Vec<u8>)> {
+pub fn decode_rgb(bytes: &[u8]) -> Result<(u32, u32, Vec<u8>)> {
     decode_rgb_with(bytes, true)
 }

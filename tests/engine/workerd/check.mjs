@@ -1,5 +1,5 @@
 // The engine's wasm_check build (crates/engine/examples/wasm_check.rs) inside
-// workerd, driven by bench/engine/workerd_check.sh. One request
+// workerd, driven by tests/engine/workerd_check.sh. One request
 // (GET /?reps=N&reps8=M) does everything and answers JSON: for each build
 // embedded in the config, a fresh instance streams the ONNX model from the
 // "files" disk service (model/ of the repo) through loader_push in 1 MiB

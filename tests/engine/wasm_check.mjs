@@ -1,13 +1,14 @@
 // Runs the engine's wasm build (crates/engine/examples/wasm_check.rs) in Node:
 // the kernel checks, the whole network against onnxruntime's logits
-// (model/reference), ms per image and wasm memory. Node 20 rejects relaxed
-// SIMD, so give it the simd128 build:
+// (model/reference), then ms per image and wasm memory. Node 20 rejects
+// relaxed SIMD, so give it the simd128 build:
 //
 //   RUSTFLAGS="-C target-feature=+simd128" cargo build --release -p densenet-edge-engine \
 //     --target wasm32-unknown-unknown --example wasm_check
-//   node bench/engine/wasm_check.mjs $CARGO_TARGET_DIR/wasm32-unknown-unknown/release/examples/wasm_check.wasm [reps]
+//   node tests/engine/wasm_check.mjs $CARGO_TARGET_DIR/wasm32-unknown-unknown/release/examples/wasm_check.wasm [reps]
 //
-// Exits non-zero on any mismatch.
+// Exits non-zero on any mismatch; the timings never fail it
+// (tests/browser/engine-wasm.test.mjs runs it with 1 rep, a benchmark with more).
 import { readFileSync, openSync, readSync, closeSync, statSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 

@@ -3,5 +3,5 @@ import simd128 from "simd128.wasm";
 import relaxed from "relaxed.wasm";
 import simd128Bytes from "simd128.bin";
 import relaxedBytes from "relaxed.bin";
-import { handler } from "bench.mjs";
+import { handler } from "check.mjs";
 export default handler({ simd128, relaxed }, { simd128: simd128Bytes, relaxed: relaxedBytes });

@@ -1,4 +1,4 @@
-# workerd config for bench/engine/workerd_check.sh, which copies this directory
+# workerd config for tests/engine/workerd_check.sh, which copies this directory
 # and the two wasm_check builds (simd128.wasm, relaxed.wasm) into a scratch
 # directory and overrides the socket (127.0.0.1, a free port) and the "files"
 # directory (the repo's model/, read only) on the command line. Both builds
@@ -17,7 +17,7 @@ const config :Workerd.Config = (
 const worker :Workerd.Worker = (
   modules = [
     (name = "both.mjs", esModule = embed "both.mjs"),
-    (name = "bench.mjs", esModule = embed "bench.mjs"),
+    (name = "check.mjs", esModule = embed "check.mjs"),
     (name = "simd128.wasm", wasm = embed "simd128.wasm"),
     (name = "relaxed.wasm", wasm = embed "relaxed.wasm"),
     (name = "simd128.bin", data = embed "simd128.wasm"),

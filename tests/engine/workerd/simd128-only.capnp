@@ -1,4 +1,4 @@
-# Fallback config of bench/engine/workerd_check.sh (see both.capnp) when
+# Fallback config of tests/engine/workerd_check.sh (see both.capnp) when
 # workerd does not start with relaxed.wasm as a Wasm module: simd128 alone,
 # the relaxed bytes only as data for WebAssembly.validate.
 using Workerd = import "/workerd/workerd.capnp";
@@ -14,7 +14,7 @@ const config :Workerd.Config = (
 const worker :Workerd.Worker = (
   modules = [
     (name = "simd128-only.mjs", esModule = embed "simd128-only.mjs"),
-    (name = "bench.mjs", esModule = embed "bench.mjs"),
+    (name = "check.mjs", esModule = embed "check.mjs"),
     (name = "simd128.wasm", wasm = embed "simd128.wasm"),
     (name = "simd128.bin", data = embed "simd128.wasm"),
     (name = "relaxed.bin", data = embed "relaxed.wasm"),
