@@ -53,6 +53,8 @@ pub struct ModelInfo {
     pub pretrained: bool,
     pub sha256: String,
     pub bytes: u64,
+    /// `"f32"` or `"int8"`: the precision the engine runs the file at.
+    pub precision: String,
 }
 
 impl From<&Manifest> for ModelInfo {
@@ -63,6 +65,7 @@ impl From<&Manifest> for ModelInfo {
             pretrained: m.pretrained(),
             sha256: m.sha256.clone(),
             bytes: m.bytes,
+            precision: m.precision.clone(),
         }
     }
 }

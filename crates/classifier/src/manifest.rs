@@ -15,14 +15,37 @@ pub struct Manifest {
     pub bytes: u64,
     /// `"pretrained"` or `"random"`.
     pub weights: String,
+    /// `"f32"`, or `"int8"` for a quantized (QDQ) file; f32 when absent.
+    #[serde(default = "f32_precision")]
+    pub precision: String,
     /// The manifest's other preprocessing keys (e.g. `interpolation`) only
     /// document what [`Preprocess`] always does.
     pub preprocess: Preprocess,
 }
 
+fn f32_precision() -> String {
+    "f32".into()
+}
+
 impl Manifest {
     pub fn from_json(json: &str) -> Result<Manifest> {
-        serde_json::from_str(json).map_err(|e| Error::ModelInvalid(format!("invalid model manifest: {e}")))
+        let m: Manifest =
+            serde_json::from_str(json).map_err(|e| Error::ModelInvalid(format!("invalid model manifest: {e}")))?;
+        if m.precision != "f32" && m.precision != "int8" {
+            return Err(Error::ModelInvalid(format!("manifest precision {:?}: \"f32\" or \"int8\"", m.precision)));
+        }
+        Ok(m)
+    }
+
+    /// The engine must run the file at the precision the manifest says.
+    pub fn check_precision(&self, engine_precision: &str) -> Result<()> {
+        if self.precision != engine_precision {
+            return Err(Error::ModelInvalid(format!(
+                "the manifest says {} but the file is an {engine_precision} model",
+                self.precision
+            )));
+        }
+        Ok(())
     }
 
     pub fn pretrained(&self) -> bool {
@@ -75,6 +98,7 @@ mod tests {
             sha256: sha256_hex(b"the model"),
             bytes: 9,
             weights: "random".into(),
+            precision: "f32".into(),
             preprocess: Preprocess::default(),
         };
         manifest.verify(b"the model").unwrap();
@@ -89,5 +113,17 @@ mod tests {
                 actual: sha256_hex(b"another model")
             }
         );
+    }
+
+    #[test]
+    fn precision_is_f32_unless_said_and_must_match_the_file() {
+        let json = r#"{"name":"m","file":"m.onnx","sha256":"00","bytes":1,"weights":"random",
+            "preprocess":{"resize":255,"crop":224,"mean":[0.485,0.456,0.406],"std":[0.229,0.224,0.225]}}"#;
+        let m = Manifest::from_json(json).unwrap();
+        assert_eq!(m.precision, "f32");
+        m.check_precision("f32").unwrap();
+        assert_eq!(m.check_precision("int8").unwrap_err().code(), "model_invalid");
+        let e = Manifest::from_json(&json.replace("\"bytes\":1", "\"bytes\":1,\"precision\":\"int4\"")).unwrap_err();
+        assert_eq!(e.code(), "model_invalid");
     }
 }

@@ -8,8 +8,8 @@ use densenet_edge_engine as engine;
 use sha2::{Digest, Sha256};
 
 use crate::classifier::{Classifier, Options};
-use crate::engine::check_input_side;
 use crate::engine::cpu::{CpuEngine, LoadLimits};
+use crate::engine::{check_input_side, Engine as _};
 use crate::error::{Error, Result};
 use crate::labels::Labels;
 use crate::manifest::Manifest;
@@ -88,6 +88,7 @@ impl StreamedLoad {
             (Some(loader), None) => CpuEngine::new(loader.finish()?)?,
             (None, None) => unreachable!("the loader is dropped only on a parse error"),
         };
+        self.manifest.check_precision(engine.precision())?;
         Classifier::new(Box::new(engine), Labels::imagenet().clone(), self.options)
     }
 }

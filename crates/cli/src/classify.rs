@@ -79,7 +79,8 @@ pub fn run(args: &ClassifyArgs) -> crate::Result<i32> {
     let loaded = model.engine(args.engine)?;
     let load_ms = ms(started);
     let classifier = Classifier::new(loaded.engine, Labels::imagenet().clone(), options)?;
-    let (kind, device, info) = (classifier.engine().kind(), classifier.engine().device(), model.info());
+    let (kind, device, mut info) = (classifier.engine().kind(), classifier.engine().device(), model.info());
+    info.precision = classifier.engine().precision().to_string();
     if !args.json {
         println!(
             "engine {kind} on {device} (loaded in {load_ms:.0} ms: {}), model {} ({} weights)",

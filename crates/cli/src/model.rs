@@ -41,20 +41,25 @@ fn resolve(arg: Option<&Path>) -> PathBuf {
 }
 
 impl ModelArgs {
-    /// Read the model and, when `model/manifests/<stem>.json` exists, check
-    /// the bytes against it. Says loudly on stderr when the weights are random.
+    /// Read the model and, when `model/manifests/<stem>.json` or
+    /// `<stem>.json` beside it exists, check the bytes against it. Says loudly on stderr when the weights are random.
     pub fn load(&self) -> crate::Result<ModelFile> {
         let path = resolve(self.model.as_deref());
         let bytes = read(&path)?;
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-        let manifest_path = path.parent().unwrap_or(Path::new(".")).join("../manifests").join(format!("{stem}.json"));
-        let manifest = match std::fs::read_to_string(&manifest_path) {
-            Ok(json) => {
+        // The committed manifests, else one beside the file (an int8 file's:
+        // its bytes depend on the CPU that calibrated it).
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let json = [dir.join("../manifests"), dir.to_path_buf()]
+            .iter()
+            .find_map(|d| std::fs::read_to_string(d.join(format!("{stem}.json"))).ok());
+        let manifest = match json {
+            Some(json) => {
                 let m = Manifest::from_json(&json)?;
                 m.verify(&bytes)?;
                 Some(m)
             }
-            Err(_) => None,
+            None => None,
         };
         match &manifest {
             Some(m) if !m.pretrained() => eprintln!(
@@ -82,6 +87,8 @@ impl ModelFile {
                 pretrained: false,
                 sha256: sha256_hex(&self.bytes),
                 bytes: self.bytes.len() as u64,
+                // What the engine runs it at: `classify` sets it once loaded.
+                precision: "f32".into(),
             },
         }
     }
@@ -92,7 +99,11 @@ impl ModelFile {
 
     pub fn engine(&self, choice: EngineChoice) -> crate::Result<LoadedEngine> {
         let side = self.preprocess().crop as usize;
-        Ok(pollster::block_on(load_engine(&self.bytes, side, choice))?)
+        let loaded = pollster::block_on(load_engine(&self.bytes, side, choice))?;
+        if let Some(m) = &self.manifest {
+            m.check_precision(loaded.engine.precision())?;
+        }
+        Ok(loaded)
     }
 }
 

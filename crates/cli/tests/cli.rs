@@ -83,9 +83,28 @@ fn json_lines_follow_the_schema_and_bad_images_fail_alone() {
         assert_eq!(line["predictions"].as_array().unwrap().len(), 3);
         assert_eq!(line["class_id"], line["predictions"][0]["class_id"]);
         assert_eq!(line["model"]["weights"], "random");
+        assert_eq!(line["model"]["precision"], "f32");
         assert_eq!(line["engine"], "cpu");
     }
     assert_eq!(lines[4]["error"]["code"], "not_an_image");
+}
+
+/// The int8 twin prepare-model makes (its manifest beside it): the answer
+/// says int8, and WebGPU, which runs f32 models only, refuses it.
+#[test]
+fn an_int8_model_answers_as_int8_and_webgpu_refuses_it() {
+    let schema = schema::Schema::load();
+    let model = "model/build/densenet121-random-int8.onnx";
+    let o = cli(&["classify", "--json", "--model", model, "tests/images/photos/chelsea.png"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let line: Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+    assert!(schema.check("ClassifyLine", &line).is_empty(), "{line}");
+    assert_eq!(line["model"]["precision"], "int8");
+    assert_eq!(line["model"]["name"], "densenet121-random-int8");
+    assert!(line["device"].as_str().unwrap().contains("int8"), "{line}");
+    let o = cli(&["classify", "--engine", "webgpu", "--model", model, "tests/images/photos/chelsea.png"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("wonnx runs f32 models"), "{}", stderr(&o));
 }
 
 /// The checker itself: a line in the documented shape passes, and each
@@ -97,7 +116,7 @@ fn the_schema_check_fails_a_wrong_line() {
         "file": "cat.png",
         "engine": "cpu",
         "device": "x86-64",
-        "model": { "name": "densenet121", "weights": "random", "pretrained": false, "sha256": "00", "bytes": 1 },
+        "model": { "name": "densenet121", "weights": "random", "pretrained": false, "sha256": "00", "bytes": 1, "precision": "f32" },
         "timings_ms": { "preprocess": 1.0, "inference": 2.0 },
         "class_id": "n02124075",
         "class_name": "Egyptian_cat",

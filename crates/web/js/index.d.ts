@@ -143,6 +143,8 @@ export interface ModelInfo {
   sha256: string;
   /** Size of the model file. */
   bytes: number;
+  /** "int8" for a quantized (QDQ) model, which only the CPU engine runs. */
+  precision: 'f32' | 'int8';
 }
 
 export interface Classification {

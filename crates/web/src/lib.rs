@@ -12,8 +12,8 @@ mod test_trap;
 use std::rc::Rc;
 
 use densenet_edge::{
-    load_engine_with, Classifier, CpuEngine, Crop, EngineChoice, EngineKind, Error, ErrorAnswer, ImageAnswer, Labels,
-    Manifest, ModelInfo, Options, StreamedLoad, WorkBudget, DEFAULT_TOP_K, MAX_TOP_K,
+    load_engine_with, Classifier, CpuEngine, Crop, Engine as _, EngineChoice, EngineKind, Error, ErrorAnswer,
+    ImageAnswer, Labels, Manifest, ModelInfo, Options, StreamedLoad, WorkBudget, DEFAULT_TOP_K, MAX_TOP_K,
 };
 use js_sys::{Array, Promise, Reflect, Uint8Array};
 use serde::{Deserialize, Serialize};
@@ -341,6 +341,7 @@ async fn webgpu_classifier(
     let mut loader = CpuEngine::loader(limits.load);
     loader.push(&onnx).map_err(|e| name_limit(e, limits))?;
     let cpu = CpuEngine::new(loader.finish().map_err(|e| name_limit(e, limits))?)?;
+    manifest.check_precision(cpu.precision())?;
     let loaded = load_engine_with(&onnx, manifest.preprocess.crop as usize, choice, cpu).await?;
     let options = Options { preprocess: manifest.preprocess.clone(), ..options };
     Ok((Classifier::new(loaded.engine, Labels::imagenet().clone(), options)?, loaded.reason))

@@ -82,6 +82,10 @@ impl Engine for CpuEngine {
         self.engine.device()
     }
 
+    fn precision(&self) -> &'static str {
+        self.engine.precision()
+    }
+
     fn run<'a>(&'a self, input: &'a Tensor) -> LocalBoxFuture<'a, Result<Vec<Vec<f32>>>> {
         Box::pin(async move { self.run_sync(input) })
     }

@@ -50,6 +50,11 @@ pub trait Engine {
     /// A human-readable description of the device, e.g. the GPU adapter.
     fn device(&self) -> String;
 
+    /// `"f32"`, or `"int8"` for a quantized model.
+    fn precision(&self) -> &'static str {
+        "f32"
+    }
+
     /// Logits for a batch `[N, 3, H, W]`: N rows of class scores.
     fn run<'a>(&'a self, input: &'a Tensor) -> LocalBoxFuture<'a, Result<Vec<Vec<f32>>>>;
 }
@@ -134,7 +139,13 @@ pub async fn load_engine_with(
     if choice == EngineChoice::Cpu {
         return Ok(LoadedEngine { engine: Box::new(cpu), reason: "asked for the CPU".into() });
     }
-    match load_webgpu(onnx, side, &cpu).await {
+    let webgpu = if cpu.precision() == "f32" {
+        load_webgpu(onnx, side, &cpu).await
+    } else {
+        let reason = format!("wonnx runs f32 models; this one is {}", cpu.precision());
+        Err(crate::Error::EngineUnavailable { engine: "webgpu", reason })
+    };
+    match webgpu {
         Ok(loaded) => Ok(loaded),
         Err(e) if choice == EngineChoice::Auto => {
             Ok(LoadedEngine { engine: Box::new(cpu), reason: format!("WebGPU failed, using the CPU: {e}") })
