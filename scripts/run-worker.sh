@@ -3,12 +3,18 @@
 # DENSENET_EDGE_PRETRAINED=1 and it can be fetched, otherwise the seeded
 # random-weight DenseNet-121, said loudly), seeds the local R2 emulation and
 # serves the page and the API with `wrangler dev` on 127.0.0.1.
-#   scripts/run-worker.sh [--port N] [more wrangler dev args, e.g. --var COALESCE:true]
+#   [DENSENET_EDGE_PRECISION=int8] scripts/run-worker.sh [--port N] [more wrangler dev args, e.g. --var COALESCE:true]
 # Offline once scripts/setup-worker-tools.sh and scripts/setup-python.sh ran.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 "$here/build-worker.sh"
 onnx="$("$here/prepare-model.sh")"
+# DENSENET_EDGE_PRECISION=int8 serves the model's int8 twin (prepare-model makes it).
+case "${DENSENET_EDGE_PRECISION:-f32}" in
+  f32) ;;
+  int8) onnx="${onnx%.onnx}-int8.onnx" ;;
+  *) echo "run-worker: DENSENET_EDGE_PRECISION must be f32 or int8" >&2; exit 2 ;;
+esac
 source "$here/../worker/env.sh"
 name="$(basename "$onnx" .onnx)"
 manifest="$REPO_ROOT/model/manifests/$name.json"

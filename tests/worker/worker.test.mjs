@@ -257,7 +257,7 @@ function checkPrediction(body, name, { topK = 5 } = {}) {
 function checkEnvelope(body) {
   assert.equal(body.engine, 'cpu');
   assert.deepEqual(body.model, {
-    name: MODEL_NAME, weights: 'random', pretrained: false, sha256: manifest.sha256, bytes: manifest.bytes,
+    name: MODEL_NAME, weights: 'random', pretrained: false, sha256: manifest.sha256, bytes: manifest.bytes, precision: 'f32',
   });
   for (const k of ['read', 'model_load', 'queue', 'prepare', 'classify', 'engine', 'total']) {
     assert.equal(typeof body.timings_ms[k], 'number', `timings_ms.${k}`);
@@ -296,7 +296,7 @@ describe('the model: loaded once per isolate', () => {
     // The kernel set that runs: the Worker is built with simd128 and relaxed SIMD (worker/.cargo/config.toml).
     assert.equal(body.device, 'densenet-edge wasm simd128+relaxed');
     assert.deepEqual(body.model, {
-      name: MODEL_NAME, weights: 'random', pretrained: false, sha256: manifest.sha256, bytes: manifest.bytes,
+      name: MODEL_NAME, weights: 'random', pretrained: false, sha256: manifest.sha256, bytes: manifest.bytes, precision: 'f32',
     });
     assert.equal(body.model_error, null);
     for (const k of ['fetch_ms', 'stream_ms', 'pack_ms', 'finish_ms', 'total_ms']) assert.equal(typeof body.load[k], 'number');

@@ -157,8 +157,6 @@ pub struct TransQ {
 /// Activation buffers and per-thread scratch, kept between runs.
 #[derive(Default)]
 pub struct Workspace {
-    /// An int8 model's input, quantized.
-    input: Vec<f32>,
     stem: Vec<f32>,
     blocks: Vec<Vec<f32>>,
     mid: Vec<f32>,
@@ -174,6 +172,8 @@ struct ThreadWs {
     scratch: Vec<f32>,
     /// The int8 GEMM's.
     s8: Scratch8,
+    /// An int8 model's image, quantized.
+    qin: Vec<f32>,
     /// Winograd chunk buffers.
     wino: Vec<f32>,
     /// The per-image stages' buffers of a thread that runs images alone
@@ -212,6 +212,10 @@ impl Net {
 
     pub fn weight_bytes(&self) -> usize {
         let mut b = self.stem.bytes() + self.fc.bytes() + self.n5_scale.len() * 8;
+        if let Some(q) = &self.quant {
+            let convs = q.layers.iter().flatten().map(|l| &l.conv1).chain(q.trans.iter().map(|t| &t.conv));
+            b += convs.map(ConvInt8::bytes).sum::<usize>();
+        }
         for blk in &self.blocks {
             for l in &blk.layers {
                 b += l.conv1.bytes() + l.conv2.bytes() + l.scale.len() * 8;
@@ -266,8 +270,7 @@ impl Net {
         }
         let feats = batch.checked_mul(self.fc.k)?;
         let logits = batch.checked_mul(self.classes())?.checked_mul(2)?;
-        let input = if self.quant.is_some() { batch.checked_mul(3 * IMAGE * IMAGE)? } else { 0 };
-        let mut floats = sum(&[input, stem, blocks, mid, pooled, feats, logits])?;
+        let mut floats = sum(&[stem, blocks, mid, pooled, feats, logits])?;
         if solo {
             let (mid, pooled) = self.checked_scratch_lens(&groups, 0..split)?;
             let mut blocks = 0usize;
@@ -297,6 +300,8 @@ impl Net {
         if let Some(q) = &self.quant {
             let convs = q.layers.iter().flatten().map(|l| &l.conv1).chain(q.trans.iter().map(|t| &t.conv));
             int8 = convs.map(|c| c.scratch_bytes(&q.kern)).max().unwrap_or(0).div_ceil(4);
+            // The image being quantized.
+            int8 += 3 * IMAGE * IMAGE;
         }
         let per_thread = sum(&[panel, kern.mr * kern.nr, self.wino_floats(&groups, 1)?, STEM_OUT, int8])?;
         floats = floats.checked_add(threads.checked_mul(per_thread)?)?;
@@ -360,14 +365,6 @@ impl Net {
         // which `Engine::run` checked for this batch and these threads.
         let (mid_len, pooled_len) = self.checked_scratch_lens(&groups, 0..nb).expect("sizes checked by Engine::run");
         ws.blocks.resize_with(nb, Vec::new);
-        let input = match &self.quant {
-            Some(q) => {
-                ws.input.clear();
-                ws.input.extend(input.iter().map(|&x| q.input.round(x)));
-                &ws.input[..]
-            }
-            None => input,
-        };
         // Every value a step reads was written earlier in the same run, so
         // buffers kept from an earlier run need no clearing.
         let bufs = Bufs {
@@ -413,9 +410,10 @@ impl Net {
                 scratch: std::mem::take(&mut own.scratch),
                 wino: std::mem::take(&mut own.wino),
                 s8: std::mem::take(&mut own.s8),
+                qin: std::mem::take(&mut own.qin),
             };
             unsafe { ctx.all(input, split, solo, &mine) };
-            (own.scratch, own.wino, own.s8) = (ctx.scratch, ctx.wino, ctx.s8);
+            (own.scratch, own.wino, own.s8, own.qin) = (ctx.scratch, ctx.wino, ctx.s8, ctx.qin);
         };
         let (first, rest) = ws.threads.split_first_mut().unwrap();
         if threads == 1 {
@@ -484,6 +482,7 @@ struct Ctx<'a> {
     /// Winograd chunk buffers (transformed input, then products).
     wino: Vec<f32>,
     s8: Scratch8,
+    qin: Vec<f32>,
 }
 
 impl Ctx<'_> {
@@ -513,12 +512,13 @@ impl Ctx<'_> {
                 scratch: std::mem::take(&mut self.scratch),
                 wino: std::mem::take(&mut self.wino),
                 s8: std::mem::take(&mut self.s8),
+                qin: std::mem::take(&mut self.qin),
                 ..*self
             };
             for img in (self.t..solo).step_by(self.nt) {
                 alone.image(input, img, split, timed);
             }
-            (self.scratch, self.wino, self.s8) = (alone.scratch, alone.wino, alone.s8);
+            (self.scratch, self.wino, self.s8, self.qin) = (alone.scratch, alone.wino, alone.s8, alone.qin);
             self.barrier.wait();
         }
         for img in solo..self.batch {
@@ -535,7 +535,20 @@ impl Ctx<'_> {
 
     /// Image `img` through the stem and blocks `..split`.
     unsafe fn image(&mut self, input: &[f32], img: usize, split: usize, timed: bool) {
-        stages::time(timed, 0, || self.stem(&input[img * 3 * IMAGE * IMAGE..][..3 * IMAGE * IMAGE], img));
+        let image = &input[img * 3 * IMAGE * IMAGE..][..3 * IMAGE * IMAGE];
+        // An int8 model quantizes its input first.
+        let mut qin = std::mem::take(&mut self.qin);
+        let image = match &self.net.quant {
+            Some(q) => {
+                qin.clear();
+                qin.extend_from_slice(image);
+                (self.net.kern.q_round)(&mut qin, q.input);
+                &qin[..]
+            }
+            None => image,
+        };
+        stages::time(timed, 0, || self.stem(image, img));
+        self.qin = qin;
         for bi in 0..split {
             stages::time(timed, 1 + bi, || {
                 self.block(bi, 1);

@@ -840,6 +840,13 @@ impl Loader {
         let mut net = self.build(&topo)?;
         if let Some(q) = qdq {
             net.quant = Some(quantized::plan(&topo, &q, &net)?);
+            // Their int8 packs run them: the float copies only give the shapes.
+            for l in net.blocks.iter_mut().flat_map(|b| &mut b.layers) {
+                l.conv1.data = Vec::new();
+            }
+            for t in &mut net.trans {
+                t.conv.data = Vec::new();
+            }
         }
         // Checked: channels from a hostile file can make these sizes wrap on
         // a 32-bit target (and a GEMM would then write past its buffer).

@@ -38,6 +38,11 @@ pub struct Scratch8 {
 }
 
 impl ConvInt8 {
+    /// Bytes held: the packed weights and the per-channel terms.
+    pub fn bytes(&self) -> usize {
+        self.a.bytes() + 4 * (self.row_off.len() + self.mult.len())
+    }
+
     /// Bytes of the per-thread scratch `run` uses.
     pub fn scratch_bytes(&self, kern: &Int8Kernel) -> usize {
         kern.nr * self.a.k + kern.b_panel_bytes(self.a.k) + 4 * kern.nr * (1 + self.a.m.next_multiple_of(kern.mr))
