@@ -1,6 +1,6 @@
 // The int8 (QDQ) twin that scripts/prepare-model.sh makes, served by the
 // Worker as DENSENET_EDGE_PRECISION=int8 scripts/run-worker.sh serves it:
-// /health and every answer say int8, the engine line names the int8 kernel
+// /health and every answer say int8, /health's device names the int8 kernel
 // set, and the photo gets onnxruntime's int8 answer (model/int8_reference.py's
 // logits, when the file is the one they were made from: calibration runs
 // float kernels, so another CPU may write other bytes).
@@ -32,13 +32,13 @@ describe('the int8 model in the Worker', () => {
     const h = await health(base);
     console.log(`int8: loaded in ${h.load.total_ms} ms, wasm ${mib(h.memory.wasm_bytes)} MiB`);
     assert.equal(h.model.precision, 'int8');
+    assert.match(h.device, /\+ int8 wasm/);
     assert.ok(h.memory.wasm_bytes <= WASM_BUDGET_BYTES, `wasm ${mib(h.memory.wasm_bytes)} MiB`);
     const res = await fetchChecked(`${base}/predict`, { method: 'POST', body: form([['file', await image('photos/chelsea.png'), 'chelsea.png']]) });
     const body = await res.json();
     assert.equal(res.status, 200, JSON.stringify(body));
     assert.equal(body.model.precision, 'int8');
     assert.equal(body.model.name, NAME);
-    assert.match(body.device, /\+ int8 wasm/);
     const f32 = argmax(readNpyF32(path.join(root, 'model/reference/photos_chelsea.logits.densenet121-random.npy')));
     assert.ok(body.predictions.some((p) => p.class_index === f32), `f32's top-1 ${f32} is not in int8's top-5`);
     if (manifest.sha256 === reference.int8_model.sha256) {
