@@ -17,9 +17,17 @@ case "${DENSENET_EDGE_PRECISION:-f32}" in
 esac
 source "$here/../worker/env.sh"
 name="$(basename "$onnx" .onnx)"
-manifest="$REPO_ROOT/model/manifests/$name.json"
-[[ -f "$manifest" ]] || manifest="$MODEL_BUILD_DIR/$name.json"
-"$here/seed-worker-model.sh" "$manifest" "$onnx"
+# Both precisions go into local R2 (the page offers both); MODEL picks the API's.
+base="${onnx%.onnx}"
+base="${base%-int8}"
+for seed in "$base" "$base-int8"; do
+  seed_name="$(basename "$seed")"
+  manifest="$REPO_ROOT/model/manifests/$seed_name.json"
+  [[ -f "$manifest" ]] || manifest="$MODEL_BUILD_DIR/$seed_name.json"
+  if [[ -f "$seed.onnx" && -f "$manifest" ]]; then
+    "$here/seed-worker-model.sh" "$manifest" "$seed.onnx"
+  fi
+done
 if [[ "$name" == *random* ]]; then
   echo "run-worker: *** SERVING THE RANDOM-WEIGHT MODEL ($name): predictions are meaningless ***" >&2
 fi

@@ -2,7 +2,8 @@
 // Classification runs in a Web Worker (worker.js) so the page never
 // freezes, or on the server (POST /predict) when the switch is on.
 // Query options: ?engine=auto|webgpu|cpu, ?model=<url of .onnx on this
-// page's origin>, ?nosw.
+// page's origin> (the precision menu sets it to the f32 model or its int8
+// twin), ?nosw.
 import { camelKeys } from './pkg/answer.js';
 
 const params = new URLSearchParams(location.search);
@@ -32,6 +33,17 @@ function chooseModel() {
   return { url: url.href };
 }
 const { url: MODEL_URL, refused: MODEL_REFUSED } = chooseModel();
+
+// The precision menu: the default model or its int8 twin (prepare-model
+// makes both; the Worker serves both under /model/).
+const INT8_MODEL = DEFAULT_MODEL.replace(/\.onnx$/, '-int8.onnx');
+$('precision').value = MODEL_URL && MODEL_URL.endsWith('-int8.onnx') ? 'int8' : 'f32';
+$('precision').addEventListener('change', () => {
+  const next = new URLSearchParams(location.search);
+  if ($('precision').value === 'int8') next.set('model', INT8_MODEL);
+  else next.delete('model');
+  location.search = next.toString();
+});
 const MANIFEST_URL = MODEL_URL && MODEL_URL.replace(/\.onnx$/, '') + '.json';
 
 if ('serviceWorker' in navigator && !params.has('nosw')) {
@@ -88,7 +100,8 @@ function onWorkerMessage({ data: m }) {
   } else if (m.type === 'ready') {
     ready = true;
     showWeights(m.model);
-    setStatus(`Ready: ${m.engine === 'webgpu' ? 'WebGPU' : 'CPU'} engine, model ${m.load.cached ? 'from the cache' : 'downloaded'}, loaded in ${(m.load.ms / 1000).toFixed(1)} s.`);
+    setStatus(`Ready: ${m.engine === 'webgpu' ? 'WebGPU' : 'CPU'} engine, ${m.model.precision} model ${m.load.cached ? 'from the cache' : 'downloaded'}, loaded in ${(m.load.ms / 1000).toFixed(1)} s.`);
+    document.body.dataset.precision = m.model.precision;
     document.body.dataset.ready = m.engine;
     document.body.dataset.modelSha256 = m.model.sha256;
   } else if (m.type === 'init-error') {

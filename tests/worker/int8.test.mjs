@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { argmax, fetchChecked, form, health, image, root, startWorker, WASM_BUDGET_BYTES } from './helpers.mjs';
+import { argmax, fetchChecked, form, health, image, root, seedModel, startWorker, WASM_BUDGET_BYTES } from './helpers.mjs';
 import { readNpyF32, softmax } from '../reference.mjs';
 
 const NAME = 'densenet121-random-int8';
@@ -48,5 +48,20 @@ describe('the int8 model in the Worker', () => {
     } else {
       console.log('int8: this machine calibrated another file than the reference logits; compared with f32 only');
     }
+  });
+
+  test('the page may load either precision: the model and its twin are served under /model/', async () => {
+    seedModel();
+    const base = (await worker.url).toString().replace(/\/$/, '');
+    for (const name of [NAME, 'densenet121-random']) {
+      const res = await fetch(`${base}/model/${name}.json`);
+      assert.equal(res.status, 200, name);
+      const m = await res.json();
+      assert.equal(m.precision, name.endsWith('-int8') ? 'int8' : 'f32');
+      const file = await fetchChecked(`${base}/model/${m.file}`, { method: 'HEAD' });
+      assert.equal(file.status, 200, m.file);
+      assert.equal(file.headers.get('etag'), `"${m.sha256}"`);
+    }
+    assert.equal((await fetchChecked(`${base}/model/densenet169-random.json`)).status, 404);
   });
 });

@@ -217,7 +217,12 @@ fn bucket(env: &Env) -> Result<worker::Bucket, ApiError> {
 
 /// `<MODEL>.json` from R2: which file the model is, its size and sha256.
 pub async fn read_manifest(env: &Env, config: &Config) -> Result<Manifest, ApiError> {
-    let key = format!("{}.json", config.model);
+    read_manifest_of(env, &config.model).await
+}
+
+/// The manifest `<name>.json` from R2.
+pub async fn read_manifest_of(env: &Env, name: &str) -> Result<Manifest, ApiError> {
+    let key = format!("{name}.json");
     let object = bucket(env)?
         .get(&key)
         .execute()

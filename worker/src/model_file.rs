@@ -2,7 +2,8 @@
 //! in-browser engine (32 MB, over the 25 MiB static asset limit), and
 //! `/model/<MODEL>.json`, the manifest itself, from the same bucket: a page
 //! then never pairs a new model with a stale manifest deployed as a static
-//! asset. Only those two keys are served. The model's ETag is its sha256,
+//! asset. Only those keys are served, for MODEL and its twin of the other
+//! precision (`<name>-int8`), which the page offers. The model's ETag is its sha256,
 //! so a browser revalidates with `If-None-Match` and gets a 304 without the
 //! 32 MB.
 
@@ -16,17 +17,35 @@ use crate::model;
 /// check costs one small request (a 304 when unchanged).
 const CACHE_CONTROL: &str = "public, no-cache";
 
+/// The models the page may load: the Worker's and its twin of the other
+/// precision (`<name>-int8` beside `<name>`), when R2 holds it.
+fn page_models(config: &Config) -> [String; 2] {
+    let base = config.model.strip_suffix("-int8").unwrap_or(&config.model);
+    [base.to_string(), format!("{base}-int8")]
+}
+
 pub async fn handle(req: &Request, env: &Env, config: &Config, key: &str) -> Result<Response, ApiError> {
-    if key == format!("{}.json", config.model) {
-        return manifest_file(req, env, config).await;
+    let names = page_models(config);
+    if let Some(name) = names.iter().find(|n| key == format!("{n}.json")) {
+        return manifest_file(req, env, name).await;
     }
-    let manifest = match model::loaded() {
-        Some(m) => m.manifest.clone(),
-        None => model::read_manifest(env, config).await?,
+    let mut manifest = model::loaded().map(|m| m.manifest.clone()).filter(|m| m.file == key);
+    let mut files = Vec::new();
+    for name in &names {
+        if manifest.is_some() {
+            break;
+        }
+        // The Worker's own manifest must be there; a twin may not be.
+        match model::read_manifest_of(env, name).await {
+            Ok(m) if m.file == key => manifest = Some(m),
+            Ok(m) => files.push(m.file),
+            Err(e) if *name == config.model => return Err(e),
+            Err(_) => {}
+        }
+    }
+    let Some(manifest) = manifest else {
+        return Err(ApiError::not_found(format!("no model file {key:?} (this Worker serves {files:?})")));
     };
-    if key != manifest.file {
-        return Err(ApiError::not_found(format!("no model file {key:?} (this Worker serves {:?})", manifest.file)));
-    }
     let etag = format!("\"{}\"", manifest.sha256);
     let headers = |r: &mut Response| -> worker::Result<()> {
         let h = r.headers_mut();
@@ -63,8 +82,8 @@ pub async fn handle(req: &Request, env: &Env, config: &Config, key: &str) -> Res
 }
 
 /// The manifest as R2 holds it, revalidated on every use.
-async fn manifest_file(req: &Request, env: &Env, config: &Config) -> Result<Response, ApiError> {
-    let manifest = model::read_manifest(env, config).await?;
+async fn manifest_file(req: &Request, env: &Env, name: &str) -> Result<Response, ApiError> {
+    let manifest = model::read_manifest_of(env, name).await?;
     // As parsed (not R2's bytes): what the Worker itself uses.
     let mut r = if req.method() == Method::Head { Response::empty()? } else { Response::from_json(&manifest)? };
     let h = r.headers_mut();
