@@ -69,11 +69,19 @@ pub fn bn_relu_q(x: f32, cat: Q, scale: f32, shift: f32, relu: Q) -> u8 {
     relu.quantize((cat.round(x) * scale + shift).max(0.0))
 }
 
-/// [`bn_relu_q`] of one channel's row.
+/// [`bn_relu_q`] of one channel's row, with the Concat's code `t` (its
+/// quantized value plus its zero point) taken through BN as
+/// `t * (s_c * scale) + (shift - z_c * s_c * scale)`: one multiply-add
+/// fewer per value, and the same up to float rounding.
 #[inline(always)]
 pub fn bn_relu_q_row(src: &[f32], dst: &mut [u8], cat: Q, (scale, shift): (f32, f32), relu: Q) {
+    let inv = 1.0 / cat.scale;
+    let a = cat.scale * scale;
+    let b = shift - f32::from(cat.zero) * a;
+    let zc = f32::from(cat.zero);
     for (d, &x) in dst.iter_mut().zip(src) {
-        *d = bn_relu_q(x, cat, scale, shift, relu);
+        let t = (round_even((x * inv).clamp(-512.0, 512.0)) + zc).clamp(0.0, 255.0);
+        *d = relu.quantize((t * a + b).max(0.0));
     }
 }
 
