@@ -56,7 +56,7 @@ suite engine-variants engine_variants
 suite engine-fuzz-wasm tests/engine/fuzz-model-wasm.sh
 # The int8 GEMM kernels of both wasm builds, bit-exact against an integer
 # reference, in Node and (when installed) headless Chromium.
-suite engine-int8-wasm node --test --test-reporter=spec tests/engine/int8-wasm.test.mjs
+suite engine-int8-wasm node --test --test-reporter=spec tests/engine/int8-wasm.test.mjs tests/engine/int8-model-wasm.test.mjs
 suite engine-aarch64 scripts/test-engine-aarch64.sh
 suite browser tests/browser/run.sh
 suite worker tests/worker/run.sh
