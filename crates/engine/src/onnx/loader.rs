@@ -814,6 +814,14 @@ impl Loader {
             for t in quantized::dequantized(&self.roles, q)? {
                 self.initializer(t)?;
             }
+            // The convs that run in int8 need no float copy: their shapes only.
+            for (name, role, dims) in quantized::int8_run(&self.roles, q) {
+                self.register(&name)?;
+                let (m, k) = (dims[0], dims.iter().skip(1).product());
+                let bias = crate::ops::gemm::try_zeros(m.next_multiple_of(self.kern.mr), &name)?;
+                let shape = PackedA { m, k, mr: self.kern.mr, data: Vec::new(), bias };
+                self.stored.insert(role, Stored::Packed(dims, shape));
+            }
         }
         let topo = self.topo.take().unwrap();
         let inp = self.inputs.iter().find(|(n, _)| *n == topo.input);
@@ -840,13 +848,6 @@ impl Loader {
         let mut net = self.build(&topo)?;
         if let Some(q) = qdq {
             net.quant = Some(quantized::plan(&topo, &q, &net)?);
-            // Their int8 packs run them: the float copies only give the shapes.
-            for l in net.blocks.iter_mut().flat_map(|b| &mut b.layers) {
-                l.conv1.data = Vec::new();
-            }
-            for t in &mut net.trans {
-                t.conv.data = Vec::new();
-            }
         }
         // Checked: channels from a hostile file can make these sizes wrap on
         // a 32-bit target (and a GEMM would then write past its buffer).

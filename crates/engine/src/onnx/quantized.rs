@@ -22,13 +22,25 @@ pub struct Quantized {
     pub inits: HashMap<String, RawTensor>,
 }
 
+/// Whether a weight's conv runs in int8 (conv1s, transitions): it gets no
+/// float copy.
+fn runs_int8(role: Role) -> bool {
+    matches!(role, Role::Conv1W(..) | Role::TransW(_))
+}
+
+/// The int8-run weights (name, role, dims), for the shapes the plan needs.
+pub fn int8_run(roles: &HashMap<String, Role>, q: &Quantized) -> Vec<(String, Role, Vec<usize>)> {
+    let run = roles.iter().filter(|(_, r)| runs_int8(**r));
+    run.filter_map(|(n, r)| q.inits.get(n).map(|t| (n.clone(), *r, t.dims.clone()))).collect()
+}
+
 /// The float values of each initializer that has a role: FLOAT ones as they
 /// are, integer weights and biases dequantized (`(q - zero) * scale`, per
-/// output channel).
+/// output channel); not the weights of convs that run in int8.
 pub fn dequantized(roles: &HashMap<String, Role>, q: &Quantized) -> Result<Vec<Tensor<'static>>> {
     let mut out = Vec::new();
-    for name in roles.keys() {
-        let Some(t) = q.inits.get(name) else { continue };
+    for (name, &role) in roles {
+        let Some(t) = q.inits.get(name).filter(|_| !runs_int8(role)) else { continue };
         let values = match t.data_type {
             1 => t.to_f32(),
             3 | 6 => {
