@@ -20,6 +20,7 @@ use crate::ops::pool::{avgpool2, bn_relu_avgpool2, maxpool3s2};
 use crate::ops::quant::{ConvInt8, Scratch8, Q};
 use crate::ops::stem::{self, StemW, IMAGE, STEM_OUT};
 use crate::ops::winograd::{self, WinogradW};
+use crate::ops::Scratch;
 use crate::scalar::relu;
 use std::sync::Barrier;
 
@@ -574,7 +575,8 @@ impl Ctx<'_> {
                     self.wino.resize(len, 0.0);
                 }
                 let mine = share(plan.chunks, self.t, self.nt);
-                stem::run(kern, w, &plan, image, mine, self.bufs.stem.0, &mut self.wino, &mut self.scratch);
+                let s = Scratch { chunks: &mut self.wino, panels: &mut self.scratch };
+                stem::run((kern, w, &plan), image, mine, self.bufs.stem.0, s);
             }
             Stem::Im2col(a) => {
                 let pack =
@@ -645,7 +647,7 @@ impl Ctx<'_> {
             match &layer.conv2 {
                 Conv3::Im2col(a) => {
                     let pack = |n0: usize, nc: usize, dst: &mut [f32]| {
-                        gemm::pack_im2col3(mid, cm, side, side, n, n0, nc, nr, dst)
+                        gemm::pack_im2col3(mid, (cm, side), n, Cols { n0, nc, nr }, dst)
                     };
                     gemm::gemm(
                         kern,
@@ -677,7 +679,8 @@ impl Ctx<'_> {
     unsafe fn winograd(&mut self, w: &WinogradW, mid: &[f32], side: usize, g: usize, out: Ptr, ld: usize) {
         let plan = winograd::Plan::new(w, side, g, self.nt, self.net.kern.col_step());
         let mine = share(plan.chunks, self.t, self.nt);
-        winograd::run(&self.net.kern, w, &plan, mid, ld, mine, out.0, &mut self.wino, &mut self.scratch);
+        let s = Scratch { chunks: &mut self.wino, panels: &mut self.scratch };
+        winograd::run((&self.net.kern, w, &plan), (mid, ld), mine, out.0, s);
     }
 
     /// After block `bi` (holding `g` images, the first being `img`): its

@@ -61,7 +61,6 @@ fn kernels() -> Vec<Int8Kernel> {
 /// kernels do: the other targets' layouts (wasm relaxed with its column
 /// terms, negated rows and fixups; wasm simd128's i16 pairs; NEON's X - 128)
 /// checked here too, packing and driver included.
-#[allow(clippy::too_many_arguments)]
 unsafe fn emulated<const MR: usize, const NR: usize, const KG: usize, const A_U7: bool, const B: u8>(
     groups: usize,
     a: *const u8,

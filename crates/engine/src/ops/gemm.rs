@@ -4,7 +4,7 @@
 
 use crate::error::{invalid, Result};
 use crate::kernels::Kernel;
-use crate::kernels::{copy, Strided};
+use crate::kernels::{copy, Cols, Strided};
 
 /// Weights [M][K] in panels of MR rows: for each k, MR consecutive values.
 /// Rows past M are zero; `bias` is padded to a multiple of MR.
@@ -240,18 +240,9 @@ pub fn pack_plain(src: &[f32], ld: usize, k: usize, n0: usize, nc: usize, nr: us
 /// an activation [C][B*H*W]: B[(c*9 + ky*3 + kx)][n] = src[c][b][y+ky-1][x+kx-1]
 /// (zero outside the image). Columns are walked in runs that share an image
 /// row, so each (c, ky, kx) is a few contiguous copies.
-#[allow(clippy::too_many_arguments)]
-pub fn pack_im2col3(
-    src: &[f32],
-    c: usize,
-    h: usize,
-    w: usize,
-    ld: usize,
-    n0: usize,
-    nc: usize,
-    nr: usize,
-    dst: &mut [f32],
-) {
+/// `(c, side)`: the channels and the maps' side.
+pub fn pack_im2col3(src: &[f32], (c, side): (usize, usize), ld: usize, cols: Cols, dst: &mut [f32]) {
+    let (h, w, Cols { n0, nc, nr }) = (side, side, cols);
     let hw = h * w;
     dst[..c * 9 * nr].fill(0.0);
     let mut j = 0;

@@ -7,3 +7,10 @@ pub mod pool;
 pub mod quant;
 pub mod stem;
 pub mod winograd;
+
+/// A thread's buffers for a Winograd op: the chunk's transformed matrices
+/// and products (`chunks`), and the GEMM's packed panels (`panels`).
+pub struct Scratch<'a> {
+    pub chunks: &'a mut Vec<f32>,
+    pub panels: &'a mut Vec<f32>,
+}

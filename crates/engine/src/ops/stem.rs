@@ -16,6 +16,7 @@
 
 use super::gemm::{try_zeros, PackedA};
 use super::winograd::point_gemms;
+use super::Scratch;
 use crate::error::Result;
 pub use crate::kernels::stem::{IMAGE, STEM_OUT};
 use crate::kernels::stem::{P, PH, TILES};
@@ -141,23 +142,19 @@ impl Plan {
 }
 
 /// Runs `chunks` of `plan` on one image ([3][224][224]) into `out`
-/// ([C0][112][112]), with bias and ReLU, using `buf` for the chunk's
-/// matrices and `scratch` for the GEMM's panels.
+/// ([C0][112][112]), with bias and ReLU.
 ///
 /// # Safety
 /// `out` must hold C0 x 112 x 112 floats, and no other thread may write the
 /// tiles of these chunks.
-#[allow(clippy::too_many_arguments)]
 pub unsafe fn run(
-    kern: &Kernel,
-    w: &StemW,
-    plan: &Plan,
+    (kern, w, plan): (&Kernel, &StemW, &Plan),
     image: &[f32],
     chunks: std::ops::Range<usize>,
     out: *mut f32,
-    buf: &mut Vec<f32>,
-    scratch: &mut Vec<f32>,
+    s: Scratch,
 ) {
+    let (buf, scratch) = (s.chunks, s.panels);
     let (vs, ms) = (plan.vs, plan.ms);
     if buf.len() < plan.buf_len() {
         buf.resize(plan.buf_len(), 0.0);
@@ -167,7 +164,7 @@ pub unsafe fn run(
         let (t0, t1, cols) = plan.chunk(chunk);
         let c = StemChunk { t0, t1, p_stride: vs, cols };
         (kern.stem_in)(image, &c, v.as_mut_ptr());
-        point_gemms(kern, &w.u, v, vs, m, ms, cols, scratch);
+        point_gemms(kern, &w.u, (v, vs), (m, ms), cols, scratch);
         (kern.stem_out)(m, &StemChunk { p_stride: ms, ..c }, &w.bias, out);
     }
 }
@@ -247,7 +244,8 @@ mod tests {
                 let plan = Plan::new(cout, threads, kern.col_step());
                 let mut out = vec![f32::NAN; cout * STEM_OUT * STEM_OUT];
                 let (mut buf, mut scratch) = (Vec::new(), Vec::new());
-                unsafe { run(&kern, &sw, &plan, &x, 0..plan.chunks, out.as_mut_ptr(), &mut buf, &mut scratch) };
+                let s = Scratch { chunks: &mut buf, panels: &mut scratch };
+                unsafe { run((&kern, &sw, &plan), &x, 0..plan.chunks, out.as_mut_ptr(), s) };
                 let err = out.iter().zip(&want).map(|(&a, &b)| (f64::from(a) - b).abs()).fold(0.0, f64::max);
                 assert!(err < 1e-4, "{kind:?}, {threads} threads: max error {err}");
             }

@@ -16,6 +16,7 @@
 //! image-major, then tile row, then tile column.
 
 use super::gemm::{self, Out, PackedA, Ptr, B};
+use super::Scratch;
 use crate::error::Result;
 pub use crate::kernels::winograd::max_side;
 use crate::kernels::winograd::tiles_per_side;
@@ -205,24 +206,19 @@ fn padded_cols(cols: usize, step: usize) -> usize {
 }
 
 /// Runs `chunks` of `plan`: the conv of `mid` ([Cin][images][side][side],
-/// `ld` floats per channel) into `out` (same layout), with `buf` for the
-/// chunk's matrices and `scratch` for the GEMM's panels.
+/// `ld` floats per channel) into `out` (same layout).
 ///
 /// # Safety
 /// `out` must hold Cout channels `ld` floats apart, and no other thread may
 /// write the rows of these chunks.
-#[allow(clippy::too_many_arguments)]
 pub unsafe fn run(
-    kern: &Kernel,
-    w: &WinogradW,
-    plan: &Plan,
-    mid: &[f32],
-    ld: usize,
+    (kern, w, plan): (&Kernel, &WinogradW, &Plan),
+    (mid, ld): (&[f32], usize),
     chunks: std::ops::Range<usize>,
     out: *mut f32,
-    buf: &mut Vec<f32>,
-    scratch: &mut Vec<f32>,
+    s: Scratch,
 ) {
+    let (buf, scratch) = (s.chunks, s.panels);
     let (points, vs, ms) = (w.u.len(), plan.vs, plan.ms);
     if buf.len() < plan.buf_len(points) {
         buf.resize(plan.buf_len(points), 0.0);
@@ -232,21 +228,18 @@ pub unsafe fn run(
         let (r0, r1, cols) = plan.chunk(chunk);
         let c = WinoChunk { side: plan.side, tile: w.tile, channels: w.cin, p_stride: vs, r0, r1, cols };
         (kern.wino_in)(mid, ld, &c, v.as_mut_ptr());
-        point_gemms(kern, &w.u, v, vs, m, ms, cols, scratch);
+        point_gemms(kern, &w.u, (v, vs), (m, ms), cols, scratch);
         (kern.wino_out)(m, &WinoChunk { channels: w.cout, p_stride: ms, ..c }, out, ld);
     }
 }
 
 /// The GEMMs of a chunk, one per point p: M_p = U_p V_p, with V_p the
 /// [Cin][cols] matrix at v[p * vs..] and M_p the [Cout][cols] one at m[p * ms..].
-#[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn point_gemms(
     kern: &Kernel,
     u: &[PackedA],
-    v: &[f32],
-    vs: usize,
-    m: &mut [f32],
-    ms: usize,
+    (v, vs): (&[f32], usize),
+    (m, ms): (&mut [f32], usize),
     cols: usize,
     scratch: &mut Vec<f32>,
 ) {
@@ -325,7 +318,13 @@ mod tests {
                         let mut scratch = Vec::new();
                         let ld = g * side * side;
                         unsafe {
-                            run(&kern, &w, &plan, &x, ld, 0..plan.chunks, out.as_mut_ptr(), &mut buf, &mut scratch)
+                            run(
+                                (&kern, &w, &plan),
+                                (&x, ld),
+                                0..plan.chunks,
+                                out.as_mut_ptr(),
+                                Scratch { chunks: &mut buf, panels: &mut scratch },
+                            )
                         };
                         for (i, (o, r)) in out.iter().zip(&want).enumerate() {
                             // F(4x4)'s transforms scale values by up to ~10: a looser bound.
