@@ -620,9 +620,9 @@ impl Ctx<'_> {
             let inp = slice(buf, layer.conv1.k * n);
             let lq = net.quant.as_ref().map(|q| (&q.kern, &q.layers[bi][li]));
             if let Some((k8, lq)) = lq {
-                let (scale, shift) = (&layer.scale, &layer.shift);
-                let fill = |kk: usize, n0: usize, row: &mut [u8]| {
-                    (kern.q_bn_relu)(&inp[kk * n + n0..][..row.len()], row, lq.cat, (scale[kk], shift[kk]), lq.relu)
+                let bn = Bn { scale: &layer.scale, shift: &layer.shift };
+                let fill = |n0: usize, nc: usize, rows: &mut [u8]| {
+                    (kern.q_bn_relu)(inp, n, bn, Cols { n0, nc, nr: nc }, (lq.cat, lq.relu), rows)
                 };
                 let panels = share(n.div_ceil(k8.nr), self.t, self.nt);
                 lq.conv1.run(k8, (n, panels), fill, Strided { ptr: self.bufs.mid, ld: n }, &mut self.s8);
@@ -724,8 +724,9 @@ impl Ctx<'_> {
             // Quantized, the conv's output is rounded before the pool: the
             // conv runs on every pixel, then the pool.
             let tq = &q.trans[bi];
-            let fill = |kk: usize, n0: usize, row: &mut [u8]| {
-                (kern.q_bn_relu)(&all[kk * n + n0..][..row.len()], row, tq.cat, (tr.scale[kk], tr.shift[kk]), tq.relu)
+            let bn = Bn { scale: &tr.scale, shift: &tr.shift };
+            let fill = |n0: usize, nc: usize, rows: &mut [u8]| {
+                (kern.q_bn_relu)(all, n, bn, Cols { n0, nc, nr: nc }, (tq.cat, tq.relu), rows)
             };
             let panels = share(n.div_ceil(q.kern.nr), self.t, self.nt);
             tq.conv.run(&q.kern, (n, panels), fill, Strided { ptr: self.bufs.mid, ld: n }, &mut self.s8);

@@ -29,8 +29,8 @@ macro_rules! helpers {
             $crate::kernels::stem::output(m, chunk, bias, dst)
         }
         $(#[$attr])*
-        pub unsafe fn q_bn_relu(src: &[f32], dst: &mut [u8], cat: Q, bn: (f32, f32), relu: Q) {
-            $crate::kernels::quant::bn_relu_q_row(src, dst, cat, bn, relu)
+        pub unsafe fn q_bn_relu(src: &[f32], ld: usize, bn: Bn, cols: Cols, q: (Q, Q), dst: &mut [u8]) {
+            $crate::kernels::quant::bn_relu_q_rows(src, ld, bn, cols, q, dst)
         }
         $(#[$attr])*
         pub unsafe fn q_requant(acc: &[i32], dst: &mut [f32], mult: f32, out: Q) {

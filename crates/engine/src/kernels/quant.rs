@@ -3,6 +3,8 @@
 //! + z)`, DequantizeLinear `x = (q - z) * s`. The row loops are compiled
 //! once per kernel set (`helpers.rs`), so that they vectorise for it.
 
+use super::types::{Bn, Cols};
+
 /// Rounds half to even, as the float unit's default mode does: adding and
 /// subtracting 1.5 x 2^23 leaves the integer nearest `x` for |x| < 2^22
 /// (callers clamp to the u8 range first). `f32::round_ties_even` is a libm
@@ -69,19 +71,23 @@ pub fn bn_relu_q(x: f32, cat: Q, scale: f32, shift: f32, relu: Q) -> u8 {
     relu.quantize((cat.round(x) * scale + shift).max(0.0))
 }
 
-/// [`bn_relu_q`] of one channel's row, with the Concat's code `t` (its
-/// quantized value plus its zero point) taken through BN as
-/// `t * (s_c * scale) + (shift - z_c * s_c * scale)`: one multiply-add
-/// fewer per value, and the same up to float rounding.
+/// [`bn_relu_q`] of columns `cols.n0..n0 + nc` of every channel of `src`
+/// (rows `ld` apart, one per BN channel) into `dst` (rows `nc` apart). The
+/// Concat's code `t` (its quantized value plus its zero point) goes
+/// through BN as `t * (s_c * scale) + (shift - z_c * s_c * scale)`: one
+/// multiply-add fewer per value, the same up to float rounding.
 #[inline(always)]
-pub fn bn_relu_q_row(src: &[f32], dst: &mut [u8], cat: Q, (scale, shift): (f32, f32), relu: Q) {
-    let inv = 1.0 / cat.scale;
-    let a = cat.scale * scale;
-    let b = shift - f32::from(cat.zero) * a;
-    let zc = f32::from(cat.zero);
-    for (d, &x) in dst.iter_mut().zip(src) {
-        let t = (round_even((x * inv).clamp(-512.0, 512.0)) + zc).clamp(0.0, 255.0);
-        *d = relu.quantize((t * a + b).max(0.0));
+pub fn bn_relu_q_rows(src: &[f32], ld: usize, bn: Bn, cols: Cols, (cat, relu): (Q, Q), dst: &mut [u8]) {
+    let (Cols { n0, nc, .. }, inv, zc) = (cols, 1.0 / cat.scale, f32::from(cat.zero));
+    let inv_r = 1.0 / relu.scale;
+    for (kk, (&scale, &shift)) in bn.scale.iter().zip(bn.shift).enumerate() {
+        let a = cat.scale * scale;
+        let b = shift - zc * a;
+        let row = &src[kk * ld + n0..][..nc];
+        for (d, &x) in dst[kk * nc..][..nc].iter_mut().zip(row) {
+            let t = (round_even((x * inv).clamp(-512.0, 512.0)) + zc).clamp(0.0, 255.0);
+            *d = to_u8((t * a + b).max(0.0) * inv_r, relu.zero);
+        }
     }
 }
 

@@ -69,8 +69,8 @@ pub type StemInFn = unsafe fn(&[f32], &StemChunk, *mut f32);
 /// `stem_out(m, chunk, bias, dst)`: see `stem::output`.
 pub type StemOutFn = unsafe fn(&[f32], &StemChunk, &[f32], *mut f32);
 
-/// `q_bn_relu(src, dst, cat, (scale, shift), relu)`: see `quant::bn_relu_q_row`.
-pub type QBnReluFn = unsafe fn(&[f32], &mut [u8], Q, (f32, f32), Q);
+/// `q_bn_relu(src, ld, bn, cols, (cat, relu), dst)`: see `quant::bn_relu_q_rows`.
+pub type QBnReluFn = unsafe fn(&[f32], usize, Bn, Cols, (Q, Q), &mut [u8]);
 /// `q_requant(acc, dst, mult, out)`: see `quant::requant_row`.
 pub type QRequantFn = unsafe fn(&[i32], &mut [f32], f32, Q);
 /// `q_round(xs, q)`: see `quant::Q::round_all`.

@@ -49,9 +49,9 @@ impl ConvInt8 {
     }
 
     /// The columns in panels `panels` (of the int8 kernel's NR) of the conv
-    /// of the activations `fill(k, n0, row)` gives (u8, in the input's
-    /// quantization: row k's columns n0..n0 + row.len()), stored dequantized
-    /// at `dst` (M rows `ld` apart).
+    /// of the activations `fill(n0, nc, rows)` gives (u8, in the input's
+    /// quantization: columns n0..n0 + nc of each of the K rows, `nc` apart),
+    /// stored dequantized at `dst` (M rows `ld` apart).
     ///
     /// # Safety
     /// `dst` holds M rows of `ld` floats covering columns `0..n`, which no
@@ -75,9 +75,7 @@ impl ConvInt8 {
                 break;
             }
             let nc = nr.min(n - n0);
-            for (kk, row) in s.rows.chunks_exact_mut(nc).take(k).enumerate() {
-                fill(kk, n0, row);
-            }
+            fill(n0, nc, &mut s.rows[..k * nc]);
             pack_b(kern, &s.rows, nc, k, 0..nc, &mut s.panel, &mut s.col_off);
             let acc = Strided { ptr: s.acc.as_mut_ptr(), ld: nr };
             gemm_panel(kern, &self.a, &self.row_off, s.panel.as_ptr(), s.col_off.as_ptr(), nc, acc);
