@@ -22,8 +22,13 @@ fn round_even(x: f32) -> f32 {
 /// SIMD set has as one instruction.
 #[inline(always)]
 fn to_u8(v: f32, zero: u8) -> u8 {
+    byte((round_even(v.clamp(-512.0, 512.0)) + f32::from(zero)).clamp(0.0, 255.0))
+}
+
+/// An integer-valued `w` in 0..=255 as a byte.
+#[inline(always)]
+fn byte(w: f32) -> u8 {
     const TWO23: f32 = 8_388_608.0;
-    let w = (round_even(v.clamp(-512.0, 512.0)) + f32::from(zero)).clamp(0.0, 255.0);
     (w + TWO23).to_bits() as u8
 }
 
@@ -84,9 +89,22 @@ pub fn bn_relu_q_rows(src: &[f32], ld: usize, bn: Bn, cols: Cols, (cat, relu): (
         let a = cat.scale * scale;
         let b = shift - zc * a;
         let row = &src[kk * ld + n0..][..nc];
-        for (d, &x) in dst[kk * nc..][..nc].iter_mut().zip(row) {
-            let t = (round_even((x * inv).clamp(-512.0, 512.0)) + zc).clamp(0.0, 255.0);
-            *d = to_u8((t * a + b).max(0.0) * inv_r, relu.zero);
+        let out = &mut dst[kk * nc..][..nc];
+        // The block buffers hold dequantized values, finite and within 255
+        // steps of their own scale, so the Concat's code needs no clamp
+        // before rounding; a ReLU's zero point is 0 (`quantized::plan`
+        // checks the folded ones; a kept ReLU's output is never negative),
+        // so its code is the rounded quotient, at most 255.
+        if relu.zero == 0 {
+            for (d, &x) in out.iter_mut().zip(row) {
+                let t = (round_even(x * inv) + zc).clamp(0.0, 255.0);
+                *d = byte(round_even(((t * a + b).max(0.0) * inv_r).min(255.0)));
+            }
+        } else {
+            for (d, &x) in out.iter_mut().zip(row) {
+                let t = (round_even(x * inv) + zc).clamp(0.0, 255.0);
+                *d = to_u8((t * a + b).max(0.0) * inv_r, relu.zero);
+            }
         }
     }
 }
