@@ -6,7 +6,7 @@
 /// kernel set's `#[target_feature]`), or none for the baseline target.
 macro_rules! helpers {
     ($(#[$attr:meta])*) => {
-        use $crate::kernels::quant::Q;
+        use $crate::kernels::qparams::Q;
         use $crate::kernels::types::{Bn, Cols, StemChunk, WinoChunk};
         $(#[$attr])*
         pub unsafe fn bn_relu(src: &[f32], ld: usize, bn: Bn, cols: Cols, dst: &mut [f32]) {

@@ -9,6 +9,7 @@ mod helpers;
 mod neon;
 mod packing;
 mod portable;
+pub(crate) mod qparams;
 pub(crate) mod quant;
 pub(crate) mod stem;
 pub(crate) mod types;

@@ -3,70 +3,8 @@
 //! + z)`, DequantizeLinear `x = (q - z) * s`. The row loops are compiled
 //! once per kernel set (`helpers.rs`), so that they vectorise for it.
 
+use super::qparams::{byte, round_even, to_u8, Q};
 use super::types::{Bn, Cols};
-
-/// Rounds half to even, as the float unit's default mode does: adding and
-/// subtracting 1.5 x 2^23 leaves the integer nearest `x` for |x| < 2^22
-/// (callers clamp to the u8 range first). `f32::round_ties_even` is a libm
-/// call on targets without a rounding instruction (x86-64's baseline), which
-/// keeps the loops below from vectorising.
-#[inline(always)]
-fn round_even(x: f32) -> f32 {
-    const MAGIC: f32 = 12_582_912.0;
-    (x + MAGIC) - MAGIC
-}
-
-/// `saturate(round_half_even(v) + zero)` as a byte; NaN gives 0. The
-/// byte is read from the bits of `w + 2^23` (its low mantissa bits are `w`
-/// for 0 <= w < 2^23): a float-to-u8 cast saturates lane by lane, which no
-/// SIMD set has as one instruction.
-#[inline(always)]
-fn to_u8(v: f32, zero: u8) -> u8 {
-    byte((round_even(v.clamp(-512.0, 512.0)) + f32::from(zero)).clamp(0.0, 255.0))
-}
-
-/// An integer-valued `w` in 0..=255 as a byte.
-#[inline(always)]
-fn byte(w: f32) -> u8 {
-    const TWO23: f32 = 8_388_608.0;
-    (w + TWO23).to_bits() as u8
-}
-
-/// One tensor's quantization (u8 activations).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Q {
-    pub scale: f32,
-    pub zero: u8,
-}
-
-impl Q {
-    /// Multiplies by the scale's reciprocal (onnxruntime divides): the
-    /// loops vectorise without a division per value; a quotient within an
-    /// ulp of a rounding tie may round the other way.
-    #[inline(always)]
-    pub fn quantize(self, x: f32) -> u8 {
-        to_u8(x * (1.0 / self.scale), self.zero)
-    }
-
-    #[inline(always)]
-    pub fn dequantize(self, q: u8) -> f32 {
-        (f32::from(q) - f32::from(self.zero)) * self.scale
-    }
-
-    /// `x` as the next op sees it: quantized, then dequantized.
-    #[inline(always)]
-    pub fn round(self, x: f32) -> f32 {
-        self.dequantize(self.quantize(x))
-    }
-
-    /// [`Q::round`] on every value.
-    #[inline(always)]
-    pub fn round_all(self, xs: &mut [f32]) {
-        for x in xs {
-            *x = self.round(*x);
-        }
-    }
-}
 
 /// What a dense layer's conv1 (and a transition's conv) reads: a Concat's
 /// output requantized to its own scale (`cat`), then BatchNormalization

@@ -1,8 +1,8 @@
 //! What the kernel sets are made of: the tile and transform signatures and
 //! the small geometry values they take. A leaf: every kernel file and every
-//! op imports it, it imports none of them (but `quant::Q`, a leaf too).
+//! op imports it, it imports none of them (but `qparams::Q`, a leaf too).
 
-use super::quant::Q;
+use super::qparams::Q;
 
 /// A matrix in memory: a pointer to its first element and the distance
 /// between its rows, in elements. (Two words: passed in two registers, as

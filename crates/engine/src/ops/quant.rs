@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use super::gemm::Ptr;
 use crate::int8::{gemm_panel, pack_b, Int8Kernel, PackedA8, Strided};
-pub use crate::kernels::quant::Q;
+pub use crate::kernels::qparams::Q;
 use crate::kernels::QRequantFn;
 
 /// A 1x1 conv in int8: weights i8 per output channel, activations u8.
