@@ -73,7 +73,7 @@ pub type StemOutFn = unsafe fn(&[f32], &StemChunk, &[f32], *mut f32);
 pub type QBnReluFn = unsafe fn(&[f32], usize, Bn, Cols, (Q, Q), &mut [u8]);
 /// `q_requant(acc, dst, mult, out)`: see `quant::requant_row`.
 pub type QRequantFn = unsafe fn(&[i32], &mut [f32], f32, Q);
-/// `q_round(xs, q)`: see `quant::Q::round_all`.
+/// `q_round(xs, q)`: see `qparams::Q::round_all`.
 pub type QRoundFn = unsafe fn(&mut [f32], Q);
 
 /// A kernel set: the tile shape, its micro-kernel, and the packing and
