@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use densenet_edge::Manifest;
-use npy::{parse_npy, NpyElement};
+use densenet_edge_npy::{parse_npy, NpyElement};
 
 pub fn repo() -> PathBuf {
     PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../..")

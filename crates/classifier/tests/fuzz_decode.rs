@@ -14,7 +14,7 @@ use image::{DynamicImage, ImageFormat, RgbImage, RgbaImage};
 // Counted on the measuring thread only: the other tests of this binary
 // run meanwhile.
 #[global_allocator]
-static ALLOC: heap_count::Counting = heap_count::Counting;
+static ALLOC: densenet_edge_heap_count::Counting = densenet_edge_heap_count::Counting;
 
 /// xorshift64*: a few lines, the same sequence everywhere.
 struct Rng(u64);
@@ -148,7 +148,7 @@ fn decode_and_preprocess_never_panic_and_stay_within_the_budget() {
         let bytes = if rng.below(4) == 0 { bytes } else { mutate(&mut rng, bytes) };
         let run = catch_unwind(AssertUnwindSafe(|| {
             let cost = decode_crop_cost(&bytes, &limits, &pre);
-            let (result, peak) = heap_count::thread_peak_during(|| decode_crop(&bytes, &limits, &pre));
+            let (result, peak) = densenet_edge_heap_count::thread_peak_during(|| decode_crop(&bytes, &limits, &pre));
             let peak = peak as u64;
             (cost, result, peak)
         }));

@@ -5,12 +5,12 @@
 mod common;
 
 use densenet_edge::{decode_crop, decode_crop_cost, decode_work, DecodeLimits, Preprocess};
-use npy::parse_npy;
+use densenet_edge_npy::parse_npy;
 
 // Counted on the measuring thread only: the other tests of this binary
 // run meanwhile.
 #[global_allocator]
-static ALLOC: heap_count::Counting = heap_count::Counting;
+static ALLOC: densenet_edge_heap_count::Counting = densenet_edge_heap_count::Counting;
 
 /// (file, expected code or "ok" with the default limits, with a 64 MiB
 /// budget) from the README table.
@@ -62,7 +62,7 @@ fn check(limits: &DecodeLimits, pick: impl Fn((String, String, String)) -> (Stri
     for (file, expected) in table().into_iter().map(pick) {
         let bytes = common::image(&format!("hostile/{file}"));
         let cost = decode_crop_cost(&bytes, limits, &pre);
-        let (result, peak) = heap_count::thread_peak_during(|| decode_crop(&bytes, limits, &pre));
+        let (result, peak) = densenet_edge_heap_count::thread_peak_during(|| decode_crop(&bytes, limits, &pre));
         let peak = peak as u64;
         let got = match &result {
             Ok(_) => "ok",
@@ -111,7 +111,7 @@ fn inputs_found_by_the_property_test_stay_within_their_estimate() {
         }
         let bytes = std::fs::read(&path).unwrap();
         let estimate = decode_crop_cost(&bytes, &limits, &pre);
-        let (result, peak) = heap_count::thread_peak_during(|| decode_crop(&bytes, &limits, &pre));
+        let (result, peak) = densenet_edge_heap_count::thread_peak_during(|| decode_crop(&bytes, &limits, &pre));
         let peak = peak as u64;
         if let Ok(estimate) = estimate {
             assert!(peak <= estimate, "{}: peak {peak} over the estimate {estimate}", path.display());

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 #[global_allocator]
-static A: heap_count::Counting = heap_count::Counting;
+static A: densenet_edge_heap_count::Counting = densenet_edge_heap_count::Counting;
 /// Tests run on several threads and the heap's counters are global: every
 /// test here takes this lock, so one measures while the others wait.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -113,7 +113,7 @@ fn measure(bytes: &[u8]) -> (usize, u64) {
     let probe = jpeg::JpegRows::new(bytes).unwrap();
     let mut row = vec![0u8; probe.width() as usize * 3];
     drop(probe);
-    let (stated, peak) = heap_count::peak_during(|| {
+    let (stated, peak) = densenet_edge_heap_count::peak_during(|| {
         let mut rows = jpeg::JpegRows::new(bytes).unwrap();
         for _ in 0..rows.height() {
             rows.next_row(&mut row).unwrap();

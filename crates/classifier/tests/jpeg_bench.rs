@@ -11,7 +11,7 @@ use std::time::Instant;
 
 // Live heap bytes and their peak, to print what a decode really holds.
 #[global_allocator]
-static A: heap_count::Counting = heap_count::Counting;
+static A: densenet_edge_heap_count::Counting = densenet_edge_heap_count::Counting;
 
 fn best_of<F: FnMut()>(runs: usize, mut f: F) -> f64 {
     let mut best = f64::MAX;
@@ -36,13 +36,13 @@ fn decode_speed_against_zune_jpeg() {
         let (w, h, peak) = (probe.width(), probe.height(), probe.peak_bytes());
         drop(probe);
         let mut row = vec![0u8; w as usize * 3];
-        let ((), held) = heap_count::peak_during(|| {
+        let ((), held) = densenet_edge_heap_count::peak_during(|| {
             let mut r = jpeg::JpegRows::new(&bytes).unwrap();
             for _ in 0..h {
                 r.next_row(&mut row).unwrap();
             }
         });
-        let ((), held_zune) = heap_count::peak_during(|| {
+        let ((), held_zune) = densenet_edge_heap_count::peak_during(|| {
             image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg).unwrap();
         });
         let ours_rows = best_of(3, || {

@@ -9,11 +9,12 @@ use densenet_edge::{decode, decode_crop, rgba_crop, rgba_crop_cost, DecodeLimits
 // Counted on the measuring thread only: the other tests of this binary
 // run meanwhile.
 #[global_allocator]
-static ALLOC: heap_count::Counting = heap_count::Counting;
+static ALLOC: densenet_edge_heap_count::Counting = densenet_edge_heap_count::Counting;
 
 fn same_as_png(name: &str, rgba: &[u8], width: u32, height: u32, png: &[u8]) {
     let (limits, pre) = (DecodeLimits::default(), Preprocess::default());
-    let (from_pixels, peak) = heap_count::thread_peak_during(|| rgba_crop(rgba, width, height, &limits, &pre));
+    let (from_pixels, peak) =
+        densenet_edge_heap_count::thread_peak_during(|| rgba_crop(rgba, width, height, &limits, &pre));
     let peak = peak as u64;
     let from_pixels = from_pixels.unwrap_or_else(|e| panic!("{name}: {e}"));
     let from_png = decode_crop(png, &limits, &pre).unwrap();

@@ -4,7 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use densenet_edge::{classify_logits, decode, DecodeLimits, Labels, Preprocess};
-use npy::parse_npy;
+use densenet_edge_npy::parse_npy;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 const CHELSEA: &[u8] = include_bytes!("../../../tests/images/photos/chelsea.png");

@@ -131,7 +131,7 @@ fn a_header_only_40mp_jpeg_is_grey_and_charged_its_pixels() {
     let crop = decode_crop(&bytes, &limits, &pre).unwrap();
     assert!(crop.as_raw().iter().all(|&v| v == 128));
     let reference = common::image("hostile/reference/jpeg_header_only_6000x6600.crop.npy");
-    let (_, theirs) = npy::parse_npy::<u8>(&reference).unwrap();
+    let (_, theirs) = densenet_edge_npy::parse_npy::<u8>(&reference).unwrap();
     assert!(theirs.iter().all(|&v| v == 128));
     assert_eq!(decode_work(&bytes, &limits).unwrap(), 6000 * 6600);
     // Rotated by its EXIF orientation: the same grey, through the

@@ -10,8 +10,8 @@ use densenet_edge::{
     decode_crop, Classifier, DecodeLimits, EngineChoice, EngineKind, ErrorBody, ItemOutcome, Labels, ModelInfo,
     Options, Preprocess, DEFAULT_THRESHOLD, DEFAULT_TOP_K, MAX_TOP_K,
 };
+use densenet_edge_npy::npy_bytes;
 use indicatif::{ProgressBar, ProgressStyle};
-use npy::npy_bytes;
 use serde::Serialize;
 
 use crate::error::{read, CliError};

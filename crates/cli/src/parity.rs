@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use densenet_edge::{decode_crop, DecodeLimits, EngineChoice, Preprocess, Tensor};
-use npy::{parse_npy, NpyElement};
+use densenet_edge_npy::{parse_npy, NpyElement};
 
 use crate::error::{read, CliError};
 use crate::model::{engine_parser, ModelArgs};

@@ -16,7 +16,7 @@ use densenet_edge_engine::{Engine, Error};
 use fuzz_model::{case, case_seed, execute, Corpus, Outcome, Spec, MIB};
 
 #[global_allocator]
-static A: heap_count::Counting = heap_count::Counting;
+static A: densenet_edge_heap_count::Counting = densenet_edge_heap_count::Counting;
 
 thread_local! {
     static CORPUS: RefCell<Option<Corpus>> = const { RefCell::new(None) };
@@ -78,7 +78,7 @@ pub extern "C" fn fuzz_case(seed: u64, index: u64) -> u32 {
         let Some(corpus) = corpus.as_ref() else { return 4 };
         let c = case(case_seed(seed, index), corpus);
         TEXT.with(|t| *t.borrow_mut() = c.what.clone());
-        let (outcome, peak) = INPUT.with(|i| heap_count::peak_during(|| execute(&c, &i.borrow())));
+        let (outcome, peak) = INPUT.with(|i| densenet_edge_heap_count::peak_during(|| execute(&c, &i.borrow())));
         PEAK.with(|p| *p.borrow_mut() = (peak, c.bound()));
         let code = match &outcome {
             _ if peak > c.bound() => 3,

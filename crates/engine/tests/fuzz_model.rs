@@ -22,7 +22,7 @@ use densenet_edge_engine::{Engine, Error, LoadLimits};
 use fuzz_model::{case, case_seed, execute, Corpus, Outcome, Spec, MIB};
 
 #[global_allocator]
-static A: heap_count::Counting = heap_count::Counting;
+static A: densenet_edge_heap_count::Counting = densenet_edge_heap_count::Counting;
 /// The heap's counters are global: the tests of this file measure one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -69,7 +69,7 @@ fn the_loader_refuses_hostile_models_without_panicking_or_passing_its_limits() {
         let cs = case_seed(seed, index);
         let c = case(cs, &corpus);
         bytes += c.bytes.len();
-        let run = catch_unwind(AssertUnwindSafe(|| heap_count::peak_during(|| execute(&c, &input))));
+        let run = catch_unwind(AssertUnwindSafe(|| densenet_edge_heap_count::peak_during(|| execute(&c, &input))));
         let tag = format!("case {index} (FUZZ_MODEL_SEED={seed} FUZZ_MODEL_CASE={index}; {})", c.what);
         let Ok((outcome, peak)) = run else {
             let path = std::env::temp_dir().join(format!("fuzz-model-panic-{seed}-{index}.onnx"));
@@ -147,7 +147,7 @@ fn claimed_lengths_reserve_nothing() {
         cases.push(b);
     }
     for b in cases {
-        let (r, peak) = heap_count::peak_during(|| {
+        let (r, peak) = densenet_edge_heap_count::peak_during(|| {
             let mut l = Engine::loader();
             l.push(&b).and_then(|()| l.finish())
         });

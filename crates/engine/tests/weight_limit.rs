@@ -12,7 +12,7 @@ use densenet_edge_engine::{Engine, Error, LoadLimits};
 use std::sync::Mutex;
 
 #[global_allocator]
-static A: heap_count::Counting = heap_count::Counting;
+static A: densenet_edge_heap_count::Counting = densenet_edge_heap_count::Counting;
 /// The heap's counters are global: the tests of this file measure one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -21,7 +21,7 @@ const MIB: usize = 1 << 20;
 /// Loads `bytes` in 256 KiB pieces (as the Worker feeds R2's stream) with
 /// the limit; returns the outcome and the heap's peak during the load.
 fn load(bytes: &[u8], limit: Option<usize>) -> (Result<Engine, Error>, usize) {
-    heap_count::peak_during(|| {
+    densenet_edge_heap_count::peak_during(|| {
         let mut l = Engine::loader();
         if let Some(limit) = limit {
             l.set_limits(LoadLimits { max_weight_bytes: limit, ..LoadLimits::NONE });
@@ -73,7 +73,7 @@ fn workspace_bytes_bound_what_a_run_allocates() {
     for batch in [1, 4] {
         let input = photo_input("chelsea").repeat(batch);
         engine.release_buffers();
-        let (out, peak) = heap_count::peak_during(|| engine.run(&input, batch).unwrap());
+        let (out, peak) = densenet_edge_heap_count::peak_during(|| engine.run(&input, batch).unwrap());
         let bound = engine.workspace_bytes(batch);
         println!(
             "batch {batch}: a run allocated {:.2} MiB at its peak, workspace_bytes {:.2} MiB",

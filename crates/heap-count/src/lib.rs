@@ -3,10 +3,10 @@
 //!
 //! ```ignore
 //! #[global_allocator]
-//! static A: heap_count::Counting = heap_count::Counting;
+//! static A: densenet_edge_heap_count::Counting = densenet_edge_heap_count::Counting;
 //!
-//! let (result, peak) = heap_count::peak_during(|| work());
-//! let (result, peak) = heap_count::thread_peak_during(|| work_on_this_thread());
+//! let (result, peak) = densenet_edge_heap_count::peak_during(|| work());
+//! let (result, peak) = densenet_edge_heap_count::thread_peak_during(|| work_on_this_thread());
 //! ```
 //!
 //! Two views of the same counting. [`peak_during`] counts every thread,
