@@ -28,7 +28,13 @@ done
 [[ -n $WORKERD ]] || { echo "workerd not installed: run scripts/setup-worker-tools.sh" >&2; exit 2; }
 [[ -f model/build/densenet121-random.onnx ]] || { echo "no model: run scripts/prepare-model.sh" >&2; exit 2; }
 
-read -r SIMD_WASM RELAXED_WASM < <(scripts/build-engine-wasm.sh)
+# Prebuilt modules (ENGINE_WASM_SIMD128 and ENGINE_WASM_RELAXED: another
+# build of the engine, for an A/B in the same harness), or this tree's.
+if [[ -n ${ENGINE_WASM_SIMD128:-} && -n ${ENGINE_WASM_RELAXED:-} ]]; then
+  SIMD_WASM=$ENGINE_WASM_SIMD128 RELAXED_WASM=$ENGINE_WASM_RELAXED
+else
+  read -r SIMD_WASM RELAXED_WASM < <(scripts/build-engine-wasm.sh)
+fi
 
 STAGE=$(mktemp -d)
 WD_PID=""
