@@ -28,12 +28,13 @@ pub fn max_side(tile: usize) -> usize {
 /// `v` must hold P * cin * ld_v floats that no other thread writes.
 #[inline(always)]
 pub unsafe fn input_rows(mid: &[f32], ld: usize, chunk: &WinoChunk, v: *mut f32) {
-    let cin = chunk.channels;
-    if chunk.tile == 4 {
-        input_rows4(mid, ld, chunk, v)
+    // A local copy: its fields stay in registers through the loops below.
+    let c = *chunk;
+    if c.tile == 4 {
+        input_rows4(mid, ld, &c, v)
     } else {
-        for ci in 0..cin {
-            input_rows2(mid, ld, chunk, ci, v)
+        for ci in 0..c.channels {
+            input_rows2(mid, ld, &c, ci, v)
         }
     }
 }
@@ -46,12 +47,12 @@ pub unsafe fn input_rows(mid: &[f32], ld: usize, chunk: &WinoChunk, v: *mut f32)
 /// `dst` must hold the channels' planes, which no other thread writes.
 #[inline(always)]
 pub unsafe fn output_rows(m: &[f32], chunk: &WinoChunk, dst: *mut f32, ld: usize) {
-    let cout = chunk.channels;
-    if chunk.tile == 4 {
-        output_rows4(m, chunk, dst, ld)
+    let c = *chunk;
+    if c.tile == 4 {
+        output_rows4(m, &c, dst, ld)
     } else {
-        for co in 0..cout {
-            output_rows2(m, chunk, co, dst.add(co * ld))
+        for co in 0..c.channels {
+            output_rows2(m, &c, co, dst.add(co * ld))
         }
     }
 }
