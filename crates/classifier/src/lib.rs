@@ -46,7 +46,7 @@ pub use engine::{probe_input, Engine, EngineChoice, EngineKind, LoadedEngine};
 pub use error::{Error, Fault, Result};
 pub use labels::Labels;
 pub use manifest::{sha256_hex, Manifest};
-pub use postprocess::{classify_logits, softmax, top_k, Classification, Prediction, DEFAULT_THRESHOLD};
+pub use postprocess::{classify_logits, drift_ratio, softmax, top_k, Classification, Prediction, DEFAULT_THRESHOLD};
 pub use preprocess::Preprocess;
 pub use rgba::{rgba_crop, rgba_crop_cost, rgba_crop_within, RgbaPixels};
 #[cfg(feature = "cpu")]

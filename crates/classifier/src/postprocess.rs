@@ -57,3 +57,51 @@ pub fn classify_logits(logits: &[f32], labels: &Labels, k: usize, threshold: f32
     let recognized = predictions[0].probability >= threshold;
     Classification { predictions, recognized }
 }
+
+/// How far one model's answers move from a reference model's on the same
+/// images, over how far the images move the reference's: the RMS over
+/// images and classes of (ours - reference) on log-probabilities centred per
+/// image, divided by the RMS of the reference's minus their mean over
+/// images. (Centring the log-softmax per image leaves the logits minus their
+/// mean.) With random weights the logits barely depend on the image, so
+/// top-1 agreement says little; this ratio does. 0 for identical answers;
+/// NaN for fewer than two images or no spread.
+pub fn drift_ratio(ours: &[Vec<f32>], reference: &[Vec<f32>]) -> f64 {
+    let centred = |rows: &[Vec<f32>]| -> Vec<Vec<f64>> {
+        rows.iter()
+            .map(|r| {
+                let m = r.iter().map(|&x| f64::from(x)).sum::<f64>() / r.len().max(1) as f64;
+                r.iter().map(|&x| f64::from(x) - m).collect()
+            })
+            .collect()
+    };
+    let (q, f) = (centred(ours), centred(reference));
+    let classes = f.first().map_or(0, Vec::len);
+    let mean: Vec<f64> = (0..classes).map(|j| f.iter().map(|r| r[j]).sum::<f64>() / f.len() as f64).collect();
+    let (mut err, mut spread) = (0.0, 0.0);
+    for (qr, fr) in q.iter().zip(&f) {
+        for j in 0..classes {
+            err += (qr[j] - fr[j]).powi(2);
+            spread += (fr[j] - mean[j]).powi(2);
+        }
+    }
+    (err / spread).sqrt()
+}
+
+#[cfg(test)]
+mod drift_tests {
+    use super::drift_ratio;
+
+    #[test]
+    fn drift_is_zero_for_the_same_answers_up_to_a_constant_per_image_and_scales_with_the_change() {
+        let reference = vec![vec![1.0, 2.0, 3.0], vec![3.0, 1.0, 2.0]];
+        assert_eq!(drift_ratio(&reference, &reference), 0.0);
+        // A constant per image is not a change of the probabilities.
+        let shifted: Vec<Vec<f32>> = reference.iter().map(|r| r.iter().map(|x| x + 5.0).collect()).collect();
+        assert!(drift_ratio(&shifted, &reference) < 1e-12);
+        let moved = vec![vec![1.1, 2.0, 3.0], vec![3.0, 1.0, 2.0]];
+        let moved2 = vec![vec![1.2, 2.0, 3.0], vec![3.0, 1.0, 2.0]];
+        let (d1, d2) = (drift_ratio(&moved, &reference), drift_ratio(&moved2, &reference));
+        assert!(d1 > 0.0 && (d2 / d1 - 2.0).abs() < 1e-6, "{d1} {d2}");
+    }
+}

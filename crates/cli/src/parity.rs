@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use densenet_edge::{decode_crop, DecodeLimits, EngineChoice, Preprocess, Tensor};
+use densenet_edge::{decode_crop, drift_ratio, top_k, DecodeLimits, EngineChoice, Preprocess, Tensor};
 use densenet_edge_npy::{parse_npy, NpyElement};
 
 use crate::error::{read, CliError};
@@ -88,8 +88,48 @@ pub fn run(args: &ParityArgs) -> crate::Result<i32> {
             let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             println!("  {name:<24} max |logit diff| {max:.2e} (largest |logit| {scale:.2})");
         }
+        if engine.precision() == "int8" {
+            drift(&dir, &*engine, &model.info().sha256)?;
+        }
     }
     Ok(0)
+}
+
+/// An int8 model's drift from onnxruntime's f32 run of its f32 twin, on the
+/// evaluation images of `model/int8_reference.py` (`int8.json`), beside
+/// onnxruntime's own int8 run's (whose logits hold for the file they were
+/// made from).
+fn drift(dir: &Path, engine: &dyn densenet_edge::Engine, sha256: &str) -> crate::Result<()> {
+    let path = dir.join("int8.json");
+    let bad = |message: String| CliError::Reference { path: path.clone(), message };
+    let meta: serde_json::Value = serde_json::from_slice(&read(&path)?).map_err(|e| bad(e.to_string()))?;
+    let field =
+        |v: &serde_json::Value, k: &str| v[k].as_str().map(str::to_string).ok_or_else(|| bad(format!("no {k}")));
+    let images: Vec<String> =
+        meta["images"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
+    let (f32_name, int8_name) = (field(&meta["f32_model"], "name")?, field(&meta["int8_model"], "name")?);
+    let same_file = field(&meta["int8_model"], "sha256")? == sha256;
+    let (mut ours, mut f32s, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
+    for name in &images {
+        let (shape, input) = npy::<f32>(&dir.join(format!("{name}.input.npy")))?;
+        let shape: [usize; 4] = shape.try_into().map_err(|_| bad(format!("{name}: input not 4-D")))?;
+        ours.push(pollster::block_on(engine.run(&Tensor { shape, data: input }))?.remove(0));
+        f32s.push(npy::<f32>(&dir.join(format!("{name}.logits.{f32_name}.npy")))?.1);
+        theirs.push(npy::<f32>(&dir.join(format!("{name}.logits.{int8_name}.npy")))?.1);
+    }
+    let agree = |q: &[Vec<f32>]| {
+        let top1 = q.iter().zip(&f32s).filter(|(a, b)| top_k(a, 1) == top_k(b, 1)).count();
+        let inside = q.iter().zip(&f32s).filter(|(a, b)| top_k(a, 5).contains(&top_k(b, 1)[0])).count();
+        format!("top-1 agreement {top1}/{n}, f32's top-1 inside int8's top-5 {inside}/{n}", n = q.len())
+    };
+    println!(
+        "int8 drift vs onnxruntime f32 ({f32_name}), {} evaluation images (disjoint from calibration):",
+        images.len()
+    );
+    println!("  ours        drift ratio {:.4}, {}", drift_ratio(&ours, &f32s), agree(&ours));
+    let note = if same_file { "" } else { " (made from another int8 file: another CPU calibrated it)" };
+    println!("  onnxruntime drift ratio {:.4}, {}{note}", drift_ratio(&theirs, &f32s), agree(&theirs));
+    Ok(())
 }
 
 fn npy<T: NpyElement>(path: &Path) -> crate::Result<(Vec<usize>, Vec<T>)> {

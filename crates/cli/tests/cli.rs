@@ -89,6 +89,21 @@ fn json_lines_follow_the_schema_and_bad_images_fail_alone() {
     assert_eq!(lines[4]["error"]["code"], "not_an_image");
 }
 
+/// `parity` on the int8 twin prints its drift and onnxruntime int8's.
+#[test]
+fn parity_prints_an_int8_models_drift() {
+    let o = cli(&["parity", "--engine", "cpu", "--model", "model/build/densenet121-random-int8.onnx"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let ratio = |who: &str| -> f64 {
+        let line = out.lines().find(|l| l.trim_start().starts_with(who)).unwrap_or_else(|| panic!("{out}"));
+        line.split("drift ratio ").nth(1).unwrap().split(',').next().unwrap().parse().unwrap()
+    };
+    let (ours, theirs) = (ratio("ours"), ratio("onnxruntime drift"));
+    assert!(ours > 0.0 && ours <= 0.2 && theirs > 0.0, "{out}");
+    assert!(out.contains("f32's top-1 inside int8's top-5 8/8"), "{out}");
+}
+
 /// The int8 twin prepare-model makes (its manifest beside it): the answer
 /// says int8, and WebGPU, which runs f32 models only, refuses it.
 #[test]
