@@ -19,7 +19,20 @@ pub(crate) fn round_even(x: f32) -> f32 {
 /// SIMD set has as one instruction.
 #[inline(always)]
 pub(crate) fn to_u8(v: f32, zero: u8) -> u8 {
-    byte((round_even(v.clamp(-512.0, 512.0)) + f32::from(zero)).clamp(0.0, 255.0))
+    byte(clamp(round_even(clamp(v, -512.0, 512.0)) + f32::from(zero), 0.0, 255.0))
+}
+
+/// `x` within lo..=hi as compares and selects (NaN stays NaN): `f32::clamp`,
+/// `max` and `min` are calls to `fmaxf` / `fminf` in wasm (their NaN rule
+/// has no wasm instruction), which kept these loops scalar there.
+#[inline(always)]
+pub(crate) fn clamp(x: f32, lo: f32, hi: f32) -> f32 {
+    let x = if x < lo { lo } else { x };
+    if x > hi {
+        hi
+    } else {
+        x
+    }
 }
 
 /// An integer-valued `w` in 0..=255 as a byte.

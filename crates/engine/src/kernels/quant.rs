@@ -3,7 +3,7 @@
 //! + z)`, DequantizeLinear `x = (q - z) * s`. The row loops are compiled
 //! once per kernel set (`helpers.rs`), so that they vectorise for it.
 
-use super::qparams::{byte, round_even, to_u8, Q};
+use super::qparams::{byte, clamp, round_even, to_u8, Q};
 use super::types::{Bn, Cols};
 
 /// What a dense layer's conv1 (and a transition's conv) reads: a Concat's
@@ -11,7 +11,7 @@ use super::types::{Bn, Cols};
 /// (`scale`, `shift`), ReLU and the ReLU's quantization (`relu`).
 #[inline(always)]
 pub fn bn_relu_q(x: f32, cat: Q, scale: f32, shift: f32, relu: Q) -> u8 {
-    relu.quantize((cat.round(x) * scale + shift).max(0.0))
+    relu.quantize(crate::scalar::relu(cat.round(x) * scale + shift))
 }
 
 /// [`bn_relu_q`] of columns `cols.n0..n0 + nc` of every channel of `src`
@@ -36,13 +36,13 @@ pub fn bn_relu_q_rows(src: &[f32], ld: usize, bn: Bn, cols: Cols, (cat, relu): (
         // so its code is the rounded quotient, at most 255.
         if relu.zero == 0 {
             for (d, &x) in out.iter_mut().zip(row) {
-                let t = (round_even(x * inv) + zc).clamp(0.0, 255.0);
-                *d = byte(round_even(((t * a + b).max(0.0) * inv_r).min(255.0)));
+                let t = clamp(round_even(x * inv) + zc, 0.0, 255.0);
+                *d = byte(round_even(clamp(crate::scalar::relu(t * a + b) * inv_r, 0.0, 255.0)));
             }
         } else {
             for (d, &x) in out.iter_mut().zip(row) {
-                let t = (round_even(x * inv) + zc).clamp(0.0, 255.0);
-                *d = to_u8((t * a + b).max(0.0) * inv_r, relu.zero);
+                let t = clamp(round_even(x * inv) + zc, 0.0, 255.0);
+                *d = to_u8(crate::scalar::relu(t * a + b) * inv_r, relu.zero);
             }
         }
     }
