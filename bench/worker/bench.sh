@@ -16,7 +16,8 @@
 #   BENCH_REQUESTS   requests per concurrency level and round = max(BENCH_REQUESTS, 2*C) (default 24)
 #   BENCH_ROUNDS     rounds (default 3)
 #   BENCH_WORKER_CONFIGS  Worker configurations, each "name:VAR=v,VAR=v"
-#                    (default: batch1 / coalesce off, and coalescing on at MAX_BATCH 4)
+#                    (default: batch1 / coalesce off, and coalescing on at MAX_BATCH 4;
+#                    the int8 twin: "int8:MODEL=densenet121-random-int8,COALESCE=false,MAX_BATCH=1")
 #   BENCH_TORCH      1 (default): install torch+torchvision into the bench venv
 #                    if missing (PyPI, several GB, at most 10 minutes); 0: don't
 #   BENCH_FLASK      Flask peers, in order (default "torch onnxruntime"; torch is
@@ -42,6 +43,11 @@ root="$(cd "$here/../.." && pwd)"
 "$root/scripts/build-worker.sh"
 onnx="$("$root/scripts/prepare-model.sh")"
 "$root/scripts/seed-worker-model.sh"
+# The int8 twin too, for a configuration with MODEL:densenet121-random-int8.
+int8="${onnx%.onnx}-int8"
+if [[ -f "$int8.onnx" && -f "$int8.json" ]]; then
+  "$root/scripts/seed-worker-model.sh" "$int8.json" "$int8.onnx"
+fi
 source "$root/worker/env.sh"
 
 image="${BENCH_IMAGE:-$root/tests/images/photos/chelsea.png}"
