@@ -120,7 +120,7 @@ pub struct Net {
 
 /// An int8 model: where onnxruntime's QDQ graph quantizes, and its 1x1 convs
 /// in int8. Its other weights are in the f32 structures above, dequantized
-/// (the stem, the 3x3 convs, the classifier run in f32 on dequantized
+/// (the stem and the 3x3 convs run in f32 on dequantized
 /// values: see crates/engine/README.md, "int8").
 pub struct Quant {
     pub kern: Int8Kernel,
@@ -133,6 +133,8 @@ pub struct Quant {
     pub trans: Vec<TransQ>,
     /// norm5's input (the last Concat), its ReLU, the global average pool.
     pub head: [Q; 3],
+    /// The classifier, with float logits (QGemm).
+    pub fc: ConvInt8,
 }
 
 pub struct LayerQ {
@@ -151,8 +153,10 @@ pub struct TransQ {
     pub cat: Q,
     /// The transition's ReLU output.
     pub relu: Q,
-    /// The 1x1 conv, whose output quantization the average pool keeps.
+    /// The 1x1 conv.
     pub conv: ConvInt8,
+    /// Its output's quantization, which the average pool keeps.
+    pub out: Q,
 }
 
 /// Activation buffers and per-thread scratch, kept between runs.
@@ -215,7 +219,7 @@ impl Net {
         let mut b = self.stem.bytes() + self.fc.bytes() + self.n5_scale.len() * 8;
         if let Some(q) = &self.quant {
             let convs = q.layers.iter().flatten().map(|l| &l.conv1).chain(q.trans.iter().map(|t| &t.conv));
-            b += convs.map(ConvInt8::bytes).sum::<usize>();
+            b += convs.map(ConvInt8::bytes).sum::<usize>() + q.fc.bytes();
         }
         for blk in &self.blocks {
             for l in &blk.layers {
@@ -300,7 +304,7 @@ impl Net {
         let mut int8 = 0;
         if let Some(q) = &self.quant {
             let convs = q.layers.iter().flatten().map(|l| &l.conv1).chain(q.trans.iter().map(|t| &t.conv));
-            int8 = convs.map(|c| c.scratch_bytes(&q.kern)).max().unwrap_or(0).div_ceil(4);
+            int8 = convs.chain([&q.fc]).map(|c| c.scratch_bytes(&q.kern)).max().unwrap_or(0).div_ceil(4);
             // The image being quantized.
             int8 += 3 * IMAGE * IMAGE;
         }
@@ -742,7 +746,7 @@ impl Ctx<'_> {
                     half * half,
                 );
                 avgpool2(src, side, dst);
-                (kern.q_round)(dst, tq.conv.out);
+                (kern.q_round)(dst, tq.out);
             }
             self.barrier.wait();
             return;
@@ -780,6 +784,21 @@ impl Ctx<'_> {
             return;
         }
         let feats = slice(self.bufs.feats, batch * fc);
+        if let Some(q) = &net.quant {
+            // The pooled features are the global pool's dequantized values:
+            // their codes back, image by image as B's columns.
+            let gap = q.head[2];
+            let fill = |n0: usize, nc: usize, rows: &mut [u8]| {
+                for j in 0..nc {
+                    for (kk, &v) in feats[(n0 + j) * fc..][..fc].iter().enumerate() {
+                        rows[kk * nc + j] = gap.quantize(v);
+                    }
+                }
+            };
+            let panels = 0..batch.div_ceil(q.kern.nr);
+            q.fc.run(&q.kern, (batch, panels), fill, Strided { ptr: self.bufs.logits, ld: batch }, &mut self.s8);
+            return;
+        }
         let pack = |n0: usize, nc: usize, dst: &mut [f32]| {
             dst[..fc * nr].fill(0.0);
             for j in 0..nc {

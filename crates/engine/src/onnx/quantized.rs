@@ -22,10 +22,10 @@ pub struct Quantized {
     pub inits: HashMap<String, RawTensor>,
 }
 
-/// Whether a weight's conv runs in int8 (conv1s, transitions): it gets no
-/// float copy.
+/// Whether a weight's conv runs in int8 (conv1s, transitions, the
+/// classifier): it gets no float copy.
 fn runs_int8(role: Role) -> bool {
-    matches!(role, Role::Conv1W(..) | Role::TransW(_))
+    matches!(role, Role::Conv1W(..) | Role::TransW(_) | Role::FcW)
 }
 
 /// The int8-run weights (name, role, dims), for the shapes the plan needs.
@@ -90,11 +90,16 @@ pub fn plan(topo: &Topology, q: &Quantized, net: &Net) -> Result<Quant> {
     for (t, b) in topo.transitions.iter().zip(&topo.blocks) {
         let (relu, out) = (q.act(&t.outs[1])?, q.act(&t.outs[2])?);
         q.same(&t.outs[3], out)?;
-        trans.push(TransQ { cat: q.act(&b.out)?, relu, conv: q.conv((&kern, net), &t.conv_w, None, (relu, out))? });
+        let conv = q.conv((&kern, net), &t.conv_w, None, (relu, out))?;
+        trans.push(TransQ { cat: q.act(&b.out)?, relu, conv, out });
     }
     let last = topo.blocks.last().map_or("", |b| b.out.as_str());
     let gap = q.act(&topo.head_outs[2])?;
     q.same(&topo.head_outs[3], gap)?;
+    let mut fc = q.conv((&kern, net), &topo.fc_w, Some(&topo.fc_b), (gap, gap))?;
+    // QGemm's float output: the accumulator times s_x * s_w.
+    fc.out = None;
+    fc.mult = q.weight(&topo.fc_w)?.1.iter().map(|&sw| gap.scale * sw).collect();
     Ok(Quant {
         kern,
         input: q.act(&topo.input)?,
@@ -102,6 +107,7 @@ pub fn plan(topo: &Topology, q: &Quantized, net: &Net) -> Result<Quant> {
         layers,
         trans,
         head: [q.act(last)?, q.act(&topo.head_outs[1])?, gap],
+        fc,
     })
 }
 
@@ -169,13 +175,13 @@ impl Quantized {
         Ok((scales, z.to_f32()))
     }
 
-    /// A 1x1 conv's int8 weights ([M][K], symmetric: zero points 0) and their
-    /// scales per output channel.
+    /// A 1x1 conv's or the classifier's int8 weights ([M][K], symmetric:
+    /// zero points 0) and their scales per output channel.
     fn weight(&self, name: &str) -> Result<(Vec<i8>, Vec<f32>, usize, usize)> {
         let t = self.init(name)?;
         let (m, k) = match t.dims.as_slice() {
-            &[m, k, 1, 1] if t.data_type == 3 => (m, k),
-            d => return invalid(format!("{name:?}: dims {d:?}, type {}: int8 [M, K, 1, 1] expected", t.data_type)),
+            &[m, k, 1, 1] | &[m, k] if t.data_type == 3 => (m, k),
+            d => return invalid(format!("{name:?}: dims {d:?}, type {}: int8 [M, K(, 1, 1)] expected", t.data_type)),
         };
         let (mut scales, zeros) = self.channels(name, t)?;
         if zeros.iter().any(|&z| z != 0.0) {
@@ -209,6 +215,6 @@ impl Quantized {
         };
         let row_off = a.row_offsets(kern, x.zero, bias.as_deref());
         let mult = ws.iter().map(|&sw| x.scale * sw / y.scale).collect();
-        Ok(ConvInt8 { a, row_off, mult, out: y, requant: net.kern.q_requant })
+        Ok(ConvInt8 { a, row_off, mult, out: Some(y), requant: net.kern.q_requant })
     }
 }

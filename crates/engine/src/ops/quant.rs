@@ -18,10 +18,12 @@ pub struct ConvInt8 {
     /// Per output channel: its bias and the kernel set's offsets
     /// (`PackedA8::row_offsets` for the input's zero point).
     pub row_off: Vec<i32>,
-    /// Per output channel: `s_x * s_w / s_y`, in onnxruntime's order.
+    /// Per output channel: `s_x * s_w / s_y`, in onnxruntime's order (no
+    /// `/ s_y` for a float output).
     pub mult: Vec<f32>,
-    /// The output's quantization.
-    pub out: Q,
+    /// The output's quantization; None for a float output (the classifier,
+    /// as QGemm: `acc * s_x * s_w`).
+    pub out: Option<Q>,
     /// `quant::requant_row` of the f32 kernel set.
     pub requant: QRequantFn,
 }
@@ -81,7 +83,11 @@ impl ConvInt8 {
             gemm_panel(kern, &self.a, &self.row_off, s.panel.as_ptr(), s.col_off.as_ptr(), nc, acc);
             for (r, &mult) in self.mult.iter().enumerate() {
                 let row = std::slice::from_raw_parts_mut(dst.ptr.0.add(r * dst.ld + n0), nc);
-                (self.requant)(&s.acc[r * nr..][..nc], row, mult, self.out);
+                let acc = &s.acc[r * nr..][..nc];
+                match self.out {
+                    Some(out) => (self.requant)(acc, row, mult, out),
+                    None => row.iter_mut().zip(acc).for_each(|(y, &a)| *y = a as f32 * mult),
+                }
             }
         }
     }
