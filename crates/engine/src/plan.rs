@@ -13,7 +13,7 @@
 //! with no barrier until the batch meets again in the first folded block.
 
 use crate::int8::{Int8Kernel, Strided};
-use crate::kernels::quant::bn_relu_q;
+use crate::kernels::qparams::to_u8;
 use crate::kernels::{Bn, Cols, Kernel};
 use crate::ops::gemm::{self, share, Out, PackedA, Ptr, B};
 use crate::ops::pool::{avgpool2, bn_relu_avgpool2, maxpool3s2};
@@ -702,13 +702,15 @@ impl Ctx<'_> {
                 let [cat, relu, gap] = q.head;
                 // The u8 sum, as onnxruntime's quantized global pool takes it.
                 let mult = relu.scale / (gap.scale * hw as f32);
+                let mut codes = vec![0u8; hw];
                 for plane in share(blk.c_out * g, self.t, self.nt) {
                     let (ch, b) = (plane / g, plane % g);
-                    let (s, h) = (net.n5_scale[ch], net.n5_shift[ch]);
+                    let bn = Bn { scale: &net.n5_scale[ch..=ch], shift: &net.n5_shift[ch..=ch] };
                     let src = &all[ch * n + b * hw..][..hw];
-                    let sum: i32 = src.iter().map(|&x| i32::from(bn_relu_q(x, cat, s, h, relu))).sum();
+                    (kern.q_bn_relu)(src, hw, bn, Cols { n0: 0, nc: hw, nr: hw }, (cat, relu), &mut codes);
+                    let sum: i32 = codes.iter().map(|&c| i32::from(c)).sum();
                     let sum = sum - i32::from(relu.zero) * hw as i32;
-                    let y = ((sum as f32 * mult).round_ties_even() + f32::from(gap.zero)).clamp(0.0, 255.0) as u8;
+                    let y = to_u8(sum as f32 * mult, gap.zero);
                     *self.bufs.feats.0.add((img + b) * fc + ch) = gap.dequantize(y);
                 }
                 self.barrier.wait();

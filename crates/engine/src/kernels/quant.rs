@@ -6,17 +6,11 @@
 use super::qparams::{byte, clamp, round_even, to_u8, Q};
 use super::types::{Bn, Cols};
 
-/// What a dense layer's conv1 (and a transition's conv) reads: a Concat's
-/// output requantized to its own scale (`cat`), then BatchNormalization
-/// (`scale`, `shift`), ReLU and the ReLU's quantization (`relu`).
-#[inline(always)]
-pub fn bn_relu_q(x: f32, cat: Q, scale: f32, shift: f32, relu: Q) -> u8 {
-    relu.quantize(crate::scalar::relu(cat.round(x) * scale + shift))
-}
-
-/// [`bn_relu_q`] of columns `cols.n0..n0 + nc` of every channel of `src`
-/// (rows `ld` apart, one per BN channel) into `dst` (rows `nc` apart). The
-/// Concat's code `t` (its quantized value plus its zero point) goes
+/// What a dense layer's conv1 (and a transition's conv, and the head's
+/// pool) reads: a Concat's output requantized to its own scale (`cat`), then
+/// BatchNormalization, ReLU and the ReLU's quantization (`relu`), for
+/// columns `cols.n0..n0 + nc` of every channel of `src` (rows `ld` apart,
+/// one per BN channel) into `dst` (rows `nc` apart). The Concat's code `t` (its quantized value plus its zero point) goes
 /// through BN as `t * (s_c * scale) + (shift - z_c * s_c * scale)`: one
 /// multiply-add fewer per value, the same up to float rounding.
 #[inline(always)]

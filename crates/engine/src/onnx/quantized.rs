@@ -80,7 +80,7 @@ pub fn plan(topo: &Topology, q: &Quantized, net: &Net) -> Result<Quant> {
             qs.push(LayerQ {
                 cat: q.act(&l.outs[0])?,
                 relu,
-                conv1: q.conv((&kern, net), &l.conv1_w, Some(&l.conv1_b), (relu, mid))?,
+                conv1: q.conv((&kern, net), &l.conv1_w, Some(&l.conv1_b), (relu, Some(mid)))?,
                 conv2: q.act(&l.outs[5])?,
             });
         }
@@ -90,16 +90,13 @@ pub fn plan(topo: &Topology, q: &Quantized, net: &Net) -> Result<Quant> {
     for (t, b) in topo.transitions.iter().zip(&topo.blocks) {
         let (relu, out) = (q.act(&t.outs[1])?, q.act(&t.outs[2])?);
         q.same(&t.outs[3], out)?;
-        let conv = q.conv((&kern, net), &t.conv_w, None, (relu, out))?;
+        let conv = q.conv((&kern, net), &t.conv_w, None, (relu, Some(out)))?;
         trans.push(TransQ { cat: q.act(&b.out)?, relu, conv, out });
     }
     let last = topo.blocks.last().map_or("", |b| b.out.as_str());
     let gap = q.act(&topo.head_outs[2])?;
     q.same(&topo.head_outs[3], gap)?;
-    let mut fc = q.conv((&kern, net), &topo.fc_w, Some(&topo.fc_b), (gap, gap))?;
-    // QGemm's float output: the accumulator times s_x * s_w.
-    fc.out = None;
-    fc.mult = q.weight(&topo.fc_w)?.1.iter().map(|&sw| gap.scale * sw).collect();
+    let fc = q.conv((&kern, net), &topo.fc_w, Some(&topo.fc_b), (gap, None))?;
     Ok(Quant {
         kern,
         input: q.act(&topo.input)?,
@@ -193,8 +190,16 @@ impl Quantized {
         Ok((t.bytes.iter().map(|&b| b as i8).collect(), scales, m, k))
     }
 
-    /// A 1x1 conv from `x` to `y` in int8, as onnxruntime's QLinearConv.
-    fn conv(&self, (kern, net): (&Int8Kernel, &Net), w: &str, b: Option<&str>, (x, y): (Q, Q)) -> Result<ConvInt8> {
+    /// A 1x1 conv (or the classifier) from `x` to `y` in int8, as
+    /// onnxruntime's QLinearConv; with no `y`, float output as QGemm's: the
+    /// accumulator times `s_x * s_w`.
+    fn conv(
+        &self,
+        (kern, net): (&Int8Kernel, &Net),
+        w: &str,
+        b: Option<&str>,
+        (x, y): (Q, Option<Q>),
+    ) -> Result<ConvInt8> {
         let (wq, ws, m, k) = self.weight(w)?;
         let a = PackedA8::new(kern, &wq, m, k).or_else(|e| invalid(format!("{w:?}: {e}")))?;
         let bias = match b {
@@ -214,7 +219,7 @@ impl Quantized {
             }
         };
         let row_off = a.row_offsets(kern, x.zero, bias.as_deref());
-        let mult = ws.iter().map(|&sw| x.scale * sw / y.scale).collect();
-        Ok(ConvInt8 { a, row_off, mult, out: Some(y), requant: net.kern.q_requant })
+        let mult = ws.iter().map(|&sw| y.map_or(x.scale * sw, |y| x.scale * sw / y.scale)).collect();
+        Ok(ConvInt8 { a, row_off, mult, out: y, requant: net.kern.q_requant })
     }
 }
