@@ -15,9 +15,10 @@
 use crate::int8::{Int8Kernel, Strided};
 use crate::kernels::qparams::to_u8;
 use crate::kernels::{Bn, Cols, Kernel};
+use crate::ops::bordered::Bordered;
 use crate::ops::gemm::{self, share, Out, PackedA, Ptr, B};
 use crate::ops::pool::{avgpool2, bn_relu_avgpool2, maxpool3s2};
-use crate::ops::quant::{ConvInt8, Scratch8, Q};
+use crate::ops::quant::{ConvInt8, Dst, Ptr8, Scratch8, Q};
 use crate::ops::stem::{self, StemW, IMAGE, STEM_OUT};
 use crate::ops::winograd::{self, WinogradW};
 use crate::ops::Scratch;
@@ -118,10 +119,10 @@ pub struct Net {
     pub quant: Option<Quant>,
 }
 
-/// An int8 model: where onnxruntime's QDQ graph quantizes, and its 1x1 convs
-/// in int8. Its other weights are in the f32 structures above, dequantized
-/// (the stem and the 3x3 convs run in f32 on dequantized
-/// values: see crates/engine/README.md, "int8").
+/// An int8 model: where onnxruntime's QDQ graph quantizes, and its convs in
+/// int8. The stem's weights are in the f32 structures above, dequantized
+/// (it runs in f32 on dequantized values: see crates/engine/README.md,
+/// "int8"); the others hold only their shapes there.
 pub struct Quant {
     pub kern: Int8Kernel,
     /// The graph input's quantization.
@@ -142,10 +143,14 @@ pub struct LayerQ {
     pub cat: Q,
     /// norm1's ReLU output (conv1's input).
     pub relu: Q,
-    /// conv1 (its output is relu2's quantization).
+    /// conv1, into `mid`'s quantization (relu2's).
     pub conv1: ConvInt8,
-    /// conv2's output.
-    pub conv2: Q,
+    pub mid: Q,
+    /// The 3x3 conv in int8, over `mid`'s codes in bordered planes; None
+    /// where it runs in f32 (`LayerW::conv2`, `quantized::conv3_int8`).
+    pub conv2: Option<ConvInt8>,
+    /// conv2's output quantization.
+    pub conv2_out: Q,
 }
 
 pub struct TransQ {
@@ -218,8 +223,8 @@ impl Net {
     pub fn weight_bytes(&self) -> usize {
         let mut b = self.stem.bytes() + self.fc.bytes() + self.n5_scale.len() * 8;
         if let Some(q) = &self.quant {
-            let convs = q.layers.iter().flatten().map(|l| &l.conv1).chain(q.trans.iter().map(|t| &t.conv));
-            b += convs.map(ConvInt8::bytes).sum::<usize>() + q.fc.bytes();
+            let convs = q.layers.iter().flatten().flat_map(|l| std::iter::once(&l.conv1).chain(&l.conv2));
+            b += convs.chain(q.trans.iter().map(|t| &t.conv)).map(ConvInt8::bytes).sum::<usize>() + q.fc.bytes();
         }
         for blk in &self.blocks {
             for l in &blk.layers {
@@ -303,8 +308,14 @@ impl Net {
         let panel = k.checked_mul(kern.nr)?;
         let mut int8 = 0;
         if let Some(q) = &self.quant {
-            let convs = q.layers.iter().flatten().map(|l| &l.conv1).chain(q.trans.iter().map(|t| &t.conv));
-            int8 = convs.chain([&q.fc]).map(|c| c.scratch_bytes(&q.kern)).max().unwrap_or(0).div_ceil(4);
+            let convs = q.layers.iter().flatten().flat_map(|l| std::iter::once(&l.conv1).chain(&l.conv2));
+            int8 = convs
+                .chain(q.trans.iter().map(|t| &t.conv))
+                .chain([&q.fc])
+                .map(|c| c.scratch_bytes(&q.kern))
+                .max()
+                .unwrap_or(0)
+                .div_ceil(4);
             // The image being quantized.
             int8 += 3 * IMAGE * IMAGE;
         }
@@ -321,8 +332,13 @@ impl Net {
         for bi in bis {
             let (b, g) = (&self.blocks[bi], groups[bi]);
             let pixels = g.checked_mul(b.side * b.side)?;
-            for l in &b.layers {
+            for (li, l) in b.layers.iter().enumerate() {
                 mid = mid.max(l.conv1.m.checked_mul(pixels)?);
+                // Before an int8 3x3 conv, conv1 writes bordered planes of u8 codes there.
+                if self.quant.as_ref().is_some_and(|q| q.layers[bi][li].conv2.is_some()) {
+                    let planes = Bordered { side: b.side, g }.checked_plane()?;
+                    mid = mid.max(l.conv1.m.checked_mul(planes)?.div_ceil(4));
+                }
             }
             if bi < self.trans.len() {
                 pooled = pooled.max(b.c_out.checked_mul(g)?.checked_mul((b.side / 2) * (b.side / 2))?);
@@ -622,58 +638,100 @@ impl Ctx<'_> {
         for (li, layer) in blk.layers.iter().enumerate() {
             // Only the channels written so far: later rows are written by the conv2s.
             let inp = slice(buf, layer.conv1.k * n);
-            let lq = net.quant.as_ref().map(|q| (&q.kern, &q.layers[bi][li]));
-            if let Some((k8, lq)) = lq {
-                let bn = Bn { scale: &layer.scale, shift: &layer.shift };
-                let fill = |n0: usize, nc: usize, rows: &mut [u8]| {
-                    (kern.q_bn_relu)(inp, n, bn, Cols { n0, nc, nr: nc }, (lq.cat, lq.relu), rows)
-                };
-                let panels = share(n.div_ceil(k8.nr), self.t, self.nt);
-                lq.conv1.run(k8, (n, panels), fill, Strided { ptr: self.bufs.mid, ld: n }, &mut self.s8);
-            } else {
-                let pack = |n0: usize, nc: usize, dst: &mut [f32]| {
-                    (kern.bn_relu)(inp, n, Bn { scale: &layer.scale, shift: &layer.shift }, Cols { n0, nc, nr }, dst)
-                };
-                gemm::gemm(
-                    kern,
-                    &layer.conv1,
-                    n,
-                    self.panels(n),
-                    B::Pack(&pack),
-                    Out { c: self.bufs.mid, ld: n, relu: true },
-                    &mut self.scratch,
-                );
-            }
-            self.barrier.wait();
-            let mid = slice(self.bufs.mid, layer.conv1.m * n);
-            let cm = layer.conv1.m;
             let out = Ptr(buf.0.add(c * n));
-            match &layer.conv2 {
-                Conv3::Im2col(a) => {
+            match &net.quant {
+                Some(q) => self.layer_int8(&q.kern, layer, &q.layers[bi][li], inp, out, Bordered { side, g }),
+                None => {
                     let pack = |n0: usize, nc: usize, dst: &mut [f32]| {
-                        gemm::pack_im2col3(mid, (cm, side), n, Cols { n0, nc, nr }, dst)
+                        (kern.bn_relu)(
+                            inp,
+                            n,
+                            Bn { scale: &layer.scale, shift: &layer.shift },
+                            Cols { n0, nc, nr },
+                            dst,
+                        )
                     };
                     gemm::gemm(
                         kern,
-                        a,
+                        &layer.conv1,
                         n,
                         self.panels(n),
                         B::Pack(&pack),
-                        Out { c: out, ld: n, relu: false },
+                        Out { c: self.bufs.mid, ld: n, relu: true },
                         &mut self.scratch,
                     );
-                }
-                Conv3::Winograd(w) => self.winograd(w, mid, side, g, out, n),
-            }
-            if let Some((_, lq)) = lq {
-                // conv2's output quantization, once every thread's tiles are written.
-                self.barrier.wait();
-                for ch in share(layer.conv2.cout(), self.t, self.nt) {
-                    (kern.q_round)(std::slice::from_raw_parts_mut(out.0.add(ch * n), n), lq.conv2);
+                    self.barrier.wait();
+                    self.conv3(layer, (side, g), out);
                 }
             }
             c += layer.conv2.cout();
             self.barrier.wait();
+        }
+    }
+
+    /// A dense layer of an int8 model, both convs as onnxruntime's
+    /// QLinearConv: conv1 on the block's channels `inp` (through the
+    /// layer's Concat quantization, BN and ReLU) into bordered planes of
+    /// codes in `mid`, then the 3x3 conv on their windows into the block's
+    /// next channels at `out`, dequantized. Ends before the caller's barrier.
+    unsafe fn layer_int8(&mut self, k8: &Int8Kernel, layer: &LayerW, lq: &LayerQ, inp: &[f32], out: Ptr, b: Bordered) {
+        let kern = &self.net.kern;
+        let n = b.g * b.side * b.side;
+        let bn = Bn { scale: &layer.scale, shift: &layer.shift };
+        let fill = |n0: usize, nc: usize, rows: &mut [u8]| {
+            (kern.q_bn_relu)(inp, n, bn, Cols { n0, nc, nr: nc }, (lq.cat, lq.relu), rows)
+        };
+        let panels = share(n.div_ceil(k8.nr), self.t, self.nt);
+        let Some(conv2) = &lq.conv2 else {
+            // conv2 in f32 on conv1's dequantized output, then rounded as
+            // its output's QuantizeLinear would.
+            let mid = Dst::Rows(Strided { ptr: self.bufs.mid, ld: n });
+            lq.conv1.run(k8, (n, panels), fill, mid, &mut self.s8);
+            self.barrier.wait();
+            self.conv3(layer, (b.side, b.g), out);
+            self.barrier.wait();
+            for ch in share(layer.conv2.cout(), self.t, self.nt) {
+                (kern.q_round)(std::slice::from_raw_parts_mut(out.0.add(ch * n), n), lq.conv2_out);
+            }
+            return;
+        };
+        let planes = Ptr8(self.bufs.mid.0 as *mut u8);
+        lq.conv1.run(k8, (n, panels), fill, Dst::Bordered(b, planes), &mut self.s8);
+        let cm = lq.conv1.a.m;
+        for ch in share(cm, self.t, self.nt) {
+            b.fill_border(std::slice::from_raw_parts_mut(planes.0.add(ch * b.plane()), b.plane()), lq.mid.zero);
+        }
+        self.barrier.wait();
+        let all = std::slice::from_raw_parts(planes.0, cm * b.plane());
+        let fill = |n0: usize, nc: usize, rows: &mut [u8]| b.windows(all, cm, n0, nc, rows);
+        let cols = b.cols();
+        let panels = share(cols.div_ceil(k8.nr), self.t, self.nt);
+        conv2.run(k8, (cols, panels), fill, Dst::FromBordered(b, Strided { ptr: out, ld: n }), &mut self.s8);
+    }
+
+    /// A dense layer's 3x3 conv in f32, from `mid` (conv1's output: `g`
+    /// images of `side` x `side`) into the block's channels at `out`.
+    unsafe fn conv3(&mut self, layer: &LayerW, (side, g): (usize, usize), out: Ptr) {
+        let (kern, nr) = (&self.net.kern, self.net.kern.nr);
+        let cm = layer.conv1.m;
+        let n = g * side * side;
+        let mid = slice(self.bufs.mid, cm * n);
+        match &layer.conv2 {
+            Conv3::Im2col(a) => {
+                let pack = |n0: usize, nc: usize, dst: &mut [f32]| {
+                    gemm::pack_im2col3(mid, (cm, side), n, Cols { n0, nc, nr }, dst)
+                };
+                gemm::gemm(
+                    kern,
+                    a,
+                    n,
+                    self.panels(n),
+                    B::Pack(&pack),
+                    Out { c: out, ld: n, relu: false },
+                    &mut self.scratch,
+                );
+            }
+            Conv3::Winograd(w) => self.winograd(w, mid, side, g, out, n),
         }
     }
 
@@ -735,7 +793,7 @@ impl Ctx<'_> {
                 (kern.q_bn_relu)(all, n, bn, Cols { n0, nc, nr: nc }, (tq.cat, tq.relu), rows)
             };
             let panels = share(n.div_ceil(q.kern.nr), self.t, self.nt);
-            tq.conv.run(&q.kern, (n, panels), fill, Strided { ptr: self.bufs.mid, ld: n }, &mut self.s8);
+            tq.conv.run(&q.kern, (n, panels), fill, Dst::Rows(Strided { ptr: self.bufs.mid, ld: n }), &mut self.s8);
             self.barrier.wait();
             let m = tq.conv.a.m;
             let conv = slice(self.bufs.mid, m * n);
@@ -798,7 +856,8 @@ impl Ctx<'_> {
                 }
             };
             let panels = 0..batch.div_ceil(q.kern.nr);
-            q.fc.run(&q.kern, (batch, panels), fill, Strided { ptr: self.bufs.logits, ld: batch }, &mut self.s8);
+            let logits = Dst::Rows(Strided { ptr: self.bufs.logits, ld: batch });
+            q.fc.run(&q.kern, (batch, panels), fill, logits, &mut self.s8);
             return;
         }
         let pack = |n0: usize, nc: usize, dst: &mut [f32]| {

@@ -86,12 +86,20 @@ fn int8_model_drifts_no_more_than_onnxruntime_int8_on_every_kernel() {
     for kind in KernelKind::available() {
         let mut l = Engine::loader_with(kind).unwrap();
         l.push(&bytes).unwrap();
-        let engine = l.finish().unwrap();
+        let mut engine = l.finish().unwrap();
         assert_eq!(engine.precision(), "int8");
         let all = engine.run(&input, IMAGES.len()).unwrap();
-        // One image at a time gives the same logits as the batch.
+        // One image at a time gives the same logits as the batch, and so do
+        // threads: sharing every step's panels and planes, or (batch 3 on 2
+        // threads) taking whole images alone through the large blocks.
         let one = engine.run(&input[..INPUT_LEN], 1).unwrap();
         assert_eq!(one, all[..1000]);
+        for threads in [2, 3] {
+            engine.set_threads(threads).unwrap();
+            assert_eq!(engine.run(&input, IMAGES.len()).unwrap(), all, "{threads} threads");
+            assert_eq!(engine.run(&input[..3 * INPUT_LEN], 3).unwrap(), all[..3000], "{threads} threads, batch 3");
+        }
+        engine.set_threads(1).unwrap();
         let d = drift(&all, &f32s);
         let vs_ort = max_abs_diff(&all, &ort);
         eprintln!("{}: drift {d:.4}, max |ours - onnxruntime int8| {vs_ort:.4}", engine.device());

@@ -37,6 +37,10 @@ macro_rules! helpers {
             $crate::kernels::quant::requant_row(acc, dst, mult, out)
         }
         $(#[$attr])*
+        pub unsafe fn q_requant8(acc: &[i32], dst: &mut [u8], mult: f32, out: Q) {
+            $crate::kernels::quant::requant_row_u8(acc, dst, mult, out)
+        }
+        $(#[$attr])*
         pub unsafe fn q_round(xs: &mut [f32], q: Q) {
             q.round_all(xs)
         }

@@ -23,7 +23,7 @@ mod x86;
 
 pub(crate) use packing::copy;
 
-pub use types::{Bn, Cols, Kernel, KernelKind, QRequantFn, StemChunk, Strided, WinoChunk};
+pub use types::{Bn, Cols, Kernel, KernelKind, QRequant8Fn, QRequantFn, StemChunk, Strided, WinoChunk};
 
 impl KernelKind {
     /// The kernel, or None where this machine or build cannot run it.

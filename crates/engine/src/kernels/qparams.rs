@@ -9,9 +9,11 @@
 /// keeps the loops below from vectorising.
 #[inline(always)]
 pub(crate) fn round_even(x: f32) -> f32 {
-    const MAGIC: f32 = 12_582_912.0;
-    (x + MAGIC) - MAGIC
+    (x + ROUND) - ROUND
 }
+
+/// 1.5 x 2^23: see [`round_even`].
+pub(crate) const ROUND: f32 = 12_582_912.0;
 
 /// `saturate(round_half_even(v) + zero)` as a byte; NaN gives 0. The
 /// byte is read from the bits of `w + 2^23` (its low mantissa bits are `w`
@@ -35,7 +37,8 @@ pub(crate) fn clamp(x: f32, lo: f32, hi: f32) -> f32 {
     }
 }
 
-/// An integer-valued `w` in 0..=255 as a byte.
+/// `w` in 0..=255 as a byte, rounded half to even (`w + 2^23` is rounded to
+/// an integer: a float's spacing there is 1).
 #[inline(always)]
 pub(crate) fn byte(w: f32) -> u8 {
     const TWO23: f32 = 8_388_608.0;

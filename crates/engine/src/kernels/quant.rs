@@ -3,7 +3,7 @@
 //! + z)`, DequantizeLinear `x = (q - z) * s`. The row loops are compiled
 //! once per kernel set (`helpers.rs`), so that they vectorise for it.
 
-use super::qparams::{byte, clamp, round_even, to_u8, Q};
+use super::qparams::{byte, clamp, round_even, to_u8, Q, ROUND};
 use super::types::{Bn, Cols};
 
 /// What a dense layer's conv1 (and a transition's conv, and the head's
@@ -27,11 +27,15 @@ pub fn bn_relu_q_rows(src: &[f32], ld: usize, bn: Bn, cols: Cols, (cat, relu): (
         // steps of their own scale, so the Concat's code needs no clamp
         // before rounding; a ReLU's zero point is 0 (`quantized::plan`
         // checks the folded ones; a kept ReLU's output is never negative),
-        // so its code is the rounded quotient, at most 255.
+        // so its code is the rounded quotient, at most 255. With that zero
+        // point, the clamp at 0 is the ReLU, `byte` rounds as it converts,
+        // and the Concat's zero point joins the rounding's constant: the
+        // same bytes as the steps one by one, in 9 operations instead of 14.
         if relu.zero == 0 {
+            let m_zc = ROUND - zc;
             for (d, &x) in out.iter_mut().zip(row) {
-                let t = clamp(round_even(x * inv) + zc, 0.0, 255.0);
-                *d = byte(round_even(clamp(crate::scalar::relu(t * a + b) * inv_r, 0.0, 255.0)));
+                let t = clamp((x * inv + ROUND) - m_zc, 0.0, 255.0);
+                *d = byte(clamp((t * a + b) * inv_r, 0.0, 255.0));
             }
         } else {
             for (d, &x) in out.iter_mut().zip(row) {
@@ -60,10 +64,80 @@ fn prefetch_next(src: &[f32], at: usize, len: usize) {
 }
 
 /// A quantized conv's output row from its i32 accumulators:
-/// `saturate(round_half_even(acc * mult) + z)`, stored dequantized.
+/// `saturate(round_half_even(acc * mult) + z)`, stored dequantized. As
+/// `(code - z) * scale` with the saturation moved past the zero point
+/// (`-z..=255 - z`): the same values, with no conversion to bytes and back.
+/// `mult` is finite (`quantized::conv` checks it), so no value is NaN.
 #[inline(always)]
 pub fn requant_row(acc: &[i32], dst: &mut [f32], mult: f32, out: Q) {
+    let (lo, hi) = (-f32::from(out.zero), 255.0 - f32::from(out.zero));
     for (y, &a) in dst.iter_mut().zip(acc) {
-        *y = out.dequantize(to_u8(a as f32 * mult, out.zero));
+        *y = clamp(round_even(clamp(a as f32 * mult, -512.0, 512.0)), lo, hi) * out.scale;
+    }
+}
+
+/// [`requant_row`] stored as the codes, for a quantized op that reads them
+/// as they are (a dense layer's int8 3x3 conv).
+#[inline(always)]
+pub fn requant_row_u8(acc: &[i32], dst: &mut [u8], mult: f32, out: Q) {
+    for (y, &a) in dst.iter_mut().zip(acc) {
+        *y = to_u8(a as f32 * mult, out.zero);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scalar::relu;
+
+    /// Dequantized values of a producer's grid, with a Concat scale that
+    /// puts some of them on exact rounding ties.
+    fn grid(scale: f32, zero: u8) -> Vec<f32> {
+        (0..=255u8).map(|c| Q { scale, zero }.dequantize(c)).collect()
+    }
+
+    /// The fused loop gives the bytes of the steps one by one (onnxruntime's
+    /// order: the Concat's code, BN folded with its scale, ReLU, the
+    /// ReLU's quantization), ties included.
+    #[test]
+    fn bn_relu_q_rows_is_the_steps_one_by_one() {
+        for (sp, zp, cat, relu_q) in [
+            (0.05, 10, Q { scale: 0.1, zero: 3 }, Q { scale: 0.02, zero: 0 }),
+            (0.0875, 132, Q { scale: 0.0875, zero: 132 }, Q { scale: 0.0314, zero: 0 }),
+            (0.074, 123, Q { scale: 0.0875, zero: 131 }, Q { scale: 0.5, zero: 0 }),
+            (0.074, 123, Q { scale: 0.0875, zero: 131 }, Q { scale: 0.01, zero: 7 }),
+        ] {
+            let row = grid(sp, zp);
+            let n = row.len();
+            for (scale, shift) in [(0.7f32, 0.3f32), (-1.3, 2.0), (2.5, -0.25), (0.0, 0.0)] {
+                let mut got = vec![0u8; n];
+                let bn = Bn { scale: &[scale], shift: &[shift] };
+                bn_relu_q_rows(&row, n, bn, Cols { n0: 0, nc: n, nr: n }, (cat, relu_q), &mut got);
+                let (inv, zc) = (1.0 / cat.scale, f32::from(cat.zero));
+                let a = cat.scale * scale;
+                let b = shift - zc * a;
+                for (i, &x) in row.iter().enumerate() {
+                    let t = clamp(round_even(x * inv) + zc, 0.0, 255.0);
+                    let want = to_u8(relu(t * a + b) * (1.0 / relu_q.scale), relu_q.zero);
+                    assert_eq!(got[i], want, "x {x}, cat {cat:?}, relu {relu_q:?}, bn {scale} {shift}");
+                }
+            }
+        }
+    }
+
+    /// The float-only requantization gives the values of quantize, then
+    /// dequantize, saturation at both ends included.
+    #[test]
+    fn requant_row_is_quantize_then_dequantize() {
+        let acc: Vec<i32> = (-3000..3000).step_by(7).chain([i32::MIN, i32::MAX, 0, 1, -1]).collect();
+        for (mult, out) in
+            [(0.1, Q { scale: 0.02, zero: 0 }), (0.25, Q { scale: 0.3, zero: 200 }), (1e9, Q { scale: 1.0, zero: 17 })]
+        {
+            let mut got = vec![0f32; acc.len()];
+            requant_row(&acc, &mut got, mult, out);
+            for (&a, &y) in acc.iter().zip(&got) {
+                assert_eq!(y, out.dequantize(to_u8(a as f32 * mult, out.zero)), "acc {a}, mult {mult}, {out:?}");
+            }
+        }
     }
 }

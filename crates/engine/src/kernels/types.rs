@@ -73,6 +73,8 @@ pub type StemOutFn = unsafe fn(&[f32], &StemChunk, &[f32], *mut f32);
 pub type QBnReluFn = unsafe fn(&[f32], usize, Bn, Cols, (Q, Q), &mut [u8]);
 /// `q_requant(acc, dst, mult, out)`: see `quant::requant_row`.
 pub type QRequantFn = unsafe fn(&[i32], &mut [f32], f32, Q);
+/// `q_requant8(acc, dst, mult, out)`: see `quant::requant_row_u8`.
+pub type QRequant8Fn = unsafe fn(&[i32], &mut [u8], f32, Q);
 /// `q_round(xs, q)`: see `qparams::Q::round_all`.
 pub type QRoundFn = unsafe fn(&mut [f32], Q);
 
@@ -96,6 +98,7 @@ pub struct Kernel {
     pub stem_out: StemOutFn,
     pub q_bn_relu: QBnReluFn,
     pub q_requant: QRequantFn,
+    pub q_requant8: QRequant8Fn,
     pub q_round: QRoundFn,
 }
 

@@ -31,6 +31,7 @@ pub const SIMD128: Kernel = Kernel {
     stem_out: baseline::stem_out,
     q_bn_relu: baseline::q_bn_relu,
     q_requant: baseline::q_requant,
+    q_requant8: baseline::q_requant8,
     q_round: baseline::q_round,
 };
 #[cfg(target_feature = "relaxed-simd")]

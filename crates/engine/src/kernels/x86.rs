@@ -27,6 +27,7 @@ pub const AVX2: Kernel = Kernel {
     stem_out: avx2::stem_out,
     q_bn_relu: avx2::q_bn_relu,
     q_requant: avx2::q_requant,
+    q_requant8: avx2::q_requant8,
     q_round: avx2::q_round,
 };
 pub const AVX512: Kernel = Kernel {
@@ -42,6 +43,7 @@ pub const AVX512: Kernel = Kernel {
     stem_out: avx512::stem_out,
     q_bn_relu: avx512::q_bn_relu,
     q_requant: avx512::q_requant,
+    q_requant8: avx512::q_requant8,
     q_round: avx512::q_round,
 };
 

@@ -811,11 +811,11 @@ impl Loader {
         // An int8 model's weights, dequantized, go where a float model's do.
         let qdq = self.qdq.take();
         if let Some(q) = &qdq {
-            for t in quantized::dequantized(&self.roles, q)? {
+            for t in quantized::dequantized(&self.roles, q, self.kern.kind)? {
                 self.initializer(t)?;
             }
             // The convs that run in int8 need no float copy: their shapes only.
-            for (name, role, dims) in quantized::int8_run(&self.roles, q) {
+            for (name, role, dims) in quantized::int8_run(&self.roles, q, self.kern.kind) {
                 self.register(&name)?;
                 let (m, k) = (dims[0], dims.iter().skip(1).product());
                 let bias = crate::ops::gemm::try_zeros(m.next_multiple_of(self.kern.mr), &name)?;

@@ -12,8 +12,9 @@ use super::qdq::{QNames, QdqGraph};
 use super::topology::{Role, Topology};
 use crate::error::{invalid, Result};
 use crate::int8::{Int8Kernel, Int8Kind, PackedA8};
+use crate::kernels::KernelKind;
 use crate::ops::quant::{ConvInt8, Q};
-use crate::plan::{LayerQ, Net, Quant, TransQ};
+use crate::plan::{block_side, LayerQ, Net, Quant, TransQ};
 
 /// What the loader keeps of an int8 model until `finish`.
 pub struct Quantized {
@@ -22,25 +23,47 @@ pub struct Quantized {
     pub inits: HashMap<String, RawTensor>,
 }
 
-/// Whether a weight's conv runs in int8 (conv1s, transitions, the
-/// classifier): it gets no float copy.
-fn runs_int8(role: Role) -> bool {
-    matches!(role, Role::Conv1W(..) | Role::TransW(_) | Role::FcW)
+/// Whether a weight's conv runs in int8 with the f32 kernel set `kind`:
+/// it then gets no float copy. All do but the stem, and the 3x3 convs of the
+/// blocks where `conv3_int8` says no.
+fn runs_int8(role: Role, kind: KernelKind) -> bool {
+    match role {
+        Role::Conv1W(..) | Role::TransW(_) | Role::FcW => true,
+        Role::Conv2W(b, _) => conv3_int8(kind, block_side(b)),
+        _ => false,
+    }
+}
+
+/// Whether a dense layer's 3x3 conv on `side` x `side` maps runs in int8
+/// (a GEMM over bordered planes: 9 products per output and input channel)
+/// or in f32 on dequantized values (Winograd: 2.25 to 4 times fewer, but 4
+/// to 16 times the weights' bytes). Measured (crates/engine/README.md,
+/// "int8"): x86's int8 GEMMs run at 2 to 4 times their f32 rate and the
+/// direct conv is faster in every block; wasm's relaxed dot lowers to
+/// `pmaddubsw` + `pmaddwd` on CPUs without AVX-VNNI, about 1.6 times f32,
+/// so F(4x4) stays faster where it runs (blocks 1-2), while the 14 x 14 and
+/// 7 x 7 blocks, whose F(2x2) weights are half the model's bytes, gain
+/// memory and lose no time in int8.
+pub fn conv3_int8(kind: KernelKind, side: usize) -> bool {
+    match kind {
+        KernelKind::Avx2Fma | KernelKind::Avx512 => true,
+        _ => side <= 14,
+    }
 }
 
 /// The int8-run weights (name, role, dims), for the shapes the plan needs.
-pub fn int8_run(roles: &HashMap<String, Role>, q: &Quantized) -> Vec<(String, Role, Vec<usize>)> {
-    let run = roles.iter().filter(|(_, r)| runs_int8(**r));
+pub fn int8_run(roles: &HashMap<String, Role>, q: &Quantized, kind: KernelKind) -> Vec<(String, Role, Vec<usize>)> {
+    let run = roles.iter().filter(|(_, r)| runs_int8(**r, kind));
     run.filter_map(|(n, r)| q.inits.get(n).map(|t| (n.clone(), *r, t.dims.clone()))).collect()
 }
 
 /// The float values of each initializer that has a role: FLOAT ones as they
 /// are, integer weights and biases dequantized (`(q - zero) * scale`, per
 /// output channel); not the weights of convs that run in int8.
-pub fn dequantized(roles: &HashMap<String, Role>, q: &Quantized) -> Result<Vec<Tensor<'static>>> {
+pub fn dequantized(roles: &HashMap<String, Role>, q: &Quantized, kind: KernelKind) -> Result<Vec<Tensor<'static>>> {
     let mut out = Vec::new();
     for (name, &role) in roles {
-        let Some(t) = q.inits.get(name).filter(|_| !runs_int8(role)) else { continue };
+        let Some(t) = q.inits.get(name).filter(|_| !runs_int8(role, kind)) else { continue };
         let values = match t.data_type {
             1 => t.to_f32(),
             3 | 6 => {
@@ -73,15 +96,20 @@ pub fn plan(topo: &Topology, q: &Quantized, net: &Net) -> Result<Quant> {
     let stem = q.act(&topo.stem_outs[1])?;
     q.same(&topo.stem_outs[2], stem)?;
     let mut layers = Vec::new();
-    for b in &topo.blocks {
+    for (bi, b) in topo.blocks.iter().enumerate() {
         let mut qs = Vec::new();
         for l in &b.layers {
-            let (relu, mid) = (q.act(&l.outs[2])?, q.act(&l.outs[4])?);
+            let (relu, mid, out) = (q.act(&l.outs[2])?, q.act(&l.outs[4])?, q.act(&l.outs[5])?);
             qs.push(LayerQ {
                 cat: q.act(&l.outs[0])?,
                 relu,
                 conv1: q.conv((&kern, net), &l.conv1_w, Some(&l.conv1_b), (relu, Some(mid)))?,
-                conv2: q.act(&l.outs[5])?,
+                mid,
+                conv2: match conv3_int8(net.kern.kind, block_side(bi)) {
+                    true => Some(q.conv((&kern, net), &l.conv2_w, None, (mid, Some(out)))?),
+                    false => None,
+                },
+                conv2_out: out,
             });
         }
         layers.push(qs);
@@ -172,13 +200,19 @@ impl Quantized {
         Ok((scales, z.to_f32()))
     }
 
-    /// A 1x1 conv's or the classifier's int8 weights ([M][K], symmetric:
-    /// zero points 0) and their scales per output channel.
+    /// A conv's or the classifier's int8 weights ([M][K], K = Cin x taps,
+    /// symmetric: zero points 0) and their scales per output channel.
     fn weight(&self, name: &str) -> Result<(Vec<i8>, Vec<f32>, usize, usize)> {
         let t = self.init(name)?;
         let (m, k) = match t.dims.as_slice() {
             &[m, k, 1, 1] | &[m, k] if t.data_type == 3 => (m, k),
-            d => return invalid(format!("{name:?}: dims {d:?}, type {}: int8 [M, K(, 1, 1)] expected", t.data_type)),
+            &[m, k, 3, 3] if t.data_type == 3 => (m, k * 9),
+            d => {
+                return invalid(format!(
+                    "{name:?}: dims {d:?}, type {}: int8 [M, K(, 1, 1)] or [M, K, 3, 3] expected",
+                    t.data_type
+                ))
+            }
         };
         let (mut scales, zeros) = self.channels(name, t)?;
         if zeros.iter().any(|&z| z != 0.0) {
@@ -190,7 +224,7 @@ impl Quantized {
         Ok((t.bytes.iter().map(|&b| b as i8).collect(), scales, m, k))
     }
 
-    /// A 1x1 conv (or the classifier) from `x` to `y` in int8, as
+    /// A conv (or the classifier) from `x` to `y` in int8, as
     /// onnxruntime's QLinearConv; with no `y`, float output as QGemm's: the
     /// accumulator times `s_x * s_w`.
     fn conv(
@@ -219,7 +253,12 @@ impl Quantized {
             }
         };
         let row_off = a.row_offsets(kern, x.zero, bias.as_deref());
-        let mult = ws.iter().map(|&sw| y.map_or(x.scale * sw, |y| x.scale * sw / y.scale)).collect();
-        Ok(ConvInt8 { a, row_off, mult, out: y, requant: net.kern.q_requant })
+        let mult: Vec<f32> = ws.iter().map(|&sw| y.map_or(x.scale * sw, |y| x.scale * sw / y.scale)).collect();
+        // Finite scales can still make an infinite or zero multiplier, which
+        // would turn accumulators into NaN or every output into one code.
+        if let Some(c) = mult.iter().position(|m| !(m.is_normal() && *m > 0.0)) {
+            return invalid(format!("{w:?}: channel {c}'s scales multiply to {} (not a usable multiplier)", mult[c]));
+        }
+        Ok(ConvInt8 { a, row_off, mult, out: y, requant: net.kern.q_requant, requant8: net.kern.q_requant8 })
     }
 }

@@ -2,6 +2,7 @@
 //! packed matrices, Winograd 3x3 convs, the stem, the pools. Each runs a
 //! chunk of its work with a kernel set (`crate::kernels`).
 
+pub mod bordered;
 pub mod gemm;
 pub mod pool;
 pub mod quant;

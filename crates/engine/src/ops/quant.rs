@@ -1,4 +1,4 @@
-//! A 1x1 conv in int8, as onnxruntime's QLinearConv: u8 activations, i8
+//! A conv as a GEMM in int8 (a 1x1 conv, or a 3x3 over `Bordered` planes), as onnxruntime's QLinearConv: u8 activations, i8
 //! weights, i32 accumulators, and the output
 //! `saturate(round_half_even(acc * (s_x * s_w / s_y)) + z_y)`. The network
 //! keeps its activations as f32 holding exactly the dequantized values
@@ -7,12 +7,14 @@
 
 use std::ops::Range;
 
+use super::bordered::Bordered;
 use super::gemm::Ptr;
 use crate::int8::{gemm_panel, pack_b, Int8Kernel, PackedA8, Strided};
 pub use crate::kernels::qparams::Q;
-use crate::kernels::QRequantFn;
+use crate::kernels::{QRequant8Fn, QRequantFn};
 
-/// A 1x1 conv in int8: weights i8 per output channel, activations u8.
+/// A conv in int8: weights i8 per output channel ([M][K], K = Cin x taps),
+/// activations u8.
 pub struct ConvInt8 {
     pub a: PackedA8,
     /// Per output channel: its bias and the kernel set's offsets
@@ -26,6 +28,27 @@ pub struct ConvInt8 {
     pub out: Option<Q>,
     /// `quant::requant_row` of the f32 kernel set.
     pub requant: QRequantFn,
+    /// `quant::requant_row_u8` of the f32 kernel set.
+    pub requant8: QRequant8Fn,
+}
+
+/// A u8 pointer that threads share (each writes its own columns).
+#[derive(Clone, Copy)]
+pub struct Ptr8(pub *mut u8);
+unsafe impl Send for Ptr8 {}
+unsafe impl Sync for Ptr8 {}
+
+/// Where a conv's output goes.
+#[derive(Clone, Copy)]
+pub enum Dst {
+    /// Dequantized (or float, with no output quantization): M rows `ld` apart.
+    Rows(Strided<Ptr>),
+    /// The codes, into the bordered planes of the map's pixels (a GEMM over
+    /// the map), M planes `plane()` apart.
+    Bordered(Bordered, Ptr8),
+    /// Dequantized, M rows `ld` apart, from a GEMM over bordered planes'
+    /// columns: the pixels' outputs, the border's dropped.
+    FromBordered(Bordered, Strided<Ptr>),
 }
 
 /// A thread's int8 GEMM buffers: one packed B panel, its column terms, one
@@ -36,7 +59,10 @@ pub struct Scratch8 {
     rows: Vec<u8>,
     panel: Vec<u8>,
     col_off: Vec<i32>,
+    /// The chunk's i32 products, `CHUNK * NR` per row.
     acc: Vec<i32>,
+    /// A bordered map's runs of the chunk's columns: (first column, length, position).
+    runs: Vec<(usize, usize, usize)>,
 }
 
 impl ConvInt8 {
@@ -47,48 +73,93 @@ impl ConvInt8 {
 
     /// Bytes of the per-thread scratch `run` uses.
     pub fn scratch_bytes(&self, kern: &Int8Kernel) -> usize {
-        kern.nr * self.a.k + kern.b_panel_bytes(self.a.k) + 4 * kern.nr * (1 + self.a.m.next_multiple_of(kern.mr))
+        let wide = CHUNK * kern.nr;
+        // The runs: at most one per column.
+        wide * self.a.k
+            + kern.b_panel_bytes(self.a.k)
+            + 4 * (kern.nr + wide * self.a.m.next_multiple_of(kern.mr))
+            + 24 * wide
     }
 
     /// The columns in panels `panels` (of the int8 kernel's NR) of the conv
     /// of the activations `fill(n0, nc, rows)` gives (u8, in the input's
     /// quantization: columns n0..n0 + nc of each of the K rows, `nc` apart),
-    /// stored dequantized at `dst` (M rows `ld` apart).
+    /// stored at `dst`.
     ///
     /// # Safety
-    /// `dst` holds M rows of `ld` floats covering columns `0..n`, which no
-    /// other thread writes in these panels.
+    /// `dst` holds M rows (or planes) covering what columns `0..n` write,
+    /// which no other thread writes in these panels.
     pub unsafe fn run(
         &self,
         kern: &Int8Kernel,
         (n, panels): (usize, Range<usize>),
         fill: impl Fn(usize, usize, &mut [u8]),
-        dst: Strided<Ptr>,
+        dst: Dst,
         s: &mut Scratch8,
     ) {
         let (m, k, nr) = (self.a.m, self.a.k, kern.nr);
+        let wide = CHUNK * nr;
         s.panel.resize(kern.b_panel_bytes(k), 0);
         s.col_off.resize(nr, 0);
-        s.acc.resize(m.next_multiple_of(kern.mr) * nr, 0);
-        s.rows.resize(k * nr, 0);
-        for p in panels {
+        s.acc.resize(m.next_multiple_of(kern.mr) * wide, 0);
+        s.rows.resize(k * wide, 0);
+        let mut p = panels.start;
+        while p < panels.end && p * nr < n {
             let n0 = p * nr;
-            if n0 >= n {
-                break;
-            }
-            let nc = nr.min(n - n0);
+            let nc = ((panels.end - p).min(CHUNK) * nr).min(n - n0);
+            p += CHUNK;
             fill(n0, nc, &mut s.rows[..k * nc]);
-            pack_b(kern, &s.rows, nc, k, 0..nc, &mut s.panel, &mut s.col_off);
-            let acc = Strided { ptr: s.acc.as_mut_ptr(), ld: nr };
-            gemm_panel(kern, &self.a, &self.row_off, s.panel.as_ptr(), s.col_off.as_ptr(), nc, acc);
+            for c0 in (0..nc).step_by(nr) {
+                let cols = c0..nc.min(c0 + nr);
+                let width = cols.len();
+                pack_b(kern, &s.rows, nc, k, cols, &mut s.panel, &mut s.col_off);
+                let acc = Strided { ptr: s.acc.as_mut_ptr().add(c0), ld: wide };
+                gemm_panel(kern, &self.a, &self.row_off, s.panel.as_ptr(), s.col_off.as_ptr(), width, acc);
+            }
+            // A bordered map's runs of consecutive columns, the same for every row.
+            let runs = &mut s.runs;
+            runs.clear();
+            match dst {
+                Dst::Rows(_) => {}
+                Dst::Bordered(b, _) => b.map_runs(n0, nc, |j, len, at| runs.push((j, len, at))),
+                Dst::FromBordered(b, _) => b.pixel_runs(n0, nc, |j, len, p| runs.push((j, len, p))),
+            }
             for (r, &mult) in self.mult.iter().enumerate() {
-                let row = std::slice::from_raw_parts_mut(dst.ptr.0.add(r * dst.ld + n0), nc);
-                let acc = &s.acc[r * nr..][..nc];
-                match self.out {
-                    Some(out) => (self.requant)(acc, row, mult, out),
-                    None => row.iter_mut().zip(acc).for_each(|(y, &a)| *y = a as f32 * mult),
+                let acc = &s.acc[r * wide..][..nc];
+                match (dst, self.out) {
+                    (Dst::Rows(d), Some(out)) => {
+                        (self.requant)(acc, std::slice::from_raw_parts_mut(d.ptr.0.add(r * d.ld + n0), nc), mult, out)
+                    }
+                    (Dst::Rows(d), None) => {
+                        let row = std::slice::from_raw_parts_mut(d.ptr.0.add(r * d.ld + n0), nc);
+                        row.iter_mut().zip(acc).for_each(|(y, &a)| *y = a as f32 * mult);
+                    }
+                    (Dst::Bordered(b, p), Some(out)) => {
+                        let plane = p.0.add(r * b.plane());
+                        for &(j, len, at) in &s.runs {
+                            let dst = std::slice::from_raw_parts_mut(plane.add(at), len);
+                            (self.requant8)(&acc[j..j + len], dst, mult, out);
+                        }
+                    }
+                    (Dst::FromBordered(_, d), Some(out)) => {
+                        let row = d.ptr.0.add(r * d.ld);
+                        for &(j, len, p) in &s.runs {
+                            (self.requant)(
+                                &acc[j..j + len],
+                                std::slice::from_raw_parts_mut(row.add(p), len),
+                                mult,
+                                out,
+                            );
+                        }
+                    }
+                    _ => unreachable!("a bordered conv has an output quantization"),
                 }
             }
         }
     }
 }
+
+/// Panels filled at once: `fill`'s and the epilogue's work per row (a BN
+/// channel's constants, a conv's multiplier, the runs of a bordered map)
+/// then spans 4 NR columns, not one panel's few.
+const CHUNK: usize = 4;
