@@ -132,6 +132,8 @@ pub struct Quant {
     /// Per block, per dense layer.
     pub layers: Vec<Vec<LayerQ>>,
     pub trans: Vec<TransQ>,
+    /// Per block, each channel's quantization: its buffer holds codes.
+    pub codes: Vec<Vec<Q>>,
     /// norm5's input (the last Concat), its ReLU, the global average pool.
     pub head: [Q; 3],
     /// The classifier, with float logits (QGemm).
@@ -215,6 +217,11 @@ unsafe fn slice<'a>(p: Ptr, len: usize) -> &'a [f32] {
     std::slice::from_raw_parts(p.0, len)
 }
 
+/// `len` codes of a block buffer (an int8 model's) from value `at`.
+unsafe fn codes<'a>(block: Ptr, at: usize, len: usize) -> &'a mut [u8] {
+    std::slice::from_raw_parts_mut((block.0 as *mut u8).add(at), len)
+}
+
 impl Net {
     pub fn classes(&self) -> usize {
         self.fc.m
@@ -235,6 +242,13 @@ impl Net {
             b += t.conv.bytes() + t.scale.len() * 8;
         }
         b
+    }
+
+    /// Floats of block `b`'s buffer for `g` images: an int8 model's holds
+    /// one byte (a code) per value. None where that overflows `usize`.
+    fn block_len(&self, b: &BlockW, g: usize) -> Option<usize> {
+        let values = b.c_out.checked_mul(g)?.checked_mul(b.side * b.side)?;
+        Some(if self.quant.is_some() { values.div_ceil(4) } else { values })
     }
 
     /// Images that block `bi` holds at once: one where the maps are large (the
@@ -276,7 +290,7 @@ impl Net {
         let (mid, pooled) = self.checked_scratch_lens(&groups, 0..nb)?;
         let mut blocks = 0usize;
         for (b, &g) in self.blocks.iter().zip(&groups) {
-            blocks = blocks.checked_add(b.c_out.checked_mul(g)?.checked_mul(b.side * b.side)?)?;
+            blocks = blocks.checked_add(self.block_len(b, g)?)?;
         }
         let feats = batch.checked_mul(self.fc.k)?;
         let logits = batch.checked_mul(self.classes())?.checked_mul(2)?;
@@ -285,7 +299,7 @@ impl Net {
             let (mid, pooled) = self.checked_scratch_lens(&groups, 0..split)?;
             let mut blocks = 0usize;
             for b in &self.blocks[..split] {
-                blocks = blocks.checked_add(b.c_out.checked_mul(b.side * b.side)?)?;
+                blocks = blocks.checked_add(self.block_len(b, 1)?)?;
             }
             let own = sum(&[stem, blocks, mid, pooled])?;
             floats = floats.checked_add((threads - 1).checked_mul(own)?)?;
@@ -316,8 +330,8 @@ impl Net {
                 .max()
                 .unwrap_or(0)
                 .div_ceil(4);
-            // The image being quantized.
-            int8 += 3 * IMAGE * IMAGE;
+            // The image being quantized, a pooled plane before its codes.
+            int8 += 3 * IMAGE * IMAGE + POOL_OUT * POOL_OUT;
         }
         let per_thread = sum(&[panel, kern.mr * kern.nr, self.wino_floats(&groups, 1)?, STEM_OUT, int8])?;
         floats = floats.checked_add(threads.checked_mul(per_thread)?)?;
@@ -334,10 +348,16 @@ impl Net {
             let pixels = g.checked_mul(b.side * b.side)?;
             for (li, l) in b.layers.iter().enumerate() {
                 mid = mid.max(l.conv1.m.checked_mul(pixels)?);
-                // Before an int8 3x3 conv, conv1 writes bordered planes of u8 codes there.
-                if self.quant.as_ref().is_some_and(|q| q.layers[bi][li].conv2.is_some()) {
-                    let planes = Bordered { side: b.side, g }.checked_plane()?;
-                    mid = mid.max(l.conv1.m.checked_mul(planes)?.div_ceil(4));
+                // Before an int8 3x3 conv, conv1 writes bordered planes of u8
+                // codes there; before an f32 one in an int8 model, the conv
+                // writes its floats to `pooled` before their codes.
+                match self.quant.as_ref().map(|q| q.layers[bi][li].conv2.is_some()) {
+                    Some(true) => {
+                        let planes = Bordered { side: b.side, g }.checked_plane()?;
+                        mid = mid.max(l.conv1.m.checked_mul(planes)?.div_ceil(4));
+                    }
+                    Some(false) => pooled = pooled.max(l.conv2.cout().checked_mul(pixels)?),
+                    None => {}
                 }
             }
             if bi < self.trans.len() {
@@ -394,7 +414,7 @@ impl Net {
                 .blocks
                 .iter_mut()
                 .zip(self.blocks.iter().zip(&groups))
-                .map(|(v, (b, g))| sized(v, b.c_out * g * b.side * b.side))
+                .map(|(v, (b, &g))| sized(v, self.block_len(b, g).expect("sizes checked by Engine::run")))
                 .collect(),
             mid: sized(&mut ws.mid, mid_len),
             pooled: sized(&mut ws.pooled, pooled_len),
@@ -413,7 +433,7 @@ impl Net {
                 b.stem = sized(&mut own.stem, self.stem.cout() * STEM_OUT * STEM_OUT);
                 for (bi, v) in own.blocks.iter_mut().enumerate() {
                     let blk = &self.blocks[bi];
-                    b.blocks[bi] = sized(v, blk.c_out * blk.side * blk.side);
+                    b.blocks[bi] = sized(v, self.block_len(blk, 1).expect("sizes checked by Engine::run"));
                 }
                 (b.mid, b.pooled) = (sized(&mut own.mid, mid), sized(&mut own.pooled, pooled));
                 b
@@ -617,11 +637,15 @@ impl Ctx<'_> {
         let stem = slice(self.bufs.stem, c0 * n);
         let (off, ld) = self.place(0, img);
         for c in share(c0, self.t, self.nt) {
-            let dst = self.bufs.blocks[0].0.add(c * ld + off);
-            maxpool3s2(&stem[c * n..][..n], STEM_OUT, POOL_OUT, dst);
-            // The ReLU's quantization, after the pool: it commutes with max.
-            if let Some(q) = &net.quant {
-                (net.kern.q_round)(std::slice::from_raw_parts_mut(dst, POOL_OUT * POOL_OUT), q.stem);
+            let src = &stem[c * n..][..n];
+            match &net.quant {
+                None => maxpool3s2(src, STEM_OUT, POOL_OUT, self.bufs.blocks[0].0.add(c * ld + off)),
+                Some(q) => {
+                    // The ReLU's quantization, after the pool: it commutes with max.
+                    let plane = self.s8.plane(POOL_OUT * POOL_OUT);
+                    maxpool3s2(src, STEM_OUT, POOL_OUT, plane.as_mut_ptr());
+                    (net.kern.q_quantize)(plane, codes(self.bufs.blocks[0], c * ld + off, POOL_OUT * POOL_OUT), q.stem);
+                }
             }
         }
         self.barrier.wait();
@@ -637,11 +661,16 @@ impl Ctx<'_> {
         let mut c = blk.c_in;
         for (li, layer) in blk.layers.iter().enumerate() {
             // Only the channels written so far: later rows are written by the conv2s.
-            let inp = slice(buf, layer.conv1.k * n);
-            let out = Ptr(buf.0.add(c * n));
+            let k = layer.conv1.k;
             match &net.quant {
-                Some(q) => self.layer_int8(&q.kern, layer, &q.layers[bi][li], inp, out, Bordered { side, g }),
+                Some(q) => {
+                    let inp = std::slice::from_raw_parts(buf.0 as *const u8, k * n);
+                    let out = Ptr8((buf.0 as *mut u8).add(c * n));
+                    let lq = &q.layers[bi][li];
+                    self.layer_int8(&q.kern, layer, (lq, &q.codes[bi][..k]), inp, out, Bordered { side, g });
+                }
                 None => {
+                    let (inp, out) = (slice(buf, k * n), Ptr(buf.0.add(c * n)));
                     let pack = |n0: usize, nc: usize, dst: &mut [f32]| {
                         (kern.bn_relu)(
                             inp,
@@ -670,28 +699,39 @@ impl Ctx<'_> {
     }
 
     /// A dense layer of an int8 model, both convs as onnxruntime's
-    /// QLinearConv: conv1 on the block's channels `inp` (through the
-    /// layer's Concat quantization, BN and ReLU) into bordered planes of
-    /// codes in `mid`, then the 3x3 conv on their windows into the block's
-    /// next channels at `out`, dequantized. Ends before the caller's barrier.
-    unsafe fn layer_int8(&mut self, k8: &Int8Kernel, layer: &LayerW, lq: &LayerQ, inp: &[f32], out: Ptr, b: Bordered) {
+    /// QLinearConv: conv1 on the block's channels `inp` (codes in the
+    /// quantizations `codes`, through the layer's Concat quantization, BN
+    /// and ReLU) into bordered planes of codes in `mid`, then the 3x3 conv
+    /// on their windows into the block's next channels at `out`, as codes.
+    /// Ends before the caller's barrier.
+    unsafe fn layer_int8(
+        &mut self,
+        k8: &Int8Kernel,
+        layer: &LayerW,
+        (lq, codes): (&LayerQ, &[Q]),
+        inp: &[u8],
+        out: Ptr8,
+        b: Bordered,
+    ) {
         let kern = &self.net.kern;
         let n = b.g * b.side * b.side;
         let bn = Bn { scale: &layer.scale, shift: &layer.shift };
         let fill = |n0: usize, nc: usize, rows: &mut [u8]| {
-            (kern.q_bn_relu)(inp, n, bn, Cols { n0, nc, nr: nc }, (lq.cat, lq.relu), rows)
+            (kern.q_bn_relu)(inp, n, bn, Cols { n0, nc, nr: nc }, (codes, lq.cat, lq.relu), rows)
         };
         let panels = share(n.div_ceil(k8.nr), self.t, self.nt);
         let Some(conv2) = &lq.conv2 else {
-            // conv2 in f32 on conv1's dequantized output, then rounded as
-            // its output's QuantizeLinear would.
+            // conv2 in f32 on conv1's dequantized output, into `pooled`,
+            // then quantized as its output's QuantizeLinear does.
             let mid = Dst::Rows(Strided { ptr: self.bufs.mid, ld: n });
             lq.conv1.run(k8, (n, panels), fill, mid, &mut self.s8);
             self.barrier.wait();
-            self.conv3(layer, (b.side, b.g), out);
+            self.conv3(layer, (b.side, b.g), self.bufs.pooled);
             self.barrier.wait();
+            let floats = slice(self.bufs.pooled, layer.conv2.cout() * n);
             for ch in share(layer.conv2.cout(), self.t, self.nt) {
-                (kern.q_round)(std::slice::from_raw_parts_mut(out.0.add(ch * n), n), lq.conv2_out);
+                let codes = std::slice::from_raw_parts_mut(out.0.add(ch * n), n);
+                (kern.q_quantize)(&floats[ch * n..][..n], codes, lq.conv2_out);
             }
             return;
         };
@@ -749,6 +789,9 @@ impl Ctx<'_> {
     /// transition into block bi+1's buffer, or norm5 + ReLU + global pool.
     unsafe fn transition_or_head(&mut self, bi: usize, g: usize, img: usize) {
         let net = self.net;
+        if let Some(q) = &net.quant {
+            return self.transition_or_head_int8(q, bi, g, img);
+        }
         let kern = &net.kern;
         let blk = &net.blocks[bi];
         let side = blk.side;
@@ -756,24 +799,6 @@ impl Ctx<'_> {
         let all = slice(self.bufs.blocks[bi], blk.c_out * n);
         let Some(tr) = net.trans.get(bi) else {
             let (hw, fc) = (side * side, net.fc.k);
-            if let Some(q) = &net.quant {
-                let [cat, relu, gap] = q.head;
-                // The u8 sum, as onnxruntime's quantized global pool takes it.
-                let mult = relu.scale / (gap.scale * hw as f32);
-                let mut codes = vec![0u8; hw];
-                for plane in share(blk.c_out * g, self.t, self.nt) {
-                    let (ch, b) = (plane / g, plane % g);
-                    let bn = Bn { scale: &net.n5_scale[ch..=ch], shift: &net.n5_shift[ch..=ch] };
-                    let src = &all[ch * n + b * hw..][..hw];
-                    (kern.q_bn_relu)(src, hw, bn, Cols { n0: 0, nc: hw, nr: hw }, (cat, relu), &mut codes);
-                    let sum: i32 = codes.iter().map(|&c| i32::from(c)).sum();
-                    let sum = sum - i32::from(relu.zero) * hw as i32;
-                    let y = to_u8(sum as f32 * mult, gap.zero);
-                    *self.bufs.feats.0.add((img + b) * fc + ch) = gap.dequantize(y);
-                }
-                self.barrier.wait();
-                return;
-            }
             for plane in share(blk.c_out * g, self.t, self.nt) {
                 let (ch, b) = (plane / g, plane % g);
                 let (s, h) = (net.n5_scale[ch], net.n5_shift[ch]);
@@ -784,33 +809,6 @@ impl Ctx<'_> {
             return;
         };
         let (half, np) = (side / 2, g * (side / 2) * (side / 2));
-        if let Some(q) = &net.quant {
-            // Quantized, the conv's output is rounded before the pool: the
-            // conv runs on every pixel, then the pool.
-            let tq = &q.trans[bi];
-            let bn = Bn { scale: &tr.scale, shift: &tr.shift };
-            let fill = |n0: usize, nc: usize, rows: &mut [u8]| {
-                (kern.q_bn_relu)(all, n, bn, Cols { n0, nc, nr: nc }, (tq.cat, tq.relu), rows)
-            };
-            let panels = share(n.div_ceil(q.kern.nr), self.t, self.nt);
-            tq.conv.run(&q.kern, (n, panels), fill, Dst::Rows(Strided { ptr: self.bufs.mid, ld: n }), &mut self.s8);
-            self.barrier.wait();
-            let m = tq.conv.a.m;
-            let conv = slice(self.bufs.mid, m * n);
-            let (off, ld) = self.place(bi + 1, img);
-            for plane in share(m * g, self.t, self.nt) {
-                let (ch, b) = (plane / g, plane % g);
-                let src = &conv[ch * n + b * side * side..][..side * side];
-                let dst = std::slice::from_raw_parts_mut(
-                    self.bufs.blocks[bi + 1].0.add(ch * ld + off + b * half * half),
-                    half * half,
-                );
-                avgpool2(src, side, dst);
-                (kern.q_round)(dst, tq.out);
-            }
-            self.barrier.wait();
-            return;
-        }
         // BN, ReLU and the 2x2 average pool first: pooling commutes with the
         // 1x1 conv and leaves it 4x fewer columns.
         for plane in share(blk.c_out * g, self.t, self.nt) {
@@ -832,6 +830,59 @@ impl Ctx<'_> {
             Out { c: out, ld, relu: false },
             &mut self.scratch,
         );
+        self.barrier.wait();
+    }
+
+    /// [`Ctx::transition_or_head`] of an int8 model, on the block's codes.
+    unsafe fn transition_or_head_int8(&mut self, q: &Quant, bi: usize, g: usize, img: usize) {
+        let net = self.net;
+        let kern = &net.kern;
+        let blk = &net.blocks[bi];
+        let side = blk.side;
+        let n = g * side * side;
+        let quants = &q.codes[bi];
+        let all = std::slice::from_raw_parts(self.bufs.blocks[bi].0 as *const u8, blk.c_out * n);
+        let Some(tr) = net.trans.get(bi) else {
+            let (hw, fc) = (side * side, net.fc.k);
+            let [cat, relu, gap] = q.head;
+            // The u8 sum, as onnxruntime's quantized global pool takes it.
+            let mult = relu.scale / (gap.scale * hw as f32);
+            let mut pooled = vec![0u8; hw];
+            for plane in share(blk.c_out * g, self.t, self.nt) {
+                let (ch, b) = (plane / g, plane % g);
+                let bn = Bn { scale: &net.n5_scale[ch..=ch], shift: &net.n5_shift[ch..=ch] };
+                let src = &all[ch * n + b * hw..][..hw];
+                let q = (&quants[ch..=ch], cat, relu);
+                (kern.q_bn_relu)(src, hw, bn, Cols { n0: 0, nc: hw, nr: hw }, q, &mut pooled);
+                let sum: i32 = pooled.iter().map(|&c| i32::from(c)).sum();
+                let sum = sum - i32::from(relu.zero) * hw as i32;
+                let y = to_u8(sum as f32 * mult, gap.zero);
+                *self.bufs.feats.0.add((img + b) * fc + ch) = gap.dequantize(y);
+            }
+            self.barrier.wait();
+            return;
+        };
+        // Quantized, the conv's output is rounded before the pool: the conv
+        // runs on every pixel, then the pool.
+        let tq = &q.trans[bi];
+        let bn = Bn { scale: &tr.scale, shift: &tr.shift };
+        let fill = |n0: usize, nc: usize, rows: &mut [u8]| {
+            (kern.q_bn_relu)(all, n, bn, Cols { n0, nc, nr: nc }, (quants, tq.cat, tq.relu), rows)
+        };
+        let panels = share(n.div_ceil(q.kern.nr), self.t, self.nt);
+        tq.conv.run(&q.kern, (n, panels), fill, Dst::Rows(Strided { ptr: self.bufs.mid, ld: n }), &mut self.s8);
+        self.barrier.wait();
+        let m = tq.conv.a.m;
+        let conv = slice(self.bufs.mid, m * n);
+        let (half, hw) = (side / 2, side * side);
+        let (off, ld) = self.place(bi + 1, img);
+        for plane in share(m * g, self.t, self.nt) {
+            let (ch, b) = (plane / g, plane % g);
+            let dst = codes(self.bufs.blocks[bi + 1], ch * ld + off + b * half * half, half * half);
+            let pooled = self.s8.plane(half * half);
+            avgpool2(&conv[ch * n + b * hw..][..hw], side, pooled);
+            (kern.q_quantize)(pooled, dst, tq.out);
+        }
         self.barrier.wait();
     }
 

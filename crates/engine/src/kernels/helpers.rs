@@ -29,7 +29,7 @@ macro_rules! helpers {
             $crate::kernels::stem::output(m, chunk, bias, dst)
         }
         $(#[$attr])*
-        pub unsafe fn q_bn_relu(src: &[f32], ld: usize, bn: Bn, cols: Cols, q: (Q, Q), dst: &mut [u8]) {
+        pub unsafe fn q_bn_relu(src: &[u8], ld: usize, bn: Bn, cols: Cols, q: (&[Q], Q, Q), dst: &mut [u8]) {
             $crate::kernels::quant::bn_relu_q_rows(src, ld, bn, cols, q, dst)
         }
         $(#[$attr])*
@@ -39,6 +39,10 @@ macro_rules! helpers {
         $(#[$attr])*
         pub unsafe fn q_requant8(acc: &[i32], dst: &mut [u8], mult: f32, out: Q) {
             $crate::kernels::quant::requant_row_u8(acc, dst, mult, out)
+        }
+        $(#[$attr])*
+        pub unsafe fn q_quantize(xs: &[f32], dst: &mut [u8], q: Q) {
+            $crate::kernels::quant::quantize_row(xs, dst, q)
         }
         $(#[$attr])*
         pub unsafe fn q_round(xs: &mut [f32], q: Q) {

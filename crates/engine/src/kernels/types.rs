@@ -69,8 +69,10 @@ pub type StemInFn = unsafe fn(&[f32], &StemChunk, *mut f32);
 /// `stem_out(m, chunk, bias, dst)`: see `stem::output`.
 pub type StemOutFn = unsafe fn(&[f32], &StemChunk, &[f32], *mut f32);
 
-/// `q_bn_relu(src, ld, bn, cols, (cat, relu), dst)`: see `quant::bn_relu_q_rows`.
-pub type QBnReluFn = unsafe fn(&[f32], usize, Bn, Cols, (Q, Q), &mut [u8]);
+/// `q_bn_relu(src, ld, bn, cols, (codes, cat, relu), dst)`: see `quant::bn_relu_q_rows`.
+pub type QBnReluFn = unsafe fn(&[u8], usize, Bn, Cols, (&[Q], Q, Q), &mut [u8]);
+/// `q_quantize(xs, dst, q)`: see `quant::quantize_row`.
+pub type QQuantizeFn = unsafe fn(&[f32], &mut [u8], Q);
 /// `q_requant(acc, dst, mult, out)`: see `quant::requant_row`.
 pub type QRequantFn = unsafe fn(&[i32], &mut [f32], f32, Q);
 /// `q_requant8(acc, dst, mult, out)`: see `quant::requant_row_u8`.
@@ -99,6 +101,7 @@ pub struct Kernel {
     pub q_bn_relu: QBnReluFn,
     pub q_requant: QRequantFn,
     pub q_requant8: QRequant8Fn,
+    pub q_quantize: QQuantizeFn,
     pub q_round: QRoundFn,
 }
 

@@ -32,6 +32,7 @@ pub const SIMD128: Kernel = Kernel {
     q_bn_relu: baseline::q_bn_relu,
     q_requant: baseline::q_requant,
     q_requant8: baseline::q_requant8,
+    q_quantize: baseline::q_quantize,
     q_round: baseline::q_round,
 };
 #[cfg(target_feature = "relaxed-simd")]

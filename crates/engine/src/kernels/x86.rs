@@ -28,6 +28,7 @@ pub const AVX2: Kernel = Kernel {
     q_bn_relu: avx2::q_bn_relu,
     q_requant: avx2::q_requant,
     q_requant8: avx2::q_requant8,
+    q_quantize: avx2::q_quantize,
     q_round: avx2::q_round,
 };
 pub const AVX512: Kernel = Kernel {
@@ -44,6 +45,7 @@ pub const AVX512: Kernel = Kernel {
     q_bn_relu: avx512::q_bn_relu,
     q_requant: avx512::q_requant,
     q_requant8: avx512::q_requant8,
+    q_quantize: avx512::q_quantize,
     q_round: avx512::q_round,
 };
 

@@ -121,6 +121,17 @@ pub fn plan(topo: &Topology, q: &Quantized, net: &Net) -> Result<Quant> {
         let conv = q.conv((&kern, net), &t.conv_w, None, (relu, Some(out)))?;
         trans.push(TransQ { cat: q.act(&b.out)?, relu, conv, out });
     }
+    // Each block channel's quantization: its producer's (the stem's pool or
+    // the transition, then each layer's conv2), as its buffer holds codes.
+    let mut codes = Vec::new();
+    for (bi, (blk, qs)) in net.blocks.iter().zip(&layers).enumerate() {
+        let first = if bi == 0 { stem } else { trans[bi - 1].out };
+        let mut c = vec![first; blk.c_in];
+        for (l, lq) in blk.layers.iter().zip(qs) {
+            c.extend(std::iter::repeat_n(lq.conv2_out, l.conv2.cout()));
+        }
+        codes.push(c);
+    }
     let last = topo.blocks.last().map_or("", |b| b.out.as_str());
     let gap = q.act(&topo.head_outs[2])?;
     q.same(&topo.head_outs[3], gap)?;
@@ -131,6 +142,7 @@ pub fn plan(topo: &Topology, q: &Quantized, net: &Net) -> Result<Quant> {
         stem,
         layers,
         trans,
+        codes,
         head: [q.act(last)?, q.act(&topo.head_outs[1])?, gap],
         fc,
     })

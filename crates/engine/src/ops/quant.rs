@@ -1,9 +1,7 @@
-//! A conv as a GEMM in int8 (a 1x1 conv, or a 3x3 over `Bordered` planes), as onnxruntime's QLinearConv: u8 activations, i8
-//! weights, i32 accumulators, and the output
-//! `saturate(round_half_even(acc * (s_x * s_w / s_y)) + z_y)`. The network
-//! keeps its activations as f32 holding exactly the dequantized values
-//! (`kernels::quant`), so every op between two quantized edges sees what
-//! onnxruntime's sees.
+//! A conv as a GEMM in int8 (a 1x1 conv, or a 3x3 over `Bordered` planes),
+//! as onnxruntime's QLinearConv: u8 activations, i8 weights, i32
+//! accumulators, and the output `saturate(round_half_even(acc * (s_x * s_w
+//! / s_y)) + z_y)`, as codes or dequantized (`kernels::quant`).
 
 use std::ops::Range;
 
@@ -46,9 +44,9 @@ pub enum Dst {
     /// The codes, into the bordered planes of the map's pixels (a GEMM over
     /// the map), M planes `plane()` apart.
     Bordered(Bordered, Ptr8),
-    /// Dequantized, M rows `ld` apart, from a GEMM over bordered planes'
+    /// The codes, M rows `ld` apart, from a GEMM over bordered planes'
     /// columns: the pixels' outputs, the border's dropped.
-    FromBordered(Bordered, Strided<Ptr>),
+    FromBordered(Bordered, Strided<Ptr8>),
 }
 
 /// A thread's int8 GEMM buffers: one packed B panel, its column terms, one
@@ -63,6 +61,18 @@ pub struct Scratch8 {
     acc: Vec<i32>,
     /// A bordered map's runs of the chunk's columns: (first column, length, position).
     runs: Vec<(usize, usize, usize)>,
+    /// A float plane before its quantization (a pool's output).
+    plane: Vec<f32>,
+}
+
+impl Scratch8 {
+    /// The float plane, `len` long.
+    pub fn plane(&mut self, len: usize) -> &mut [f32] {
+        if self.plane.len() < len {
+            self.plane.resize(len, 0.0);
+        }
+        &mut self.plane[..len]
+    }
 }
 
 impl ConvInt8 {
@@ -144,7 +154,7 @@ impl ConvInt8 {
                     (Dst::FromBordered(_, d), Some(out)) => {
                         let row = d.ptr.0.add(r * d.ld);
                         for &(j, len, p) in &s.runs {
-                            (self.requant)(
+                            (self.requant8)(
                                 &acc[j..j + len],
                                 std::slice::from_raw_parts_mut(row.add(p), len),
                                 mult,
