@@ -7,6 +7,8 @@
 // served at /tract/), the CPU engine this package shipped before its own.
 // ?build=simd128 makes the package's probe for relaxed SIMD fail on this
 // page, so it loads its simd128 build: the result's `device` says which ran.
+// ?model=int8 runs the int8 (QDQ) file in both, and the package on the f32
+// file too, interleaved: int8 against f32 and against onnxruntime-web.
 const q = new URLSearchParams(location.search);
 if (q.get('build') === 'simd128') {
   const validate = WebAssembly.validate;
@@ -16,7 +18,8 @@ if (q.get('build') === 'simd128') {
 }
 const { Classifier } = await import('/pkg/classifier.js');
 
-const MODEL = '/model/densenet121-random.onnx';
+const F32_MODEL = '/model/densenet121-random.onnx';
+const MODEL = q.get('model') === 'int8' ? '/model/densenet121-random-int8.onnx' : F32_MODEL;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function first() {
@@ -29,6 +32,7 @@ async function first() {
 async function latency(runs) {
   const photo = new Uint8Array(await (await fetch('/photos/chelsea.png')).arrayBuffer());
   const c = await Classifier.create({ model: MODEL, engine: 'cpu', cache: false });
+  const f32 = MODEL === F32_MODEL ? null : await Classifier.create({ model: F32_MODEL, engine: 'cpu', cache: false });
 
   const ort = await import('/ort/ort.wasm.min.mjs');
   ort.env.wasm.numThreads = 1;
@@ -48,12 +52,13 @@ async function latency(runs) {
     tract = { peer: new peer.TractPeer(modelBytes), loadMs: performance.now() - t, runMs: [] };
   }
 
-  const ours = { classifyMs: [], inferenceMs: [] };
+  const ours = { classifyMs: [], inferenceMs: [], f32InferenceMs: [] };
   const theirs = { runMs: [] };
   for (let i = 0; i < runs + 2; i++) {
     let t = performance.now();
     const r = await c.classify(photo);
     const ourMs = performance.now() - t;
+    const f32Ms = f32 && (await f32.classify(photo)).timings.inferenceMs;
     t = performance.now();
     const ortOut = await session.run(feeds);
     const ortMs = performance.now() - t;
@@ -71,12 +76,19 @@ async function latency(runs) {
     if (i < 2) continue; // warm-up
     ours.classifyMs.push(ourMs);
     ours.inferenceMs.push(r.timings.inferenceMs);
+    if (f32) ours.f32InferenceMs.push(f32Ms);
     theirs.runMs.push(ortMs);
     if (tract) tract.runMs.push(tractMs);
   }
   return {
     runs,
-    packageCpu: { medianClassifyMs: median(ours.classifyMs), medianInferenceMs: median(ours.inferenceMs), device: c.device },
+    packageCpu: {
+      medianClassifyMs: median(ours.classifyMs),
+      medianInferenceMs: median(ours.inferenceMs),
+      device: c.device,
+      precision: c.model.precision,
+      f32MedianInferenceMs: f32 && median(ours.f32InferenceMs),
+    },
     ortWasm: { medianRunMs: median(theirs.runMs), threads: ort.env.wasm.numThreads },
     tractWasm: tract && { medianRunMs: median(tract.runMs), loadMs: tract.loadMs, maxAbsDiffVsOrt: tract.maxAbsDiffVsOrt },
     all: { ours, theirs, tract: tract && tract.runMs },

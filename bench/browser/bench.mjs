@@ -62,6 +62,11 @@ try {
       console.log(`  tract-onnx wasm (simd128, batch-1 plan) ${t.medianRunMs.toFixed(0)} ms (load + optimise ${t.loadMs.toFixed(0)} ms; max |logit - onnxruntime-web| ${t.maxAbsDiffVsOrt.toExponential(1)}); ratio package/tract ${(ours / t.medianRunMs).toFixed(2)}`);
     }
     console.log(JSON.stringify(lat.all));
+    // The int8 file: the package against itself on f32 and onnxruntime-web on the same file.
+    const q8 = await visit(`mode=latency&runs=${runs}&build=${build}&model=int8`);
+    const p8 = q8.packageCpu;
+    console.log(`int8 model, per-image latency over ${runs} runs (median): package CPU (${p8.device}, ${p8.precision}) inference ${p8.medianInferenceMs.toFixed(0)} ms vs its f32 ${p8.f32MedianInferenceMs.toFixed(0)} ms (ratio ${(p8.medianInferenceMs / p8.f32MedianInferenceMs).toFixed(2)}); onnxruntime-web wasm EP (1 thread) on the int8 file ${q8.ortWasm.medianRunMs.toFixed(0)} ms; ratio package/ort ${(p8.medianInferenceMs / q8.ortWasm.medianRunMs).toFixed(2)}`);
+    console.log(JSON.stringify(q8.all));
   }
 } finally {
   await context.close();

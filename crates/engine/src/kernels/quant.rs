@@ -104,7 +104,6 @@ pub fn requant_row_u8(acc: &[i32], dst: &mut [u8], mult: f32, out: Q) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scalar::relu;
 
     /// The codes a value rounds to, as onnxruntime's QuantizeLinear
     /// (round half to even, saturate), in f64; both neighbours where the
