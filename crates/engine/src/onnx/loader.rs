@@ -846,8 +846,8 @@ impl Loader {
             return invalid(format!("the classifier's output {:?} is not a graph output", topo.output));
         }
         let mut net = self.build(&topo)?;
-        if let Some(q) = qdq {
-            net.quant = Some(quantized::plan(&topo, &q, &net)?);
+        if let Some(mut q) = qdq {
+            net.quant = Some(quantized::plan(&topo, &mut q, &net)?);
         }
         // Checked: channels from a hostile file can make these sizes wrap on
         // a 32-bit target (and a GEMM would then write past its buffer).

@@ -86,7 +86,7 @@ fn int8_kernel(net: &Net) -> Int8Kernel {
 }
 
 /// The model's quantization and its int8 1x1 convs.
-pub fn plan(topo: &Topology, q: &Quantized, net: &Net) -> Result<Quant> {
+pub fn plan(topo: &Topology, q: &mut Quantized, net: &Net) -> Result<Quant> {
     for r in &q.graph.folded_relus {
         if q.act(r)?.zero != 0 {
             return invalid(format!("{r:?}: a ReLU folded into a zero point that is not 0"));
@@ -213,9 +213,12 @@ impl Quantized {
     }
 
     /// A conv's or the classifier's int8 weights ([M][K], K = Cin x taps,
-    /// symmetric: zero points 0) and their scales per output channel.
-    fn weight(&self, name: &str) -> Result<(Vec<i8>, Vec<f32>, usize, usize)> {
-        let t = self.init(name)?;
+    /// symmetric: zero points 0) and their scales per output channel. Takes
+    /// the initializer out: the loader's peak memory (what a Worker's wasm
+    /// memory keeps) is then the packed weights and one file weight, not
+    /// the packed weights and the whole file.
+    fn weight(&mut self, name: &str) -> Result<(Vec<i8>, Vec<f32>, usize, usize)> {
+        let Some(t) = self.inits.remove(name) else { return invalid(format!("initializer {name:?} is missing")) };
         let (m, k) = match t.dims.as_slice() {
             &[m, k, 1, 1] | &[m, k] if t.data_type == 3 => (m, k),
             &[m, k, 3, 3] if t.data_type == 3 => (m, k * 9),
@@ -226,7 +229,7 @@ impl Quantized {
                 ))
             }
         };
-        let (mut scales, zeros) = self.channels(name, t)?;
+        let (mut scales, zeros) = self.channels(name, &t)?;
         if zeros.iter().any(|&z| z != 0.0) {
             return invalid(format!("{name:?}: a weight zero point that is not 0 (weights must be symmetric)"));
         }
@@ -240,7 +243,7 @@ impl Quantized {
     /// onnxruntime's QLinearConv; with no `y`, float output as QGemm's: the
     /// accumulator times `s_x * s_w`.
     fn conv(
-        &self,
+        &mut self,
         (kern, net): (&Int8Kernel, &Net),
         w: &str,
         b: Option<&str>,
