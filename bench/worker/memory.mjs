@@ -4,7 +4,10 @@
 // image of N megapixels (a smooth synthetic PNG made here), for the
 // MAX_PIXELS decision. Run after scripts/build-worker.sh:
 //   source worker/env.sh && node bench/worker/memory.mjs [MP ...]   (default 4 8 12 16)
+// BENCH_MODEL=densenet121-random-int8 measures that model of model/build instead.
 import { deflateSync } from 'node:zlib';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { form, image, seedModel, startWorker } from '../../tests/worker/helpers.mjs';
 
 const mib = (b) => (b / 2 ** 20).toFixed(1);
@@ -42,9 +45,16 @@ function png(mp) {
 }
 
 const health = async (base) => (await fetch(`${base}/health`)).json();
-seedModel();
+const MODEL = process.env.BENCH_MODEL;
+if (MODEL) {
+  const build = fileURLToPath(new URL('../../model/build/', import.meta.url));
+  const seed = fileURLToPath(new URL('../../scripts/seed-worker-model.sh', import.meta.url));
+  execFileSync(seed, [`${build}${MODEL}.json`, `${build}${MODEL}.onnx`], { stdio: ['ignore', 'ignore', 'inherit'] });
+} else {
+  seedModel();
+}
 const sizes = process.argv.slice(2).map(Number);
-const vars = { MAX_PIXELS: 100_000_000, MAX_BODY_BYTES: 64 << 20 };
+const vars = { MAX_PIXELS: 100_000_000, MAX_BODY_BYTES: 64 << 20, ...(MODEL ? { MODEL } : {}) };
 
 const photos = ['photos/astronaut.png', 'photos/chelsea.png', 'photos/coffee.png', 'photos/rocket.jpg'];
 const photoForm = async (list) => form(await Promise.all(list.map(async (p) => ['file', await image(p), p])));
