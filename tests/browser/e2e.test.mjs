@@ -166,6 +166,39 @@ test('after one visit the page classifies with the network off'
   await context.setOffline(false);
 });
 
+test('the precision menu loads the int8 twin, says so, and its top-5 holds the f32 top-1', async () => {
+  // A context of its own: the int8 model must not enter the other tests' caches.
+  const ownServer = await serve();
+  const ownContext = await launch();
+  try {
+    const p = await ownContext.newPage();
+    await p.goto(`${ownServer.url}?nosw`);
+    await p.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
+    assert.equal(await p.evaluate(() => document.body.dataset.precision), 'f32');
+    assert.equal(await p.inputValue('#precision'), 'f32');
+    // Choosing "small (int8)" reloads the page on the twin.
+    await Promise.all([p.waitForURL(/model=.*-int8\.onnx/), p.selectOption('#precision', 'int8')]);
+    await p.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
+    assert.equal(await p.evaluate(() => document.body.dataset.ready), 'cpu');
+    assert.equal(await p.evaluate(() => document.body.dataset.precision), 'int8');
+    assert.equal(await p.inputValue('#precision'), 'int8');
+    assert.match(await p.textContent('#status'), /int8 model/);
+    assert.match(await p.textContent('#precision option[value=int8]'), /int8, about 9 MB/);
+    page = p;
+    assert.equal(await classifyFile(PHOTO), 'done');
+    const int8Top5 = await top5();
+    assert.ok(int8Top5.includes(cpuTop5[0]), `f32's top-1 ${cpuTop5[0]} is not in int8's top-5 ${int8Top5}`);
+    await shot('page-photo-int8');
+    // And back to f32.
+    await Promise.all([p.waitForURL((u) => !u.search.includes('model=')), p.selectOption('#precision', 'f32')]);
+    await p.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
+    assert.equal(await p.evaluate(() => document.body.dataset.precision), 'f32');
+  } finally {
+    await ownContext.close();
+    await ownServer.close();
+  }
+});
+
 test('WebGPU (SwiftShader) gives the same top-5 as the CPU engine', { timeout: 600_000, skip: process.env.BROWSER_TESTS_SKIP_WEBGPU === '1' ? 'BROWSER_TESTS_SKIP_WEBGPU=1' : false }, async () => {
   const gpuServer = await serve();
   const gpuContext = await launch(['--enable-unsafe-webgpu']);
