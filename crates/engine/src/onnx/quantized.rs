@@ -85,7 +85,7 @@ fn int8_kernel(net: &Net) -> Int8Kernel {
     kind.unwrap_or(Int8Kind::Portable).kernel().expect("an available int8 set")
 }
 
-/// The model's quantization and its int8 1x1 convs.
+/// The model's quantization and its int8 convs.
 pub fn plan(topo: &Topology, q: &mut Quantized, net: &Net) -> Result<Quant> {
     for r in &q.graph.folded_relus {
         if q.act(r)?.zero != 0 {
