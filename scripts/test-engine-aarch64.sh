@@ -2,7 +2,8 @@
 # The engine's aarch64 build, NEON kernels included, linted, then tested under
 # qemu-user: the lib and kernel tests (every kernel against float64 and the portable
 # one), the reader's refusals, and the whole network with NEON + Winograd
-# against onnxruntime (4 photos, batch 4). Correctness only: qemu's speed says
+# against onnxruntime (4 photos, batch 4), and the int8 model's drift against
+# onnxruntime's int8 (8 images, batch 8). Correctness only: qemu's speed says
 # nothing about an aarch64 CPU's. Release build: a network run under qemu
 # takes ~17 s there, minutes in debug. Installs (idempotently) what only this
 # suite needs: Debian's qemu-user, aarch64 linker and libc, Rust's aarch64 std.
@@ -25,3 +26,6 @@ cargo clippy -p densenet-edge-engine --target aarch64-unknown-linux-gnu --all-ta
 test=(cargo test --release --locked -p densenet-edge-engine --target aarch64-unknown-linux-gnu)
 "${test[@]}" --lib --test kernels --test reader --test int8_kernels
 ENGINE_TEST_KERNEL=neon "${test[@]}" --test reference every_kernel_matches_onnxruntime -- --nocapture
+# The int8 model on NEON (its int8 kernel set, the f32 3x3 convs of blocks
+# 1-2): drift against onnxruntime's, as natively.
+ENGINE_TEST_KERNEL=neon "${test[@]}" --test int8_model -- --nocapture

@@ -83,7 +83,13 @@ fn int8_model_drifts_no_more_than_onnxruntime_int8_on_every_kernel() {
     let same = same_file_as_reference();
     let ort_drift = drift(&ort, &f32s);
     eprintln!("onnxruntime int8: drift {ort_drift:.4} (reference file {})", if same { "matches" } else { "differs" });
-    for kind in KernelKind::available() {
+    // ENGINE_TEST_KERNEL=<name> (e.g. `neon` under qemu, where every run is
+    // emulated and slow): that kernel only, without the thread variants.
+    let only = std::env::var("ENGINE_TEST_KERNEL").ok();
+    let kinds = KernelKind::available().into_iter().filter(|k| only.as_deref().is_none_or(|n| k.name() == n));
+    let kinds: Vec<KernelKind> = kinds.collect();
+    assert!(!kinds.is_empty(), "ENGINE_TEST_KERNEL={only:?}: not a kernel this machine has");
+    for kind in kinds {
         let mut l = Engine::loader_with(kind).unwrap();
         l.push(&bytes).unwrap();
         let mut engine = l.finish().unwrap();
@@ -94,7 +100,7 @@ fn int8_model_drifts_no_more_than_onnxruntime_int8_on_every_kernel() {
         // threads) taking whole images alone through the large blocks.
         let one = engine.run(&input[..INPUT_LEN], 1).unwrap();
         assert_eq!(one, all[..1000]);
-        for threads in [2, 3] {
+        for threads in if only.is_some() { vec![] } else { vec![2, 3] } {
             engine.set_threads(threads).unwrap();
             assert_eq!(engine.run(&input, IMAGES.len()).unwrap(), all, "{threads} threads");
             assert_eq!(engine.run(&input[..3 * INPUT_LEN], 3).unwrap(), all[..3000], "{threads} threads, batch 3");
