@@ -24,20 +24,23 @@ pub fn bn_relu_q_rows(src: &[u8], ld: usize, bn: Bn, cols: Cols, (codes, cat, re
         let a = cat.scale * scale;
         let b = shift - zc * a;
         let (sp, zp) = (q.scale, f32::from(q.zero));
-        // `code - zp` as a float: the code in the low bits of 2^23 (an
-        // integer or, a bitcast), less 2^23 + zp; a plain conversion from u8
-        // is scalarised lane by lane in wasm.
+        // `code - zp` as a float: the code ORed into the low bits of 2^23's
+        // (a bitcast gives 2^23 + code exactly), less 2^23 + zp; a plain
+        // conversion from u8 is scalarised lane by lane in wasm.
         let code_less_zp = move |c: u8| f32::from_bits(0x4B00_0000 | u32::from(c)) - (8_388_608.0 + zp);
         let row = &src[kk * ld + n0..][..nc];
         let out = &mut dst[kk * nc..][..nc];
         prefetch_next(src, kk * ld + n0 + nc, nc);
         // Dequantized values are finite and within 255 steps of their own
-        // scale, so the Concat's code needs no clamp before rounding; a ReLU's zero point is 0 (`quantized::plan`
-        // checks the folded ones; a kept ReLU's output is never negative),
-        // so its code is the rounded quotient, at most 255. With that zero
-        // point, the clamp at 0 is the ReLU, `byte` rounds as it converts,
-        // and the Concat's zero point joins the rounding's constant: the
-        // same bytes as the steps one by one, in 9 operations instead of 14.
+        // scale, so the Concat's code needs no clamp before rounding. A
+        // ReLU's zero point is 0 (`quantized::plan` checks the folded ones;
+        // a kept ReLU's output is never negative), so its code is the
+        // rounded quotient, at most 255; with that zero point the clamp at 0
+        // is the ReLU, `byte` rounds as it converts, the Concat's zero point
+        // joins the rounding's constant, and the producer's step and the
+        // ReLU's scale fold into the channel's constants: onnxruntime's codes
+        // but where a value lies within float rounding of a tie (the test
+        // below), in far fewer operations per value.
         if relu.zero == 0 {
             let (m_zc, k, a, b) = (ROUND - zc, sp * inv, a * inv_r, b * inv_r);
             for (d, &c) in out.iter_mut().zip(row) {

@@ -38,8 +38,9 @@ fn runs_int8(role: Role, kind: KernelKind) -> bool {
 /// (a GEMM over bordered planes: 9 products per output and input channel)
 /// or in f32 on dequantized values (Winograd: 2.25 to 4 times fewer, but 4
 /// to 16 times the weights' bytes). Measured (crates/engine/README.md,
-/// "int8"): x86's int8 GEMMs run at 2 to 4 times their f32 rate and the
-/// direct conv is faster in every block; wasm's relaxed dot lowers to
+/// "int8"): on x86 (AVX2, int8 GEMMs at 2 times the f32 rate) the direct
+/// conv is faster in blocks 3-4 and within 2% in blocks 1-2, so int8 runs
+/// everywhere for its smaller weights; wasm's relaxed dot lowers to
 /// `pmaddubsw` + `pmaddwd` on CPUs without AVX-VNNI, about 1.6 times f32,
 /// so F(4x4) stays faster where it runs (blocks 1-2), while the 14 x 14 and
 /// 7 x 7 blocks, whose F(2x2) weights are half the model's bytes, gain
@@ -105,9 +106,10 @@ pub fn plan(topo: &Topology, q: &mut Quantized, net: &Net) -> Result<Quant> {
                 relu,
                 conv1: q.conv((&kern, net), &l.conv1_w, Some(&l.conv1_b), (relu, Some(mid)))?,
                 mid,
-                conv2: match conv3_int8(net.kern.kind, block_side(bi)) {
-                    true => Some(q.conv((&kern, net), &l.conv2_w, None, (mid, Some(out)))?),
-                    false => None,
+                conv2: if conv3_int8(net.kern.kind, block_side(bi)) {
+                    Some(q.conv((&kern, net), &l.conv2_w, None, (mid, Some(out)))?)
+                } else {
+                    None
                 },
                 conv2_out: out,
             });
