@@ -238,6 +238,16 @@ function checkLayout(x, kind) {
   }
 }
 
+// conv1's input packed straight from a block's codes against the two steps
+// it fuses, byte for byte (int8::pack_b_bn_relu_matches_rows): wasm's sets
+// have such a packer, portable packs rows.
+function checkBnRelu(x, kind) {
+  const p = x.buf_alloc(512);
+  const r = x.int8_check_bn_relu(kind.i, p, 512);
+  if (r < 0) assert.fail(`${kind.name}: ${new TextDecoder().decode(new Uint8Array(x.memory.buffer, p, -r))}`);
+  assert.equal(r, kind.name === "portable" ? 0 : 1, `${kind.name}: packs straight from the codes`);
+}
+
 async function checkAll(bytes, skip) {
   const { x, kinds } = await load(bytes);
   const ran = [];
@@ -247,6 +257,7 @@ async function checkAll(bytes, skip) {
     checkRandom(x, kind);
     checkExtremes(x, kind);
     checkRefusal(x, kind);
+    checkBnRelu(x, kind);
     ran.push(kind.name);
   }
   return ran;
@@ -267,7 +278,7 @@ const assertShim = {
 
 // The checks of both modules in a Chromium page: the names of the sets checked per module.
 async function checkInChromium(paths) {
-  const fns = [rng, reference, load, put, gemmCheck, checkRandom, checkExtremes, checkRefusal, checkLayout, checkAll];
+  const fns = [rng, reference, load, put, gemmCheck, checkRandom, checkExtremes, checkRefusal, checkLayout, checkBnRelu, checkAll];
   const mods = paths.map((p) => readFileSync(p).toString("base64"));
   const script = `const assert = { ${Object.values(assertShim).map((f) => f.toString()).join(", ")} };
 const SHAPES = ${JSON.stringify(SHAPES)};

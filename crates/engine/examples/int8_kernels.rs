@@ -408,6 +408,7 @@ fn main() {}
 #[cfg(target_arch = "wasm32")]
 mod exports {
     use super::*;
+    use densenet_edge_engine::int8::pack_b_bn_relu_matches_rows;
     use std::cell::RefCell;
 
     thread_local! {
@@ -515,6 +516,25 @@ mod exports {
             }
         }
         0
+    }
+
+    /// `int8::pack_b_bn_relu_matches_rows` for set `i`: 1 packed straight
+    /// from the codes and matched the rows, 0 packs rows, 2 set absent, or
+    /// -len of the mismatch's message written at `out`.
+    ///
+    /// # Safety
+    /// out: cap bytes.
+    #[no_mangle]
+    pub unsafe extern "C" fn int8_check_bn_relu(i: u32, out: *mut u8, cap: usize) -> i32 {
+        let Some(kern) = kind(i).and_then(|k| k.kernel()) else { return 2 };
+        match pack_b_bn_relu_matches_rows(&kern) {
+            Ok(fused) => i32::from(fused),
+            Err(e) => {
+                let len = e.len().min(cap);
+                std::ptr::copy_nonoverlapping(e.as_ptr(), out, len);
+                -(len as i32)
+            }
+        }
     }
 
     /// Packs W and X with set `i` for the layout test: A's data

@@ -14,11 +14,12 @@
 
 use crate::int8::{Int8Kernel, Strided};
 use crate::kernels::qparams::to_u8;
+use crate::kernels::quant::BnReluMaps;
 use crate::kernels::{Bn, Cols, Kernel};
 use crate::ops::bordered::Bordered;
 use crate::ops::gemm::{self, share, Out, PackedA, Ptr, B};
 use crate::ops::pool::{avgpool2, bn_relu_avgpool2, maxpool3s2};
-use crate::ops::quant::{ConvInt8, Dst, Ptr8, Scratch8, Q};
+use crate::ops::quant::{ConvInt8, Direct, Dst, Ptr8, Scratch8, Q};
 use crate::ops::stem::{self, StemW, IMAGE, STEM_OUT};
 use crate::ops::winograd::{self, WinogradW};
 use crate::ops::Scratch;
@@ -147,6 +148,9 @@ pub struct LayerQ {
     pub relu: Q,
     /// conv1, into `mid`'s quantization (relu2's).
     pub conv1: ConvInt8,
+    /// conv1's input maps, for packing its panels in one pass (None where
+    /// the row loop runs: `BnReluMaps::new`).
+    pub maps: Option<BnReluMaps>,
     pub mid: Q,
     /// The 3x3 conv in int8, over `mid`'s codes in bordered planes; None
     /// where it runs in f32 (`LayerW::conv2`, `quantized::conv3_int8`).
@@ -162,6 +166,8 @@ pub struct TransQ {
     pub relu: Q,
     /// The 1x1 conv.
     pub conv: ConvInt8,
+    /// Its input maps, as `LayerQ::maps`.
+    pub maps: Option<BnReluMaps>,
     /// Its output's quantization, which the average pool keeps.
     pub out: Q,
 }
@@ -232,6 +238,8 @@ impl Net {
         if let Some(q) = &self.quant {
             let convs = q.layers.iter().flatten().flat_map(|l| std::iter::once(&l.conv1).chain(&l.conv2));
             b += convs.chain(q.trans.iter().map(|t| &t.conv)).map(ConvInt8::bytes).sum::<usize>() + q.fc.bytes();
+            let maps = q.layers.iter().flatten().map(|l| &l.maps).chain(q.trans.iter().map(|t| &t.maps));
+            b += maps.flatten().map(BnReluMaps::bytes).sum::<usize>();
         }
         for blk in &self.blocks {
             for l in &blk.layers {
@@ -720,11 +728,12 @@ impl Ctx<'_> {
             (kern.q_bn_relu)(inp, n, bn, Cols { n0, nc, nr: nc }, (codes, lq.cat, lq.relu), rows)
         };
         let panels = share(n.div_ceil(k8.nr), self.t, self.nt);
+        let direct = lq.maps.as_ref().map(|maps| Direct { src: inp, ld: n, maps });
         let Some(conv2) = &lq.conv2 else {
             // conv2 in f32 on conv1's dequantized output, into `pooled`,
             // then quantized as its output's QuantizeLinear does.
             let mid = Dst::Rows(Strided { ptr: self.bufs.mid, ld: n });
-            lq.conv1.run(k8, (n, panels), fill, mid, &mut self.s8);
+            lq.conv1.run(k8, (n, panels), (fill, direct), mid, &mut self.s8);
             self.barrier.wait();
             self.conv3(layer, (b.side, b.g), self.bufs.pooled);
             self.barrier.wait();
@@ -736,7 +745,7 @@ impl Ctx<'_> {
             return;
         };
         let planes = Ptr8(self.bufs.mid.0 as *mut u8);
-        lq.conv1.run(k8, (n, panels), fill, Dst::Bordered(b, planes), &mut self.s8);
+        lq.conv1.run(k8, (n, panels), (fill, direct), Dst::Bordered(b, planes), &mut self.s8);
         let cm = lq.conv1.a.m;
         for ch in share(cm, self.t, self.nt) {
             b.fill_border(std::slice::from_raw_parts_mut(planes.0.add(ch * b.plane()), b.plane()), lq.mid.zero);
@@ -746,7 +755,7 @@ impl Ctx<'_> {
         let fill = |n0: usize, nc: usize, rows: &mut [u8]| b.windows(all, cm, n0, nc, rows);
         let cols = b.cols();
         let panels = share(cols.div_ceil(k8.nr), self.t, self.nt);
-        conv2.run(k8, (cols, panels), fill, Dst::FromBordered(b, Strided { ptr: out, ld: n }), &mut self.s8);
+        conv2.run(k8, (cols, panels), (fill, None), Dst::FromBordered(b, Strided { ptr: out, ld: n }), &mut self.s8);
     }
 
     /// A dense layer's 3x3 conv in f32, from `mid` (conv1's output: `g`
@@ -870,7 +879,9 @@ impl Ctx<'_> {
             (kern.q_bn_relu)(all, n, bn, Cols { n0, nc, nr: nc }, (quants, tq.cat, tq.relu), rows)
         };
         let panels = share(n.div_ceil(q.kern.nr), self.t, self.nt);
-        tq.conv.run(&q.kern, (n, panels), fill, Dst::Rows(Strided { ptr: self.bufs.mid, ld: n }), &mut self.s8);
+        let direct = tq.maps.as_ref().map(|maps| Direct { src: all, ld: n, maps });
+        let mid = Dst::Rows(Strided { ptr: self.bufs.mid, ld: n });
+        tq.conv.run(&q.kern, (n, panels), (fill, direct), mid, &mut self.s8);
         self.barrier.wait();
         let m = tq.conv.a.m;
         let conv = slice(self.bufs.mid, m * n);
@@ -908,7 +919,7 @@ impl Ctx<'_> {
             };
             let panels = 0..batch.div_ceil(q.kern.nr);
             let logits = Dst::Rows(Strided { ptr: self.bufs.logits, ld: batch });
-            q.fc.run(&q.kern, (batch, panels), fill, logits, &mut self.s8);
+            q.fc.run(&q.kern, (batch, panels), (fill, None), logits, &mut self.s8);
             return;
         }
         let pack = |n0: usize, nc: usize, dst: &mut [f32]| {

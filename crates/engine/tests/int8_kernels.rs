@@ -7,8 +7,8 @@
 //! printed: `cargo test -p densenet-edge-engine --test int8_kernels -- --nocapture`).
 
 use densenet_edge_engine::int8::{
-    gemm, gemm_panel, pack_b, reference, AStore, BStore, Int8Kernel, Int8Kind, PackedA8, PackedB8, Strided, K_MAX,
-    MAX_TILE,
+    gemm, gemm_panel, pack_b, pack_b_bn_relu_matches_rows, reference, AStore, BStore, Int8Kernel, Int8Kind, PackedA8,
+    PackedB8, Strided, K_MAX, MAX_TILE,
 };
 use densenet_edge_engine::Error;
 
@@ -182,6 +182,21 @@ fn check(kern: &Int8Kernel, w: &[i8], x: &[u8], m: usize, k: usize, n: usize, zx
                 bias.is_some()
             );
         }
+    }
+}
+
+/// conv1's input packed straight from a block's codes (BN, ReLU and the
+/// quantizations on the way) gives the bytes of the two steps it fuses, on
+/// every set this machine has; x86's sets have such a packer, NEON and
+/// portable pack rows (wasm's: tests/engine/int8-wasm.test.mjs).
+#[test]
+fn packing_straight_from_the_codes_matches_the_rows() {
+    for kern in kernels() {
+        let name = kern.kind.name();
+        let fused = pack_b_bn_relu_matches_rows(&kern).unwrap_or_else(|e| panic!("{name}: {e}"));
+        println!("{name}: {}", if fused { "packs straight from the codes, the rows' bytes" } else { "packs rows" });
+        let x86 = matches!(kern.kind, Int8Kind::Avx2 | Int8Kind::Avx512Bw | Int8Kind::Avx512Vnni);
+        assert_eq!(fused, x86, "{name}");
     }
 }
 

@@ -1,5 +1,5 @@
-//! int8 GEMM micro-kernels (a spike: tested and timed, not yet wired into
-//! the network). Each kernel set computes, exactly in 32-bit integers,
+//! int8 GEMM micro-kernels (what an int8 model's convs run, `ops::quant`)
+//! and their B packers. Each kernel set computes, exactly in 32-bit integers,
 //!
 //! ```text
 //! C[m][n] = bias[m] + sum_k W[m][k] * (X[k][n] - zx)
@@ -77,8 +77,10 @@
 #![doc(hidden)]
 
 use crate::error::{invalid, Result};
+use crate::kernels::quant::BnReluMaps;
 pub use crate::kernels::Strided;
 
+mod check;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 mod portable;
@@ -88,6 +90,7 @@ mod wasm;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
+pub use check::pack_b_bn_relu_matches_rows;
 pub use types::{AStore, BStore, Int8Kernel, Int8Kind, Int8TileFn, K_MAX, MAX_TILE, W_MAX, W_MIN};
 
 impl Int8Kind {
@@ -276,6 +279,55 @@ pub fn pack_b(
     }
     let _ = fits;
     pack_b_with(kern, k, nc, dst, col_off, |kk, j| x[kk * ld + n0 + j])
+}
+
+/// [`pack_b`] of the codes `maps` gives columns n0..n0 + NR of X [K][ld]
+/// (a block's codes; byte for byte what `kernels::quant::bn_relu_q_rows`
+/// writes, then `pack_b`) in one pass, into one full panel and its column
+/// terms. False, with nothing written, where this set has no such packer
+/// (NEON, portable: they pack rows) or K is not a multiple of its group.
+pub fn pack_b_bn_relu(
+    kern: &Int8Kernel,
+    x: &[u8],
+    (ld, k, n0): (usize, usize, usize),
+    maps: &BnReluMaps,
+    dst: &mut [u8],
+    col_off: &mut [i32],
+) -> bool {
+    let nr = kern.nr;
+    if k == 0 || !k.is_multiple_of(kern.kg) {
+        return false;
+    }
+    // Every byte read is in x (rows 0..k, columns n0..n0 + NR), every
+    // constant in maps (4 per group, padded), every byte written in dst.
+    assert!(x.len() >= (k - 1) * ld + n0 + nr && maps.zp.len() >= k.next_multiple_of(4));
+    assert!(dst.len() >= kern.b_panel_bytes(k) && col_off.len() >= nr);
+    #[cfg(target_arch = "x86_64")]
+    if kern.b_store == BStore::U8 && kern.kg == 4 && nr.is_multiple_of(16) && is_x86_feature_detected!("avx2") {
+        // SAFETY: as asserted; AVX2 detected.
+        unsafe { x86::pack_bn_relu_quads(x.as_ptr().add(n0), ld, k, nr, maps, dst.as_mut_ptr()) };
+        col_off[..nr].fill(0);
+        return true;
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if nr == 8 {
+        let x = x[n0..].as_ptr();
+        // SAFETY: as asserted.
+        match (kern.b_store, kern.kg) {
+            (BStore::I16, 2) if kern.a_shift() == 0 => {
+                unsafe { wasm::pack_bn_relu_pairs(x, ld, k, maps, dst.as_mut_ptr()) };
+                col_off[..8].fill(0);
+                return true;
+            }
+            (BStore::I8, 4) => {
+                unsafe { wasm::pack_bn_relu_quads(x, ld, k, maps, dst.as_mut_ptr(), col_off, -kern.a_shift()) };
+                return true;
+            }
+            _ => {}
+        }
+    }
+    let _ = (maps, n0);
+    false
 }
 
 /// [`pack_b`] with the activations given by `x(k, j)` (j < nc), for packers

@@ -34,6 +34,8 @@
 //!     tests/engine/int8-wasm.test.mjs checks it in Chromium only.
 
 use super::types::{AStore, BStore, Int8Kernel, Int8Kind};
+use crate::kernels::qparams::ROUND;
+use crate::kernels::quant::BnReluMaps;
 use crate::kernels::Strided;
 use core::arch::wasm32::*;
 
@@ -244,4 +246,130 @@ pub(super) unsafe fn pack_i8_quads(
     let s = i32x4_splat(scale);
     v128_store(col_off.as_mut_ptr() as *mut v128, i32x4_mul(s0, s));
     v128_store(col_off.as_mut_ptr().add(4) as *mut v128, i32x4_mul(s1, s));
+}
+
+/// The constants of [`map4`] and the narrowing, in locals: V8 builds a
+/// `v128.const` anew at each use in a loop (several instructions; LLVM puts
+/// them in the loop as it takes them to be free), and LLVM keeps values it
+/// cannot see through (`black_box`, once per call) out of it.
+#[derive(Clone, Copy)]
+struct Consts {
+    round: v128,
+    round_bits: v128,
+    f255: v128,
+    /// 0 as f32 and as i16.
+    zero: v128,
+    i255: v128,
+    /// The relaxed sets' X - 128 (X ^ 0x80).
+    flip: v128,
+}
+
+#[inline(always)]
+fn consts() -> Consts {
+    std::hint::black_box(Consts {
+        round: f32x4_splat(ROUND),
+        round_bits: u32x4_splat(ROUND.to_bits()),
+        f255: f32x4_splat(255.0),
+        zero: i32x4_splat(0),
+        i255: i16x8_splat(255),
+        flip: u8x16_splat(0x80),
+    })
+}
+
+/// 4 lanes of `quant::ChannelMap` (the constants `m`: zp, k, m_zc, a, b,
+/// a channel per lane) on u32 codes `c`: the rounded ReLU code as i32,
+/// before the narrowing that saturates it to 0..=255 (`BnReluMaps`).
+#[inline(always)]
+unsafe fn map4(c: v128, m: &[v128; 5], k: Consts) -> v128 {
+    let x = f32x4_sub(f32x4_convert_i32x4(c), m[0]);
+    let t = f32x4_sub(f32x4_add(f32x4_mul(x, m[1]), k.round), m[2]);
+    let t = min(max(t, k.zero), k.f255);
+    let y = f32x4_add(f32x4_mul(t, m[3]), m[4]);
+    i32x4_sub(f32x4_add(y, k.round), k.round_bits)
+}
+
+/// The clamps of a value that is not NaN: one `maxps` / `minps` each in V8
+/// (LLVM turns `pmax` into a compare and a select).
+#[inline(always)]
+fn max(a: v128, b: v128) -> v128 {
+    #[cfg(target_feature = "relaxed-simd")]
+    return f32x4_relaxed_max(a, b);
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    f32x4_pmax(a, b)
+}
+
+#[inline(always)]
+fn min(a: v128, b: v128) -> v128 {
+    #[cfg(target_feature = "relaxed-simd")]
+    return f32x4_relaxed_min(a, b);
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    f32x4_pmin(a, b)
+}
+
+/// The codes of 16 bytes of codes in quad order (4 columns of the 4
+/// channels of `m`'s lanes). The two saturating narrows (to i16, then to
+/// u8) are one instruction each, but LLVM rewrites such a chain into
+/// clamps and shuffles (19 instructions for the 4): adding `k.zero`, which
+/// LLVM cannot see is 0, between them keeps the first narrows.
+#[inline(always)]
+unsafe fn codes16(o: v128, m: &[v128; 5], k: Consts) -> v128 {
+    let (lo, hi) = (u16x8_extend_low_u8x16(o), u16x8_extend_high_u8x16(o));
+    let r0 = map4(u32x4_extend_low_u16x8(lo), m, k);
+    let r1 = map4(u32x4_extend_high_u16x8(lo), m, k);
+    let r2 = map4(u32x4_extend_low_u16x8(hi), m, k);
+    let r3 = map4(u32x4_extend_high_u16x8(hi), m, k);
+    let (a, b) = (i16x8_narrow_i32x4(r0, r1), i16x8_narrow_i32x4(r2, r3));
+    u8x16_narrow_i16x8(i16x8_add(a, k.zero), i16x8_add(b, k.zero))
+}
+
+/// [`pack_i8_quads`] of the codes `maps` gives `x`'s (what `q_bn_relu`
+/// writes, byte for byte) in one pass: each group's 4 rows interleaved
+/// first, so that a vector's lanes are 4 channels and the constants one
+/// load each. A full panel (8 columns), k a multiple of 4.
+pub(super) unsafe fn pack_bn_relu_quads(
+    x: *const u8,
+    ld: usize,
+    k: usize,
+    maps: &BnReluMaps,
+    dst: *mut u8,
+    col_off: &mut [i32],
+    scale: i32,
+) {
+    let k8 = consts();
+    let (mut s0, mut s1) = (i32x4_splat(0), i32x4_splat(0));
+    for g in 0..k / 4 {
+        let row = |t: usize| v128_load64_zero(x.add((4 * g + t) * ld) as *const u64);
+        let t01 = i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(row(0), row(1));
+        let t23 = i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(row(2), row(3));
+        let at = |v: &Vec<f32>| v128_load(v.as_ptr().add(4 * g) as *const v128);
+        let m = [at(&maps.zp), at(&maps.k), at(&maps.m_zc), at(&maps.a), at(&maps.b)];
+        let q0 = codes16(i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(t01, t23), &m, k8);
+        let q1 = codes16(i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(t01, t23), &m, k8);
+        let (q0, q1) = (v128_xor(q0, k8.flip), v128_xor(q1, k8.flip));
+        v128_store(dst.add(32 * g) as *mut v128, q0);
+        v128_store(dst.add(32 * g + 16) as *mut v128, q1);
+        s0 = i32x4_add(s0, i32x4_extadd_pairwise_i16x8(i16x8_extadd_pairwise_i8x16(q0)));
+        s1 = i32x4_add(s1, i32x4_extadd_pairwise_i16x8(i16x8_extadd_pairwise_i8x16(q1)));
+    }
+    let s = i32x4_splat(scale);
+    v128_store(col_off.as_mut_ptr() as *mut v128, i32x4_mul(s0, s));
+    v128_store(col_off.as_mut_ptr().add(4) as *mut v128, i32x4_mul(s1, s));
+}
+
+/// [`pack_i16_pairs`] of the codes `maps` gives `x`'s in one pass, as
+/// [`pack_bn_relu_quads`]: a vector's lanes are 2 columns of a pair of
+/// channels. A full panel (8 columns), k even.
+pub(super) unsafe fn pack_bn_relu_pairs(x: *const u8, ld: usize, k: usize, maps: &BnReluMaps, dst: *mut u8) {
+    let c = consts();
+    for g in 0..k / 2 {
+        let row = |t: usize| v128_load64_zero(x.add((2 * g + t) * ld) as *const u64);
+        let il = i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(row(0), row(1));
+        let at = |v: &Vec<f32>| v128_load64_splat(v.as_ptr().add(2 * g) as *const u64);
+        let m = [at(&maps.zp), at(&maps.k), at(&maps.m_zc), at(&maps.a), at(&maps.b)];
+        for (h, o) in [u16x8_extend_low_u8x16(il), u16x8_extend_high_u8x16(il)].into_iter().enumerate() {
+            let (r0, r1) = (map4(u32x4_extend_low_u16x8(o), &m, c), map4(u32x4_extend_high_u16x8(o), &m, c));
+            let codes = i16x8_min(i16x8_max(i16x8_narrow_i32x4(r0, r1), c.zero), c.i255);
+            v128_store(dst.add(32 * g + 16 * h) as *mut v128, codes);
+        }
+    }
 }

@@ -13,6 +13,8 @@
 //!   broadcast folded into it as a `{1to16}` memory operand.
 
 use super::types::{AStore, BStore, Int8Kernel, Int8Kind};
+use crate::kernels::qparams::ROUND;
+use crate::kernels::quant::BnReluMaps;
 use crate::kernels::Strided;
 use std::arch::x86_64::*;
 
@@ -187,6 +189,56 @@ pub(super) unsafe fn pack_u8_quads(x: *const u8, ld: usize, k: usize, nr: usize,
             _mm_storeu_si128(o.add(1), _mm_unpackhi_epi16(t0, t2));
             _mm_storeu_si128(o.add(2), _mm_unpacklo_epi16(t1, t3));
             _mm_storeu_si128(o.add(3), _mm_unpackhi_epi16(t1, t3));
+        }
+    }
+}
+
+/// 8 lanes of `quant::ChannelMap` (the constants `m`: zp, k, m_zc, a, b,
+/// 4 channels twice) on u32 codes `c`: the rounded ReLU code as i32, before
+/// the packing that saturates it to 0..=255 (`BnReluMaps`).
+#[inline(always)]
+unsafe fn map8(c: __m256i, m: &[__m256; 5]) -> __m256i {
+    let round = _mm256_set1_ps(ROUND);
+    let x = _mm256_sub_ps(_mm256_cvtepi32_ps(c), m[0]);
+    let t = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(x, m[1]), round), m[2]);
+    let t = _mm256_min_ps(_mm256_max_ps(t, _mm256_setzero_ps()), _mm256_set1_ps(255.0));
+    let y = _mm256_add_ps(_mm256_mul_ps(t, m[3]), m[4]);
+    _mm256_sub_epi32(_mm256_castps_si256(_mm256_add_ps(y, round)), _mm256_set1_epi32(ROUND.to_bits() as i32))
+}
+
+/// [`pack_u8_quads`] of the codes `maps` gives `x`'s (what `q_bn_relu`
+/// writes, byte for byte) in one pass: each group's 4 rows interleaved
+/// first, so that a vector's lanes are 2 columns of 4 channels and the
+/// constants one broadcast each. A full panel (`nr` a multiple of 16), k a
+/// multiple of 4.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn pack_bn_relu_quads(x: *const u8, ld: usize, k: usize, nr: usize, maps: &BnReluMaps, dst: *mut u8) {
+    // packs then packus leave each 128-bit lane's columns 0, 2, 4, 6 and
+    // 1, 3, 5, 7: back in order.
+    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for g in 0..k / 4 {
+        let at = |v: &Vec<f32>| _mm256_broadcast_ps(&*(v.as_ptr().add(4 * g) as *const __m128));
+        let m = [at(&maps.zp), at(&maps.k), at(&maps.m_zc), at(&maps.a), at(&maps.b)];
+        let src = x.add(4 * g * ld);
+        let out = dst.add(g * nr * 4);
+        for j in (0..nr).step_by(16) {
+            let row = |t: usize| _mm_loadu_si128(src.add(t * ld + j) as *const __m128i);
+            let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+            let (t0, t1) = (_mm_unpacklo_epi8(r0, r1), _mm_unpackhi_epi8(r0, r1));
+            let (t2, t3) = (_mm_unpacklo_epi8(r2, r3), _mm_unpackhi_epi8(r2, r3));
+            let quads = [
+                _mm_unpacklo_epi16(t0, t2),
+                _mm_unpackhi_epi16(t0, t2),
+                _mm_unpacklo_epi16(t1, t3),
+                _mm_unpackhi_epi16(t1, t3),
+            ];
+            for (h, q) in quads.chunks_exact(2).enumerate() {
+                let two = |v: __m128i| map8(_mm256_cvtepu8_epi32(v), &m);
+                let r = [two(q[0]), two(_mm_srli_si128::<8>(q[0])), two(q[1]), two(_mm_srli_si128::<8>(q[1]))];
+                let codes = _mm256_packus_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3]));
+                let o = out.add(j * 4 + 32 * h) as *mut __m256i;
+                _mm256_storeu_si256(o, _mm256_permutevar8x32_epi32(codes, order));
+            }
         }
     }
 }

@@ -11,49 +11,136 @@ use super::types::{Bn, Cols};
 /// quantization `codes[kk]`) dequantized and requantized to the Concat's
 /// own (`cat`), then BatchNormalization, ReLU and the ReLU's quantization
 /// (`relu`), for columns `cols.n0..n0 + nc` of every channel of `src` (rows
-/// `ld` apart, one per BN channel) into `dst` (rows `nc` apart). The
-/// Concat's code `t` (its quantized value plus its zero point) goes
-/// through BN as `t * (s_c * scale) + (shift - z_c * s_c * scale)`: one
-/// multiply-add fewer per value, the same up to float rounding.
+/// `ld` apart, one per BN channel) into `dst` (rows `nc` apart), each
+/// channel through its [`ChannelMap`].
 #[inline(always)]
 pub fn bn_relu_q_rows(src: &[u8], ld: usize, bn: Bn, cols: Cols, (codes, cat, relu): (&[Q], Q, Q), dst: &mut [u8]) {
     let (Cols { n0, nc, .. }, inv, zc) = (cols, 1.0 / cat.scale, f32::from(cat.zero));
     let inv_r = 1.0 / relu.scale;
     let channels = bn.scale.iter().zip(bn.shift).zip(codes);
     for (kk, ((&scale, &shift), &q)) in channels.enumerate() {
-        let a = cat.scale * scale;
-        let b = shift - zc * a;
-        let (sp, zp) = (q.scale, f32::from(q.zero));
-        // `code - zp` as a float: the code ORed into the low bits of 2^23's
-        // (a bitcast gives 2^23 + code exactly), less 2^23 + zp; a plain
-        // conversion from u8 is scalarised lane by lane in wasm.
-        let code_less_zp = move |c: u8| f32::from_bits(0x4B00_0000 | u32::from(c)) - (8_388_608.0 + zp);
         let row = &src[kk * ld + n0..][..nc];
         let out = &mut dst[kk * nc..][..nc];
         prefetch_next(src, kk * ld + n0 + nc, nc);
-        // Dequantized values are finite and within 255 steps of their own
-        // scale, so the Concat's code needs no clamp before rounding. A
-        // ReLU's zero point is 0 (`quantized::plan` checks the folded ones;
-        // a kept ReLU's output is never negative), so its code is the
-        // rounded quotient, at most 255; with that zero point the clamp at 0
-        // is the ReLU, `byte` rounds as it converts, the Concat's zero point
-        // joins the rounding's constant, and the producer's step and the
-        // ReLU's scale fold into the channel's constants: onnxruntime's codes
-        // but where a value lies within float rounding of a tie (the test
-        // below), in far fewer operations per value.
         if relu.zero == 0 {
-            let (m_zc, k, a, b) = (ROUND - zc, sp * inv, a * inv_r, b * inv_r);
+            let m = ChannelMap::new((scale, shift), q, cat, relu);
             for (d, &c) in out.iter_mut().zip(row) {
-                let t = clamp((code_less_zp(c) * k + ROUND) - m_zc, 0.0, 255.0);
-                *d = byte(clamp(t * a + b, 0.0, 255.0));
+                *d = byte(clamp(m.y(c), 0.0, 255.0));
             }
         } else {
+            let a = cat.scale * scale;
+            let b = shift - zc * a;
+            let (sp, zp) = (q.scale, f32::from(q.zero));
             for (d, &c) in out.iter_mut().zip(row) {
-                let x = code_less_zp(c) * sp;
+                let x = code_less(c, TWO23 + zp) * sp;
                 let t = clamp(round_even(x * inv) + zc, 0.0, 255.0);
                 *d = to_u8(crate::scalar::relu(t * a + b) * inv_r, relu.zero);
             }
         }
+    }
+}
+
+/// `code - zp` as a float, given `zpb` = 2^23 + zp: the code ORed into the
+/// low bits of 2^23's (a bitcast gives 2^23 + code exactly), less `zpb`; a
+/// plain conversion from u8 is scalarised lane by lane in wasm.
+#[inline(always)]
+fn code_less(c: u8, zpb: f32) -> f32 {
+    f32::from_bits(0x4B00_0000 | u32::from(c)) - zpb
+}
+
+const TWO23: f32 = 8_388_608.0;
+
+/// One channel's map from its producer's code to the ReLU's code (ReLU
+/// zero point 0), as [`bn_relu_q_rows`] computes it: the Concat's code `t`
+/// (its quantized value plus its zero point) goes through BN as `t * (s_c *
+/// scale) + (shift - z_c * s_c * scale)`, one multiply-add fewer per value.
+/// Dequantized values are finite and within 255 steps of their own scale,
+/// so the Concat's code needs no clamp before rounding. With the ReLU's
+/// zero point 0 (`quantized::plan` checks the folded ones; a kept ReLU's
+/// output is never negative) its code is the rounded quotient, at most 255:
+/// the clamp at 0 is the ReLU, the Concat's zero point joins the rounding's
+/// constant, and the producer's step and the ReLU's scale fold into the
+/// constants. onnxruntime's codes but where a value lies within float
+/// rounding of a tie (the test below).
+#[derive(Clone, Copy)]
+struct ChannelMap {
+    /// 2^23 + the producer's zero point.
+    zpb: f32,
+    /// The producer's step over the Concat's.
+    k: f32,
+    /// ROUND less the Concat's zero point.
+    m_zc: f32,
+    /// BN on the Concat's code, over the ReLU's scale.
+    a: f32,
+    b: f32,
+}
+
+impl ChannelMap {
+    #[inline(always)]
+    fn new((scale, shift): (f32, f32), q: Q, cat: Q, relu: Q) -> ChannelMap {
+        let (inv, inv_r, zc) = (1.0 / cat.scale, 1.0 / relu.scale, f32::from(cat.zero));
+        let a = cat.scale * scale;
+        let b = shift - zc * a;
+        ChannelMap { zpb: TWO23 + f32::from(q.zero), k: q.scale * inv, m_zc: ROUND - zc, a: a * inv_r, b: b * inv_r }
+    }
+
+    /// The ReLU's code before its clamp to 0..=255 and rounding.
+    #[inline(always)]
+    fn y(self, c: u8) -> f32 {
+        let t = clamp((code_less(c, self.zpb) * self.k + ROUND) - self.m_zc, 0.0, 255.0);
+        t * self.a + self.b
+    }
+}
+
+/// Every channel's [`ChannelMap`], one vector per constant (4 or 2
+/// channels are one SIMD load), for the packers that write an int8
+/// kernel's panels straight from the block's codes (`int8::pack_b_bn_relu`),
+/// built once at load. Their last step, `y` to a byte, is `y + ROUND`'s
+/// bits less ROUND's, saturated to 0..=255 as SIMD narrowing does: the
+/// same byte as [`bn_relu_q_rows`]'s clamp then `byte` (both round half to
+/// even; 0 and 255 are integers) while |y| < 2^22, which `new` checks.
+pub struct BnReluMaps {
+    /// The producer's zero point (the SIMD packers convert codes to float
+    /// as they are: `c - zp` exactly, as `code_less`).
+    pub zp: Vec<f32>,
+    pub k: Vec<f32>,
+    pub m_zc: Vec<f32>,
+    pub a: Vec<f32>,
+    pub b: Vec<f32>,
+}
+
+impl BnReluMaps {
+    /// The maps of `bn`'s channels (their producers' quantizations `codes`)
+    /// through the Concat's `cat` and the ReLU's `relu`, padded with zeros
+    /// to a multiple of 4 channels; None where a ReLU's zero point is not 0
+    /// or a constant could take `y` past 2^21 (the row loop runs those).
+    pub fn new(bn: Bn, codes: &[Q], cat: Q, relu: Q) -> Option<BnReluMaps> {
+        let n = bn.scale.len();
+        assert!(bn.shift.len() == n && codes.len() == n);
+        if relu.zero != 0 {
+            return None;
+        }
+        let padded = n.next_multiple_of(4);
+        let mut m = BnReluMaps {
+            zp: vec![0.0; padded],
+            k: vec![0.0; padded],
+            m_zc: vec![0.0; padded],
+            a: vec![0.0; padded],
+            b: vec![0.0; padded],
+        };
+        for (i, ((&scale, &shift), &q)) in bn.scale.iter().zip(bn.shift).zip(codes).enumerate() {
+            let c = ChannelMap::new((scale, shift), q, cat, relu);
+            let small = |v: f32| v.is_finite() && v.abs() < 2_097_152.0;
+            if !(small(255.0 * c.k) && small(c.m_zc - ROUND) && small(255.0 * c.a.abs() + c.b.abs())) {
+                return None;
+            }
+            (m.zp[i], m.k[i], m.m_zc[i], m.a[i], m.b[i]) = (c.zpb - TWO23, c.k, c.m_zc, c.a, c.b);
+        }
+        Some(m)
+    }
+
+    pub fn bytes(&self) -> usize {
+        4 * 5 * self.zp.len()
     }
 }
 

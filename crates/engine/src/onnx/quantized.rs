@@ -12,7 +12,8 @@ use super::qdq::{QNames, QdqGraph};
 use super::topology::{Role, Topology};
 use crate::error::{invalid, Result};
 use crate::int8::{Int8Kernel, Int8Kind, PackedA8};
-use crate::kernels::KernelKind;
+use crate::kernels::quant::BnReluMaps;
+use crate::kernels::{Bn, KernelKind};
 use crate::ops::quant::{ConvInt8, Q};
 use crate::plan::{block_side, LayerQ, Net, Quant, TransQ};
 
@@ -105,6 +106,7 @@ pub fn plan(topo: &Topology, q: &mut Quantized, net: &Net) -> Result<Quant> {
                 cat: q.act(&l.outs[0])?,
                 relu,
                 conv1: q.conv((&kern, net), &l.conv1_w, Some(&l.conv1_b), (relu, Some(mid)))?,
+                maps: None,
                 mid,
                 conv2: if conv3_int8(net.kern.kind, block_side(bi)) {
                     Some(q.conv((&kern, net), &l.conv2_w, None, (mid, Some(out)))?)
@@ -121,7 +123,7 @@ pub fn plan(topo: &Topology, q: &mut Quantized, net: &Net) -> Result<Quant> {
         let (relu, out) = (q.act(&t.outs[1])?, q.act(&t.outs[2])?);
         q.same(&t.outs[3], out)?;
         let conv = q.conv((&kern, net), &t.conv_w, None, (relu, Some(out)))?;
-        trans.push(TransQ { cat: q.act(&b.out)?, relu, conv, out });
+        trans.push(TransQ { cat: q.act(&b.out)?, relu, conv, maps: None, out });
     }
     // Each block channel's quantization: its producer's (the stem's pool or
     // the transition, then each layer's conv2), as its buffer holds codes.
@@ -133,6 +135,16 @@ pub fn plan(topo: &Topology, q: &mut Quantized, net: &Net) -> Result<Quant> {
             c.extend(std::iter::repeat_n(lq.conv2_out, l.conv2.cout()));
         }
         codes.push(c);
+    }
+    // conv1's (and a transition's) input maps, from the codes' producers.
+    for ((qs, blk), c) in layers.iter_mut().zip(&net.blocks).zip(&codes) {
+        for (lq, l) in qs.iter_mut().zip(&blk.layers) {
+            let bn = Bn { scale: &l.scale, shift: &l.shift };
+            lq.maps = BnReluMaps::new(bn, &c[..l.scale.len()], lq.cat, lq.relu);
+        }
+    }
+    for ((tq, t), c) in trans.iter_mut().zip(&net.trans).zip(&codes) {
+        tq.maps = BnReluMaps::new(Bn { scale: &t.scale, shift: &t.shift }, c, tq.cat, tq.relu);
     }
     let last = topo.blocks.last().map_or("", |b| b.out.as_str());
     let gap = q.act(&topo.head_outs[2])?;

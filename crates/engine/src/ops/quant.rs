@@ -7,8 +7,9 @@ use std::ops::Range;
 
 use super::bordered::Bordered;
 use super::gemm::Ptr;
-use crate::int8::{gemm_panel, pack_b, Int8Kernel, PackedA8, Strided};
+use crate::int8::{gemm_panel, pack_b, pack_b_bn_relu, Int8Kernel, PackedA8, Strided};
 pub use crate::kernels::qparams::Q;
+use crate::kernels::quant::BnReluMaps;
 use crate::kernels::{QRequant8Fn, QRequantFn};
 
 /// A conv in int8: weights i8 per output channel ([M][K], K = Cin x taps),
@@ -47,6 +48,16 @@ pub enum Dst {
     /// The codes, M rows `ld` apart, from a GEMM over bordered planes'
     /// columns: the pixels' outputs, the border's dropped.
     FromBordered(Bordered, Strided<Ptr8>),
+}
+
+/// A conv's input that its kernel set may pack straight into panels
+/// (`int8::pack_b_bn_relu`): a block's codes (`ld` per channel) through
+/// `maps`, what the conv's `fill` writes row by row.
+#[derive(Clone, Copy)]
+pub struct Direct<'a> {
+    pub src: &'a [u8],
+    pub ld: usize,
+    pub maps: &'a BnReluMaps,
 }
 
 /// A thread's int8 GEMM buffers: one packed B panel, its column terms, one
@@ -94,7 +105,9 @@ impl ConvInt8 {
     /// The columns in panels `panels` (of the int8 kernel's NR) of the conv
     /// of the activations `fill(n0, nc, rows)` gives (u8, in the input's
     /// quantization: columns n0..n0 + nc of each of the K rows, `nc` apart),
-    /// stored at `dst`.
+    /// stored at `dst`. With `direct`, whole panels are packed straight
+    /// from it where the kernel set can (the same bytes), `fill` taking
+    /// the rest.
     ///
     /// # Safety
     /// `dst` holds M rows (or planes) covering what columns `0..n` write,
@@ -103,7 +116,7 @@ impl ConvInt8 {
         &self,
         kern: &Int8Kernel,
         (n, panels): (usize, Range<usize>),
-        fill: impl Fn(usize, usize, &mut [u8]),
+        (fill, direct): (impl Fn(usize, usize, &mut [u8]), Option<Direct>),
         dst: Dst,
         s: &mut Scratch8,
     ) {
@@ -118,11 +131,21 @@ impl ConvInt8 {
             let n0 = p * nr;
             let nc = ((panels.end - p).min(CHUNK) * nr).min(n - n0);
             p += CHUNK;
-            fill(n0, nc, &mut s.rows[..k * nc]);
+            let mut filled = false;
             for c0 in (0..nc).step_by(nr) {
                 let cols = c0..nc.min(c0 + nr);
                 let width = cols.len();
-                pack_b(kern, &s.rows, nc, k, cols, &mut s.panel, &mut s.col_off);
+                let packed = width == nr
+                    && direct.is_some_and(|d| {
+                        pack_b_bn_relu(kern, d.src, (d.ld, k, n0 + c0), d.maps, &mut s.panel, &mut s.col_off)
+                    });
+                if !packed {
+                    if !filled {
+                        fill(n0, nc, &mut s.rows[..k * nc]);
+                        filled = true;
+                    }
+                    pack_b(kern, &s.rows, nc, k, cols, &mut s.panel, &mut s.col_off);
+                }
                 let acc = Strided { ptr: s.acc.as_mut_ptr().add(c0), ld: wide };
                 gemm_panel(kern, &self.a, &self.row_off, s.panel.as_ptr(), s.col_off.as_ptr(), width, acc);
             }
