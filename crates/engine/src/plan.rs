@@ -130,6 +130,8 @@ pub struct Quant {
     pub input: Q,
     /// The stem's ReLU output (and its max pool's).
     pub stem: Q,
+    /// The stem's conv (norm0 folded in), from `input` to `stem`.
+    pub conv0: ConvInt8,
     /// Per block, per dense layer.
     pub layers: Vec<Vec<LayerQ>>,
     pub trans: Vec<TransQ>,
@@ -191,7 +193,7 @@ struct ThreadWs {
     /// The int8 GEMM's.
     s8: Scratch8,
     /// An int8 model's image, quantized.
-    qin: Vec<f32>,
+    qin: Vec<u8>,
     /// Winograd chunk buffers.
     wino: Vec<f32>,
     /// The per-image stages' buffers of a thread that runs images alone
@@ -531,7 +533,7 @@ struct Ctx<'a> {
     /// Winograd chunk buffers (transformed input, then products).
     wino: Vec<f32>,
     s8: Scratch8,
-    qin: Vec<f32>,
+    qin: Vec<u8>,
 }
 
 impl Ctx<'_> {
@@ -585,19 +587,17 @@ impl Ctx<'_> {
     /// Image `img` through the stem and blocks `..split`.
     unsafe fn image(&mut self, input: &[f32], img: usize, split: usize, timed: bool) {
         let image = &input[img * 3 * IMAGE * IMAGE..][..3 * IMAGE * IMAGE];
-        // An int8 model quantizes its input first.
-        let mut qin = std::mem::take(&mut self.qin);
-        let image = match &self.net.quant {
+        match &self.net.quant {
+            // An int8 model quantizes its input first.
             Some(q) => {
-                qin.clear();
-                qin.extend_from_slice(image);
-                (self.net.kern.q_round)(&mut qin, q.input);
-                &qin[..]
+                let mut codes = std::mem::take(&mut self.qin);
+                codes.resize(image.len(), 0);
+                (self.net.kern.q_quantize)(image, &mut codes, q.input);
+                stages::time(timed, 0, || self.stem_int8(q, &codes, img));
+                self.qin = codes;
             }
-            None => image,
-        };
-        stages::time(timed, 0, || self.stem(image, img));
-        self.qin = qin;
+            None => stages::time(timed, 0, || self.stem(image, img)),
+        }
         for bi in 0..split {
             stages::time(timed, 1 + bi, || {
                 self.block(bi, 1);
@@ -627,8 +627,9 @@ impl Ctx<'_> {
                 stem::run((kern, w, &plan), image, mine, self.bufs.stem.0, s);
             }
             Stem::Im2col(a) => {
-                let pack =
-                    |n0: usize, nc: usize, dst: &mut [f32]| gemm::pack_stem(image, IMAGE, STEM_OUT, n0, nc, nr, dst);
+                let pack = |n0: usize, nc: usize, dst: &mut [f32]| {
+                    gemm::pack_stem(image, (IMAGE, STEM_OUT), (n0, nc, nr), 0.0, dst)
+                };
                 gemm::gemm(
                     kern,
                     a,
@@ -641,6 +642,30 @@ impl Ctx<'_> {
             }
         }
         self.barrier.wait();
+        self.stem_pool(img);
+    }
+
+    /// An int8 model's stem: conv0 as onnxruntime's QLinearConv on the
+    /// image's codes (its im2col padded with the input's zero point; norm0
+    /// folded in, the ReLU in the output's zero point 0), into the stem's
+    /// buffer dequantized, then pooled.
+    unsafe fn stem_int8(&mut self, q: &Quant, codes: &[u8], img: usize) {
+        let n = STEM_OUT * STEM_OUT;
+        let zx = q.input.zero;
+        let fill =
+            |n0: usize, nc: usize, rows: &mut [u8]| gemm::pack_stem(codes, (IMAGE, STEM_OUT), (n0, nc, nc), zx, rows);
+        let panels = share(n.div_ceil(q.kern.nr), self.t, self.nt);
+        let out = Dst::Rows(Strided { ptr: self.bufs.stem, ld: n });
+        q.conv0.run(&q.kern, (n, panels), (fill, None), out, &mut self.s8);
+        self.barrier.wait();
+        self.stem_pool(img);
+    }
+
+    /// The stem's 3x3 / 2 max pool into block 1's buffer (as codes for an
+    /// int8 model).
+    unsafe fn stem_pool(&mut self, img: usize) {
+        let net = self.net;
+        let n = STEM_OUT * STEM_OUT;
         let c0 = net.stem.cout();
         let stem = slice(self.bufs.stem, c0 * n);
         let (off, ld) = self.place(0, img);
@@ -649,7 +674,9 @@ impl Ctx<'_> {
             match &net.quant {
                 None => maxpool3s2(src, STEM_OUT, POOL_OUT, self.bufs.blocks[0].0.add(c * ld + off)),
                 Some(q) => {
-                    // The ReLU's quantization, after the pool: it commutes with max.
+                    // Max commutes with the (monotonic) quantization: the
+                    // pool of the dequantized codes, quantized, is the pool
+                    // of the codes.
                     let plane = self.s8.plane(POOL_OUT * POOL_OUT);
                     maxpool3s2(src, STEM_OUT, POOL_OUT, plane.as_mut_ptr());
                     (net.kern.q_quantize)(plane, codes(self.bufs.blocks[0], c * ld + off, POOL_OUT * POOL_OUT), q.stem);

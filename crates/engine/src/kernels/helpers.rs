@@ -44,10 +44,6 @@ macro_rules! helpers {
         pub unsafe fn q_quantize(xs: &[f32], dst: &mut [u8], q: Q) {
             $crate::kernels::quant::quantize_row(xs, dst, q)
         }
-        $(#[$attr])*
-        pub unsafe fn q_round(xs: &mut [f32], q: Q) {
-            q.round_all(xs)
-        }
     };
 }
 pub(crate) use helpers;

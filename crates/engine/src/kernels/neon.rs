@@ -21,7 +21,6 @@ pub const NEON: Kernel = Kernel {
     q_requant: baseline::q_requant,
     q_requant8: baseline::q_requant8,
     q_quantize: baseline::q_quantize,
-    q_round: baseline::q_round,
 };
 
 #[target_feature(enable = "neon")]

@@ -24,7 +24,6 @@ pub const KERNEL: Kernel = Kernel {
     q_requant: baseline::q_requant,
     q_requant8: baseline::q_requant8,
     q_quantize: baseline::q_quantize,
-    q_round: baseline::q_round,
 };
 
 unsafe fn tile(k: usize, a: *const f32, b: Strided<*const f32>, c: Strided<*mut f32>, bias: *const f32, relu: bool) {

@@ -65,18 +65,4 @@ impl Q {
     pub fn dequantize(self, q: u8) -> f32 {
         (f32::from(q) - f32::from(self.zero)) * self.scale
     }
-
-    /// `x` as the next op sees it: quantized, then dequantized.
-    #[inline(always)]
-    pub fn round(self, x: f32) -> f32 {
-        self.dequantize(self.quantize(x))
-    }
-
-    /// [`Q::round`] on every value.
-    #[inline(always)]
-    pub fn round_all(self, xs: &mut [f32]) {
-        for x in xs {
-            *x = self.round(*x);
-        }
-    }
 }

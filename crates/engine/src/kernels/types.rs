@@ -77,8 +77,6 @@ pub type QQuantizeFn = unsafe fn(&[f32], &mut [u8], Q);
 pub type QRequantFn = unsafe fn(&[i32], &mut [f32], f32, Q);
 /// `q_requant8(acc, dst, mult, out)`: see `quant::requant_row_u8`.
 pub type QRequant8Fn = unsafe fn(&[i32], &mut [u8], f32, Q);
-/// `q_round(xs, q)`: see `qparams::Q::round_all`.
-pub type QRoundFn = unsafe fn(&mut [f32], Q);
 
 /// A kernel set: the tile shape, its micro-kernel, and the packing and
 /// transform loops compiled for the same target features (the crate itself
@@ -102,7 +100,6 @@ pub struct Kernel {
     pub q_requant: QRequantFn,
     pub q_requant8: QRequant8Fn,
     pub q_quantize: QQuantizeFn,
-    pub q_round: QRoundFn,
 }
 
 impl Kernel {

@@ -33,7 +33,6 @@ pub const SIMD128: Kernel = Kernel {
     q_requant: baseline::q_requant,
     q_requant8: baseline::q_requant8,
     q_quantize: baseline::q_quantize,
-    q_round: baseline::q_round,
 };
 #[cfg(target_feature = "relaxed-simd")]
 pub const RELAXED: Kernel =

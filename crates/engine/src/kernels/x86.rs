@@ -29,7 +29,6 @@ pub const AVX2: Kernel = Kernel {
     q_requant: avx2::q_requant,
     q_requant8: avx2::q_requant8,
     q_quantize: avx2::q_quantize,
-    q_round: avx2::q_round,
 };
 pub const AVX512: Kernel = Kernel {
     kind: KernelKind::Avx512,
@@ -46,7 +45,6 @@ pub const AVX512: Kernel = Kernel {
     q_requant: avx512::q_requant,
     q_requant8: avx512::q_requant8,
     q_quantize: avx512::q_quantize,
-    q_round: avx512::q_round,
 };
 
 #[target_feature(enable = "avx2,fma")]

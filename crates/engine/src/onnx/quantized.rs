@@ -95,8 +95,9 @@ pub fn plan(topo: &Topology, q: &mut Quantized, net: &Net) -> Result<Quant> {
         }
     }
     let kern = int8_kernel(net);
-    let stem = q.act(&topo.stem_outs[1])?;
+    let (input, stem) = (q.act(&topo.input)?, q.act(&topo.stem_outs[1])?);
     q.same(&topo.stem_outs[2], stem)?;
+    let conv0 = q.conv((&kern, net), &topo.conv0_w, Some(&topo.conv0_b), (input, Some(stem)))?;
     let mut layers = Vec::new();
     for (bi, b) in topo.blocks.iter().enumerate() {
         let mut qs = Vec::new();
@@ -152,8 +153,9 @@ pub fn plan(topo: &Topology, q: &mut Quantized, net: &Net) -> Result<Quant> {
     let fc = q.conv((&kern, net), &topo.fc_w, Some(&topo.fc_b), (gap, None))?;
     Ok(Quant {
         kern,
-        input: q.act(&topo.input)?,
+        input,
         stem,
+        conv0,
         layers,
         trans,
         codes,
@@ -236,6 +238,7 @@ impl Quantized {
         let (m, k) = match t.dims.as_slice() {
             &[m, k, 1, 1] | &[m, k] if t.data_type == 3 => (m, k),
             &[m, k, 3, 3] if t.data_type == 3 => (m, k * 9),
+            &[m, k, 7, 7] if t.data_type == 3 => (m, k * 49),
             d => {
                 return invalid(format!(
                     "{name:?}: dims {d:?}, type {}: int8 [M, K(, 1, 1)] or [M, K, 3, 3] expected",

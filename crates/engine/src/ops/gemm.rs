@@ -281,18 +281,26 @@ pub fn pack_im2col3(src: &[f32], (c, side): (usize, usize), ld: usize, cols: Col
 const STEM_RUN: usize = 64;
 
 /// im2col of the 7x7, stride 2, padding 3 stem conv on images [B][3][224][224]
-/// (NCHW): columns are output pixels b*112*112 + oy*112 + ox. The panel's
-/// columns are cut into runs within one output row. For each run, channel
-/// and kernel row, the input row's window is split once into its even and
-/// odd columns (zero outside the image); the 7 kernel columns then copy
-/// contiguous slices of those, rather than one float at a time with a
-/// bounds check each.
-pub fn pack_stem(src: &[f32], hin: usize, hout: usize, n0: usize, nc: usize, nr: usize, dst: &mut [f32]) {
+/// (NCHW) of f32 pixels (the f32 stem) or u8 codes (the int8 one, padded
+/// with the input's zero point): `pad` outside the image. Columns are
+/// output pixels b*112*112 + oy*112 + ox, in rows `nr` apart (a panel's
+/// width, `pad` past `nc`; or `nc` for plain rows). The columns are cut
+/// into runs within one output row. For each run, channel and kernel row,
+/// the input row's window is split once into its even and odd columns; the
+/// 7 kernel columns then copy contiguous slices of those, rather than one
+/// value at a time with a bounds check each.
+pub fn pack_stem<T: StemValue>(
+    src: &[T],
+    (hin, hout): (usize, usize),
+    (n0, nc, nr): (usize, usize, usize),
+    pad: T,
+    dst: &mut [T],
+) {
     let hw_out = hout * hout;
     let dst = &mut dst[..147 * nr];
     // Output column ox0 + i reads window column 2i + kx, input column 2 ox0 - 3 + 2i + kx.
-    let mut window = [0f32; 2 * STEM_RUN + 8];
-    let mut halves = [[0f32; STEM_RUN + 4]; 2];
+    let mut window = [pad; 2 * STEM_RUN + 8];
+    let mut halves = [[pad; STEM_RUN + 4]; 2];
     let mut j = 0;
     while j < nc {
         let n = n0 + j;
@@ -308,18 +316,18 @@ pub fn pack_stem(src: &[f32], hin: usize, hout: usize, n0: usize, nc: usize, nr:
                 let rows = (ci * 49 + ky * 7) * nr + j;
                 let Some(sy) = (2 * oy + ky).checked_sub(3).filter(|&y| y < hin) else {
                     for kx in 0..7 {
-                        dst[rows + kx * nr..][..len].fill(0.0);
+                        dst[rows + kx * nr..][..len].fill(pad);
                     }
                     continue;
                 };
-                window[..lo].fill(0.0);
-                window[hi..w].fill(0.0);
+                window[..lo].fill(pad);
+                window[hi..w].fill(pad);
                 let x = (x0 + lo as isize) as usize;
-                copy(&mut window[lo..hi], &plane[sy * hin + x..][..hi - lo]);
-                split_even_odd(&window, len + 3, &mut halves);
+                T::copy(&mut window[lo..hi], &plane[sy * hin + x..][..hi - lo]);
+                T::split_even_odd(&window, len + 3, &mut halves);
                 for kx in 0..7 {
                     let half = if kx % 2 == 0 { &halves[0] } else { &halves[1] };
-                    copy(&mut dst[rows + kx * nr..][..len], &half[kx / 2..][..len]);
+                    T::copy(&mut dst[rows + kx * nr..][..len], &half[kx / 2..][..len]);
                 }
             }
         }
@@ -327,8 +335,48 @@ pub fn pack_stem(src: &[f32], hin: usize, hout: usize, n0: usize, nc: usize, nr:
     }
     if nc < nr {
         for k in 0..147 {
-            dst[k * nr + nc..(k + 1) * nr].fill(0.0);
+            dst[k * nr + nc..(k + 1) * nr].fill(pad);
         }
+    }
+}
+
+/// What [`pack_stem`] packs, with the copies it makes.
+pub trait StemValue: Copy {
+    fn copy(dst: &mut [Self], src: &[Self]);
+    /// `halves[0][i] = window[2i]`, `halves[1][i] = window[2i + 1]` for i < n.
+    fn split_even_odd(window: &[Self; 2 * STEM_RUN + 8], n: usize, halves: &mut [[Self; STEM_RUN + 4]; 2]);
+}
+
+impl StemValue for f32 {
+    #[inline(always)]
+    fn copy(dst: &mut [f32], src: &[f32]) {
+        copy(dst, src)
+    }
+
+    #[inline(always)]
+    fn split_even_odd(window: &[f32; 2 * STEM_RUN + 8], n: usize, halves: &mut [[f32; STEM_RUN + 4]; 2]) {
+        split_even_odd(window, n, halves)
+    }
+}
+
+impl StemValue for u8 {
+    #[inline(always)]
+    fn copy(dst: &mut [u8], src: &[u8]) {
+        dst.copy_from_slice(src)
+    }
+
+    #[inline(always)]
+    fn split_even_odd(window: &[u8; 2 * STEM_RUN + 8], n: usize, halves: &mut [[u8; STEM_RUN + 4]; 2]) {
+        split_plain(window, n, halves)
+    }
+}
+
+#[inline(always)]
+fn split_plain<T: Copy>(window: &[T], n: usize, halves: &mut [[T; STEM_RUN + 4]; 2]) {
+    let [even, odd] = halves;
+    for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(window[..2 * n].chunks_exact(2)) {
+        *e = pair[0];
+        *o = pair[1];
     }
 }
 
@@ -352,13 +400,7 @@ fn split_even_odd(window: &[f32; 2 * STEM_RUN + 8], n: usize, halves: &mut [[f32
         }
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    {
-        let [even, odd] = halves;
-        for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(window[..2 * n].chunks_exact(2)) {
-            *e = pair[0];
-            *o = pair[1];
-        }
-    }
+    split_plain(window, n, halves)
 }
 
 #[cfg(test)]
@@ -380,19 +422,25 @@ mod tests {
     }
 
     /// `pack_stem` against the im2col formula, for panels that start
-    /// mid-row, cross rows and images, and end ragged.
+    /// mid-row, cross rows and images, and end ragged: f32 pixels padded
+    /// with 0, and u8 codes padded with a zero point.
     #[test]
     fn pack_stem_is_im2col() {
+        check_pack_stem(|i| i as f32 + 1.0, 0.0);
+        check_pack_stem(|i| (i % 251) as u8, 77);
+    }
+
+    fn check_pack_stem<T: super::StemValue + PartialEq + std::fmt::Debug>(value: impl Fn(usize) -> T, pad: T) {
         // Small images, and the stem's own size with runs longer than STEM_RUN.
         let cases = [
             (20, 10, vec![(0, 8, 8), (5, 8, 8), (96, 16, 16), (0, 32, 32), (190, 10, 16), (7, 1, 4)]),
             (224, 112, vec![(0, 112, 112), (3 * 112 + 5, 120, 128), (2 * 112 * 112 - 20, 20, 32)]),
         ];
         for (hin, hout, panels) in cases {
-            let src: Vec<f32> = (0..2 * 3 * hin * hin).map(|i| i as f32 + 1.0).collect();
+            let src: Vec<T> = (0..2 * 3 * hin * hin).map(&value).collect();
             for (n0, nc, nr) in panels {
-                let mut got = vec![f32::NAN; 147 * nr];
-                super::pack_stem(&src, hin, hout, n0, nc, nr, &mut got);
+                let mut got = vec![value(7); 147 * nr];
+                super::pack_stem(&src, (hin, hout), (n0, nc, nr), pad, &mut got);
                 for k in 0..147 {
                     let (ci, ky, kx) = (k / 49, k % 49 / 7, k % 7);
                     for j in 0..nr {
@@ -401,7 +449,7 @@ mod tests {
                         let (sy, sx) = ((2 * oy + ky) as isize - 3, (2 * ox + kx) as isize - 3);
                         let inside = j < nc && (0..hin as isize).contains(&sy) && (0..hin as isize).contains(&sx);
                         let want =
-                            if inside { src[((img * 3 + ci) * hin + sy as usize) * hin + sx as usize] } else { 0.0 };
+                            if inside { src[((img * 3 + ci) * hin + sy as usize) * hin + sx as usize] } else { pad };
                         assert_eq!(got[k * nr + j], want, "n0 {n0} nc {nc} nr {nr} k {k} j {j}");
                     }
                 }
