@@ -128,9 +128,8 @@ pub struct Quant {
     pub kern: Int8Kernel,
     /// The graph input's quantization.
     pub input: Q,
-    /// The stem's ReLU output (and its max pool's).
-    pub stem: Q,
-    /// The stem's conv (norm0 folded in), from `input` to `stem`.
+    /// The stem's conv (norm0 folded in), from `input` into the ReLU's
+    /// quantization (and its max pool's).
     pub conv0: ConvInt8,
     /// Per block, per dense layer.
     pub layers: Vec<Vec<LayerQ>>,
@@ -254,6 +253,12 @@ impl Net {
         b
     }
 
+    /// Floats of the stem's buffer (one image): an int8 model's holds codes.
+    fn stem_len(&self) -> Option<usize> {
+        let values = self.stem.cout().checked_mul(STEM_OUT * STEM_OUT)?;
+        Some(if self.quant.is_some() { values.div_ceil(4) } else { values })
+    }
+
     /// Floats of block `b`'s buffer for `g` images: an int8 model's holds
     /// one byte (a code) per value. None where that overflows `usize`.
     fn block_len(&self, b: &BlockW, g: usize) -> Option<usize> {
@@ -296,7 +301,7 @@ impl Net {
         let split = if batch == 1 { 0 } else { groups.iter().take_while(|&&g| g == 1).count() };
         let threads = threads.max(1);
         let solo = threads > 1 && split > 0 && batch >= threads;
-        let stem = self.stem.cout().checked_mul(STEM_OUT * STEM_OUT)?;
+        let stem = self.stem_len()?;
         let (mid, pooled) = self.checked_scratch_lens(&groups, 0..nb)?;
         let mut blocks = 0usize;
         for (b, &g) in self.blocks.iter().zip(&groups) {
@@ -335,13 +340,13 @@ impl Net {
             let convs = q.layers.iter().flatten().flat_map(|l| std::iter::once(&l.conv1).chain(&l.conv2));
             int8 = convs
                 .chain(q.trans.iter().map(|t| &t.conv))
-                .chain([&q.fc])
+                .chain([&q.fc, &q.conv0])
                 .map(|c| c.scratch_bytes(&q.kern))
                 .max()
                 .unwrap_or(0)
                 .div_ceil(4);
-            // The image being quantized, a pooled plane before its codes.
-            int8 += 3 * IMAGE * IMAGE + POOL_OUT * POOL_OUT;
+            // The image's codes, a pooled plane before its codes.
+            int8 += (3 * IMAGE * IMAGE).div_ceil(4) + POOL_OUT * POOL_OUT;
         }
         let per_thread = sum(&[panel, kern.mr * kern.nr, self.wino_floats(&groups, 1)?, STEM_OUT, int8])?;
         floats = floats.checked_add(threads.checked_mul(per_thread)?)?;
@@ -419,7 +424,7 @@ impl Net {
         // Every value a step reads was written earlier in the same run, so
         // buffers kept from an earlier run need no clearing.
         let bufs = Bufs {
-            stem: sized(&mut ws.stem, self.stem.cout() * STEM_OUT * STEM_OUT),
+            stem: sized(&mut ws.stem, self.stem_len().expect("sizes checked by Engine::run")),
             blocks: ws
                 .blocks
                 .iter_mut()
@@ -440,7 +445,7 @@ impl Net {
                 let (mid, pooled) = self.checked_scratch_lens(&groups, 0..split).expect("sizes checked by Engine::run");
                 own.blocks.resize_with(split, Vec::new);
                 let mut b = bufs.clone();
-                b.stem = sized(&mut own.stem, self.stem.cout() * STEM_OUT * STEM_OUT);
+                b.stem = sized(&mut own.stem, self.stem_len().expect("sizes checked by Engine::run"));
                 for (bi, v) in own.blocks.iter_mut().enumerate() {
                     let blk = &self.blocks[bi];
                     b.blocks[bi] = sized(v, self.block_len(blk, 1).expect("sizes checked by Engine::run"));
@@ -648,39 +653,35 @@ impl Ctx<'_> {
     /// An int8 model's stem: conv0 as onnxruntime's QLinearConv on the
     /// image's codes (its im2col padded with the input's zero point; norm0
     /// folded in, the ReLU in the output's zero point 0), into the stem's
-    /// buffer dequantized, then pooled.
+    /// buffer as codes, then pooled.
     unsafe fn stem_int8(&mut self, q: &Quant, codes: &[u8], img: usize) {
         let n = STEM_OUT * STEM_OUT;
         let zx = q.input.zero;
         let fill =
             |n0: usize, nc: usize, rows: &mut [u8]| gemm::pack_stem(codes, (IMAGE, STEM_OUT), (n0, nc, nc), zx, rows);
         let panels = share(n.div_ceil(q.kern.nr), self.t, self.nt);
-        let out = Dst::Rows(Strided { ptr: self.bufs.stem, ld: n });
+        let out = Dst::Codes(Strided { ptr: Ptr8(self.bufs.stem.0 as *mut u8), ld: n });
         q.conv0.run(&q.kern, (n, panels), (fill, None), out, &mut self.s8);
         self.barrier.wait();
         self.stem_pool(img);
     }
 
-    /// The stem's 3x3 / 2 max pool into block 1's buffer (as codes for an
-    /// int8 model).
+    /// The stem's 3x3 / 2 max pool into block 1's buffer (an int8 model's
+    /// on the codes: the ReLU's quantization is monotonic, and onnxruntime's
+    /// quantized max pool keeps it).
     unsafe fn stem_pool(&mut self, img: usize) {
         let net = self.net;
         let n = STEM_OUT * STEM_OUT;
         let c0 = net.stem.cout();
-        let stem = slice(self.bufs.stem, c0 * n);
         let (off, ld) = self.place(0, img);
         for c in share(c0, self.t, self.nt) {
-            let src = &stem[c * n..][..n];
-            match &net.quant {
-                None => maxpool3s2(src, STEM_OUT, POOL_OUT, self.bufs.blocks[0].0.add(c * ld + off)),
-                Some(q) => {
-                    // Max commutes with the (monotonic) quantization: the
-                    // pool of the dequantized codes, quantized, is the pool
-                    // of the codes.
-                    let plane = self.s8.plane(POOL_OUT * POOL_OUT);
-                    maxpool3s2(src, STEM_OUT, POOL_OUT, plane.as_mut_ptr());
-                    (net.kern.q_quantize)(plane, codes(self.bufs.blocks[0], c * ld + off, POOL_OUT * POOL_OUT), q.stem);
-                }
+            if net.quant.is_some() {
+                let src = std::slice::from_raw_parts(self.bufs.stem.0 as *const u8, c0 * n);
+                let dst = self.bufs.blocks[0].0 as *mut u8;
+                maxpool3s2(&src[c * n..][..n], STEM_OUT, POOL_OUT, dst.add(c * ld + off));
+            } else {
+                let src = &slice(self.bufs.stem, c0 * n)[c * n..][..n];
+                maxpool3s2(src, STEM_OUT, POOL_OUT, self.bufs.blocks[0].0.add(c * ld + off));
             }
         }
         self.barrier.wait();

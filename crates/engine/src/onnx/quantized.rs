@@ -151,17 +151,7 @@ pub fn plan(topo: &Topology, q: &mut Quantized, net: &Net) -> Result<Quant> {
     let gap = q.act(&topo.head_outs[2])?;
     q.same(&topo.head_outs[3], gap)?;
     let fc = q.conv((&kern, net), &topo.fc_w, Some(&topo.fc_b), (gap, None))?;
-    Ok(Quant {
-        kern,
-        input,
-        stem,
-        conv0,
-        layers,
-        trans,
-        codes,
-        head: [q.act(last)?, q.act(&topo.head_outs[1])?, gap],
-        fc,
-    })
+    Ok(Quant { kern, input, conv0, layers, trans, codes, head: [q.act(last)?, q.act(&topo.head_outs[1])?, gap], fc })
 }
 
 impl Quantized {

@@ -4,17 +4,17 @@
 use crate::scalar::{max, relu};
 
 /// 3x3 max pool, stride 2, padding 1 (padding never wins: every window holds
-/// a real pixel). Separable: the max of an output row's 2-3 input rows, then
-/// of 2-3 columns of that.
-pub unsafe fn maxpool3s2(src: &[f32], hin: usize, hout: usize, dst: *mut f32) {
-    let mut col = vec![0f32; hin];
+/// a real pixel), of floats or of codes. Separable: the max of an output
+/// row's 2-3 input rows, then of 2-3 columns of that.
+pub unsafe fn maxpool3s2<T: Max>(src: &[T], hin: usize, hout: usize, dst: *mut T) {
+    let mut col = src[..hin].to_vec();
     for oy in 0..hout {
         let y0 = (2 * oy).saturating_sub(1);
         let y1 = (2 * oy + 2).min(hin);
         col.copy_from_slice(&src[y0 * hin..][..hin]);
         for y in y0 + 1..y1 {
             for (c, &v) in col.iter_mut().zip(&src[y * hin..][..hin]) {
-                *c = max(*c, v);
+                *c = c.max_of(v);
             }
         }
         let out = std::slice::from_raw_parts_mut(dst.add(oy * hout), hout);
@@ -22,13 +22,32 @@ pub unsafe fn maxpool3s2(src: &[f32], hin: usize, hout: usize, dst: *mut f32) {
             let x = 2 * ox;
             let mut m = col[x];
             if x + 1 < hin {
-                m = max(m, col[x + 1]);
+                m = m.max_of(col[x + 1]);
             }
             if x > 0 {
-                m = max(m, col[x - 1]);
+                m = m.max_of(col[x - 1]);
             }
             *o = m;
         }
+    }
+}
+
+/// What [`maxpool3s2`] pools.
+pub trait Max: Copy {
+    fn max_of(self, other: Self) -> Self;
+}
+
+impl Max for f32 {
+    #[inline(always)]
+    fn max_of(self, other: f32) -> f32 {
+        max(self, other)
+    }
+}
+
+impl Max for u8 {
+    #[inline(always)]
+    fn max_of(self, other: u8) -> u8 {
+        Ord::max(self, other)
     }
 }
 
@@ -57,6 +76,36 @@ pub fn avgpool2(src: &[f32], side: usize, dst: &mut [f32]) {
         let (r0, r1) = (&src[2 * oy * side..][..side], &src[(2 * oy + 1) * side..][..side]);
         for (ox, o) in out.iter_mut().enumerate() {
             *o = (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) / 4.0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The separable pool against the 3x3 window's max, for floats and
+    /// for codes (odd and even sides).
+    #[test]
+    fn maxpool3s2_is_the_windows_max() {
+        for hin in [7usize, 8, 112] {
+            let hout = hin.div_ceil(2);
+            let codes: Vec<u8> = (0..hin * hin).map(|i| ((i * 97 + 13) % 256) as u8).collect();
+            let floats: Vec<f32> = codes.iter().map(|&c| f32::from(c) - 100.5).collect();
+            let (mut got8, mut got32) = (vec![0u8; hout * hout], vec![0f32; hout * hout]);
+            // SAFETY: the outputs hold hout x hout values.
+            unsafe {
+                super::maxpool3s2(&codes, hin, hout, got8.as_mut_ptr());
+                super::maxpool3s2(&floats, hin, hout, got32.as_mut_ptr());
+            }
+            for oy in 0..hout {
+                for ox in 0..hout {
+                    let ys = (2 * oy).saturating_sub(1)..(2 * oy + 2).min(hin);
+                    let xs = (2 * ox).saturating_sub(1)..(2 * ox + 2).min(hin);
+                    let want =
+                        ys.flat_map(|y| xs.clone().map(|x| codes[y * hin + x]).collect::<Vec<_>>()).max().unwrap();
+                    assert_eq!(got8[oy * hout + ox], want, "side {hin}, ({oy}, {ox})");
+                    assert_eq!(got32[oy * hout + ox], f32::from(want) - 100.5, "side {hin}, ({oy}, {ox})");
+                }
+            }
         }
     }
 }

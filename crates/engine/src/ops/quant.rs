@@ -42,6 +42,8 @@ unsafe impl Sync for Ptr8 {}
 pub enum Dst {
     /// Dequantized (or float, with no output quantization): M rows `ld` apart.
     Rows(Strided<Ptr>),
+    /// The codes, M rows `ld` apart.
+    Codes(Strided<Ptr8>),
     /// The codes, into the bordered planes of the map's pixels (a GEMM over
     /// the map), M planes `plane()` apart.
     Bordered(Bordered, Ptr8),
@@ -153,7 +155,7 @@ impl ConvInt8 {
             let runs = &mut s.runs;
             runs.clear();
             match dst {
-                Dst::Rows(_) => {}
+                Dst::Rows(_) | Dst::Codes(_) => {}
                 Dst::Bordered(b, _) => b.map_runs(n0, nc, |j, len, at| runs.push((j, len, at))),
                 Dst::FromBordered(b, _) => b.pixel_runs(n0, nc, |j, len, p| runs.push((j, len, p))),
             }
@@ -166,6 +168,10 @@ impl ConvInt8 {
                     (Dst::Rows(d), None) => {
                         let row = std::slice::from_raw_parts_mut(d.ptr.0.add(r * d.ld + n0), nc);
                         row.iter_mut().zip(acc).for_each(|(y, &a)| *y = a as f32 * mult);
+                    }
+                    (Dst::Codes(d), Some(out)) => {
+                        let row = std::slice::from_raw_parts_mut(d.ptr.0.add(r * d.ld + n0), nc);
+                        (self.requant8)(acc, row, mult, out)
                     }
                     (Dst::Bordered(b, p), Some(out)) => {
                         let plane = p.0.add(r * b.plane());
@@ -185,7 +191,7 @@ impl ConvInt8 {
                             );
                         }
                     }
-                    _ => unreachable!("a bordered conv has an output quantization"),
+                    _ => unreachable!("a conv into codes has an output quantization"),
                 }
             }
         }
