@@ -121,9 +121,9 @@ pub struct Net {
 }
 
 /// An int8 model: where onnxruntime's QDQ graph quantizes, and its convs in
-/// int8. The stem's weights are in the f32 structures above, dequantized
-/// (it runs in f32 on dequantized values: see crates/engine/README.md,
-/// "int8"); the others hold only their shapes there.
+/// int8. The f32 structures above hold only their shapes, but for the 3x3
+/// convs that run in f32 on dequantized values (`quantized::conv3_int8`;
+/// crates/engine/README.md, "int8 models").
 pub struct Quant {
     pub kern: Int8Kernel,
     /// The graph input's quantization.

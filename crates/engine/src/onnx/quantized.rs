@@ -25,11 +25,11 @@ pub struct Quantized {
 }
 
 /// Whether a weight's conv runs in int8 with the f32 kernel set `kind`:
-/// it then gets no float copy. All do but the stem, and the 3x3 convs of the
-/// blocks where `conv3_int8` says no.
+/// it then gets no float copy. All do but the 3x3 convs of the blocks where
+/// `conv3_int8` says no.
 fn runs_int8(role: Role, kind: KernelKind) -> bool {
     match role {
-        Role::Conv1W(..) | Role::TransW(_) | Role::FcW => true,
+        Role::Conv0W | Role::Conv1W(..) | Role::TransW(_) | Role::FcW => true,
         Role::Conv2W(b, _) => conv3_int8(kind, block_side(b)),
         _ => false,
     }
