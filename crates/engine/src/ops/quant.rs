@@ -74,6 +74,8 @@ pub struct Scratch8 {
     acc: Vec<i32>,
     /// A bordered map's runs of the chunk's columns: (first column, length, position).
     runs: Vec<(usize, usize, usize)>,
+    /// A row of the chunk's codes, before its runs are copied out.
+    codes: Vec<u8>,
     /// A float plane before its quantization (a pool's output).
     plane: Vec<f32>,
 }
@@ -101,7 +103,7 @@ impl ConvInt8 {
         wide * self.a.k
             + kern.b_panel_bytes(self.a.k)
             + 4 * (kern.nr + wide * self.a.m.next_multiple_of(kern.mr))
-            + 24 * wide
+            + 25 * wide
     }
 
     /// The columns in panels `panels` (of the int8 kernel's NR) of the conv
@@ -128,6 +130,7 @@ impl ConvInt8 {
         s.col_off.resize(nr, 0);
         s.acc.resize(m.next_multiple_of(kern.mr) * wide, 0);
         s.rows.resize(k * wide, 0);
+        s.codes.resize(wide, 0);
         let mut p = panels.start;
         while p < panels.end && p * nr < n {
             let n0 = p * nr;
@@ -173,22 +176,20 @@ impl ConvInt8 {
                         let row = std::slice::from_raw_parts_mut(d.ptr.0.add(r * d.ld + n0), nc);
                         (self.requant8)(acc, row, mult, out)
                     }
+                    // The whole row at once, then its runs: a map's rows
+                    // are 7 to 56 pixels, mostly a vector loop's tail.
                     (Dst::Bordered(b, p), Some(out)) => {
+                        (self.requant8)(acc, &mut s.codes[..nc], mult, out);
                         let plane = p.0.add(r * b.plane());
                         for &(j, len, at) in &s.runs {
-                            let dst = std::slice::from_raw_parts_mut(plane.add(at), len);
-                            (self.requant8)(&acc[j..j + len], dst, mult, out);
+                            copy_run(s.codes.as_ptr().add(j), plane.add(at), len);
                         }
                     }
                     (Dst::FromBordered(_, d), Some(out)) => {
+                        (self.requant8)(acc, &mut s.codes[..nc], mult, out);
                         let row = d.ptr.0.add(r * d.ld);
                         for &(j, len, p) in &s.runs {
-                            (self.requant8)(
-                                &acc[j..j + len],
-                                std::slice::from_raw_parts_mut(row.add(p), len),
-                                mult,
-                                out,
-                            );
+                            copy_run(s.codes.as_ptr().add(j), row.add(p), len);
                         }
                     }
                     _ => unreachable!("a conv into codes has an output quantization"),
@@ -196,6 +197,27 @@ impl ConvInt8 {
             }
         }
     }
+}
+
+/// Copies a run of `len` codes (7 to 56: a map's row) in 8-byte words, the
+/// last one overlapping the one before: a `memcpy` call costs more than
+/// such a copy.
+///
+/// # Safety
+/// `src` and `dst` hold `len` bytes and do not overlap.
+#[inline(always)]
+unsafe fn copy_run(src: *const u8, dst: *mut u8, len: usize) {
+    if len < 8 {
+        std::ptr::copy_nonoverlapping(src, dst, len);
+        return;
+    }
+    let word = |i: usize| (src.add(i) as *const u64).read_unaligned();
+    let mut i = 0;
+    while i + 8 < len {
+        (dst.add(i) as *mut u64).write_unaligned(word(i));
+        i += 8;
+    }
+    (dst.add(len - 8) as *mut u64).write_unaligned(word(len - 8));
 }
 
 /// Panels filled at once: `fill`'s and the epilogue's work per row (a BN
