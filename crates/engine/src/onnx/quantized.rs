@@ -231,7 +231,7 @@ impl Quantized {
             &[m, k, 7, 7] if t.data_type == 3 => (m, k * 49),
             d => {
                 return invalid(format!(
-                    "{name:?}: dims {d:?}, type {}: int8 [M, K(, 1, 1)] or [M, K, 3, 3] expected",
+                    "{name:?}: dims {d:?}, type {}: int8 [M, K(, 1, 1)], [M, K, 3, 3] or [M, K, 7, 7] expected",
                     t.data_type
                 ))
             }
