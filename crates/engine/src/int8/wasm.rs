@@ -212,6 +212,23 @@ pub(super) unsafe fn pack_i16_pairs(x: *const u8, ld: usize, k: usize, nc: usize
     }
 }
 
+/// 4 rows' 8 bytes interleaved (bytes, then pairs) into column quads:
+/// columns 0-3 (each its 4 rows' bytes), then columns 4-7.
+#[inline(always)]
+fn quads([r0, r1, r2, r3]: [v128; 4]) -> [v128; 2] {
+    let t01 = i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(r0, r1);
+    let t23 = i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(r2, r3);
+    [i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(t01, t23), i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(t01, t23)]
+}
+
+/// col_off[j] = scale * column j's sum (the lanes: columns 0-3, then 4-7).
+#[inline(always)]
+unsafe fn store_col_terms([s0, s1]: [v128; 2], scale: i32, col_off: &mut [i32]) {
+    let s = i32x4_splat(scale);
+    v128_store(col_off.as_mut_ptr() as *mut v128, i32x4_mul(s0, s));
+    v128_store(col_off.as_mut_ptr().add(4) as *mut v128, i32x4_mul(s1, s));
+}
+
 /// B panel of 8 columns (`nc` real) for the relaxed dots: per group of 4
 /// rows, their 8 bytes flipped (X ^ 0x80 = X - 128), interleaved by two
 /// shuffles, and (if `scale` is not 0) col_off[j] = scale * the column's sum
@@ -231,11 +248,7 @@ pub(super) unsafe fn pack_i8_quads(
     let (mut s0, mut s1) = (zero, zero);
     for g in 0..k.div_ceil(4) {
         let row = |t: usize| if 4 * g + t < k { v128_xor(row8(x.add((4 * g + t) * ld), nc, 0x80), flip) } else { zero };
-        let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
-        let t01 = i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(r0, r1);
-        let t23 = i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(r2, r3);
-        let o0 = i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(t01, t23);
-        let o1 = i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(t01, t23);
+        let [o0, o1] = quads([row(0), row(1), row(2), row(3)]);
         v128_store(dst.add(32 * g) as *mut v128, o0);
         v128_store(dst.add(32 * g + 16) as *mut v128, o1);
         if scale != 0 {
@@ -243,9 +256,7 @@ pub(super) unsafe fn pack_i8_quads(
             s1 = i32x4_add(s1, i32x4_extadd_pairwise_i16x8(i16x8_extadd_pairwise_i8x16(o1)));
         }
     }
-    let s = i32x4_splat(scale);
-    v128_store(col_off.as_mut_ptr() as *mut v128, i32x4_mul(s0, s));
-    v128_store(col_off.as_mut_ptr().add(4) as *mut v128, i32x4_mul(s1, s));
+    store_col_terms([s0, s1], scale, col_off);
 }
 
 /// The constants of [`map4`] and the narrowing, in locals: V8 builds a
@@ -339,21 +350,17 @@ pub(super) unsafe fn pack_bn_relu_quads(
     let (mut s0, mut s1) = (i32x4_splat(0), i32x4_splat(0));
     for g in 0..k / 4 {
         let row = |t: usize| v128_load64_zero(x.add((4 * g + t) * ld) as *const u64);
-        let t01 = i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(row(0), row(1));
-        let t23 = i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(row(2), row(3));
+        let [o0, o1] = quads([row(0), row(1), row(2), row(3)]);
         let at = |v: &Vec<f32>| v128_load(v.as_ptr().add(4 * g) as *const v128);
         let m = [at(&maps.zp), at(&maps.k), at(&maps.m_zc), at(&maps.a), at(&maps.b)];
-        let q0 = codes16(i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(t01, t23), &m, k8);
-        let q1 = codes16(i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(t01, t23), &m, k8);
+        let (q0, q1) = (codes16(o0, &m, k8), codes16(o1, &m, k8));
         let (q0, q1) = (v128_xor(q0, k8.flip), v128_xor(q1, k8.flip));
         v128_store(dst.add(32 * g) as *mut v128, q0);
         v128_store(dst.add(32 * g + 16) as *mut v128, q1);
         s0 = i32x4_add(s0, i32x4_extadd_pairwise_i16x8(i16x8_extadd_pairwise_i8x16(q0)));
         s1 = i32x4_add(s1, i32x4_extadd_pairwise_i16x8(i16x8_extadd_pairwise_i8x16(q1)));
     }
-    let s = i32x4_splat(scale);
-    v128_store(col_off.as_mut_ptr() as *mut v128, i32x4_mul(s0, s));
-    v128_store(col_off.as_mut_ptr().add(4) as *mut v128, i32x4_mul(s1, s));
+    store_col_terms([s0, s1], scale, col_off);
 }
 
 /// [`pack_i16_pairs`] of the codes `maps` gives `x`'s in one pass, as

@@ -154,43 +154,44 @@ impl ConvInt8 {
                 let acc = Strided { ptr: s.acc.as_mut_ptr().add(c0), ld: wide };
                 gemm_panel(kern, &self.a, &self.row_off, s.panel.as_ptr(), s.col_off.as_ptr(), width, acc);
             }
-            // A bordered map's runs of consecutive columns, the same for every row.
+            // A bordered map's runs of consecutive columns, the same for
+            // every row (first column, length, position in the row or
+            // plane), and the rows or planes they go into.
             let runs = &mut s.runs;
             runs.clear();
-            match dst {
-                Dst::Rows(_) | Dst::Codes(_) => {}
-                Dst::Bordered(b, _) => b.map_runs(n0, nc, |j, len, at| runs.push((j, len, at))),
-                Dst::FromBordered(b, _) => b.pixel_runs(n0, nc, |j, len, p| runs.push((j, len, p))),
-            }
+            let runs_into = match dst {
+                Dst::Rows(_) | Dst::Codes(_) => None,
+                Dst::Bordered(b, p) => {
+                    b.map_runs(n0, nc, |j, len, at| runs.push((j, len, at)));
+                    Some(Strided { ptr: p, ld: b.plane() })
+                }
+                Dst::FromBordered(b, d) => {
+                    b.pixel_runs(n0, nc, |j, len, p| runs.push((j, len, p)));
+                    Some(d)
+                }
+            };
             for (r, &mult) in self.mult.iter().enumerate() {
                 let acc = &s.acc[r * wide..][..nc];
-                match (dst, self.out) {
-                    (Dst::Rows(d), Some(out)) => {
+                match (runs_into, dst, self.out) {
+                    // The whole row at once, then its runs: a map's rows
+                    // are 7 to 56 pixels, mostly a vector loop's tail.
+                    (Some(d), _, Some(out)) => {
+                        (self.requant8)(acc, &mut s.codes[..nc], mult, out);
+                        let row = d.ptr.0.add(r * d.ld);
+                        for &(j, len, at) in &s.runs {
+                            copy_run(s.codes.as_ptr().add(j), row.add(at), len);
+                        }
+                    }
+                    (None, Dst::Rows(d), Some(out)) => {
                         (self.requant)(acc, std::slice::from_raw_parts_mut(d.ptr.0.add(r * d.ld + n0), nc), mult, out)
                     }
-                    (Dst::Rows(d), None) => {
+                    (None, Dst::Rows(d), None) => {
                         let row = std::slice::from_raw_parts_mut(d.ptr.0.add(r * d.ld + n0), nc);
                         row.iter_mut().zip(acc).for_each(|(y, &a)| *y = a as f32 * mult);
                     }
-                    (Dst::Codes(d), Some(out)) => {
+                    (None, Dst::Codes(d), Some(out)) => {
                         let row = std::slice::from_raw_parts_mut(d.ptr.0.add(r * d.ld + n0), nc);
                         (self.requant8)(acc, row, mult, out)
-                    }
-                    // The whole row at once, then its runs: a map's rows
-                    // are 7 to 56 pixels, mostly a vector loop's tail.
-                    (Dst::Bordered(b, p), Some(out)) => {
-                        (self.requant8)(acc, &mut s.codes[..nc], mult, out);
-                        let plane = p.0.add(r * b.plane());
-                        for &(j, len, at) in &s.runs {
-                            copy_run(s.codes.as_ptr().add(j), plane.add(at), len);
-                        }
-                    }
-                    (Dst::FromBordered(_, d), Some(out)) => {
-                        (self.requant8)(acc, &mut s.codes[..nc], mult, out);
-                        let row = d.ptr.0.add(r * d.ld);
-                        for &(j, len, p) in &s.runs {
-                            copy_run(s.codes.as_ptr().add(j), row.add(p), len);
-                        }
                     }
                     _ => unreachable!("a conv into codes has an output quantization"),
                 }
