@@ -158,10 +158,19 @@ unsafe fn store512(acc: [[__m512i; 2]; 8], c: *mut i32, ldc: usize, row_off: *co
     }
 }
 
+/// 4 rows' 16 bytes interleaved by `punpck{l,h}bw` then `punpck{l,h}wd`
+/// (SSE2, the baseline) into column quads: columns 0-3 (each its 4 rows'
+/// bytes), 4-7, 8-11, 12-15.
+#[inline(always)]
+unsafe fn quads([r0, r1, r2, r3]: [__m128i; 4]) -> [__m128i; 4] {
+    let (t0, t1) = (_mm_unpacklo_epi8(r0, r1), _mm_unpackhi_epi8(r0, r1));
+    let (t2, t3) = (_mm_unpacklo_epi8(r2, r3), _mm_unpackhi_epi8(r2, r3));
+    [_mm_unpacklo_epi16(t0, t2), _mm_unpackhi_epi16(t0, t2), _mm_unpacklo_epi16(t1, t3), _mm_unpackhi_epi16(t1, t3)]
+}
+
 /// B panel of `nr` (a multiple of 16, at most 64) columns from `x` (X[0][n0],
 /// rows `ld` apart), `nc` of them real, k in groups of 4, u8: for each 16
-/// columns of a group, the 4 rows' bytes interleaved by `punpck{l,h}bw` then
-/// `punpck{l,h}wd` (SSE2, the baseline). Rows past K and columns past nc are
+/// columns of a group, the 4 rows' bytes interleaved by [`quads`]. Rows past K and columns past nc are
 /// zeros (a partial panel's rows go through a zero-padded copy).
 pub(super) unsafe fn pack_u8_quads(x: *const u8, ld: usize, k: usize, nr: usize, nc: usize, dst: *mut u8) {
     debug_assert!(nr <= 64 && nc <= nr);
@@ -181,14 +190,10 @@ pub(super) unsafe fn pack_u8_quads(x: *const u8, ld: usize, k: usize, nr: usize,
         for j in (0..nr).step_by(16) {
             let row =
                 |t: usize| if t < rows { _mm_loadu_si128(src.add(t * stride + j) as *const __m128i) } else { zero };
-            let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
-            let (t0, t1) = (_mm_unpacklo_epi8(r0, r1), _mm_unpackhi_epi8(r0, r1));
-            let (t2, t3) = (_mm_unpacklo_epi8(r2, r3), _mm_unpackhi_epi8(r2, r3));
             let o = out.add(j * 4) as *mut __m128i;
-            _mm_storeu_si128(o, _mm_unpacklo_epi16(t0, t2));
-            _mm_storeu_si128(o.add(1), _mm_unpackhi_epi16(t0, t2));
-            _mm_storeu_si128(o.add(2), _mm_unpacklo_epi16(t1, t3));
-            _mm_storeu_si128(o.add(3), _mm_unpackhi_epi16(t1, t3));
+            for (i, q) in quads([row(0), row(1), row(2), row(3)]).into_iter().enumerate() {
+                _mm_storeu_si128(o.add(i), q);
+            }
         }
     }
 }
@@ -223,16 +228,7 @@ pub(super) unsafe fn pack_bn_relu_quads(x: *const u8, ld: usize, k: usize, nr: u
         let out = dst.add(g * nr * 4);
         for j in (0..nr).step_by(16) {
             let row = |t: usize| _mm_loadu_si128(src.add(t * ld + j) as *const __m128i);
-            let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
-            let (t0, t1) = (_mm_unpacklo_epi8(r0, r1), _mm_unpackhi_epi8(r0, r1));
-            let (t2, t3) = (_mm_unpacklo_epi8(r2, r3), _mm_unpackhi_epi8(r2, r3));
-            let quads = [
-                _mm_unpacklo_epi16(t0, t2),
-                _mm_unpackhi_epi16(t0, t2),
-                _mm_unpacklo_epi16(t1, t3),
-                _mm_unpackhi_epi16(t1, t3),
-            ];
-            for (h, q) in quads.chunks_exact(2).enumerate() {
+            for (h, q) in quads([row(0), row(1), row(2), row(3)]).chunks_exact(2).enumerate() {
                 let two = |v: __m128i| map8(_mm256_cvtepu8_epi32(v), &m);
                 let r = [two(q[0]), two(_mm_srli_si128::<8>(q[0])), two(q[1]), two(_mm_srli_si128::<8>(q[1]))];
                 let codes = _mm256_packus_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3]));
