@@ -41,9 +41,11 @@ pub(crate) fn clamp(x: f32, lo: f32, hi: f32) -> f32 {
 /// an integer: a float's spacing there is 1).
 #[inline(always)]
 pub(crate) fn byte(w: f32) -> u8 {
-    const TWO23: f32 = 8_388_608.0;
     (w + TWO23).to_bits() as u8
 }
+
+/// 2^23: from there on a float's spacing is 1 (see [`byte`]).
+pub(crate) const TWO23: f32 = 8_388_608.0;
 
 /// One tensor's quantization (u8 activations).
 #[derive(Clone, Copy, Debug, PartialEq)]

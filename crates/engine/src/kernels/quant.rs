@@ -3,7 +3,7 @@
 //! + z)`, DequantizeLinear `x = (q - z) * s`. The row loops are compiled
 //! once per kernel set (`helpers.rs`), so that they vectorise for it.
 
-use super::qparams::{byte, clamp, round_even, to_u8, Q, ROUND};
+use super::qparams::{byte, clamp, round_even, to_u8, Q, ROUND, TWO23};
 use super::types::{Bn, Cols};
 
 /// What a dense layer's conv1 (and a transition's conv, and the head's
@@ -47,8 +47,6 @@ pub fn bn_relu_q_rows(src: &[u8], ld: usize, bn: Bn, cols: Cols, (codes, cat, re
 fn code_less(c: u8, zpb: f32) -> f32 {
     f32::from_bits(0x4B00_0000 | u32::from(c)) - zpb
 }
-
-const TWO23: f32 = 8_388_608.0;
 
 /// One channel's map from its producer's code to the ReLU's code (ReLU
 /// zero point 0), as [`bn_relu_q_rows`] computes it: the Concat's code `t`
@@ -131,7 +129,7 @@ impl BnReluMaps {
         for (i, ((&scale, &shift), &q)) in bn.scale.iter().zip(bn.shift).zip(codes).enumerate() {
             let c = ChannelMap::new((scale, shift), q, cat, relu);
             let small = |v: f32| v.is_finite() && v.abs() < 2_097_152.0;
-            if !(small(255.0 * c.k) && small(c.m_zc - ROUND) && small(255.0 * c.a.abs() + c.b.abs())) {
+            if !(small(255.0 * c.k) && small(255.0 * c.a.abs() + c.b.abs())) {
                 return None;
             }
             (m.zp[i], m.k[i], m.m_zc[i], m.a[i], m.b[i]) = (c.zpb - TWO23, c.k, c.m_zc, c.a, c.b);
