@@ -142,6 +142,14 @@ pub struct Quant {
     pub fc: ConvInt8,
 }
 
+impl Quant {
+    /// Every conv that runs in int8 (the classifier included).
+    fn convs(&self) -> impl Iterator<Item = &ConvInt8> {
+        let layers = self.layers.iter().flatten().flat_map(|l| std::iter::once(&l.conv1).chain(&l.conv2));
+        layers.chain(self.trans.iter().map(|t| &t.conv)).chain([&self.conv0, &self.fc])
+    }
+}
+
 pub struct LayerQ {
     /// The layer's Concat output.
     pub cat: Q,
@@ -237,8 +245,7 @@ impl Net {
     pub fn weight_bytes(&self) -> usize {
         let mut b = self.stem.bytes() + self.fc.bytes() + self.n5_scale.len() * 8;
         if let Some(q) = &self.quant {
-            let convs = q.layers.iter().flatten().flat_map(|l| std::iter::once(&l.conv1).chain(&l.conv2));
-            b += convs.chain(q.trans.iter().map(|t| &t.conv)).map(ConvInt8::bytes).sum::<usize>() + q.fc.bytes();
+            b += q.convs().map(ConvInt8::bytes).sum::<usize>();
             let maps = q.layers.iter().flatten().map(|l| &l.maps).chain(q.trans.iter().map(|t| &t.maps));
             b += maps.flatten().map(BnReluMaps::bytes).sum::<usize>();
         }
@@ -253,17 +260,26 @@ impl Net {
         b
     }
 
-    /// Floats of the stem's buffer (one image): an int8 model's holds codes.
+    /// Floats of the stem's buffer (one image). None where that overflows
+    /// `usize`.
     fn stem_len(&self) -> Option<usize> {
-        let values = self.stem.cout().checked_mul(STEM_OUT * STEM_OUT)?;
-        Some(if self.quant.is_some() { values.div_ceil(4) } else { values })
+        Some(self.buffer_floats(self.stem.cout().checked_mul(STEM_OUT * STEM_OUT)?))
     }
 
-    /// Floats of block `b`'s buffer for `g` images: an int8 model's holds
-    /// one byte (a code) per value. None where that overflows `usize`.
+    /// Floats of block `b`'s buffer for `g` images. None where that
+    /// overflows `usize`.
     fn block_len(&self, b: &BlockW, g: usize) -> Option<usize> {
-        let values = b.c_out.checked_mul(g)?.checked_mul(b.side * b.side)?;
-        Some(if self.quant.is_some() { values.div_ceil(4) } else { values })
+        Some(self.buffer_floats(b.c_out.checked_mul(g)?.checked_mul(b.side * b.side)?))
+    }
+
+    /// Floats of a buffer of `values` activations: an int8 model's holds
+    /// one byte (a code) per value.
+    fn buffer_floats(&self, values: usize) -> usize {
+        if self.quant.is_some() {
+            values.div_ceil(4)
+        } else {
+            values
+        }
     }
 
     /// Images that block `bi` holds at once: one where the maps are large (the
@@ -337,14 +353,7 @@ impl Net {
         let panel = k.checked_mul(kern.nr)?;
         let mut int8 = 0;
         if let Some(q) = &self.quant {
-            let convs = q.layers.iter().flatten().flat_map(|l| std::iter::once(&l.conv1).chain(&l.conv2));
-            int8 = convs
-                .chain(q.trans.iter().map(|t| &t.conv))
-                .chain([&q.fc, &q.conv0])
-                .map(|c| c.scratch_bytes(&q.kern))
-                .max()
-                .unwrap_or(0)
-                .div_ceil(4);
+            int8 = q.convs().map(|c| c.scratch_bytes(&q.kern)).max().unwrap_or(0).div_ceil(4);
             // The image's codes, a pooled plane before its codes.
             int8 += (3 * IMAGE * IMAGE).div_ceil(4) + POOL_OUT * POOL_OUT;
         }
