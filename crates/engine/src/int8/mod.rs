@@ -171,7 +171,9 @@ impl PackedA8 {
         if k > K_MAX {
             return invalid(format!("int8 GEMM: K = {k} is past {K_MAX}"));
         }
-        if let Some(i) = w.iter().position(|v| !(W_MIN..=W_MAX).contains(v)) {
+        // A fold, which vectorises, before `position`, which does not.
+        let outside = |v: &i8| !(W_MIN..=W_MAX).contains(v);
+        if let Some(i) = w.iter().fold(false, |a, v| a | outside(v)).then(|| w.iter().position(outside)).flatten() {
             return invalid(format!(
                 "int8 weight {} at row {}, column {} is outside {W_MIN}..={W_MAX} (7-bit, reduce_range)",
                 w[i],
@@ -189,24 +191,31 @@ impl PackedA8 {
         let mut row_sums = vec![0i32; panels * mr];
         let mut row_neg = vec![0i32; panels * mr];
         let mut fixups = Vec::new();
+        let mut stored = vec![0u8; k];
         for row in 0..m {
             let (p, r) = (row / mr, row % mr);
-            let dst = &mut data[p * panel..(p + 1) * panel];
             let ws = &w[row * k..(row + 1) * k];
             row_sums[row] = ws.iter().map(|&v| i32::from(v)).sum();
             // 0..=127 after the shift: negate a row with more +64s than -64s.
-            let neg = shift != 0 && ws.iter().filter(|&&v| v == 64).count() > ws.iter().filter(|&&v| v == -64).count();
+            let count = |x: i8| ws.iter().map(|&v| u32::from(v == x)).sum::<u32>();
+            let neg = shift != 0 && count(64) > count(-64);
             row_neg[row] = -i32::from(neg);
-            for (kk, &v) in ws.iter().enumerate() {
-                let (g, t) = (kk / kg, kk % kg);
-                let v = if neg { -i32::from(v) } else { i32::from(v) };
-                let stored = if shift != 0 && v + shift > 127 {
-                    fixups.push((row as u32, kk as u32));
-                    127
-                } else {
-                    v + shift
-                };
-                dst[(g * mr + r) * kg + t] = stored as u8;
+            let sign = if neg { -1 } else { 1 };
+            // Whole-row passes that vectorise, then the panel's groups: the
+            // weight-by-weight loop was most of a model's load time in wasm.
+            for (d, &v) in stored.iter_mut().zip(ws) {
+                *d = (sign * i32::from(v) + shift).min(127) as u8;
+            }
+            let over = |v: i8| sign * i32::from(v) + shift > 127;
+            if ws.iter().fold(false, |a, &v| a | over(v)) {
+                let at = ws.iter().enumerate().filter(|&(_, &v)| over(v));
+                fixups.extend(at.map(|(kk, _)| (row as u32, kk as u32)));
+            }
+            let dst = &mut data[p * panel..(p + 1) * panel];
+            match kg {
+                2 => scatter::<2>(dst, &stored, mr, r),
+                4 => scatter::<4>(dst, &stored, mr, r),
+                _ => unreachable!("int8 sets group k by 2 or 4"),
             }
         }
         Ok(PackedA8 { m, k, mr, kg, panel, data, row_sums, row_neg, fixups })
@@ -229,6 +238,20 @@ impl PackedA8 {
 
     pub fn bytes(&self) -> usize {
         self.data.len() + (self.row_sums.len() + self.row_neg.len() + 2 * self.fixups.len()) * 4
+    }
+}
+
+/// Row `r` of a panel of `mr` rows: its groups of KG values `src` to their
+/// places (the last group may be short).
+fn scatter<const KG: usize>(dst: &mut [u8], src: &[u8], mr: usize, r: usize) {
+    let groups = src.chunks_exact(KG);
+    let rest = groups.remainder();
+    for (d, s) in dst.chunks_exact_mut(mr * KG).zip(groups) {
+        d[r * KG..][..KG].copy_from_slice(s);
+    }
+    if !rest.is_empty() {
+        let at = (src.len() / KG * mr + r) * KG;
+        dst[at..at + rest.len()].copy_from_slice(rest);
     }
 }
 
