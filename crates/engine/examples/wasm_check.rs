@@ -2,7 +2,7 @@
 //! from Node (build for wasm32-unknown-unknown with simd128; see that script).
 //! Exports: buffers, a chunked loader, run, the kernel checks, the device name.
 
-use densenet_edge_engine::bench_api::{gemm, Bn, Cols, Out, PackedA, Ptr, WinoChunk, B};
+use densenet_edge_engine::bench_api::{gemm, Bn, Cols, Out, PackedA, Ptr, WinoChunk, WinoInput, B};
 use densenet_edge_engine::{Engine, KernelKind, Loader};
 use std::cell::RefCell;
 
@@ -117,6 +117,8 @@ pub extern "C" fn kernel_check() -> u32 {
     let data = |n: usize, seed: usize| -> Vec<f32> {
         (0..n).map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0).collect()
     };
+    let codes =
+        |n: usize, seed: usize| -> Vec<u8> { (0..n).map(|i| ((i * 7919 + seed * 104_729) % 251) as u8).collect() };
     let mut bad = 0;
     for kind in KernelKind::available() {
         let kern = kind.kernel().unwrap();
@@ -175,10 +177,28 @@ pub extern "C" fn kernel_check() -> u32 {
             }
         }
     }
+    // Requantization into codes (wasm has its own loop) against the
+    // portable kernel's, byte for byte: rows of 1 to 70 (whole 16s, an
+    // overlapping last 16, the generic loop under 16), codes past both ends
+    // of the range, and ties (acc * mult = k + 0.5 exactly).
+    let portable = KernelKind::Portable.kernel().unwrap();
+    for kind in KernelKind::available() {
+        let kern = kind.kernel().unwrap();
+        for (n, mult, zero) in [(1, 0.5, 0), (15, 0.5, 3), (16, 0.25, 128), (33, 0.5, 255), (70, 0.013, 17)] {
+            let acc: Vec<i32> =
+                (0..n as i32).map(|i| (i * 7919 % 2001 - 1000) * if i % 3 == 0 { 1 } else { 9 }).collect();
+            let out = densenet_edge_engine::bench_api::Q { scale: 1.0, zero };
+            let run = |k: &densenet_edge_engine::bench_api::Kernel| {
+                let mut codes = vec![0xAAu8; n];
+                unsafe { (k.q_requant8)(&acc, &mut codes, mult, out) };
+                codes
+            };
+            bad += run(&kern).iter().zip(&run(&portable)).filter(|(a, b)| a != b).count() as u32;
+        }
+    }
     // The Winograd transforms (wasm has its own loops) against
     // the portable kernel's, F(2x2) and F(4x4), ragged sides, tile rows
     // that start mid-image and cross images: the same float ops, so bit for bit.
-    let portable = KernelKind::Portable.kernel().unwrap();
     for kind in KernelKind::available() {
         let kern = kind.kernel().unwrap();
         for &(tile, side, cin, r0, r1) in &[
@@ -200,12 +220,17 @@ pub extern "C" fn kernel_check() -> u32 {
             let p_stride = cin * ld_v;
             let points = (tile + 2) * (tile + 2);
             let chunk = WinoChunk { side, tile, channels: cin, p_stride, r0, r1, cols: ld_v };
-            let run = |k: &densenet_edge_engine::bench_api::Kernel| {
+            let run = |k: &densenet_edge_engine::bench_api::Kernel, mid: WinoInput| {
                 let mut v = vec![f32::NAN; points * p_stride];
-                unsafe { (k.wino_in)(&mid, ld, &chunk, v.as_mut_ptr()) };
+                unsafe { (k.wino_in)(mid, ld, &chunk, v.as_mut_ptr()) };
                 v
             };
-            let (got, want) = (run(&kern), run(&portable));
+            let (got, want) = (run(&kern, WinoInput::Floats(&mid)), run(&portable, WinoInput::Floats(&mid)));
+            bad += got.iter().zip(&want).filter(|(g, w)| g.to_bits() != w.to_bits()).count() as u32;
+            // Codes: the transform of their values less the zero point.
+            let (codes, zero) = (codes(cin * ld, 7), 9);
+            let values: Vec<f32> = codes.iter().map(|&c| f32::from(c) - f32::from(zero)).collect();
+            let (got, want) = (run(&kern, WinoInput::Codes(&codes, zero)), run(&portable, WinoInput::Floats(&values)));
             bad += got.iter().zip(&want).filter(|(g, w)| g.to_bits() != w.to_bits()).count() as u32;
             // The output transform of as many channels, from products in the same layout.
             let m = data(points * p_stride, 8);

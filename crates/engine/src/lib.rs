@@ -255,7 +255,8 @@ impl Engine {
 #[doc(hidden)]
 pub mod bench_api {
     //! GEMM entry points for the kernel micro-benchmarks and kernel tests; not a stable API.
-    pub use crate::kernels::{Bn, Cols, Kernel, WinoChunk};
+    pub use crate::kernels::qparams::Q;
+    pub use crate::kernels::{Bn, Cols, Kernel, WinoChunk, WinoInput};
     pub use crate::ops::gemm::{gemm, pack_plain, Out, PackedA, Ptr, B};
     #[cfg(feature = "stages")]
     pub use crate::plan::stages;
@@ -283,7 +284,7 @@ pub mod bench_api {
                     if out {
                         (kern.wino_out)(&v, &c, dst.as_mut_ptr(), ld)
                     } else {
-                        (kern.wino_in)(&mid, ld, &c, v.as_mut_ptr())
+                        (kern.wino_in)(WinoInput::Floats(&mid), ld, &c, v.as_mut_ptr())
                     }
                 }
             }

@@ -15,7 +15,7 @@
 use crate::int8::{Int8Kernel, Strided};
 use crate::kernels::qparams::to_u8;
 use crate::kernels::quant::BnReluMaps;
-use crate::kernels::{Bn, Cols, Kernel};
+use crate::kernels::{Bn, Cols, Kernel, WinoInput};
 use crate::ops::bordered::Bordered;
 use crate::ops::gemm::{self, share, Out, PackedA, Ptr, B};
 use crate::ops::pool::{avgpool2, bn_relu_avgpool2, maxpool3s2};
@@ -767,17 +767,38 @@ impl Ctx<'_> {
         let panels = share(n.div_ceil(k8.nr), self.t, self.nt);
         let direct = lq.maps.as_ref().map(|maps| Direct { src: inp, ld: n, maps });
         let Some(conv2) = &lq.conv2 else {
-            // conv2 in f32 on conv1's dequantized output, into `pooled`,
-            // then quantized as its output's QuantizeLinear does.
-            let mid = Dst::Rows(Strided { ptr: self.bufs.mid, ld: n });
-            lq.conv1.run(k8, (n, panels), (fill, direct), mid, &mut self.s8);
-            self.barrier.wait();
-            self.conv3(layer, (b.side, b.g), self.bufs.pooled);
+            // conv2 in f32 into `pooled`, then quantized as its output's
+            // QuantizeLinear does. A Winograd conv reads conv1's codes, its
+            // output then in units of their scale, which the quantization
+            // applies; an im2col one their dequantized values.
+            let out_q = match &layer.conv2 {
+                Conv3::Winograd(w) => {
+                    let codes = Ptr8(self.bufs.mid.0 as *mut u8);
+                    lq.conv1.run(
+                        k8,
+                        (n, panels),
+                        (fill, direct),
+                        Dst::Codes(Strided { ptr: codes, ld: n }),
+                        &mut self.s8,
+                    );
+                    self.barrier.wait();
+                    let mid = std::slice::from_raw_parts(codes.0 as *const u8, lq.conv1.a.m * n);
+                    self.winograd(w, WinoInput::Codes(mid, lq.mid.zero), (b.side, b.g), self.bufs.pooled);
+                    Q { scale: lq.conv2_out.scale / lq.mid.scale, ..lq.conv2_out }
+                }
+                Conv3::Im2col(_) => {
+                    let mid = Dst::Rows(Strided { ptr: self.bufs.mid, ld: n });
+                    lq.conv1.run(k8, (n, panels), (fill, direct), mid, &mut self.s8);
+                    self.barrier.wait();
+                    self.conv3(layer, (b.side, b.g), self.bufs.pooled);
+                    lq.conv2_out
+                }
+            };
             self.barrier.wait();
             let floats = slice(self.bufs.pooled, layer.conv2.cout() * n);
             for ch in share(layer.conv2.cout(), self.t, self.nt) {
                 let codes = std::slice::from_raw_parts_mut(out.0.add(ch * n), n);
-                (kern.q_quantize)(&floats[ch * n..][..n], codes, lq.conv2_out);
+                (kern.q_quantize)(&floats[ch * n..][..n], codes, out_q);
             }
             return;
         };
@@ -817,18 +838,18 @@ impl Ctx<'_> {
                     &mut self.scratch,
                 );
             }
-            Conv3::Winograd(w) => self.winograd(w, mid, side, g, out, n),
+            Conv3::Winograd(w) => self.winograd(w, WinoInput::Floats(mid), (side, g), out),
         }
     }
 
     /// A Winograd 3x3 conv of `mid` ([Cin][g images][side][side]) into `out`
-    /// (both `ld` floats per channel): each thread takes its share of the
-    /// chunks. Ends before the caller's barrier.
-    unsafe fn winograd(&mut self, w: &WinogradW, mid: &[f32], side: usize, g: usize, out: Ptr, ld: usize) {
+    /// (both g side^2 values per channel): each thread takes its share of
+    /// the chunks. Ends before the caller's barrier.
+    unsafe fn winograd(&mut self, w: &WinogradW, mid: WinoInput, (side, g): (usize, usize), out: Ptr) {
         let plan = winograd::Plan::new(w, side, g, self.nt, self.net.kern.col_step());
         let mine = share(plan.chunks, self.t, self.nt);
         let s = Scratch { chunks: &mut self.wino, panels: &mut self.scratch };
-        winograd::run((&self.net.kern, w, &plan), (mid, ld), mine, out.0, s);
+        winograd::run((&self.net.kern, w, &plan), (mid, g * side * side), mine, out.0, s);
     }
 
     /// After block `bi` (holding `g` images, the first being `img`): its

@@ -36,6 +36,7 @@
 use super::types::{AStore, BStore, Int8Kernel, Int8Kind};
 use crate::kernels::qparams::ROUND;
 use crate::kernels::quant::BnReluMaps;
+use crate::kernels::wasm::{max, min};
 use crate::kernels::Strided;
 use core::arch::wasm32::*;
 
@@ -297,24 +298,6 @@ unsafe fn map4(c: v128, m: &[v128; 5], k: Consts) -> v128 {
     let t = min(max(t, k.zero), k.f255);
     let y = f32x4_add(f32x4_mul(t, m[3]), m[4]);
     i32x4_sub(f32x4_add(y, k.round), k.round_bits)
-}
-
-/// The clamps of a value that is not NaN: one `maxps` / `minps` each in V8
-/// (LLVM turns `pmax` into a compare and a select).
-#[inline(always)]
-fn max(a: v128, b: v128) -> v128 {
-    #[cfg(target_feature = "relaxed-simd")]
-    return f32x4_relaxed_max(a, b);
-    #[cfg(not(target_feature = "relaxed-simd"))]
-    f32x4_pmax(a, b)
-}
-
-#[inline(always)]
-fn min(a: v128, b: v128) -> v128 {
-    #[cfg(target_feature = "relaxed-simd")]
-    return f32x4_relaxed_min(a, b);
-    #[cfg(not(target_feature = "relaxed-simd"))]
-    f32x4_pmin(a, b)
 }
 
 /// The codes of 16 bytes of codes in quad order (4 columns of the 4

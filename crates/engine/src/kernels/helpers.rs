@@ -7,13 +7,13 @@
 macro_rules! helpers {
     ($(#[$attr:meta])*) => {
         use $crate::kernels::qparams::Q;
-        use $crate::kernels::types::{Bn, Cols, StemChunk, WinoChunk};
+        use $crate::kernels::types::{Bn, Cols, WinoInput, StemChunk, WinoChunk};
         $(#[$attr])*
         pub unsafe fn bn_relu(src: &[f32], ld: usize, bn: Bn, cols: Cols, dst: &mut [f32]) {
             $crate::kernels::packing::pack_bn_relu(src, ld, bn, cols, dst)
         }
         $(#[$attr])*
-        pub unsafe fn wino_in(mid: &[f32], ld: usize, chunk: &WinoChunk, v: *mut f32) {
+        pub unsafe fn wino_in(mid: WinoInput, ld: usize, chunk: &WinoChunk, v: *mut f32) {
             $crate::kernels::winograd::input_rows(mid, ld, chunk, v)
         }
         $(#[$attr])*

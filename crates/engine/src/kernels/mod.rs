@@ -14,7 +14,7 @@ pub(crate) mod quant;
 pub(crate) mod stem;
 pub(crate) mod types;
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub(crate) mod wasm;
 pub(crate) mod winograd;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub(crate) use wasm::bn_relu_avgpool2 as wasm_bn_relu_avgpool2;
@@ -23,7 +23,7 @@ mod x86;
 
 pub(crate) use packing::copy;
 
-pub use types::{Bn, Cols, Kernel, KernelKind, QRequant8Fn, QRequantFn, StemChunk, Strided, WinoChunk};
+pub use types::{Bn, Cols, Kernel, KernelKind, QRequant8Fn, QRequantFn, StemChunk, Strided, WinoChunk, WinoInput};
 
 impl KernelKind {
     /// The kernel, or None where this machine or build cannot run it.

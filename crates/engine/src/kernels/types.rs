@@ -29,6 +29,19 @@ pub struct Cols {
     pub nr: usize,
 }
 
+/// A Winograd conv's input maps ([C][images][side][side]): floats, or a
+/// quantized model's codes with their zero point, which the input
+/// transform reads as `code - zero` (exact in f32, and so is the
+/// transform of such integers): the conv then runs in units of the codes'
+/// scale, which the caller applies to its output (`Plan::layer_int8`).
+/// Codes are a quarter of the bytes: block 1's 128 channels of 56 x 56 fit
+/// the L2 cache as codes (0.4 MB), not as floats.
+#[derive(Clone, Copy)]
+pub enum WinoInput<'a> {
+    Floats(&'a [f32]),
+    Codes(&'a [u8], u8),
+}
+
 /// One chunk of a Winograd conv's transforms: tile rows `r0..r1` of maps of
 /// `side` x `side` cut into output tiles of `tile`, over `channels`
 /// channels; the (tile + 2)^2 transformed matrices lie `p_stride` floats
@@ -61,7 +74,7 @@ pub type TileFn = unsafe fn(usize, *const f32, Strided<*const f32>, Strided<*mut
 /// `bn_relu(src, ld, bn, cols, dst)`: see `packing::pack_bn_relu`.
 pub type BnReluFn = unsafe fn(&[f32], usize, Bn, Cols, &mut [f32]);
 /// `wino_in(mid, ld, chunk, v)`: see `winograd::input_rows`.
-pub type WinoInFn = unsafe fn(&[f32], usize, &WinoChunk, *mut f32);
+pub type WinoInFn = unsafe fn(WinoInput, usize, &WinoChunk, *mut f32);
 /// `wino_out(m, chunk, dst, ld)`: see `winograd::output_rows`.
 pub type WinoOutFn = unsafe fn(&[f32], &WinoChunk, *mut f32, usize);
 /// `stem_in(image, chunk, v)`: see `stem::input`.

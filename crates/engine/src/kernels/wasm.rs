@@ -11,7 +11,8 @@
 //! loops, compiled for wasm, left short loops and scalar shuffles that V8
 //! runs far below what `v128`s do.
 
-use super::types::{Bn, Cols, Kernel, KernelKind, Strided, WinoChunk};
+use super::qparams::{Q, ROUND};
+use super::types::{Bn, Cols, Kernel, KernelKind, Strided, WinoChunk, WinoInput};
 use core::arch::wasm32::*;
 
 use super::baseline;
@@ -31,7 +32,7 @@ pub const SIMD128: Kernel = Kernel {
     stem_out: baseline::stem_out,
     q_bn_relu: baseline::q_bn_relu,
     q_requant: baseline::q_requant,
-    q_requant8: baseline::q_requant8,
+    q_requant8,
     q_quantize: baseline::q_quantize,
 };
 #[cfg(target_feature = "relaxed-simd")]
@@ -63,6 +64,64 @@ unsafe fn bn_relu(src: &[f32], ld: usize, bn: Bn, cols: Cols, dst: &mut [f32]) {
     }
 }
 
+/// `quant::requant_row_u8`, 16 values at a time (the last 16 overlap the
+/// ones before): the generic loop, compiled for wasm, takes 4 at a time and
+/// gathers their bytes with a shuffle and a lane store. The same float ops,
+/// so the same codes: the rounded value's bits less those of `ROUND` are
+/// `round_even(x)` (the same exponent), plus the zero point; two saturating
+/// narrows (kept apart by an opaque zero, see `int8::wasm::codes16`) pack
+/// them.
+unsafe fn q_requant8(acc: &[i32], dst: &mut [u8], mult: f32, out: Q) {
+    let n = dst.len();
+    if n < 16 || acc.len() < n {
+        return baseline::q_requant8(acc, dst, mult, out);
+    }
+    let (lo, hi) = (-f32::from(out.zero), 255.0 - f32::from(out.zero));
+    // In locals: V8 builds a `v128.const` anew at each use in a loop.
+    let [m, lo, hi, round, bias, zero] = std::hint::black_box([
+        f32x4_splat(mult),
+        f32x4_splat(lo),
+        f32x4_splat(hi),
+        f32x4_splat(ROUND),
+        i32x4_splat(ROUND.to_bits() as i32 - i32::from(out.zero)),
+        i32x4_splat(0),
+    ]);
+    let code = |p: *const i32| {
+        let x = f32x4_mul(f32x4_convert_i32x4(v128_load(p as *const v128)), m);
+        i32x4_sub(f32x4_add(min(max(x, lo), hi), round), bias)
+    };
+    let (a, d) = (acc.as_ptr(), dst.as_mut_ptr());
+    let mut i = 0;
+    loop {
+        let at = i.min(n - 16);
+        let c: [v128; 4] = std::array::from_fn(|j| code(a.add(at + 4 * j)));
+        let (x, y) = (i16x8_narrow_i32x4(c[0], c[1]), i16x8_narrow_i32x4(c[2], c[3]));
+        v128_store(d.add(at) as *mut v128, u8x16_narrow_i16x8(i16x8_add(x, zero), i16x8_add(y, zero)));
+        if at + 16 >= n {
+            break;
+        }
+        i += 16;
+    }
+}
+
+/// The clamps of a value that is not NaN: one `maxps` / `minps` each in V8
+/// (LLVM turns `pmax` into a compare and a select).
+#[inline(always)]
+pub(crate) fn max(a: v128, b: v128) -> v128 {
+    #[cfg(target_feature = "relaxed-simd")]
+    return f32x4_relaxed_max(a, b);
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    f32x4_pmax(a, b)
+}
+
+#[inline(always)]
+pub(crate) fn min(a: v128, b: v128) -> v128 {
+    #[cfg(target_feature = "relaxed-simd")]
+    return f32x4_relaxed_min(a, b);
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    f32x4_pmin(a, b)
+}
+
 /// Room for one zero-padded input row of `wino_in`: it reads m t + 4 floats
 /// of it (t tiles of m per row; t <= 17 for F(4x4)).
 const ROW: usize = 72;
@@ -73,18 +132,28 @@ const ROW: usize = 72;
 /// the columns of 4 tiles that shuffles gather. The same float ops as the
 /// generic loops, so bit for bit. Here because the generic loops, compiled
 /// for wasm, run short per-row loops and split phases one float at a time.
-unsafe fn wino_in(mid: &[f32], ld: usize, chunk: &WinoChunk, v: *mut f32) {
-    let WinoChunk { side, tile, p_stride, .. } = *chunk;
+unsafe fn wino_in(mid: WinoInput, ld: usize, chunk: &WinoChunk, v: *mut f32) {
+    let WinoChunk { side, tile, .. } = *chunk;
     let t = side.div_ceil(tile);
     if t < 4 || tile * t + 4 > ROW {
         return baseline::wino_in(mid, ld, chunk, v);
     }
+    match mid {
+        WinoInput::Floats(x) => wino_in_of(x, ld, chunk, v, super::packing::copy),
+        WinoInput::Codes(x, zero) => wino_in_of(x, ld, chunk, v, |d, s| codes_to_floats(d, s, zero)),
+    }
+}
+
+/// `wino_in` of maps of `T`, whose rows `copy_row` writes as floats.
+#[inline(always)]
+unsafe fn wino_in_of<T>(mid: &[T], ld: usize, chunk: &WinoChunk, v: *mut f32, copy_row: impl Fn(&mut [f32], &[T])) {
+    let WinoChunk { tile, p_stride, .. } = *chunk;
     let store = |out: *mut f32, point: usize, y: v128| v128_store(out.add(point * p_stride) as *mut v128, y);
     if tile == 2 {
         // Tile tx reads padded columns 2tx..2tx+3: for 4 tiles, their even
         // and odd columns are two shuffles of the first two vectors, and two
         // lane shifts bring in the third vector's first lanes.
-        tile_rows::<4>(mid, ld, chunk, v, |p, out, at| {
+        tile_rows::<4, T>((mid, ld, copy_row), chunk, v, |p, out, at| {
             let x: [[v128; 3]; 4] = std::array::from_fn(|k| std::array::from_fn(|j| load(&p[k], at + 4 * j)));
             for a in 0..4 {
                 let col: [v128; 3] = std::array::from_fn(|j| {
@@ -110,7 +179,7 @@ unsafe fn wino_in(mid: &[f32], ld: usize, chunk: &WinoChunk, v: *mut f32) {
         // Tile tx reads padded columns 4tx..4tx+5: B^T down the rows on 5
         // vectors, then for each of its 6 rows a 4x4 transpose gives 4
         // tiles' columns 0-3, and two lane shifts columns 4-5.
-        tile_rows::<6>(mid, ld, chunk, v, |p, out, at| {
+        tile_rows::<6, T>((mid, ld, copy_row), chunk, v, |p, out, at| {
             let mut u = [[f32x4_splat(0.0); 5]; 6];
             for j in 0..5 {
                 let y = bt4(std::array::from_fn(|k| load(&p[k], at + 4 * j)));
@@ -164,9 +233,8 @@ unsafe fn bt4(x: [v128; 6]) -> [v128; 6] {
 /// out + P * p_stride. The last group of a row overlaps the one before
 /// (t >= 4), so every store is a whole vector inside the row.
 #[inline(always)]
-unsafe fn tile_rows<const N: usize>(
-    mid: &[f32],
-    ld: usize,
+unsafe fn tile_rows<const N: usize, T>(
+    (mid, ld, copy_row): (&[T], usize, impl Fn(&mut [f32], &[T])),
     chunk: &WinoChunk,
     v: *mut f32,
     mut group: impl FnMut(&[[f32; ROW]; N], *mut f32, usize),
@@ -186,12 +254,47 @@ unsafe fn tile_rows<const N: usize>(
                 if y < 0 || y as usize >= side {
                     dst.fill(0.0);
                 } else {
-                    super::packing::copy(dst, &plane[y as usize * side..][..side]);
+                    copy_row(dst, &plane[y as usize * side..][..side]);
                 }
             }
             let out = v.add(ci * ld_v + (rr - r0) * t);
             groups_of_4(t, |tx0| group(&p, out.add(tx0), tile * tx0));
         }
+    }
+}
+
+/// A row of codes as the floats `code - zero` (exact), 16 at a time; the
+/// last 16 overlap the ones before.
+#[inline(always)]
+unsafe fn codes_to_floats(dst: &mut [f32], src: &[u8], zero: u8) {
+    let n = src.len();
+    assert_eq!(dst.len(), n);
+    if n < 16 {
+        let value = super::winograd::code_value(zero);
+        return dst.iter_mut().zip(src).for_each(|(d, &c)| *d = value(c));
+    }
+    let z = i16x8_splat(i16::from(zero));
+    let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
+    let mut i = 0;
+    loop {
+        let at = i.min(n - 16);
+        let c = v128_load(s.add(at) as *const v128);
+        let (lo, hi) = (i16x8_sub(u16x8_extend_low_u8x16(c), z), i16x8_sub(u16x8_extend_high_u8x16(c), z));
+        for (j, w) in [
+            i32x4_extend_low_i16x8(lo),
+            i32x4_extend_high_i16x8(lo),
+            i32x4_extend_low_i16x8(hi),
+            i32x4_extend_high_i16x8(hi),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            v128_store(d.add(at + 4 * j) as *mut v128, f32x4_convert_i32x4(w));
+        }
+        if at + 16 >= n {
+            break;
+        }
+        i += 16;
     }
 }
 

@@ -2,7 +2,7 @@
 //! (see `ops::winograd` for the method), as loops the kernel sets compile
 //! with their own target features (`kernels::helpers!`).
 
-use super::types::WinoChunk;
+use super::types::{WinoChunk, WinoInput};
 
 pub(crate) fn tiles_per_side(side: usize, tile: usize) -> usize {
     side.div_ceil(tile)
@@ -27,14 +27,35 @@ pub fn max_side(tile: usize) -> usize {
 /// # Safety
 /// `v` must hold P * cin * ld_v floats that no other thread writes.
 #[inline(always)]
-pub unsafe fn input_rows(mid: &[f32], ld: usize, chunk: &WinoChunk, v: *mut f32) {
+pub unsafe fn input_rows(mid: WinoInput, ld: usize, chunk: &WinoChunk, v: *mut f32) {
+    match mid {
+        WinoInput::Floats(x) => input_rows_of(x, ld, chunk, v, |x| x),
+        WinoInput::Codes(x, zero) => input_rows_of(x, ld, chunk, v, code_value(zero)),
+    }
+}
+
+/// A code's value in a transform of codes: `code - zero`, exact.
+#[inline(always)]
+pub(crate) fn code_value(zero: u8) -> impl Fn(u8) -> f32 + Copy {
+    let z = f32::from(zero);
+    move |c| f32::from(c) - z
+}
+
+#[inline(always)]
+unsafe fn input_rows_of<T: Copy>(
+    mid: &[T],
+    ld: usize,
+    chunk: &WinoChunk,
+    v: *mut f32,
+    value: impl Fn(T) -> f32 + Copy,
+) {
     // A local copy: its fields stay in registers through the loops below.
     let c = *chunk;
     if c.tile == 4 {
-        input_rows4(mid, ld, &c, v)
+        input_rows4(mid, ld, &c, v, value)
     } else {
         for ci in 0..c.channels {
-            input_rows2(mid, ld, &c, ci, v)
+            input_rows2(mid, ld, &c, ci, v, value)
         }
     }
 }
@@ -62,7 +83,14 @@ pub unsafe fn output_rows(m: &[f32], chunk: &WinoChunk, dst: *mut f32, ld: usize
 /// even[tx + 1], odd[tx + 1]); then B^T runs across rows and B across
 /// columns, both on contiguous arrays. B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
 #[inline(always)]
-unsafe fn input_rows2(mid: &[f32], ld: usize, chunk: &WinoChunk, ci: usize, v: *mut f32) {
+unsafe fn input_rows2<T: Copy>(
+    mid: &[T],
+    ld: usize,
+    chunk: &WinoChunk,
+    ci: usize,
+    v: *mut f32,
+    value: impl Fn(T) -> f32,
+) {
     let WinoChunk { side, p_stride, r0, r1, cols: ld_v, .. } = *chunk;
     let t = tiles_per_side(side, 2);
     let hw = side * side;
@@ -80,11 +108,11 @@ unsafe fn input_rows2(mid: &[f32], ld: usize, chunk: &WinoChunk, ci: usize, v: *
             let row = &plane[y as usize * side..][..side];
             let pairs = side / 2;
             for (i, pair) in row[..2 * pairs].chunks_exact(2).enumerate().take(H - 1) {
-                o[i] = pair[0];
-                e[i + 1] = pair[1];
+                o[i] = value(pair[0]);
+                e[i + 1] = value(pair[1]);
             }
             if side % 2 == 1 {
-                o[pairs] = row[side - 1];
+                o[pairs] = value(row[side - 1]);
             }
         }
         let mut u = [[[0f32; H]; 2]; 4];
@@ -190,7 +218,7 @@ fn group_rows(t: usize) -> usize {
 /// B^T runs down the rows on those, giving x[a][c][tile] for the group's
 /// tiles, then B across the columns of all the group's tiles at once.
 #[inline(always)]
-unsafe fn input_rows4(mid: &[f32], ld: usize, chunk: &WinoChunk, v: *mut f32) {
+unsafe fn input_rows4<T: Copy>(mid: &[T], ld: usize, chunk: &WinoChunk, v: *mut f32, value: impl Fn(T) -> f32) {
     let WinoChunk { side, channels: cin, p_stride, r0, r1, cols: ld_v, .. } = *chunk;
     let t = tiles_per_side(side, 4);
     let hw = side * side;
@@ -216,13 +244,13 @@ unsafe fn input_rows4(mid: &[f32], ld: usize, chunk: &WinoChunk, v: *mut f32) {
                     let quads = row.chunks_exact(4);
                     let rest = quads.remainder();
                     for (i, q) in quads.enumerate().take(H4 - 1) {
-                        p[1][i] = q[0];
-                        p[2][i] = q[1];
-                        p[3][i] = q[2];
-                        p[0][i + 1] = q[3];
+                        p[1][i] = value(q[0]);
+                        p[2][i] = value(q[1]);
+                        p[3][i] = value(q[2]);
+                        p[0][i + 1] = value(q[3]);
                     }
                     for (xx, &val) in (side - rest.len()..).zip(rest) {
-                        p[(xx + 1) % 4][(xx + 1) / 4] = val;
+                        p[(xx + 1) % 4][(xx + 1) / 4] = value(val);
                     }
                 }
                 for j in 0..4 {

@@ -20,7 +20,7 @@ use super::Scratch;
 use crate::error::Result;
 pub use crate::kernels::winograd::max_side;
 use crate::kernels::winograd::tiles_per_side;
-use crate::kernels::{Kernel, WinoChunk};
+use crate::kernels::{Kernel, WinoChunk, WinoInput};
 
 /// The transformed weights of one 3x3 conv: (tile+2)^2 matrices, each
 /// [Cout][Cin] packed.
@@ -206,14 +206,15 @@ fn padded_cols(cols: usize, step: usize) -> usize {
 }
 
 /// Runs `chunks` of `plan`: the conv of `mid` ([Cin][images][side][side],
-/// `ld` floats per channel) into `out` (same layout).
+/// `ld` values per channel) into `out` (floats, `ld` per channel; for codes
+/// in units of their scale).
 ///
 /// # Safety
 /// `out` must hold Cout channels `ld` floats apart, and no other thread may
 /// write the rows of these chunks.
 pub unsafe fn run(
     (kern, w, plan): (&Kernel, &WinogradW, &Plan),
-    (mid, ld): (&[f32], usize),
+    (mid, ld): (WinoInput, usize),
     chunks: std::ops::Range<usize>,
     out: *mut f32,
     s: Scratch,
@@ -297,6 +298,42 @@ mod tests {
         y
     }
 
+    fn conv(kern: &Kernel, w: &WinogradW, x: WinoInput, (side, g, threads): (usize, usize, usize)) -> Vec<f32> {
+        let plan = Plan::new(w, side, g, threads, kern.col_step());
+        let mut out = vec![f32::NAN; w.cout * g * side * side];
+        // NaN in every column a transform does not write (the padding to
+        // whole panels) must not reach the output.
+        let mut buf = vec![f32::NAN; w.u.len() * (plan.vs + plan.ms)];
+        let mut scratch = Vec::new();
+        let s = Scratch { chunks: &mut buf, panels: &mut scratch };
+        unsafe { run((kern, w, &plan), (x, g * side * side), 0..plan.chunks, out.as_mut_ptr(), s) };
+        out
+    }
+
+    /// A conv of codes is the conv of their values less the zero point, bit
+    /// for bit (the same floats enter the same transform), on every kernel.
+    #[test]
+    fn codes_are_their_values() {
+        let (cin, cout) = (19, 6);
+        for kind in KernelKind::available() {
+            let kern = kind.kernel().unwrap();
+            for tile in [2, 4] {
+                for (side, g) in [(5, 2), (13, 3), (14, 2), (28, 1), (56, 1)] {
+                    let codes: Vec<u8> = (0..cin * g * side * side).map(|i| ((i * 7919 + side) % 256) as u8).collect();
+                    let wt = data(cout * cin * 9, 7);
+                    let w = WinogradW::new(|j| wt[j], cout, cin, tile, kern.mr);
+                    for zero in [0, 37, 255] {
+                        let values: Vec<f32> = codes.iter().map(|&c| f32::from(c) - f32::from(zero)).collect();
+                        let want = conv(&kern, &w, WinoInput::Floats(&values), (side, g, 1));
+                        let got = conv(&kern, &w, WinoInput::Codes(&codes, zero), (side, g, 1));
+                        let same = got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
+                        assert!(same, "{kind:?} F({tile}) side {side} images {g} zero {zero}");
+                    }
+                }
+            }
+        }
+    }
+
     /// Both tile sizes, on every kernel, on sides with ragged tiles, over
     /// several images and chunkings, against the direct conv.
     #[test]
@@ -310,22 +347,7 @@ mod tests {
                     let w = WinogradW::new(|j| wt[j], cout, cin, tile, kern.mr);
                     let want = direct(&x, &wt, cin, cout, side, g);
                     for threads in [1, 3] {
-                        let plan = Plan::new(&w, side, g, threads, kern.col_step());
-                        let mut out = vec![f32::NAN; cout * g * side * side];
-                        // NaN in every column a transform does not write (the
-                        // padding to whole panels) must not reach the output.
-                        let mut buf = vec![f32::NAN; w.u.len() * (plan.vs + plan.ms)];
-                        let mut scratch = Vec::new();
-                        let ld = g * side * side;
-                        unsafe {
-                            run(
-                                (&kern, &w, &plan),
-                                (&x, ld),
-                                0..plan.chunks,
-                                out.as_mut_ptr(),
-                                Scratch { chunks: &mut buf, panels: &mut scratch },
-                            )
-                        };
+                        let out = conv(&kern, &w, WinoInput::Floats(&x), (side, g, threads));
                         for (i, (o, r)) in out.iter().zip(&want).enumerate() {
                             // F(4x4)'s transforms scale values by up to ~10: a looser bound.
                             let tol = if tile == 4 { 2e-5 } else { 5e-6 } * (cin as f64 * 9.0).sqrt() * 4.0;
