@@ -2,7 +2,7 @@
 //! from Node (build for wasm32-unknown-unknown with simd128; see that script).
 //! Exports: buffers, a chunked loader, run, the kernel checks, the device name.
 
-use densenet_edge_engine::bench_api::{gemm, Bn, Cols, Out, PackedA, Ptr, WinoChunk, WinoInput, B};
+use densenet_edge_engine::bench_api::{gemm, Bn, Cols, Out, PackedA, Ptr, Strided, WinoChunk, WinoInput, B};
 use densenet_edge_engine::{Engine, KernelKind, Loader};
 use std::cell::RefCell;
 
@@ -178,22 +178,29 @@ pub extern "C" fn kernel_check() -> u32 {
         }
     }
     // Requantization into codes (wasm has its own loop) against the
-    // portable kernel's, byte for byte: rows of 1 to 70 (whole 16s, an
-    // overlapping last 16, the generic loop under 16), codes past both ends
-    // of the range, and ties (acc * mult = k + 0.5 exactly).
+    // portable kernel's, byte for byte: 3 rows (strided, each its own
+    // multiplier) of 1 to 70 (whole 16s, an overlapping last 16, the generic
+    // loop under 16), codes past both ends of the range, and ties (acc *
+    // mult = k + 0.5 exactly); the bytes between the rows left as they were.
     let portable = KernelKind::Portable.kernel().unwrap();
     for kind in KernelKind::available() {
         let kern = kind.kernel().unwrap();
         for (n, mult, zero) in [(1, 0.5, 0), (15, 0.5, 3), (16, 0.25, 128), (33, 0.5, 255), (70, 0.013, 17)] {
-            let acc: Vec<i32> =
-                (0..n as i32).map(|i| (i * 7919 % 2001 - 1000) * if i % 3 == 0 { 1 } else { 9 }).collect();
+            let (rows, ld, ld_acc) = (3, n + 3, n + 5);
+            let acc: Vec<i32> = (0..(rows * ld_acc) as i32)
+                .map(|i| (i * 7919 % 2001 - 1000) * if i % 3 == 0 { 1 } else { 9 })
+                .collect();
+            let mults = [mult, mult * 2.0, mult / 4.0];
             let out = densenet_edge_engine::bench_api::Q { scale: 1.0, zero };
             let run = |k: &densenet_edge_engine::bench_api::Kernel| {
-                let mut codes = vec![0xAAu8; n];
-                unsafe { (k.q_requant8)(&acc, &mut codes, mult, out) };
+                let mut codes = vec![0xAAu8; rows * ld];
+                let (a, d) = (Strided { ptr: acc.as_ptr(), ld: ld_acc }, Strided { ptr: codes.as_mut_ptr(), ld });
+                unsafe { (k.q_requant8)(a, &mults, out, n, d) };
                 codes
             };
-            bad += run(&kern).iter().zip(&run(&portable)).filter(|(a, b)| a != b).count() as u32;
+            let (got, want) = (run(&kern), run(&portable));
+            bad += got.iter().zip(&want).filter(|(a, b)| a != b).count() as u32;
+            bad += want.chunks(ld).map(|row| row[n..].iter().filter(|&&b| b != 0xAA).count() as u32).sum::<u32>();
         }
     }
     // The Winograd transforms (wasm has its own loops) against

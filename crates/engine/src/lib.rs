@@ -256,7 +256,7 @@ impl Engine {
 pub mod bench_api {
     //! GEMM entry points for the kernel micro-benchmarks and kernel tests; not a stable API.
     pub use crate::kernels::qparams::Q;
-    pub use crate::kernels::{Bn, Cols, Kernel, WinoChunk, WinoInput};
+    pub use crate::kernels::{Bn, Cols, Kernel, Strided, WinoChunk, WinoInput};
     pub use crate::ops::gemm::{gemm, pack_plain, Out, PackedA, Ptr, B};
     #[cfg(feature = "stages")]
     pub use crate::plan::stages;

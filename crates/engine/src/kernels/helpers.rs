@@ -37,8 +37,14 @@ macro_rules! helpers {
             $crate::kernels::quant::requant_row(acc, dst, mult, out)
         }
         $(#[$attr])*
-        pub unsafe fn q_requant8(acc: &[i32], dst: &mut [u8], mult: f32, out: Q) {
-            $crate::kernels::quant::requant_row_u8(acc, dst, mult, out)
+        pub unsafe fn q_requant8(
+            acc: $crate::kernels::Strided<*const i32>,
+            mults: &[f32],
+            out: Q,
+            nc: usize,
+            dst: $crate::kernels::Strided<*mut u8>,
+        ) {
+            $crate::kernels::quant::requant_rows_u8(acc, mults, out, nc, dst)
         }
         $(#[$attr])*
         pub unsafe fn q_quantize(xs: &[f32], dst: &mut [u8], q: Q) {

@@ -4,7 +4,7 @@
 //! once per kernel set (`helpers.rs`), so that they vectorise for it.
 
 use super::qparams::{byte, clamp, round_even, to_u8, Q, ROUND, TWO23};
-use super::types::{Bn, Cols};
+use super::types::{Bn, Cols, Strided};
 
 /// What a dense layer's conv1 (and a transition's conv, and the head's
 /// pool) reads: a Concat's inputs (u8 codes, each channel in its producer's
@@ -193,6 +193,20 @@ pub fn requant_row_u8(acc: &[i32], dst: &mut [u8], mult: f32, out: Q) {
     let shift = ROUND - TWO23 - f32::from(out.zero);
     for (y, &a) in dst.iter_mut().zip(acc) {
         *y = ((clamp(a as f32 * mult, lo, hi) + ROUND) - shift).to_bits() as u8;
+    }
+}
+
+/// [`requant_row_u8`] of `nc` values of each row r of `acc` (`acc.ld`
+/// apart), multiplier `mults[r]`, into row r of `dst`: one call for a
+/// conv's whole chunk, whose rows are a few panels short.
+///
+/// # Safety
+/// `acc` and `dst` hold `mults.len()` rows of `nc` values.
+#[inline(always)]
+pub unsafe fn requant_rows_u8(acc: Strided<*const i32>, mults: &[f32], out: Q, nc: usize, dst: Strided<*mut u8>) {
+    for (r, &mult) in mults.iter().enumerate() {
+        let a = std::slice::from_raw_parts(acc.ptr.add(r * acc.ld), nc);
+        requant_row_u8(a, std::slice::from_raw_parts_mut(dst.ptr.add(r * dst.ld), nc), mult, out);
     }
 }
 

@@ -88,8 +88,8 @@ pub type QBnReluFn = unsafe fn(&[u8], usize, Bn, Cols, (&[Q], Q, Q), &mut [u8]);
 pub type QQuantizeFn = unsafe fn(&[f32], &mut [u8], Q);
 /// `q_requant(acc, dst, mult, out)`: see `quant::requant_row`.
 pub type QRequantFn = unsafe fn(&[i32], &mut [f32], f32, Q);
-/// `q_requant8(acc, dst, mult, out)`: see `quant::requant_row_u8`.
-pub type QRequant8Fn = unsafe fn(&[i32], &mut [u8], f32, Q);
+/// `q_requant8(acc, mults, out, nc, dst)`: see `quant::requant_rows_u8`.
+pub type QRequant8Fn = unsafe fn(Strided<*const i32>, &[f32], Q, usize, Strided<*mut u8>);
 
 /// A kernel set: the tile shape, its micro-kernel, and the packing and
 /// transform loops compiled for the same target features (the crate itself

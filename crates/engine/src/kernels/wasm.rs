@@ -64,43 +64,44 @@ unsafe fn bn_relu(src: &[f32], ld: usize, bn: Bn, cols: Cols, dst: &mut [f32]) {
     }
 }
 
-/// `quant::requant_row_u8`, 16 values at a time (the last 16 overlap the
-/// ones before): the generic loop, compiled for wasm, takes 4 at a time and
-/// gathers their bytes with a shuffle and a lane store. The same float ops,
-/// so the same codes: the rounded value's bits less those of `ROUND` are
-/// `round_even(x)` (the same exponent), plus the zero point; two saturating
-/// narrows (kept apart by an opaque zero, see `int8::wasm::codes16`) pack
-/// them.
-unsafe fn q_requant8(acc: &[i32], dst: &mut [u8], mult: f32, out: Q) {
-    let n = dst.len();
-    if n < 16 || acc.len() < n {
-        return baseline::q_requant8(acc, dst, mult, out);
+/// `quant::requant_rows_u8`, 16 values at a time (a row's last 16 overlap
+/// the ones before): the generic loop, compiled for wasm, takes 4 at a time
+/// and gathers their bytes with a shuffle and a lane store. The same float
+/// ops, so the same codes: the rounded value's bits less those of `ROUND`
+/// are `round_even(x)` (the same exponent), plus the zero point; two
+/// saturating narrows (kept apart by an opaque zero, see
+/// `int8::wasm::codes16`) pack them.
+unsafe fn q_requant8(acc: Strided<*const i32>, mults: &[f32], out: Q, n: usize, dst: Strided<*mut u8>) {
+    if n < 16 {
+        return baseline::q_requant8(acc, mults, out, n, dst);
     }
     let (lo, hi) = (-f32::from(out.zero), 255.0 - f32::from(out.zero));
     // In locals: V8 builds a `v128.const` anew at each use in a loop.
-    let [m, lo, hi, round, bias, zero] = std::hint::black_box([
-        f32x4_splat(mult),
+    let [lo, hi, round, bias, zero] = std::hint::black_box([
         f32x4_splat(lo),
         f32x4_splat(hi),
         f32x4_splat(ROUND),
         i32x4_splat(ROUND.to_bits() as i32 - i32::from(out.zero)),
         i32x4_splat(0),
     ]);
-    let code = |p: *const i32| {
-        let x = f32x4_mul(f32x4_convert_i32x4(v128_load(p as *const v128)), m);
-        i32x4_sub(f32x4_add(min(max(x, lo), hi), round), bias)
-    };
-    let (a, d) = (acc.as_ptr(), dst.as_mut_ptr());
-    let mut i = 0;
-    loop {
-        let at = i.min(n - 16);
-        let c: [v128; 4] = std::array::from_fn(|j| code(a.add(at + 4 * j)));
-        let (x, y) = (i16x8_narrow_i32x4(c[0], c[1]), i16x8_narrow_i32x4(c[2], c[3]));
-        v128_store(d.add(at) as *mut v128, u8x16_narrow_i16x8(i16x8_add(x, zero), i16x8_add(y, zero)));
-        if at + 16 >= n {
-            break;
+    for (r, &mult) in mults.iter().enumerate() {
+        let m = f32x4_splat(mult);
+        let code = |p: *const i32| {
+            let x = f32x4_mul(f32x4_convert_i32x4(v128_load(p as *const v128)), m);
+            i32x4_sub(f32x4_add(min(max(x, lo), hi), round), bias)
+        };
+        let (a, d) = (acc.ptr.add(r * acc.ld), dst.ptr.add(r * dst.ld));
+        let mut i = 0;
+        loop {
+            let at = i.min(n - 16);
+            let c: [v128; 4] = std::array::from_fn(|j| code(a.add(at + 4 * j)));
+            let (x, y) = (i16x8_narrow_i32x4(c[0], c[1]), i16x8_narrow_i32x4(c[2], c[3]));
+            v128_store(d.add(at) as *mut v128, u8x16_narrow_i16x8(i16x8_add(x, zero), i16x8_add(y, zero)));
+            if at + 16 >= n {
+                break;
+            }
+            i += 16;
         }
-        i += 16;
     }
 }
 

@@ -74,7 +74,7 @@ pub struct Scratch8 {
     acc: Vec<i32>,
     /// A bordered map's runs of the chunk's columns: (first column, length, position).
     runs: Vec<(usize, usize, usize)>,
-    /// A row of the chunk's codes, before its runs are copied out.
+    /// The chunk's codes, before their runs are copied out.
     codes: Vec<u8>,
     /// A float plane before its quantization (a pool's output).
     plane: Vec<f32>,
@@ -99,11 +99,12 @@ impl ConvInt8 {
     /// Bytes of the per-thread scratch `run` uses.
     pub fn scratch_bytes(&self, kern: &Int8Kernel) -> usize {
         let wide = CHUNK * kern.nr;
-        // The runs: at most one per column.
+        // The runs: at most one per column, 24 bytes each.
         wide * self.a.k
             + kern.b_panel_bytes(self.a.k)
             + 4 * (kern.nr + wide * self.a.m.next_multiple_of(kern.mr))
-            + 25 * wide
+            + 24 * wide
+            + wide * self.a.m
     }
 
     /// The columns in panels `panels` (of the int8 kernel's NR) of the conv
@@ -130,7 +131,7 @@ impl ConvInt8 {
         s.col_off.resize(nr, 0);
         s.acc.resize(m.next_multiple_of(kern.mr) * wide, 0);
         s.rows.resize(k * wide, 0);
-        s.codes.resize(wide, 0);
+        s.codes.resize(m * wide, 0);
         let mut p = panels.start;
         while p < panels.end && p * nr < n {
             let n0 = p * nr;
@@ -170,31 +171,33 @@ impl ConvInt8 {
                     Some(d)
                 }
             };
-            for (r, &mult) in self.mult.iter().enumerate() {
-                let acc = &s.acc[r * wide..][..nc];
-                match (runs_into, dst, self.out) {
-                    // The whole row at once, then its runs: a map's rows
-                    // are 7 to 56 pixels, mostly a vector loop's tail.
-                    (Some(d), _, Some(out)) => {
-                        (self.requant8)(acc, &mut s.codes[..nc], mult, out);
-                        let row = d.ptr.0.add(r * d.ld);
+            let acc = Strided { ptr: s.acc.as_ptr(), ld: wide };
+            match (runs_into, dst, self.out) {
+                // Every row at once, then each row's runs: a map's rows are
+                // 7 to 56 pixels, mostly a vector loop's tail.
+                (Some(d), _, Some(out)) => {
+                    (self.requant8)(acc, &self.mult, out, nc, Strided { ptr: s.codes.as_mut_ptr(), ld: nc });
+                    for r in 0..m {
+                        let (codes, row) = (s.codes.as_ptr().add(r * nc), d.ptr.0.add(r * d.ld));
                         for &(j, len, at) in &s.runs {
-                            copy_run(s.codes.as_ptr().add(j), row.add(at), len);
+                            copy_run(codes.add(j), row.add(at), len);
                         }
                     }
-                    (None, Dst::Rows(d), Some(out)) => {
-                        (self.requant)(acc, std::slice::from_raw_parts_mut(d.ptr.0.add(r * d.ld + n0), nc), mult, out)
-                    }
-                    (None, Dst::Rows(d), None) => {
-                        let row = std::slice::from_raw_parts_mut(d.ptr.0.add(r * d.ld + n0), nc);
-                        row.iter_mut().zip(acc).for_each(|(y, &a)| *y = a as f32 * mult);
-                    }
-                    (None, Dst::Codes(d), Some(out)) => {
-                        let row = std::slice::from_raw_parts_mut(d.ptr.0.add(r * d.ld + n0), nc);
-                        (self.requant8)(acc, row, mult, out)
-                    }
-                    _ => unreachable!("a conv into codes has an output quantization"),
                 }
+                (None, Dst::Codes(d), Some(out)) => {
+                    (self.requant8)(acc, &self.mult, out, nc, Strided { ptr: d.ptr.0.add(n0), ld: d.ld })
+                }
+                (None, Dst::Rows(d), out) => {
+                    for (r, &mult) in self.mult.iter().enumerate() {
+                        let acc = &s.acc[r * wide..][..nc];
+                        let row = std::slice::from_raw_parts_mut(d.ptr.0.add(r * d.ld + n0), nc);
+                        match out {
+                            Some(out) => (self.requant)(acc, row, mult, out),
+                            None => row.iter_mut().zip(acc).for_each(|(y, &a)| *y = a as f32 * mult),
+                        }
+                    }
+                }
+                _ => unreachable!("a conv into codes has an output quantization"),
             }
         }
     }
