@@ -375,12 +375,18 @@ impl Net {
                 // Before an int8 3x3 conv, conv1 writes bordered planes of u8
                 // codes there; before an f32 one in an int8 model, the conv
                 // writes its floats to `pooled` before their codes.
-                match self.quant.as_ref().map(|q| q.layers[bi][li].conv2.is_some()) {
-                    Some(true) => {
-                        let planes = Bordered { side: b.side, g }.checked_plane()?;
-                        mid = mid.max(l.conv1.m.checked_mul(planes)?.div_ceil(4));
+                match self.quant.as_ref().map(|q| (q.layers[bi][li].conv2.is_some(), &q.kern)) {
+                    Some((true, k8)) => {
+                        let plane = Bordered { side: b.side, g }.checked_plane()?;
+                        // Quad planes: channels to a multiple of 4, and 4 NR
+                        // bytes past the last that a last panel reads.
+                        let bytes = match k8.quads {
+                            Some(_) => l.conv1.m.next_multiple_of(4).checked_mul(plane)?.checked_add(4 * k8.nr)?,
+                            None => l.conv1.m.checked_mul(plane)?,
+                        };
+                        mid = mid.max(bytes.div_ceil(4));
                     }
-                    Some(false) => pooled = pooled.max(l.conv2.cout().checked_mul(pixels)?),
+                    Some((false, _)) => pooled = pooled.max(l.conv2.cout().checked_mul(pixels)?),
                     None => {}
                 }
             }
@@ -803,17 +809,30 @@ impl Ctx<'_> {
             return;
         };
         let planes = Ptr8(self.bufs.mid.0 as *mut u8);
-        lq.conv1.run(k8, (n, panels), (fill, direct), Dst::Bordered(b, planes), &mut self.s8);
         let cm = lq.conv1.a.m;
+        let (cols, out) = (b.cols(), Dst::FromBordered(b, Strided { ptr: out, ld: n }));
+        if k8.quads.is_some() {
+            // conv1's codes in quad planes, which the 3x3 conv reads in place.
+            lq.conv1.run(k8, (n, panels), (fill, direct), Dst::BorderedQuads(b, planes), &mut self.s8);
+            let quads = cm.div_ceil(4);
+            for q in share(quads, self.t, self.nt) {
+                let plane = std::slice::from_raw_parts_mut(planes.0.add(q * b.quad_plane()), b.quad_plane());
+                b.fill_border_quads(plane, lq.mid.zero);
+            }
+            self.barrier.wait();
+            let panels = share(cols.div_ceil(k8.nr), self.t, self.nt);
+            conv2.run_quads(k8, (cols, panels), (planes, &b.quad_offsets(quads)), out, &mut self.s8);
+            return;
+        }
+        lq.conv1.run(k8, (n, panels), (fill, direct), Dst::Bordered(b, planes), &mut self.s8);
         for ch in share(cm, self.t, self.nt) {
             b.fill_border(std::slice::from_raw_parts_mut(planes.0.add(ch * b.plane()), b.plane()), lq.mid.zero);
         }
         self.barrier.wait();
         let all = std::slice::from_raw_parts(planes.0, cm * b.plane());
         let fill = |n0: usize, nc: usize, rows: &mut [u8]| b.windows(all, cm, n0, nc, rows);
-        let cols = b.cols();
         let panels = share(cols.div_ceil(k8.nr), self.t, self.nt);
-        conv2.run(k8, (cols, panels), (fill, None), Dst::FromBordered(b, Strided { ptr: out, ld: n }), &mut self.s8);
+        conv2.run(k8, (cols, panels), (fill, None), out, &mut self.s8);
     }
 
     /// A dense layer's 3x3 conv in f32, from `mid` (conv1's output: `g`

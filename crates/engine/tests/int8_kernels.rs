@@ -115,6 +115,7 @@ fn kernels_and_layouts() -> Vec<Int8Kernel> {
         a_store: AStore::U7,
         b_store: BStore::I8,
         tile: emulated::<4, 8, 4, true, 1>,
+        quads: None,
     });
     v.push(Int8Kernel {
         kind: Int8Kind::Simd128,
@@ -124,6 +125,7 @@ fn kernels_and_layouts() -> Vec<Int8Kernel> {
         a_store: AStore::I8,
         b_store: BStore::I16,
         tile: emulated::<4, 8, 2, false, 2>,
+        quads: None,
     });
     v.push(Int8Kernel {
         kind: Int8Kind::NeonDot,

@@ -91,7 +91,7 @@ mod wasm;
 mod x86;
 
 pub use check::pack_b_bn_relu_matches_rows;
-pub use types::{AStore, BStore, Int8Kernel, Int8Kind, Int8TileFn, K_MAX, MAX_TILE, W_MAX, W_MIN};
+pub use types::{AStore, BStore, Int8Kernel, Int8Kind, Int8QuadsTileFn, Int8TileFn, K_MAX, MAX_TILE, W_MAX, W_MIN};
 
 impl Int8Kind {
     /// The kernel set, or None where this machine or build cannot run it.
@@ -219,6 +219,34 @@ impl PackedA8 {
             }
         }
         Ok(PackedA8 { m, k, mr, kg, panel, data, row_sums, row_neg, fixups })
+    }
+
+    /// A 3x3 conv's weights (K = C x 9, k = 9 c + t) repacked with k =
+    /// 4 (9 G + t) + l for channel c = 4 G + l, C padded to a multiple of 4
+    /// with zero weights: each k group is one tap of 4 channels, what a
+    /// quads tile reads from channel-quad planes (`ops::bordered`). The
+    /// same sums, so the same row sums and offsets.
+    pub fn taps_by_quad(&self, kern: &Int8Kernel) -> PackedA8 {
+        assert!(self.k.is_multiple_of(9) && self.fixups.is_empty() && kern.a_shift() == 0 && kern.kg == 4);
+        let c = self.k / 9;
+        let cg = c.div_ceil(4);
+        let mut w = vec![0i8; self.m * cg * 36];
+        for row in 0..self.m {
+            let neg = self.row_neg[row] != 0;
+            for ch in 0..c {
+                for t in 0..9 {
+                    let v = self.weight(row, ch * 9 + t);
+                    w[row * cg * 36 + ((ch / 4) * 9 + t) * 4 + ch % 4] = if neg { -v } else { v };
+                }
+            }
+        }
+        PackedA8::new(kern, &w, self.m, cg * 36).expect("weights that packed once")
+    }
+
+    /// Weight (row, kk) as stored (before any negation of its row).
+    fn weight(&self, row: usize, kk: usize) -> i8 {
+        let (p, r, g, t) = (row / self.mr, row % self.mr, kk / self.kg, kk % self.kg);
+        self.data[p * self.panel + (g * self.mr + r) * self.kg + t] as i8
     }
 
     /// `row_off` for activations of zero point `zx`: bias[m] - (zx -
@@ -462,42 +490,97 @@ pub unsafe fn gemm_panel(
     nc: usize,
     c: Strided<*mut i32>,
 ) {
+    debug_assert!(row_off.len() >= a.m.div_ceil(kern.mr) * kern.mr);
+    let groups = kern.groups(a.k);
+    let mut fix = 0;
+    each_tile(
+        kern,
+        a,
+        nc,
+        c,
+        |m0, ap, cc| {
+            let (ro, neg) = (row_off.as_ptr().add(m0), a.row_neg.as_ptr().add(m0));
+            (kern.tile)(groups, ap, b, cc, ro, col_off, neg);
+        },
+        |m0, rows| {
+            // Weights stored as 63 for +64: C[row][j] += sign * (X[k][j] - 128),
+            // read back from the panel (B stored as i8, X - 128).
+            while let Some(&(row, kk)) = a.fixups.get(fix) {
+                let (row, kk) = (row as usize, kk as usize);
+                if row >= m0 + rows {
+                    break;
+                }
+                let (kg, nr) = (kern.kg, kern.nr);
+                let at = b.add((kk / kg * nr) * kg + kk % kg) as *const i8;
+                let out = c.ptr.add(row * c.ld);
+                let sign = if a.row_neg[row] != 0 { -1 } else { 1 };
+                for j in 0..nc {
+                    *out.add(j) = (*out.add(j)).wrapping_add(sign * i32::from(*at.add(j * kg)));
+                }
+                fix += 1;
+            }
+        },
+    );
+}
+
+/// [`gemm_panel`] with B read in place by the set's `quads` tile: k group
+/// g's NR columns at `b + offs[g]` (the caller's columns n0.. already in
+/// `b`). For sets with `quads` (no column terms, no fixups).
+///
+/// # Safety
+/// Every `b + offs[g]` holds 4 NR readable bytes, `offs` one per k group;
+/// `row_off` M rounded up to MR; `c` is writable for M rows of `nc` i32s.
+pub unsafe fn gemm_panel_quads(
+    kern: &Int8Kernel,
+    a: &PackedA8,
+    row_off: &[i32],
+    (b, offs): (*const u8, &[usize]),
+    nc: usize,
+    c: Strided<*mut i32>,
+) {
+    let tile = kern.quads.expect("a set with a quads tile");
+    let groups = kern.groups(a.k);
+    assert!(offs.len() >= groups && a.fixups.is_empty());
+    debug_assert!(row_off.len() >= a.m.div_ceil(kern.mr) * kern.mr);
+    each_tile(
+        kern,
+        a,
+        nc,
+        c,
+        |m0, ap, cc| tile(groups, ap, (b, offs.as_ptr()), cc, row_off.as_ptr().add(m0)),
+        |_, _| {},
+    );
+}
+
+/// Calls `tile(m0, a_panel, c)` for every A panel (first row m0), with the
+/// edge ones (rows past M, nc < NR) through a stack tile, then
+/// `after(m0, rows)`.
+#[inline(always)]
+unsafe fn each_tile(
+    kern: &Int8Kernel,
+    a: &PackedA8,
+    nc: usize,
+    c: Strided<*mut i32>,
+    tile: impl Fn(usize, *const u8, Strided<*mut i32>),
+    mut after: impl FnMut(usize, usize),
+) {
     let (c, ldc) = (c.ptr, c.ld);
     let (mr, nr) = (kern.mr, kern.nr);
     debug_assert!(a.mr == mr && a.kg == kern.kg && mr * nr <= MAX_TILE && nc <= nr);
-    debug_assert!(row_off.len() >= a.m.div_ceil(mr) * mr);
-    let groups = kern.groups(a.k);
     let mut tmp = [0i32; MAX_TILE];
-    let mut fix = 0;
     for p in 0..a.m.div_ceil(mr) {
         let m0 = p * mr;
         let rows = mr.min(a.m - m0);
         let ap = a.data.as_ptr().add(p * a.panel);
-        let (ro, neg) = (row_off.as_ptr().add(m0), a.row_neg.as_ptr().add(m0));
         if rows == mr && nc == nr {
-            (kern.tile)(groups, ap, b, Strided { ptr: c.add(m0 * ldc), ld: ldc }, ro, col_off, neg);
+            tile(m0, ap, Strided { ptr: c.add(m0 * ldc), ld: ldc });
         } else {
-            (kern.tile)(groups, ap, b, Strided { ptr: tmp.as_mut_ptr(), ld: nr }, ro, col_off, neg);
+            tile(m0, ap, Strided { ptr: tmp.as_mut_ptr(), ld: nr });
             for r in 0..rows {
                 std::ptr::copy_nonoverlapping(tmp.as_ptr().add(r * nr), c.add((m0 + r) * ldc), nc);
             }
         }
-        // Weights stored as 63 for +64: C[row][j] += sign * (X[k][j] - 128),
-        // read back from the panel (B stored as i8, X - 128).
-        while let Some(&(row, kk)) = a.fixups.get(fix) {
-            let (row, kk) = (row as usize, kk as usize);
-            if row >= m0 + rows {
-                break;
-            }
-            let kg = kern.kg;
-            let at = b.add((kk / kg * nr) * kg + kk % kg) as *const i8;
-            let out = c.add(row * ldc);
-            let sign = if a.row_neg[row] != 0 { -1 } else { 1 };
-            for j in 0..nc {
-                *out.add(j) = (*out.add(j)).wrapping_add(sign * i32::from(*at.add(j * kg)));
-            }
-            fix += 1;
-        }
+        after(m0, rows);
     }
 }
 

@@ -26,9 +26,18 @@ pub const DOT: Int8Kernel = Int8Kernel {
     a_store: AStore::I8,
     b_store: BStore::I8,
     tile: tile_dot,
+    quads: None,
 };
-pub const NEON: Int8Kernel =
-    Int8Kernel { kind: Int8Kind::Neon, mr: 4, nr: 8, kg: 4, a_store: AStore::I8, b_store: BStore::I8, tile: tile_neon };
+pub const NEON: Int8Kernel = Int8Kernel {
+    kind: Int8Kind::Neon,
+    mr: 4,
+    nr: 8,
+    kg: 4,
+    a_store: AStore::I8,
+    b_store: BStore::I8,
+    tile: tile_neon,
+    quads: None,
+};
 
 /// acc += dot(b's 4 columns, lane L of a) with `sdot` by element.
 macro_rules! sdot {

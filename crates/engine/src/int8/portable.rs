@@ -10,8 +10,16 @@ use crate::kernels::Strided;
 const MR: usize = 4;
 const NR: usize = 16;
 
-pub const KERNEL: Int8Kernel =
-    Int8Kernel { kind: Int8Kind::Portable, mr: MR, nr: NR, kg: 2, a_store: AStore::I8, b_store: BStore::I16, tile };
+pub const KERNEL: Int8Kernel = Int8Kernel {
+    kind: Int8Kind::Portable,
+    mr: MR,
+    nr: NR,
+    kg: 2,
+    a_store: AStore::I8,
+    b_store: BStore::I16,
+    tile,
+    quads: None,
+};
 
 unsafe fn tile(
     groups: usize,

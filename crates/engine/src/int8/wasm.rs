@@ -48,6 +48,7 @@ pub const SIMD128: Int8Kernel = Int8Kernel {
     a_store: AStore::I8,
     b_store: BStore::I16,
     tile: tile_simd128,
+    quads: None,
 };
 #[cfg(target_feature = "relaxed-simd")]
 pub const RELAXED: Int8Kernel = Int8Kernel {
@@ -58,6 +59,7 @@ pub const RELAXED: Int8Kernel = Int8Kernel {
     a_store: AStore::U7,
     b_store: BStore::I8,
     tile: tile_relaxed,
+    quads: None,
 };
 #[cfg(target_feature = "relaxed-simd")]
 pub const RELAXED_ADD: Int8Kernel = Int8Kernel { kind: Int8Kind::Simd128RelaxedAdd, tile: tile_relaxed_add, ..RELAXED };

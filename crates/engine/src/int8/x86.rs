@@ -26,6 +26,7 @@ pub const AVX2: Int8Kernel = Int8Kernel {
     a_store: AStore::I8,
     b_store: BStore::U8,
     tile: tile_avx2,
+    quads: Some(quads_avx2),
 };
 pub const AVX512BW: Int8Kernel = Int8Kernel {
     kind: Int8Kind::Avx512Bw,
@@ -35,6 +36,7 @@ pub const AVX512BW: Int8Kernel = Int8Kernel {
     a_store: AStore::I8,
     b_store: BStore::U8,
     tile: tile_avx512bw,
+    quads: Some(quads_avx512bw),
 };
 pub const AVX512VNNI: Int8Kernel = Int8Kernel {
     kind: Int8Kind::Avx512Vnni,
@@ -44,6 +46,7 @@ pub const AVX512VNNI: Int8Kernel = Int8Kernel {
     a_store: AStore::I8,
     b_store: BStore::U8,
     tile: tile_vnni,
+    quads: Some(quads_vnni),
 };
 
 /// A row's 4 weights of a group, as one i32.
@@ -62,13 +65,37 @@ unsafe fn tile_avx2(
     _col_off: *const i32,
     _row_neg: *const i32,
 ) {
+    avx2_4x16(groups, a, |g| b.add(g * 64), c, row_off)
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn quads_avx2(
+    groups: usize,
+    a: *const u8,
+    (b, offs): (*const u8, *const usize),
+    c: Strided<*mut i32>,
+    row_off: *const i32,
+) {
+    avx2_4x16(groups, a, |g| b.add(*offs.add(g)), c, row_off)
+}
+
+/// The AVX2 tile over k group `g`'s 64 bytes of B at `b_at(g)`.
+#[inline(always)]
+unsafe fn avx2_4x16(
+    groups: usize,
+    a: *const u8,
+    b_at: impl Fn(usize) -> *const u8,
+    c: Strided<*mut i32>,
+    row_off: *const i32,
+) {
     let (c, ldc) = (c.ptr, c.ld);
     const MR: usize = 4;
     const NV: usize = 2;
     let ones = _mm256_set1_epi16(1);
     let mut acc = [[_mm256_setzero_si256(); NV]; MR];
-    let (mut a, mut b) = (a, b);
-    for _ in 0..groups {
+    let mut a = a;
+    for g in 0..groups {
+        let b = b_at(g);
         let bv = [_mm256_loadu_si256(b as *const __m256i), _mm256_loadu_si256(b.add(32) as *const __m256i)];
         for r in 0..MR {
             let w = _mm256_set1_epi32(quad(a, r));
@@ -78,7 +105,6 @@ unsafe fn tile_avx2(
             }
         }
         a = a.add(MR * 4);
-        b = b.add(NV * 32);
     }
     for r in 0..MR {
         let off = _mm256_set1_epi32(*row_off.add(r));
@@ -98,13 +124,37 @@ unsafe fn tile_avx512bw(
     _col_off: *const i32,
     _row_neg: *const i32,
 ) {
+    avx512bw_8x32(groups, a, |g| b.add(g * 128), c, row_off)
+}
+
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn quads_avx512bw(
+    groups: usize,
+    a: *const u8,
+    (b, offs): (*const u8, *const usize),
+    c: Strided<*mut i32>,
+    row_off: *const i32,
+) {
+    avx512bw_8x32(groups, a, |g| b.add(*offs.add(g)), c, row_off)
+}
+
+/// The AVX-512BW tile over k group `g`'s 128 bytes of B at `b_at(g)`.
+#[inline(always)]
+unsafe fn avx512bw_8x32(
+    groups: usize,
+    a: *const u8,
+    b_at: impl Fn(usize) -> *const u8,
+    c: Strided<*mut i32>,
+    row_off: *const i32,
+) {
     let (c, ldc) = (c.ptr, c.ld);
     const MR: usize = 8;
     const NV: usize = 2;
     let ones = _mm512_set1_epi16(1);
     let mut acc = [[_mm512_setzero_si512(); NV]; MR];
-    let (mut a, mut b) = (a, b);
-    for _ in 0..groups {
+    let mut a = a;
+    for g in 0..groups {
+        let b = b_at(g);
         let bv = [_mm512_loadu_si512(b as *const __m512i), _mm512_loadu_si512(b.add(64) as *const __m512i)];
         for r in 0..MR {
             let w = _mm512_set1_epi32(quad(a, r));
@@ -114,7 +164,6 @@ unsafe fn tile_avx512bw(
             }
         }
         a = a.add(MR * 4);
-        b = b.add(NV * 64);
     }
     store512(acc, c, ldc, row_off);
 }
@@ -129,12 +178,36 @@ unsafe fn tile_vnni(
     _col_off: *const i32,
     _row_neg: *const i32,
 ) {
+    vnni_8x32(groups, a, |g| b.add(g * 128), c, row_off)
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn quads_vnni(
+    groups: usize,
+    a: *const u8,
+    (b, offs): (*const u8, *const usize),
+    c: Strided<*mut i32>,
+    row_off: *const i32,
+) {
+    vnni_8x32(groups, a, |g| b.add(*offs.add(g)), c, row_off)
+}
+
+/// The VNNI tile over k group `g`'s 128 bytes of B at `b_at(g)`.
+#[inline(always)]
+unsafe fn vnni_8x32(
+    groups: usize,
+    a: *const u8,
+    b_at: impl Fn(usize) -> *const u8,
+    c: Strided<*mut i32>,
+    row_off: *const i32,
+) {
     let (c, ldc) = (c.ptr, c.ld);
     const MR: usize = 8;
     const NV: usize = 2;
     let mut acc = [[_mm512_setzero_si512(); NV]; MR];
-    let (mut a, mut b) = (a, b);
-    for _ in 0..groups {
+    let mut a = a;
+    for g in 0..groups {
+        let b = b_at(g);
         let bv = [_mm512_loadu_si512(b as *const __m512i), _mm512_loadu_si512(b.add(64) as *const __m512i)];
         for r in 0..MR {
             let w = _mm512_set1_epi32(quad(a, r));
@@ -143,7 +216,6 @@ unsafe fn tile_vnni(
             }
         }
         a = a.add(MR * 4);
-        b = b.add(NV * 64);
     }
     store512(acc, c, ldc, row_off);
 }

@@ -110,7 +110,11 @@ pub fn plan(topo: &Topology, q: &mut Quantized, net: &Net) -> Result<Quant> {
                 maps: None,
                 mid,
                 conv2: if conv3_int8(net.kern.kind, block_side(bi)) {
-                    Some(q.conv((&kern, net), &l.conv2_w, None, (mid, Some(out)))?)
+                    let mut c = q.conv((&kern, net), &l.conv2_w, None, (mid, Some(out)))?;
+                    if kern.quads.is_some() {
+                        c.a = c.a.taps_by_quad(&kern);
+                    }
+                    Some(c)
                 } else {
                     None
                 },

@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use super::bordered::Bordered;
 use super::gemm::Ptr;
-use crate::int8::{gemm_panel, pack_b, pack_b_bn_relu, Int8Kernel, PackedA8, Strided};
+use crate::int8::{gemm_panel, gemm_panel_quads, pack_b, pack_b_bn_relu, Int8Kernel, PackedA8, Strided};
 pub use crate::kernels::qparams::Q;
 use crate::kernels::quant::BnReluMaps;
 use crate::kernels::{QRequant8Fn, QRequantFn};
@@ -47,6 +47,9 @@ pub enum Dst {
     /// The codes, into the bordered planes of the map's pixels (a GEMM over
     /// the map), M planes `plane()` apart.
     Bordered(Bordered, Ptr8),
+    /// The codes, into quad planes (`Bordered::quad_plane` apart) of the
+    /// map's pixels: what `run_quads` reads.
+    BorderedQuads(Bordered, Ptr8),
     /// The codes, M rows `ld` apart, from a GEMM over bordered planes'
     /// columns: the pixels' outputs, the border's dropped.
     FromBordered(Bordered, Strided<Ptr8>),
@@ -125,18 +128,11 @@ impl ConvInt8 {
         dst: Dst,
         s: &mut Scratch8,
     ) {
-        let (m, k, nr) = (self.a.m, self.a.k, kern.nr);
-        let wide = CHUNK * nr;
+        let (k, nr, wide) = (self.a.k, kern.nr, CHUNK * kern.nr);
         s.panel.resize(kern.b_panel_bytes(k), 0);
         s.col_off.resize(nr, 0);
-        s.acc.resize(m.next_multiple_of(kern.mr) * wide, 0);
         s.rows.resize(k * wide, 0);
-        s.codes.resize(m * wide, 0);
-        let mut p = panels.start;
-        while p < panels.end && p * nr < n {
-            let n0 = p * nr;
-            let nc = ((panels.end - p).min(CHUNK) * nr).min(n - n0);
-            p += CHUNK;
+        self.chunks(kern, (n, panels), dst, s, |s, n0, nc| {
             let mut filled = false;
             for c0 in (0..nc).step_by(nr) {
                 let cols = c0..nc.min(c0 + nr);
@@ -155,50 +151,169 @@ impl ConvInt8 {
                 let acc = Strided { ptr: s.acc.as_mut_ptr().add(c0), ld: wide };
                 gemm_panel(kern, &self.a, &self.row_off, s.panel.as_ptr(), s.col_off.as_ptr(), width, acc);
             }
-            // A bordered map's runs of consecutive columns, the same for
-            // every row (first column, length, position in the row or
-            // plane), and the rows or planes they go into.
-            let runs = &mut s.runs;
-            runs.clear();
-            let runs_into = match dst {
-                Dst::Rows(_) | Dst::Codes(_) => None,
-                Dst::Bordered(b, p) => {
-                    b.map_runs(n0, nc, |j, len, at| runs.push((j, len, at)));
-                    Some(Strided { ptr: p, ld: b.plane() })
-                }
-                Dst::FromBordered(b, d) => {
-                    b.pixel_runs(n0, nc, |j, len, p| runs.push((j, len, p)));
-                    Some(d)
-                }
-            };
-            let acc = Strided { ptr: s.acc.as_ptr(), ld: wide };
-            match (runs_into, dst, self.out) {
-                // Every row at once, then each row's runs: a map's rows are
-                // 7 to 56 pixels, mostly a vector loop's tail.
-                (Some(d), _, Some(out)) => {
-                    (self.requant8)(acc, &self.mult, out, nc, Strided { ptr: s.codes.as_mut_ptr(), ld: nc });
-                    for r in 0..m {
-                        let (codes, row) = (s.codes.as_ptr().add(r * nc), d.ptr.0.add(r * d.ld));
-                        for &(j, len, at) in &s.runs {
-                            copy_run(codes.add(j), row.add(at), len);
-                        }
-                    }
-                }
-                (None, Dst::Codes(d), Some(out)) => {
-                    (self.requant8)(acc, &self.mult, out, nc, Strided { ptr: d.ptr.0.add(n0), ld: d.ld })
-                }
-                (None, Dst::Rows(d), out) => {
-                    for (r, &mult) in self.mult.iter().enumerate() {
-                        let acc = &s.acc[r * wide..][..nc];
-                        let row = std::slice::from_raw_parts_mut(d.ptr.0.add(r * d.ld + n0), nc);
-                        match out {
-                            Some(out) => (self.requant)(acc, row, mult, out),
-                            None => row.iter_mut().zip(acc).for_each(|(y, &a)| *y = a as f32 * mult),
-                        }
-                    }
-                }
-                _ => unreachable!("a conv into codes has an output quantization"),
+        })
+    }
+
+    /// [`ConvInt8::run`] of a 3x3 conv (weights `PackedA8::taps_by_quad`)
+    /// over quad planes at `planes` (`Bordered::quad_offsets`: `offs`),
+    /// B read in place by the set's `quads` tile.
+    ///
+    /// # Safety
+    /// As `run`; `planes` holds the quad planes and, past the last, 4 NR
+    /// readable bytes (a last panel's columns past `n`).
+    pub unsafe fn run_quads(
+        &self,
+        kern: &Int8Kernel,
+        (n, panels): (usize, Range<usize>),
+        (planes, offs): (Ptr8, &[usize]),
+        dst: Dst,
+        s: &mut Scratch8,
+    ) {
+        let (nr, wide) = (kern.nr, CHUNK * kern.nr);
+        self.chunks(kern, (n, panels), dst, s, |s, n0, nc| {
+            for c0 in (0..nc).step_by(nr) {
+                let acc = Strided { ptr: s.acc.as_mut_ptr().add(c0), ld: wide };
+                let b = planes.0.add(4 * (n0 + c0)) as *const u8;
+                gemm_panel_quads(kern, &self.a, &self.row_off, (b, offs), nr.min(nc - c0), acc);
             }
+        })
+    }
+
+    /// For each chunk of columns (n0, nc) of `panels`: `product(s, n0, nc)`
+    /// leaves the accumulators in `s.acc` (CHUNK NR per row), then they
+    /// are stored at `dst`.
+    unsafe fn chunks(
+        &self,
+        kern: &Int8Kernel,
+        (n, panels): (usize, Range<usize>),
+        dst: Dst,
+        s: &mut Scratch8,
+        mut product: impl FnMut(&mut Scratch8, usize, usize),
+    ) {
+        let (m, nr) = (self.a.m, kern.nr);
+        let wide = CHUNK * nr;
+        s.acc.resize(m.next_multiple_of(kern.mr) * wide, 0);
+        s.codes.resize(m * wide, 0);
+        let mut p = panels.start;
+        while p < panels.end && p * nr < n {
+            let n0 = p * nr;
+            let nc = ((panels.end - p).min(CHUNK) * nr).min(n - n0);
+            p += CHUNK;
+            product(s, n0, nc);
+            self.store(dst, (n0, nc, wide), s);
+        }
+    }
+
+    /// Columns n0..n0 + nc's accumulators (`s.acc`, rows `wide` apart) to `dst`.
+    unsafe fn store(&self, dst: Dst, (n0, nc, wide): (usize, usize, usize), s: &mut Scratch8) {
+        let m = self.a.m;
+        // A bordered map's runs of consecutive columns, the same for every
+        // row (first column, length, position in the row or plane), and the
+        // rows or planes they go into.
+        let runs = &mut s.runs;
+        runs.clear();
+        let runs_into = match dst {
+            Dst::Rows(_) | Dst::Codes(_) => None,
+            Dst::Bordered(b, p) => {
+                b.map_runs(n0, nc, |j, len, at| runs.push((j, len, at)));
+                Some(Strided { ptr: p, ld: b.plane() })
+            }
+            Dst::BorderedQuads(b, p) => {
+                b.map_runs(n0, nc, |j, len, at| runs.push((j, len, at)));
+                Some(Strided { ptr: p, ld: b.quad_plane() })
+            }
+            Dst::FromBordered(b, d) => {
+                b.pixel_runs(n0, nc, |j, len, p| runs.push((j, len, p)));
+                Some(d)
+            }
+        };
+        let acc = Strided { ptr: s.acc.as_ptr(), ld: wide };
+        match (runs_into, dst, self.out) {
+            // Every row at once, then each row's runs: a map's rows are 7 to
+            // 56 pixels, mostly a vector loop's tail.
+            (Some(d), Dst::BorderedQuads(..), Some(out)) => {
+                (self.requant8)(acc, &self.mult, out, nc, Strided { ptr: s.codes.as_mut_ptr(), ld: nc });
+                // Channels past M (a last quad's) take the zero point: their weights are 0.
+                let zeros = [out.zero; MAX_WIDE];
+                assert!(nc <= MAX_WIDE);
+                for q in 0..m.div_ceil(4) {
+                    let row = |l: usize| {
+                        let r = 4 * q + l;
+                        if r < m {
+                            s.codes.as_ptr().add(r * nc)
+                        } else {
+                            zeros.as_ptr()
+                        }
+                    };
+                    let (rows, plane) = ([row(0), row(1), row(2), row(3)], d.ptr.0.add(q * d.ld));
+                    for &(j, len, at) in &s.runs {
+                        interleave4(rows.map(|r| r.add(j)), len, plane.add(4 * at));
+                    }
+                }
+            }
+            (Some(d), _, Some(out)) => {
+                (self.requant8)(acc, &self.mult, out, nc, Strided { ptr: s.codes.as_mut_ptr(), ld: nc });
+                for r in 0..m {
+                    let (codes, row) = (s.codes.as_ptr().add(r * nc), d.ptr.0.add(r * d.ld));
+                    for &(j, len, at) in &s.runs {
+                        copy_run(codes.add(j), row.add(at), len);
+                    }
+                }
+            }
+            (None, Dst::Codes(d), Some(out)) => {
+                (self.requant8)(acc, &self.mult, out, nc, Strided { ptr: d.ptr.0.add(n0), ld: d.ld })
+            }
+            (None, Dst::Rows(d), out) => {
+                for (r, &mult) in self.mult.iter().enumerate() {
+                    let acc = &s.acc[r * wide..][..nc];
+                    let row = std::slice::from_raw_parts_mut(d.ptr.0.add(r * d.ld + n0), nc);
+                    match out {
+                        Some(out) => (self.requant)(acc, row, mult, out),
+                        None => row.iter_mut().zip(acc).for_each(|(y, &a)| *y = a as f32 * mult),
+                    }
+                }
+            }
+            _ => unreachable!("a conv into codes has an output quantization"),
+        }
+    }
+}
+
+/// The widest chunk of columns `ConvInt8::run` stores (CHUNK x the widest NR).
+const MAX_WIDE: usize = CHUNK * 32;
+
+/// `len` columns of 4 rows of codes interleaved into quads: dst[4 x + l] =
+/// rows[l][x]. SSE2 (the x86-64 baseline), 16 columns at a time.
+///
+/// # Safety
+/// Each row holds `len` bytes, `dst` 4 `len`.
+#[inline(always)]
+unsafe fn interleave4(rows: [*const u8; 4], len: usize, dst: *mut u8) {
+    #[cfg(target_arch = "x86_64")]
+    let x = {
+        use std::arch::x86_64::*;
+        let mut x = 0;
+        while x + 16 <= len {
+            let v = rows.map(|r| _mm_loadu_si128(r.add(x) as *const __m128i));
+            let (t0, t1) = (_mm_unpacklo_epi8(v[0], v[1]), _mm_unpackhi_epi8(v[0], v[1]));
+            let (t2, t3) = (_mm_unpacklo_epi8(v[2], v[3]), _mm_unpackhi_epi8(v[2], v[3]));
+            let q = [
+                _mm_unpacklo_epi16(t0, t2),
+                _mm_unpackhi_epi16(t0, t2),
+                _mm_unpacklo_epi16(t1, t3),
+                _mm_unpackhi_epi16(t1, t3),
+            ];
+            for (i, q) in q.into_iter().enumerate() {
+                _mm_storeu_si128(dst.add(4 * x + 16 * i) as *mut __m128i, q);
+            }
+            x += 16;
+        }
+        x
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let x = 0;
+    for x in x..len {
+        for (l, r) in rows.iter().enumerate() {
+            *dst.add(4 * x + l) = *r.add(x);
         }
     }
 }
@@ -228,3 +343,99 @@ unsafe fn copy_run(src: *const u8, dst: *mut u8, len: usize) {
 /// channel's constants, a conv's multiplier, the runs of a bordered map)
 /// then spans 4 NR columns, not one panel's few.
 const CHUNK: usize = 4;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::int8::Int8Kind;
+    use crate::kernels::KernelKind;
+
+    fn conv(kern: &Int8Kernel, w: &[i8], (m, k): (usize, usize), (x, y): (Q, Q)) -> ConvInt8 {
+        let a = PackedA8::new(kern, w, m, k).unwrap();
+        let row_off = a.row_offsets(kern, x.zero, None);
+        let mult = (0..m).map(|r| x.scale * (0.002 + 0.0003 * r as f32) / y.scale).collect();
+        let f = KernelKind::Portable.kernel().unwrap();
+        ConvInt8 { a, row_off, mult, out: Some(y), requant: f.q_requant, requant8: f.q_requant8 }
+    }
+
+    /// A dense layer's 3x3 conv over quad planes read in place gives the
+    /// codes of the same conv over byte planes through windows and packed
+    /// panels, on ragged shapes: channels and outputs not multiples of 4 or
+    /// MR, several images, panels split as threads split them; and conv1
+    /// writes the same codes into either layout.
+    #[test]
+    fn quads_read_in_place_match_packed_windows() {
+        let mut seed = 0x2545_f491u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n) as i64
+        };
+        for kern in Int8Kind::available().iter().filter_map(|k| k.kernel()).filter(|k| k.quads.is_some()) {
+            for (side, g, k1, c, m2) in [(7, 1, 5, 13, 6), (14, 2, 8, 16, 32), (5, 3, 3, 7, 9)] {
+                let b = Bordered { side, g };
+                let n = g * side * side;
+                let (qx, qm, qy) = (Q { scale: 0.5, zero: 7 }, Q { scale: 0.25, zero: 11 }, Q { scale: 0.3, zero: 3 });
+                let x: Vec<u8> = (0..k1 * n).map(|_| next(256) as u8).collect();
+                let w1: Vec<i8> = (0..c * k1).map(|_| (next(129) - 64) as i8).collect();
+                let w2: Vec<i8> = (0..m2 * c * 9).map(|_| (next(129) - 64) as i8).collect();
+                let conv1 = conv(&kern, &w1, (c, k1), (qx, qm));
+                let fill = |n0: usize, nc: usize, rows: &mut [u8]| {
+                    for (kk, row) in rows.chunks_exact_mut(nc).enumerate() {
+                        row.copy_from_slice(&x[kk * n + n0..][..nc]);
+                    }
+                };
+                let mut s = Scratch8::default();
+                let panels = n.div_ceil(kern.nr);
+                let halves = [0..panels / 2, panels / 2..panels];
+                let quads = c.div_ceil(4);
+                let mut bytes = vec![0xAAu8; c * b.plane()];
+                let mut quad = vec![0xAAu8; quads * b.quad_plane() + 4 * kern.nr];
+                for h in &halves {
+                    unsafe {
+                        conv1.run(
+                            &kern,
+                            (n, h.clone()),
+                            (fill, None),
+                            Dst::Bordered(b, Ptr8(bytes.as_mut_ptr())),
+                            &mut s,
+                        );
+                        let q = Dst::BorderedQuads(b, Ptr8(quad.as_mut_ptr()));
+                        conv1.run(&kern, (n, h.clone()), (fill, None), q, &mut s);
+                    }
+                }
+                for ch in 0..c {
+                    b.fill_border(&mut bytes[ch * b.plane()..], qm.zero);
+                }
+                for q in 0..quads {
+                    b.fill_border_quads(&mut quad[q * b.quad_plane()..], qm.zero);
+                }
+                for p in 0..b.plane() {
+                    for ch in 0..c {
+                        assert_eq!(quad[ch / 4 * b.quad_plane() + 4 * p + ch % 4], bytes[ch * b.plane() + p]);
+                    }
+                }
+                let cols = b.cols();
+                let (packed, mut in_place) =
+                    (conv(&kern, &w2, (m2, c * 9), (qm, qy)), conv(&kern, &w2, (m2, c * 9), (qm, qy)));
+                in_place.a = in_place.a.taps_by_quad(&kern);
+                let (mut want, mut got) = (vec![0u8; m2 * n], vec![1u8; m2 * n]);
+                let offs = b.quad_offsets(quads);
+                let panels = cols.div_ceil(kern.nr);
+                for h in [0..panels / 3, panels / 3..panels] {
+                    let windows = |n0: usize, nc: usize, rows: &mut [u8]| b.windows(&bytes, c, n0, nc, rows);
+                    unsafe {
+                        let d = Dst::FromBordered(b, Strided { ptr: Ptr8(want.as_mut_ptr()), ld: n });
+                        packed.run(&kern, (cols, h.clone()), (windows, None), d, &mut s);
+                        let d = Dst::FromBordered(b, Strided { ptr: Ptr8(got.as_mut_ptr()), ld: n });
+                        in_place.run_quads(&kern, (cols, h), (Ptr8(quad.as_mut_ptr()), &offs), d, &mut s);
+                    }
+                }
+                assert_eq!(got, want, "{:?} side {side} images {g} channels {c} outputs {m2}", kern.kind);
+                let distinct = want.iter().collect::<std::collections::HashSet<_>>().len();
+                assert!(distinct > 20, "{:?}: outputs span {distinct} codes", kern.kind);
+            }
+        }
+    }
+}
