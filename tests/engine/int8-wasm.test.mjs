@@ -248,6 +248,17 @@ function checkBnRelu(x, kind) {
   assert.equal(r, kind.name === "portable" ? 0 : 1, `${kind.name}: packs straight from the codes`);
 }
 
+// A 3x3 conv reading B in place from quad planes against windows and
+// packed panels (ops::quant::check_in_place): the relaxed sets read in
+// place (their B is X - 128, the column terms from the planes' sums),
+// simd128 (B as i16) and portable pack.
+function checkInPlace(x, kind) {
+  const p = x.buf_alloc(512);
+  const r = x.int8_check_in_place(kind.i, p, 512);
+  if (r < 0) assert.fail(`${kind.name}: ${new TextDecoder().decode(new Uint8Array(x.memory.buffer, p, -r))}`);
+  assert.equal(r, kind.name.includes("relaxed") ? 1 : 0, `${kind.name}: reads the 3x3 conv's B in place`);
+}
+
 async function checkAll(bytes, skip) {
   const { x, kinds } = await load(bytes);
   const ran = [];
@@ -258,6 +269,7 @@ async function checkAll(bytes, skip) {
     checkExtremes(x, kind);
     checkRefusal(x, kind);
     checkBnRelu(x, kind);
+    checkInPlace(x, kind);
     ran.push(kind.name);
   }
   return ran;
@@ -278,7 +290,7 @@ const assertShim = {
 
 // The checks of both modules in a Chromium page: the names of the sets checked per module.
 async function checkInChromium(paths) {
-  const fns = [rng, reference, load, put, gemmCheck, checkRandom, checkExtremes, checkRefusal, checkLayout, checkBnRelu, checkAll];
+  const fns = [rng, reference, load, put, gemmCheck, checkRandom, checkExtremes, checkRefusal, checkLayout, checkBnRelu, checkInPlace, checkAll];
   const mods = paths.map((p) => readFileSync(p).toString("base64"));
   const script = `const assert = { ${Object.values(assertShim).map((f) => f.toString()).join(", ")} };
 const SHAPES = ${JSON.stringify(SHAPES)};

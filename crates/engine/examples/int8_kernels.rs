@@ -537,6 +537,28 @@ mod exports {
         }
     }
 
+    /// `check_in_place` for set `i` (a 3x3 conv reading B in place against
+    /// windows and packed panels): 1 matched, 0 the set has no quads tile,
+    /// 2 set absent, or -len of the mismatch's message written at `out`.
+    ///
+    /// # Safety
+    /// out: cap bytes.
+    #[no_mangle]
+    pub unsafe extern "C" fn int8_check_in_place(i: u32, out: *mut u8, cap: usize) -> i32 {
+        let Some(kern) = kind(i).and_then(|k| k.kernel()) else { return 2 };
+        if kern.quads.is_none() {
+            return 0;
+        }
+        match densenet_edge_engine::bench_api::check_in_place(&kern) {
+            Ok(()) => 1,
+            Err(e) => {
+                let len = e.len().min(cap);
+                std::ptr::copy_nonoverlapping(e.as_ptr(), out, len);
+                -(len as i32)
+            }
+        }
+    }
+
     /// Packs W and X with set `i` for the layout test: A's data
     /// (`a_cap` bytes), row sums and row signs (M rounded up to MR each), B's
     /// panels (`b_cap` bytes) and column terms (panels x NR). 0 done, 1

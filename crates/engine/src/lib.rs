@@ -258,6 +258,7 @@ pub mod bench_api {
     pub use crate::kernels::qparams::Q;
     pub use crate::kernels::{Bn, Cols, Kernel, Strided, WinoChunk, WinoInput};
     pub use crate::ops::gemm::{gemm, pack_plain, Out, PackedA, Ptr, B};
+    pub use crate::ops::quant::check_in_place;
     #[cfg(feature = "stages")]
     pub use crate::plan::stages;
 

@@ -812,16 +812,17 @@ impl Ctx<'_> {
         let cm = lq.conv1.a.m;
         let (cols, out) = (b.cols(), Dst::FromBordered(b, Strided { ptr: out, ld: n }));
         if k8.quads.is_some() {
-            // conv1's codes in quad planes, which the 3x3 conv reads in place.
-            lq.conv1.run(k8, (n, panels), (fill, direct), Dst::BorderedQuads(b, planes), &mut self.s8);
-            let quads = cm.div_ceil(4);
-            for q in share(quads, self.t, self.nt) {
+            // conv1's codes in quad planes, as the set stores B, which the
+            // 3x3 conv reads in place.
+            let flip = if k8.b_shift() == 128 { 0x80 } else { 0 };
+            lq.conv1.run(k8, (n, panels), (fill, direct), Dst::BorderedQuads(b, planes, flip), &mut self.s8);
+            for q in share(cm.div_ceil(4), self.t, self.nt) {
                 let plane = std::slice::from_raw_parts_mut(planes.0.add(q * b.quad_plane()), b.quad_plane());
-                b.fill_border_quads(plane, lq.mid.zero);
+                b.fill_border_quads(plane, lq.mid.zero ^ flip);
             }
             self.barrier.wait();
             let panels = share(cols.div_ceil(k8.nr), self.t, self.nt);
-            conv2.run_quads(k8, (cols, panels), (planes, &b.quad_offsets(quads)), out, &mut self.s8);
+            conv2.run_quads(k8, (cols, panels), (planes, b), out, &mut self.s8);
             return;
         }
         lq.conv1.run(k8, (n, panels), (fill, direct), Dst::Bordered(b, planes), &mut self.s8);

@@ -221,34 +221,6 @@ impl PackedA8 {
         Ok(PackedA8 { m, k, mr, kg, panel, data, row_sums, row_neg, fixups })
     }
 
-    /// A 3x3 conv's weights (K = C x 9, k = 9 c + t) repacked with k =
-    /// 4 (9 G + t) + l for channel c = 4 G + l, C padded to a multiple of 4
-    /// with zero weights: each k group is one tap of 4 channels, what a
-    /// quads tile reads from channel-quad planes (`ops::bordered`). The
-    /// same sums, so the same row sums and offsets.
-    pub fn taps_by_quad(&self, kern: &Int8Kernel) -> PackedA8 {
-        assert!(self.k.is_multiple_of(9) && self.fixups.is_empty() && kern.a_shift() == 0 && kern.kg == 4);
-        let c = self.k / 9;
-        let cg = c.div_ceil(4);
-        let mut w = vec![0i8; self.m * cg * 36];
-        for row in 0..self.m {
-            let neg = self.row_neg[row] != 0;
-            for ch in 0..c {
-                for t in 0..9 {
-                    let v = self.weight(row, ch * 9 + t);
-                    w[row * cg * 36 + ((ch / 4) * 9 + t) * 4 + ch % 4] = if neg { -v } else { v };
-                }
-            }
-        }
-        PackedA8::new(kern, &w, self.m, cg * 36).expect("weights that packed once")
-    }
-
-    /// Weight (row, kk) as stored (before any negation of its row).
-    fn weight(&self, row: usize, kk: usize) -> i8 {
-        let (p, r, g, t) = (row / self.mr, row % self.mr, kk / self.kg, kk % self.kg);
-        self.data[p * self.panel + (g * self.mr + r) * self.kg + t] as i8
-    }
-
     /// `row_off` for activations of zero point `zx`: bias[m] - (zx -
     /// b_shift) * rowsum(W)[m], M rounded up to MR. In wrapping i32
     /// arithmetic, like the kernels: exact wherever the result fits in i32.
@@ -267,6 +239,24 @@ impl PackedA8 {
     pub fn bytes(&self) -> usize {
         self.data.len() + (self.row_sums.len() + self.row_neg.len() + 2 * self.fixups.len()) * 4
     }
+}
+
+/// A 3x3 conv's weights [M][C][3][3] (k = 9 c + t) reordered so that k =
+/// 4 (9 G + t) + l for channel c = 4 G + l, C padded to a multiple of 4
+/// with zero weights: each group of 4 k's is one tap of 4 channels, what a
+/// quads tile reads from channel-quad planes (`ops::bordered`). Returns
+/// the weights and their K.
+pub fn taps_by_quad(w: &[i8], m: usize, c: usize) -> (Vec<i8>, usize) {
+    assert_eq!(w.len(), m * c * 9);
+    let k = c.div_ceil(4) * 36;
+    let mut out = vec![0i8; m * k];
+    for (row, ws) in w.chunks_exact(c * 9).enumerate() {
+        for (kk, &v) in ws.iter().enumerate() {
+            let (ch, t) = (kk / 9, kk % 9);
+            out[row * k + (ch / 4 * 9 + t) * 4 + ch % 4] = v;
+        }
+    }
+    (out, k)
 }
 
 /// Row `r` of a panel of `mr` rows: its groups of KG values `src` to their
@@ -490,42 +480,14 @@ pub unsafe fn gemm_panel(
     nc: usize,
     c: Strided<*mut i32>,
 ) {
-    debug_assert!(row_off.len() >= a.m.div_ceil(kern.mr) * kern.mr);
-    let groups = kern.groups(a.k);
-    let mut fix = 0;
-    each_tile(
-        kern,
-        a,
-        nc,
-        c,
-        |m0, ap, cc| {
-            let (ro, neg) = (row_off.as_ptr().add(m0), a.row_neg.as_ptr().add(m0));
-            (kern.tile)(groups, ap, b, cc, ro, col_off, neg);
-        },
-        |m0, rows| {
-            // Weights stored as 63 for +64: C[row][j] += sign * (X[k][j] - 128),
-            // read back from the panel (B stored as i8, X - 128).
-            while let Some(&(row, kk)) = a.fixups.get(fix) {
-                let (row, kk) = (row as usize, kk as usize);
-                if row >= m0 + rows {
-                    break;
-                }
-                let (kg, nr) = (kern.kg, kern.nr);
-                let at = b.add((kk / kg * nr) * kg + kk % kg) as *const i8;
-                let out = c.ptr.add(row * c.ld);
-                let sign = if a.row_neg[row] != 0 { -1 } else { 1 };
-                for j in 0..nc {
-                    *out.add(j) = (*out.add(j)).wrapping_add(sign * i32::from(*at.add(j * kg)));
-                }
-                fix += 1;
-            }
-        },
-    );
+    let (kg, nr) = (kern.kg, kern.nr);
+    let tile = |groups, ap, cc, ro, neg| (kern.tile)(groups, ap, b, cc, ro, col_off, neg);
+    panel_tiles(kern, a, row_off, tile, |kk| b.add((kk / kg * nr) * kg + kk % kg), nc, c)
 }
 
 /// [`gemm_panel`] with B read in place by the set's `quads` tile: k group
 /// g's NR columns at `b + offs[g]` (the caller's columns n0.. already in
-/// `b`). For sets with `quads` (no column terms, no fixups).
+/// `b`), their column terms `col_off` (NR).
 ///
 /// # Safety
 /// Every `b + offs[g]` holds 4 NR readable bytes, `offs` one per k group;
@@ -535,21 +497,49 @@ pub unsafe fn gemm_panel_quads(
     a: &PackedA8,
     row_off: &[i32],
     (b, offs): (*const u8, &[usize]),
+    col_off: *const i32,
     nc: usize,
     c: Strided<*mut i32>,
 ) {
-    let tile = kern.quads.expect("a set with a quads tile");
-    let groups = kern.groups(a.k);
-    assert!(offs.len() >= groups && a.fixups.is_empty());
+    let quads = kern.quads.expect("a set with a quads tile");
+    assert!(kern.kg == 4 && offs.len() >= kern.groups(a.k));
+    let tile = |groups, ap, cc, ro, neg| quads(groups, ap, (b, offs.as_ptr()), cc, ro, col_off, neg);
+    panel_tiles(kern, a, row_off, tile, |kk| b.add(offs[kk / 4] + kk % 4), nc, c)
+}
+
+/// Every A panel's `tile(groups, a_panel, c, row_off, row_neg)`, then its
+/// rows' fixups: a weight stored as 63 for +64 gets C[row][j] += sign
+/// (X[k][j] - 128), read back from B (stored as i8, X - 128), whose k has
+/// column 0 at `b_at(k)` and column j `kg` bytes further each.
+#[inline(always)]
+unsafe fn panel_tiles(
+    kern: &Int8Kernel,
+    a: &PackedA8,
+    row_off: &[i32],
+    tile: impl Fn(usize, *const u8, Strided<*mut i32>, *const i32, *const i32),
+    b_at: impl Fn(usize) -> *const u8,
+    nc: usize,
+    c: Strided<*mut i32>,
+) {
     debug_assert!(row_off.len() >= a.m.div_ceil(kern.mr) * kern.mr);
-    each_tile(
-        kern,
-        a,
-        nc,
-        c,
-        |m0, ap, cc| tile(groups, ap, (b, offs.as_ptr()), cc, row_off.as_ptr().add(m0)),
-        |_, _| {},
-    );
+    let groups = kern.groups(a.k);
+    let mut fix = 0;
+    let each = |m0, ap, cc| tile(groups, ap, cc, row_off.as_ptr().add(m0), a.row_neg.as_ptr().add(m0));
+    each_tile(kern, a, nc, c, each, |m0, rows| {
+        while let Some(&(row, kk)) = a.fixups.get(fix) {
+            let (row, kk) = (row as usize, kk as usize);
+            if row >= m0 + rows {
+                break;
+            }
+            let at = b_at(kk) as *const i8;
+            let out = c.ptr.add(row * c.ld);
+            let sign = if a.row_neg[row] != 0 { -1 } else { 1 };
+            for j in 0..nc {
+                *out.add(j) = (*out.add(j)).wrapping_add(sign * i32::from(*at.add(j * kern.kg)));
+            }
+            fix += 1;
+        }
+    });
 }
 
 /// Calls `tile(m0, a_panel, c)` for every A panel (first row m0), with the

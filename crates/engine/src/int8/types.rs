@@ -41,11 +41,12 @@ pub enum BStore {
 /// elements); `row_off`, `row_neg`: MR; `col_off`: NR. No allocation.
 pub type Int8TileFn = unsafe fn(usize, *const u8, *const u8, Strided<*mut i32>, *const i32, *const i32, *const i32);
 
-/// `quads(groups, a, (b, offs), c, row_off)`: the tile of a set that stores
-/// B as u8 in groups of 4 with no column terms, reading k group g's NR
-/// columns (4 NR bytes) at `b + offs[g]`: a 3x3 conv's B straight from
-/// channel-quad planes (`ops::bordered`), with no packing.
-pub type Int8QuadsTileFn = unsafe fn(usize, *const u8, (*const u8, *const usize), Strided<*mut i32>, *const i32);
+/// `quads(groups, a, (b, offs), c, row_off, col_off, row_neg)`: `tile` of a
+/// set that stores B as bytes in groups of 4 (X, or X - 128), reading k
+/// group g's NR columns (4 NR bytes) at `b + offs[g]`: a 3x3 conv's B
+/// straight from channel-quad planes (`ops::bordered`), with no packing.
+pub type Int8QuadsTileFn =
+    unsafe fn(usize, *const u8, (*const u8, *const usize), Strided<*mut i32>, *const i32, *const i32, *const i32);
 
 /// An int8 kernel set: tile shape, operand storage, micro-kernel.
 #[derive(Clone, Copy)]

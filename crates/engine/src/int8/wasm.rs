@@ -59,10 +59,11 @@ pub const RELAXED: Int8Kernel = Int8Kernel {
     a_store: AStore::U7,
     b_store: BStore::I8,
     tile: tile_relaxed,
-    quads: None,
+    quads: Some(quads_relaxed),
 };
 #[cfg(target_feature = "relaxed-simd")]
-pub const RELAXED_ADD: Int8Kernel = Int8Kernel { kind: Int8Kind::Simd128RelaxedAdd, tile: tile_relaxed_add, ..RELAXED };
+pub const RELAXED_ADD: Int8Kernel =
+    Int8Kernel { kind: Int8Kind::Simd128RelaxedAdd, tile: tile_relaxed_add, quads: Some(quads_relaxed_add), ..RELAXED };
 
 #[inline(always)]
 fn splat4(w: v128) -> [v128; 4] {
@@ -135,16 +136,17 @@ unsafe fn tile_simd128(
 unsafe fn relaxed<const DOT_ADD: bool>(
     groups: usize,
     a: *const u8,
-    b: *const u8,
+    b_at: impl Fn(usize) -> *const u8,
     c: Strided<*mut i32>,
     row_off: *const i32,
     col_off: *const i32,
     row_neg: *const i32,
 ) {
     let mut acc = [[i32x4_splat(0); 2]; 4];
-    let (mut a, mut b) = (a, b);
+    let mut a = a;
     let ones = i16x8_splat(1);
-    for _ in 0..groups {
+    for g in 0..groups {
+        let b = b_at(g);
         let bv = [v128_load(b as *const v128), v128_load(b.add(16) as *const v128)];
         let w = splat4(v128_load(a as *const v128));
         for r in 0..4 {
@@ -157,7 +159,6 @@ unsafe fn relaxed<const DOT_ADD: bool>(
             }
         }
         a = a.add(16);
-        b = b.add(32);
     }
     store(acc, c, row_off, Some((col_off, row_neg)));
 }
@@ -172,7 +173,20 @@ unsafe fn tile_relaxed(
     col_off: *const i32,
     row_neg: *const i32,
 ) {
-    relaxed::<false>(groups, a, b, c, row_off, col_off, row_neg)
+    relaxed::<false>(groups, a, |g| b.add(32 * g), c, row_off, col_off, row_neg)
+}
+
+#[cfg(target_feature = "relaxed-simd")]
+unsafe fn quads_relaxed(
+    groups: usize,
+    a: *const u8,
+    (b, offs): (*const u8, *const usize),
+    c: Strided<*mut i32>,
+    row_off: *const i32,
+    col_off: *const i32,
+    row_neg: *const i32,
+) {
+    relaxed::<false>(groups, a, |g| b.add(*offs.add(g)), c, row_off, col_off, row_neg)
 }
 
 #[cfg(target_feature = "relaxed-simd")]
@@ -185,7 +199,20 @@ unsafe fn tile_relaxed_add(
     col_off: *const i32,
     row_neg: *const i32,
 ) {
-    relaxed::<true>(groups, a, b, c, row_off, col_off, row_neg)
+    relaxed::<true>(groups, a, |g| b.add(32 * g), c, row_off, col_off, row_neg)
+}
+
+#[cfg(target_feature = "relaxed-simd")]
+unsafe fn quads_relaxed_add(
+    groups: usize,
+    a: *const u8,
+    (b, offs): (*const u8, *const usize),
+    c: Strided<*mut i32>,
+    row_off: *const i32,
+    col_off: *const i32,
+    row_neg: *const i32,
+) {
+    relaxed::<true>(groups, a, |g| b.add(*offs.add(g)), c, row_off, col_off, row_neg)
 }
 
 /// Row `p`'s 8 bytes in the low half of a v128; for a partial panel (`nc`

@@ -75,6 +75,8 @@ unsafe fn quads_avx2(
     (b, offs): (*const u8, *const usize),
     c: Strided<*mut i32>,
     row_off: *const i32,
+    _col_off: *const i32,
+    _row_neg: *const i32,
 ) {
     avx2_4x16(groups, a, |g| b.add(*offs.add(g)), c, row_off)
 }
@@ -134,6 +136,8 @@ unsafe fn quads_avx512bw(
     (b, offs): (*const u8, *const usize),
     c: Strided<*mut i32>,
     row_off: *const i32,
+    _col_off: *const i32,
+    _row_neg: *const i32,
 ) {
     avx512bw_8x32(groups, a, |g| b.add(*offs.add(g)), c, row_off)
 }
@@ -188,6 +192,8 @@ unsafe fn quads_vnni(
     (b, offs): (*const u8, *const usize),
     c: Strided<*mut i32>,
     row_off: *const i32,
+    _col_off: *const i32,
+    _row_neg: *const i32,
 ) {
     vnni_8x32(groups, a, |g| b.add(*offs.add(g)), c, row_off)
 }

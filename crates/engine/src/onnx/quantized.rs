@@ -53,6 +53,15 @@ pub fn conv3_int8(kind: KernelKind, side: usize) -> bool {
     }
 }
 
+/// The order of a conv's weights along K, as the kernel set reads them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// The file's: [M][C][kh][kw].
+    AsStored,
+    /// A 3x3 conv's for a set with a quads tile (`int8::taps_by_quad`).
+    TapsByQuad,
+}
+
 /// The int8-run weights (name, role, dims), for the shapes the plan needs.
 pub fn int8_run(roles: &HashMap<String, Role>, q: &Quantized, kind: KernelKind) -> Vec<(String, Role, Vec<usize>)> {
     let run = roles.iter().filter(|(_, r)| runs_int8(**r, kind));
@@ -97,7 +106,7 @@ pub fn plan(topo: &Topology, q: &mut Quantized, net: &Net) -> Result<Quant> {
     let kern = int8_kernel(net);
     let (input, stem) = (q.act(&topo.input)?, q.act(&topo.stem_outs[1])?);
     q.same(&topo.stem_outs[2], stem)?;
-    let conv0 = q.conv((&kern, net), &topo.conv0_w, Some(&topo.conv0_b), (input, Some(stem)))?;
+    let conv0 = q.conv((&kern, net), (&topo.conv0_w, Layout::AsStored), Some(&topo.conv0_b), (input, Some(stem)))?;
     let mut layers = Vec::new();
     for (bi, b) in topo.blocks.iter().enumerate() {
         let mut qs = Vec::new();
@@ -106,15 +115,12 @@ pub fn plan(topo: &Topology, q: &mut Quantized, net: &Net) -> Result<Quant> {
             qs.push(LayerQ {
                 cat: q.act(&l.outs[0])?,
                 relu,
-                conv1: q.conv((&kern, net), &l.conv1_w, Some(&l.conv1_b), (relu, Some(mid)))?,
+                conv1: q.conv((&kern, net), (&l.conv1_w, Layout::AsStored), Some(&l.conv1_b), (relu, Some(mid)))?,
                 maps: None,
                 mid,
                 conv2: if conv3_int8(net.kern.kind, block_side(bi)) {
-                    let mut c = q.conv((&kern, net), &l.conv2_w, None, (mid, Some(out)))?;
-                    if kern.quads.is_some() {
-                        c.a = c.a.taps_by_quad(&kern);
-                    }
-                    Some(c)
+                    let layout = if kern.quads.is_some() { Layout::TapsByQuad } else { Layout::AsStored };
+                    Some(q.conv((&kern, net), (&l.conv2_w, layout), None, (mid, Some(out)))?)
                 } else {
                     None
                 },
@@ -127,7 +133,7 @@ pub fn plan(topo: &Topology, q: &mut Quantized, net: &Net) -> Result<Quant> {
     for (t, b) in topo.transitions.iter().zip(&topo.blocks) {
         let (relu, out) = (q.act(&t.outs[1])?, q.act(&t.outs[2])?);
         q.same(&t.outs[3], out)?;
-        let conv = q.conv((&kern, net), &t.conv_w, None, (relu, Some(out)))?;
+        let conv = q.conv((&kern, net), (&t.conv_w, Layout::AsStored), None, (relu, Some(out)))?;
         trans.push(TransQ { cat: q.act(&b.out)?, relu, conv, maps: None, out });
     }
     // Each block channel's quantization: its producer's (the stem's pool or
@@ -154,7 +160,7 @@ pub fn plan(topo: &Topology, q: &mut Quantized, net: &Net) -> Result<Quant> {
     let last = topo.blocks.last().map_or("", |b| b.out.as_str());
     let gap = q.act(&topo.head_outs[2])?;
     q.same(&topo.head_outs[3], gap)?;
-    let fc = q.conv((&kern, net), &topo.fc_w, Some(&topo.fc_b), (gap, None))?;
+    let fc = q.conv((&kern, net), (&topo.fc_w, Layout::AsStored), Some(&topo.fc_b), (gap, None))?;
     Ok(Quant { kern, input, conv0, layers, trans, codes, head: [q.act(last)?, q.act(&topo.head_outs[1])?, gap], fc })
 }
 
@@ -256,11 +262,14 @@ impl Quantized {
     fn conv(
         &mut self,
         (kern, net): (&Int8Kernel, &Net),
-        w: &str,
+        (w, layout): (&str, Layout),
         b: Option<&str>,
         (x, y): (Q, Option<Q>),
     ) -> Result<ConvInt8> {
-        let (wq, ws, m, k) = self.weight(w)?;
+        let (mut wq, ws, m, mut k) = self.weight(w)?;
+        if layout == Layout::TapsByQuad {
+            (wq, k) = crate::int8::taps_by_quad(&wq, m, k / 9);
+        }
         let a = PackedA8::new(kern, &wq, m, k).or_else(|e| invalid(format!("{w:?}: {e}")))?;
         let bias = match b {
             None => None,

@@ -48,8 +48,9 @@ pub enum Dst {
     /// the map), M planes `plane()` apart.
     Bordered(Bordered, Ptr8),
     /// The codes, into quad planes (`Bordered::quad_plane` apart) of the
-    /// map's pixels: what `run_quads` reads.
-    BorderedQuads(Bordered, Ptr8),
+    /// map's pixels, each xor the third field (0x80 for a set storing B as
+    /// X - 128): what `run_quads` reads.
+    BorderedQuads(Bordered, Ptr8, u8),
     /// The codes, M rows `ld` apart, from a GEMM over bordered planes'
     /// columns: the pixels' outputs, the border's dropped.
     FromBordered(Bordered, Strided<Ptr8>),
@@ -81,6 +82,8 @@ pub struct Scratch8 {
     codes: Vec<u8>,
     /// A float plane before its quantization (a pool's output).
     plane: Vec<f32>,
+    /// Quad planes' sums of X - 128 per position (`run_quads`' column terms).
+    sums: Vec<i32>,
 }
 
 impl Scratch8 {
@@ -154,9 +157,11 @@ impl ConvInt8 {
         })
     }
 
-    /// [`ConvInt8::run`] of a 3x3 conv (weights `PackedA8::taps_by_quad`)
-    /// over quad planes at `planes` (`Bordered::quad_offsets`: `offs`),
-    /// B read in place by the set's `quads` tile.
+    /// [`ConvInt8::run`] of a 3x3 conv (weights `int8::taps_by_quad`) over
+    /// the quad planes of `b` at `planes` (as `Dst::BorderedQuads` wrote
+    /// them for this set), B read in place by the set's `quads` tile; for a
+    /// set with column terms, those from each position's sum over the
+    /// planes, 9 taps of them per column.
     ///
     /// # Safety
     /// As `run`; `planes` holds the quad planes and, past the last, 4 NR
@@ -165,16 +170,31 @@ impl ConvInt8 {
         &self,
         kern: &Int8Kernel,
         (n, panels): (usize, Range<usize>),
-        (planes, offs): (Ptr8, &[usize]),
+        (planes, b): (Ptr8, Bordered),
         dst: Dst,
         s: &mut Scratch8,
     ) {
-        let (nr, wide) = (kern.nr, CHUNK * kern.nr);
+        let (nr, wide, quads) = (kern.nr, CHUNK * kern.nr, self.a.k / 36);
+        let offs = b.quad_offsets(quads);
+        let shift = kern.a_shift();
+        s.col_off.clear();
+        s.col_off.resize(nr, 0);
+        if shift != 0 {
+            let plane = std::slice::from_raw_parts(planes.0, quads * b.quad_plane());
+            position_sums(plane, b.quad_plane(), &mut s.sums);
+            s.sums.resize(b.plane() + nr, 0);
+        }
         self.chunks(kern, (n, panels), dst, s, |s, n0, nc| {
             for c0 in (0..nc).step_by(nr) {
+                if shift != 0 {
+                    for (j, o) in s.col_off.iter_mut().enumerate() {
+                        let sum: i32 = (0..9).map(|t| s.sums[n0 + c0 + j + b.tap(t)]).sum();
+                        *o = -shift * sum;
+                    }
+                }
                 let acc = Strided { ptr: s.acc.as_mut_ptr().add(c0), ld: wide };
-                let b = planes.0.add(4 * (n0 + c0)) as *const u8;
-                gemm_panel_quads(kern, &self.a, &self.row_off, (b, offs), nr.min(nc - c0), acc);
+                let bp = planes.0.add(4 * (n0 + c0)) as *const u8;
+                gemm_panel_quads(kern, &self.a, &self.row_off, (bp, &offs), s.col_off.as_ptr(), nr.min(nc - c0), acc);
             }
         })
     }
@@ -218,7 +238,7 @@ impl ConvInt8 {
                 b.map_runs(n0, nc, |j, len, at| runs.push((j, len, at)));
                 Some(Strided { ptr: p, ld: b.plane() })
             }
-            Dst::BorderedQuads(b, p) => {
+            Dst::BorderedQuads(b, p, _) => {
                 b.map_runs(n0, nc, |j, len, at| runs.push((j, len, at)));
                 Some(Strided { ptr: p, ld: b.quad_plane() })
             }
@@ -231,7 +251,7 @@ impl ConvInt8 {
         match (runs_into, dst, self.out) {
             // Every row at once, then each row's runs: a map's rows are 7 to
             // 56 pixels, mostly a vector loop's tail.
-            (Some(d), Dst::BorderedQuads(..), Some(out)) => {
+            (Some(d), Dst::BorderedQuads(_, _, flip), Some(out)) => {
                 (self.requant8)(acc, &self.mult, out, nc, Strided { ptr: s.codes.as_mut_ptr(), ld: nc });
                 // Channels past M (a last quad's) take the zero point: their weights are 0.
                 let zeros = [out.zero; MAX_WIDE];
@@ -247,7 +267,7 @@ impl ConvInt8 {
                     };
                     let (rows, plane) = ([row(0), row(1), row(2), row(3)], d.ptr.0.add(q * d.ld));
                     for &(j, len, at) in &s.runs {
-                        interleave4(rows.map(|r| r.add(j)), len, plane.add(4 * at));
+                        interleave4(rows.map(|r| r.add(j)), len, plane.add(4 * at), flip);
                     }
                 }
             }
@@ -281,19 +301,37 @@ impl ConvInt8 {
 /// The widest chunk of columns `ConvInt8::run` stores (CHUNK x the widest NR).
 const MAX_WIDE: usize = CHUNK * 32;
 
-/// `len` columns of 4 rows of codes interleaved into quads: dst[4 x + l] =
-/// rows[l][x]. SSE2 (the x86-64 baseline), 16 columns at a time.
+/// Per position p of quad planes (`quad_plane` bytes apart, each byte X -
+/// 128 as i8): the sum over every plane's 4 bytes at p, into `sums`.
+fn position_sums(planes: &[u8], quad_plane: usize, sums: &mut Vec<i32>) {
+    sums.clear();
+    sums.resize(quad_plane / 4, 0);
+    for plane in planes.chunks_exact(quad_plane) {
+        for (sum, q) in sums.iter_mut().zip(plane.chunks_exact(4)) {
+            *sum += q.iter().map(|&x| i32::from(x as i8)).sum::<i32>();
+        }
+    }
+}
+
+/// `len` columns of 4 rows of codes interleaved into quads, each xor
+/// `flip`: dst[4 x + l] = rows[l][x] ^ flip. 16 columns at a time with
+/// SSE2 (the x86-64 baseline) or simd128.
 ///
 /// # Safety
 /// Each row holds `len` bytes, `dst` 4 `len`.
 #[inline(always)]
-unsafe fn interleave4(rows: [*const u8; 4], len: usize, dst: *mut u8) {
+unsafe fn interleave4(rows: [*const u8; 4], len: usize, dst: *mut u8, flip: u8) {
+    #[cfg_attr(
+        not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))),
+        allow(unused_mut)
+    )]
+    let mut x = 0;
     #[cfg(target_arch = "x86_64")]
-    let x = {
+    {
         use std::arch::x86_64::*;
-        let mut x = 0;
+        let f = _mm_set1_epi8(flip as i8);
         while x + 16 <= len {
-            let v = rows.map(|r| _mm_loadu_si128(r.add(x) as *const __m128i));
+            let v = rows.map(|r| _mm_xor_si128(_mm_loadu_si128(r.add(x) as *const __m128i), f));
             let (t0, t1) = (_mm_unpacklo_epi8(v[0], v[1]), _mm_unpackhi_epi8(v[0], v[1]));
             let (t2, t3) = (_mm_unpacklo_epi8(v[2], v[3]), _mm_unpackhi_epi8(v[2], v[3]));
             let q = [
@@ -307,13 +345,27 @@ unsafe fn interleave4(rows: [*const u8; 4], len: usize, dst: *mut u8) {
             }
             x += 16;
         }
-        x
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let x = 0;
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        use core::arch::wasm32::*;
+        let f = u8x16_splat(flip);
+        while x + 16 <= len {
+            let v = rows.map(|r| v128_xor(v128_load(r.add(x) as *const v128), f));
+            let lo8 = |a, b| u8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(a, b);
+            let hi8 = |a, b| u8x16_shuffle::<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(a, b);
+            let lo16 = |a, b| u16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(a, b);
+            let hi16 = |a, b| u16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(a, b);
+            let (t0, t1, t2, t3) = (lo8(v[0], v[1]), hi8(v[0], v[1]), lo8(v[2], v[3]), hi8(v[2], v[3]));
+            for (i, q) in [lo16(t0, t2), hi16(t0, t2), lo16(t1, t3), hi16(t1, t3)].into_iter().enumerate() {
+                v128_store(dst.add(4 * x + 16 * i) as *mut v128, q);
+            }
+            x += 16;
+        }
+    }
     for x in x..len {
         for (l, r) in rows.iter().enumerate() {
-            *dst.add(4 * x + l) = *r.add(x);
+            *dst.add(4 * x + l) = *r.add(x) ^ flip;
         }
     }
 }
@@ -344,98 +396,120 @@ unsafe fn copy_run(src: *const u8, dst: *mut u8, len: usize) {
 /// then spans 4 NR columns, not one panel's few.
 const CHUNK: usize = 4;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::int8::Int8Kind;
-    use crate::kernels::KernelKind;
-
-    fn conv(kern: &Int8Kernel, w: &[i8], (m, k): (usize, usize), (x, y): (Q, Q)) -> ConvInt8 {
+/// Checks that a set's 3x3 conv over quad planes read in place (`quads`)
+/// gives the codes of the same conv over byte planes through windows and
+/// packed panels, on ragged shapes: channels and outputs not multiples of
+/// 4 or MR, several images, panels split as threads split them, weights
+/// -64 and +64 in one row (the relaxed set's fixups); and that conv1 writes
+/// the same codes into either layout. Run natively (`tests` below) and in
+/// wasm (`examples/int8_kernels.rs`, `tests/engine/int8-wasm.test.mjs`).
+#[doc(hidden)]
+pub fn check_in_place(kern: &Int8Kernel) -> std::result::Result<(), String> {
+    if kern.quads.is_none() {
+        return Err(format!("{:?} has no quads tile", kern.kind));
+    }
+    let mut seed = 0x2545_f491u64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n) as i64
+    };
+    let conv = |w: &[i8], (m, k): (usize, usize), (x, y): (Q, Q)| -> ConvInt8 {
         let a = PackedA8::new(kern, w, m, k).unwrap();
         let row_off = a.row_offsets(kern, x.zero, None);
         let mult = (0..m).map(|r| x.scale * (0.002 + 0.0003 * r as f32) / y.scale).collect();
-        let f = KernelKind::Portable.kernel().unwrap();
+        let f = crate::kernels::KernelKind::Portable.kernel().unwrap();
         ConvInt8 { a, row_off, mult, out: Some(y), requant: f.q_requant, requant8: f.q_requant8 }
-    }
-
-    /// A dense layer's 3x3 conv over quad planes read in place gives the
-    /// codes of the same conv over byte planes through windows and packed
-    /// panels, on ragged shapes: channels and outputs not multiples of 4 or
-    /// MR, several images, panels split as threads split them; and conv1
-    /// writes the same codes into either layout.
-    #[test]
-    fn quads_read_in_place_match_packed_windows() {
-        let mut seed = 0x2545_f491u64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n) as i64
+    };
+    let flip = if kern.b_shift() == 128 { 0x80 } else { 0 };
+    for (side, g, k1, c, m2) in [(7, 1, 5, 13, 6), (14, 2, 8, 16, 32), (5, 3, 3, 7, 9)] {
+        let b = Bordered { side, g };
+        let n = g * side * side;
+        let (qx, qm, qy) = (Q { scale: 0.5, zero: 7 }, Q { scale: 0.25, zero: 11 }, Q { scale: 0.3, zero: 3 });
+        let x: Vec<u8> = (0..k1 * n).map(|_| next(256) as u8).collect();
+        let w1: Vec<i8> = (0..c * k1).map(|_| (next(129) - 64) as i8).collect();
+        let mut w2: Vec<i8> = (0..m2 * c * 9).map(|_| (next(129) - 64) as i8).collect();
+        // Row 0 holds both extremes (a fixup in the relaxed set), row 1
+        // more +64s than -64s (stored negated).
+        w2[..4].copy_from_slice(&[64, -64, 64, 64]);
+        w2[c * 9..c * 9 + 3].copy_from_slice(&[64, 64, 64]);
+        let conv1 = conv(&w1, (c, k1), (qx, qm));
+        let fill = |n0: usize, nc: usize, rows: &mut [u8]| {
+            for (kk, row) in rows.chunks_exact_mut(nc).enumerate() {
+                row.copy_from_slice(&x[kk * n + n0..][..nc]);
+            }
         };
-        for kern in Int8Kind::available().iter().filter_map(|k| k.kernel()).filter(|k| k.quads.is_some()) {
-            for (side, g, k1, c, m2) in [(7, 1, 5, 13, 6), (14, 2, 8, 16, 32), (5, 3, 3, 7, 9)] {
-                let b = Bordered { side, g };
-                let n = g * side * side;
-                let (qx, qm, qy) = (Q { scale: 0.5, zero: 7 }, Q { scale: 0.25, zero: 11 }, Q { scale: 0.3, zero: 3 });
-                let x: Vec<u8> = (0..k1 * n).map(|_| next(256) as u8).collect();
-                let w1: Vec<i8> = (0..c * k1).map(|_| (next(129) - 64) as i8).collect();
-                let w2: Vec<i8> = (0..m2 * c * 9).map(|_| (next(129) - 64) as i8).collect();
-                let conv1 = conv(&kern, &w1, (c, k1), (qx, qm));
-                let fill = |n0: usize, nc: usize, rows: &mut [u8]| {
-                    for (kk, row) in rows.chunks_exact_mut(nc).enumerate() {
-                        row.copy_from_slice(&x[kk * n + n0..][..nc]);
-                    }
-                };
-                let mut s = Scratch8::default();
-                let panels = n.div_ceil(kern.nr);
-                let halves = [0..panels / 2, panels / 2..panels];
-                let quads = c.div_ceil(4);
-                let mut bytes = vec![0xAAu8; c * b.plane()];
-                let mut quad = vec![0xAAu8; quads * b.quad_plane() + 4 * kern.nr];
-                for h in &halves {
-                    unsafe {
-                        conv1.run(
-                            &kern,
-                            (n, h.clone()),
-                            (fill, None),
-                            Dst::Bordered(b, Ptr8(bytes.as_mut_ptr())),
-                            &mut s,
-                        );
-                        let q = Dst::BorderedQuads(b, Ptr8(quad.as_mut_ptr()));
-                        conv1.run(&kern, (n, h.clone()), (fill, None), q, &mut s);
-                    }
-                }
-                for ch in 0..c {
-                    b.fill_border(&mut bytes[ch * b.plane()..], qm.zero);
-                }
-                for q in 0..quads {
-                    b.fill_border_quads(&mut quad[q * b.quad_plane()..], qm.zero);
-                }
-                for p in 0..b.plane() {
-                    for ch in 0..c {
-                        assert_eq!(quad[ch / 4 * b.quad_plane() + 4 * p + ch % 4], bytes[ch * b.plane() + p]);
-                    }
-                }
-                let cols = b.cols();
-                let (packed, mut in_place) =
-                    (conv(&kern, &w2, (m2, c * 9), (qm, qy)), conv(&kern, &w2, (m2, c * 9), (qm, qy)));
-                in_place.a = in_place.a.taps_by_quad(&kern);
-                let (mut want, mut got) = (vec![0u8; m2 * n], vec![1u8; m2 * n]);
-                let offs = b.quad_offsets(quads);
-                let panels = cols.div_ceil(kern.nr);
-                for h in [0..panels / 3, panels / 3..panels] {
-                    let windows = |n0: usize, nc: usize, rows: &mut [u8]| b.windows(&bytes, c, n0, nc, rows);
-                    unsafe {
-                        let d = Dst::FromBordered(b, Strided { ptr: Ptr8(want.as_mut_ptr()), ld: n });
-                        packed.run(&kern, (cols, h.clone()), (windows, None), d, &mut s);
-                        let d = Dst::FromBordered(b, Strided { ptr: Ptr8(got.as_mut_ptr()), ld: n });
-                        in_place.run_quads(&kern, (cols, h), (Ptr8(quad.as_mut_ptr()), &offs), d, &mut s);
-                    }
-                }
-                assert_eq!(got, want, "{:?} side {side} images {g} channels {c} outputs {m2}", kern.kind);
-                let distinct = want.iter().collect::<std::collections::HashSet<_>>().len();
-                assert!(distinct > 20, "{:?}: outputs span {distinct} codes", kern.kind);
+        let mut s = Scratch8::default();
+        let panels = n.div_ceil(kern.nr);
+        let quads = c.div_ceil(4);
+        let mut bytes = vec![0xAAu8; c * b.plane()];
+        let mut quad = vec![0xAAu8; quads * b.quad_plane() + 4 * kern.nr];
+        for h in [0..panels / 2, panels / 2..panels] {
+            // SAFETY: the planes hold every position the map's columns write.
+            unsafe {
+                let d = Dst::Bordered(b, Ptr8(bytes.as_mut_ptr()));
+                conv1.run(kern, (n, h.clone()), (fill, None), d, &mut s);
+                let d = Dst::BorderedQuads(b, Ptr8(quad.as_mut_ptr()), flip);
+                conv1.run(kern, (n, h), (fill, None), d, &mut s);
             }
         }
+        for ch in 0..c {
+            b.fill_border(&mut bytes[ch * b.plane()..], qm.zero);
+        }
+        for q in 0..quads {
+            b.fill_border_quads(&mut quad[q * b.quad_plane()..], qm.zero ^ flip);
+        }
+        for p in 0..b.plane() {
+            for ch in 0..c {
+                if quad[ch / 4 * b.quad_plane() + 4 * p + ch % 4] != bytes[ch * b.plane() + p] ^ flip {
+                    return Err(format!(
+                        "{:?} side {side}: conv1's quad planes differ at {p}, channel {ch}",
+                        kern.kind
+                    ));
+                }
+            }
+        }
+        let cols = b.cols();
+        let packed = conv(&w2, (m2, c * 9), (qm, qy));
+        let (wq, kq) = crate::int8::taps_by_quad(&w2, m2, c);
+        let in_place = conv(&wq, (m2, kq), (qm, qy));
+        let (mut want, mut got) = (vec![0u8; m2 * n], vec![1u8; m2 * n]);
+        let panels = cols.div_ceil(kern.nr);
+        for h in [0..panels / 3, panels / 3..panels] {
+            let windows = |n0: usize, nc: usize, rows: &mut [u8]| b.windows(&bytes, c, n0, nc, rows);
+            // SAFETY: the outputs hold M rows of n; the quad planes have their slack.
+            unsafe {
+                let d = Dst::FromBordered(b, Strided { ptr: Ptr8(want.as_mut_ptr()), ld: n });
+                packed.run(kern, (cols, h.clone()), (windows, None), d, &mut s);
+                let d = Dst::FromBordered(b, Strided { ptr: Ptr8(got.as_mut_ptr()), ld: n });
+                in_place.run_quads(kern, (cols, h), (Ptr8(quad.as_mut_ptr()), b), d, &mut s);
+            }
+        }
+        if got != want {
+            let at = got.iter().zip(&want).position(|(a, b)| a != b).unwrap();
+            return Err(format!("{:?} side {side} images {g} channels {c} outputs {m2}: differs at {at}", kern.kind));
+        }
+        let distinct = want.iter().collect::<std::collections::HashSet<_>>().len();
+        if distinct <= 20 {
+            return Err(format!("{:?}: outputs span only {distinct} codes", kern.kind));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::int8::Int8Kind;
+
+    /// `check_in_place` on every set this machine has with a quads tile.
+    #[test]
+    fn quads_read_in_place_match_packed_windows() {
+        let sets: Vec<_> =
+            Int8Kind::available().iter().filter_map(|k| k.kernel()).filter(|k| k.quads.is_some()).collect();
+        for kern in &sets {
+            super::check_in_place(kern).unwrap();
+        }
+        eprintln!("checked in place: {:?}", sets.iter().map(|k| k.kind).collect::<Vec<_>>());
     }
 }
