@@ -26,7 +26,7 @@ pub const DOT: Int8Kernel = Int8Kernel {
     a_store: AStore::I8,
     b_store: BStore::I8,
     tile: tile_dot,
-    quads: None,
+    quads: Some(quads_dot),
 };
 pub const NEON: Int8Kernel = Int8Kernel {
     kind: Int8Kind::Neon,
@@ -36,7 +36,7 @@ pub const NEON: Int8Kernel = Int8Kernel {
     a_store: AStore::I8,
     b_store: BStore::I8,
     tile: tile_neon,
-    quads: None,
+    quads: Some(quads_neon),
 };
 
 /// acc += dot(b's 4 columns, lane L of a) with `sdot` by element.
@@ -62,10 +62,36 @@ unsafe fn tile_dot(
     _col_off: *const i32,
     _row_neg: *const i32,
 ) {
+    dot_8x8(groups, a, |g| b.add(32 * g), c, row_off)
+}
+
+#[target_feature(enable = "neon,dotprod")]
+unsafe fn quads_dot(
+    groups: usize,
+    a: *const u8,
+    (b, offs): (*const u8, *const usize),
+    c: Strided<*mut i32>,
+    row_off: *const i32,
+    _col_off: *const i32,
+    _row_neg: *const i32,
+) {
+    dot_8x8(groups, a, |g| b.add(*offs.add(g)), c, row_off)
+}
+
+/// The `sdot` tile over k group `g`'s 32 bytes of B at `b_at(g)`.
+#[inline(always)]
+unsafe fn dot_8x8(
+    groups: usize,
+    a: *const u8,
+    b_at: impl Fn(usize) -> *const u8,
+    c: Strided<*mut i32>,
+    row_off: *const i32,
+) {
     let (c, ldc) = (c.ptr, c.ld);
     let mut acc = [[vdupq_n_s32(0); 2]; 8];
-    let (mut a, mut b) = (a as *const i8, b as *const i8);
-    for _ in 0..groups {
+    let mut a = a as *const i8;
+    for g in 0..groups {
+        let b = b_at(g) as *const i8;
         let (b0, b1) = (vld1q_s8(b), vld1q_s8(b.add(16)));
         let (a0, a1) = (vld1q_s8(a), vld1q_s8(a.add(16)));
         sdot!(acc[0][0], b0, a0, "0");
@@ -85,7 +111,6 @@ unsafe fn tile_dot(
         sdot!(acc[7][0], b0, a1, "3");
         sdot!(acc[7][1], b1, a1, "3");
         a = a.add(32);
-        b = b.add(32);
     }
     for (r, row) in acc.iter().enumerate() {
         let off = vdupq_n_s32(*row_off.add(r));
@@ -117,18 +142,45 @@ unsafe fn tile_neon(
     _col_off: *const i32,
     _row_neg: *const i32,
 ) {
+    neon_4x8(groups, a, |g| b.add(32 * g), c, row_off)
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn quads_neon(
+    groups: usize,
+    a: *const u8,
+    (b, offs): (*const u8, *const usize),
+    c: Strided<*mut i32>,
+    row_off: *const i32,
+    _col_off: *const i32,
+    _row_neg: *const i32,
+) {
+    neon_4x8(groups, a, |g| b.add(*offs.add(g)), c, row_off)
+}
+
+/// The `smull` + `sadalp` tile over k group `g`'s 32 bytes of B at `b_at(g)`.
+#[inline(always)]
+unsafe fn neon_4x8(
+    groups: usize,
+    a: *const u8,
+    b_at: impl Fn(usize) -> *const u8,
+    c: Strided<*mut i32>,
+    row_off: *const i32,
+) {
     let (c, ldc) = (c.ptr, c.ld);
     // acc[r][q]: columns 2q and 2q + 1, lanes (2q: k0 + k1, 2q: k2 + k3,
     // 2q + 1: k0 + k1, 2q + 1: k2 + k3), summed over the groups.
     let mut acc = [[vdupq_n_s32(0); 4]; 4];
-    let (mut a, mut b) = (a as *const i8, b as *const i8);
+    let mut a = a as *const i8;
     let mut g = 0;
     while g < groups {
+        let b = b_at(g) as *const i8;
         let (b0, b1) = (vld1q_s8(b), vld1q_s8(b.add(16)));
         let wa = vld1q_s8(a);
         let two = g + 1 < groups;
         let (c0, c1, wb) = if two {
-            (vld1q_s8(b.add(32)), vld1q_s8(b.add(48)), vld1q_s8(a.add(16)))
+            let b = b_at(g + 1) as *const i8;
+            (vld1q_s8(b), vld1q_s8(b.add(16)), vld1q_s8(a.add(16)))
         } else {
             (vdupq_n_s8(0), vdupq_n_s8(0), vdupq_n_s8(0))
         };
@@ -153,7 +205,6 @@ unsafe fn tile_neon(
         }
         let step = if two { 2 } else { 1 };
         a = a.add(16 * step);
-        b = b.add(32 * step);
         g += step;
     }
     for (r, row) in acc.iter().enumerate() {
