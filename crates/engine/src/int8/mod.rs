@@ -206,8 +206,9 @@ impl PackedA8 {
             for (d, &v) in stored.iter_mut().zip(ws) {
                 *d = (sign * i32::from(v) + shift).min(127) as u8;
             }
+            // Only a shifted set can store past 127.
             let over = |v: i8| sign * i32::from(v) + shift > 127;
-            if ws.iter().fold(false, |a, &v| a | over(v)) {
+            if shift != 0 && ws.iter().fold(false, |a, &v| a | over(v)) {
                 let at = ws.iter().enumerate().filter(|&(_, &v)| over(v));
                 fixups.extend(at.map(|(kk, _)| (row as u32, kk as u32)));
             }
@@ -257,6 +258,27 @@ pub fn taps_by_quad(w: &[i8], m: usize, c: usize) -> (Vec<i8>, usize) {
         }
     }
     (out, k)
+}
+
+/// `len` columns of 4 rows of codes interleaved into column quads (the
+/// layout of the 4-group B panels), each xor `flip`: dst[4 x + l] =
+/// rows[l][x] ^ flip. Through the sets' own interleaves where the target
+/// has them (x86-64: SSE2; wasm: simd128).
+///
+/// # Safety
+/// Each row holds `len` bytes, `dst` 4 `len`.
+pub unsafe fn interleave_quads(rows: [*const u8; 4], len: usize, dst: *mut u8, flip: u8) {
+    #[cfg(target_arch = "x86_64")]
+    let done = x86::interleave_quads(rows, len, dst, flip);
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let done = wasm::interleave_quads(rows, len, dst, flip);
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
+    let done = 0;
+    for x in done..len {
+        for (l, r) in rows.iter().enumerate() {
+            *dst.add(4 * x + l) = *r.add(x) ^ flip;
+        }
+    }
 }
 
 /// Row `r` of a panel of `mr` rows: its groups of KG values `src` to their

@@ -59,7 +59,8 @@ pub struct Int8Kernel {
     pub a_store: AStore,
     pub b_store: BStore,
     pub tile: Int8TileFn,
-    /// The tile over B read in place, where the set has one (x86).
+    /// The tile over B read in place, where the set stores B as bytes in
+    /// groups of 4 (x86, NEON, wasm relaxed; not simd128's i16 nor portable).
     pub quads: Option<Int8QuadsTileFn>,
 }
 

@@ -251,6 +251,20 @@ fn quads([r0, r1, r2, r3]: [v128; 4]) -> [v128; 2] {
     [i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(t01, t23), i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(t01, t23)]
 }
 
+/// `int8::interleave_quads` of whole 8 columns by [`quads`]: the number of
+/// columns done.
+pub(super) unsafe fn interleave_quads(rows: [*const u8; 4], len: usize, dst: *mut u8, flip: u8) -> usize {
+    let f = u8x16_splat(flip);
+    let mut x = 0;
+    while x + 8 <= len {
+        let [q0, q1] = quads(rows.map(|r| v128_xor(v128_load64_zero(r.add(x) as *const u64), f)));
+        v128_store(dst.add(4 * x) as *mut v128, q0);
+        v128_store(dst.add(4 * x + 16) as *mut v128, q1);
+        x += 8;
+    }
+    x
+}
+
 /// col_off[j] = scale * column j's sum (the lanes: columns 0-3, then 4-7).
 #[inline(always)]
 unsafe fn store_col_terms([s0, s1]: [v128; 2], scale: i32, col_off: &mut [i32]) {

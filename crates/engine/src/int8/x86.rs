@@ -246,6 +246,21 @@ unsafe fn quads([r0, r1, r2, r3]: [__m128i; 4]) -> [__m128i; 4] {
     [_mm_unpacklo_epi16(t0, t2), _mm_unpackhi_epi16(t0, t2), _mm_unpacklo_epi16(t1, t3), _mm_unpackhi_epi16(t1, t3)]
 }
 
+/// `int8::interleave_quads` of whole 16 columns by [`quads`]: the number of
+/// columns done.
+pub(super) unsafe fn interleave_quads(rows: [*const u8; 4], len: usize, dst: *mut u8, flip: u8) -> usize {
+    let f = _mm_set1_epi8(flip as i8);
+    let mut x = 0;
+    while x + 16 <= len {
+        let q = quads(rows.map(|r| _mm_xor_si128(_mm_loadu_si128(r.add(x) as *const __m128i), f)));
+        for (i, q) in q.into_iter().enumerate() {
+            _mm_storeu_si128(dst.add(4 * x + 16 * i) as *mut __m128i, q);
+        }
+        x += 16;
+    }
+    x
+}
+
 /// B panel of `nr` (a multiple of 16, at most 64) columns from `x` (X[0][n0],
 /// rows `ld` apart), `nc` of them real, k in groups of 4, u8: for each 16
 /// columns of a group, the 4 rows' bytes interleaved by [`quads`]. Rows past K and columns past nc are

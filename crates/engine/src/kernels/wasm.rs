@@ -64,13 +64,13 @@ unsafe fn bn_relu(src: &[f32], ld: usize, bn: Bn, cols: Cols, dst: &mut [f32]) {
     }
 }
 
-/// `quant::requant_rows_u8`, 16 values at a time (a row's last 16 overlap
-/// the ones before): the generic loop, compiled for wasm, takes 4 at a time
-/// and gathers their bytes with a shuffle and a lane store. The same float
-/// ops, so the same codes: the rounded value's bits less those of `ROUND`
-/// are `round_even(x)` (the same exponent), plus the zero point; two
-/// saturating narrows (kept apart by an opaque zero, see
-/// `int8::wasm::codes16`) pack them.
+/// `quant::requant_rows_u8`, 16 values at a time (`groups_of`): the
+/// generic loop, compiled for wasm, takes 4 at a time and gathers their
+/// bytes with a shuffle and a lane store. The same float ops, so the same
+/// codes: the rounded value's bits less those of `ROUND` are
+/// `round_even(x)` (the same exponent), plus the zero point; two saturating
+/// narrows (kept apart by an opaque zero, see `int8::wasm::codes16`) pack
+/// them.
 unsafe fn q_requant8(acc: Strided<*const i32>, mults: &[f32], out: Q, n: usize, dst: Strided<*mut u8>) {
     if n < 16 {
         return baseline::q_requant8(acc, mults, out, n, dst);
@@ -91,17 +91,11 @@ unsafe fn q_requant8(acc: Strided<*const i32>, mults: &[f32], out: Q, n: usize, 
             i32x4_sub(f32x4_add(min(max(x, lo), hi), round), bias)
         };
         let (a, d) = (acc.ptr.add(r * acc.ld), dst.ptr.add(r * dst.ld));
-        let mut i = 0;
-        loop {
-            let at = i.min(n - 16);
+        groups_of::<16>(n, |at| {
             let c: [v128; 4] = std::array::from_fn(|j| code(a.add(at + 4 * j)));
             let (x, y) = (i16x8_narrow_i32x4(c[0], c[1]), i16x8_narrow_i32x4(c[2], c[3]));
             v128_store(d.add(at) as *mut v128, u8x16_narrow_i16x8(i16x8_add(x, zero), i16x8_add(y, zero)));
-            if at + 16 >= n {
-                break;
-            }
-            i += 16;
-        }
+        });
     }
 }
 
@@ -259,13 +253,13 @@ unsafe fn tile_rows<const N: usize, T>(
                 }
             }
             let out = v.add(ci * ld_v + (rr - r0) * t);
-            groups_of_4(t, |tx0| group(&p, out.add(tx0), tile * tx0));
+            groups_of::<4>(t, |tx0| group(&p, out.add(tx0), tile * tx0));
         }
     }
 }
 
-/// A row of codes as the floats `code - zero` (exact), 16 at a time; the
-/// last 16 overlap the ones before.
+/// A row of codes as the floats `code - zero` (exact), 16 at a time
+/// (`groups_of`).
 #[inline(always)]
 unsafe fn codes_to_floats(dst: &mut [f32], src: &[u8], zero: u8) {
     let n = src.len();
@@ -276,9 +270,7 @@ unsafe fn codes_to_floats(dst: &mut [f32], src: &[u8], zero: u8) {
     }
     let z = i16x8_splat(i16::from(zero));
     let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
-    let mut i = 0;
-    loop {
-        let at = i.min(n - 16);
+    groups_of::<16>(n, |at| {
         let c = v128_load(s.add(at) as *const v128);
         let (lo, hi) = (i16x8_sub(u16x8_extend_low_u8x16(c), z), i16x8_sub(u16x8_extend_high_u8x16(c), z));
         for (j, w) in [
@@ -292,26 +284,22 @@ unsafe fn codes_to_floats(dst: &mut [f32], src: &[u8], zero: u8) {
         {
             v128_store(d.add(at + 4 * j) as *mut v128, f32x4_convert_i32x4(w));
         }
-        if at + 16 >= n {
-            break;
-        }
-        i += 16;
-    }
+    });
 }
 
-/// Calls `f(tx0)` for tiles tx0..tx0+4 covering 0..t (t >= 4): the last
+/// Calls `f(i0)` for groups i0..i0+N covering 0..n (n >= N): the last
 /// group overlaps the one before, so every vector a group loads or stores
 /// lies inside the row.
 #[inline(always)]
-fn groups_of_4(t: usize, mut f: impl FnMut(usize)) {
-    let mut tx = 0;
+fn groups_of<const N: usize>(n: usize, mut f: impl FnMut(usize)) {
+    let mut i = 0;
     loop {
-        let tx0 = tx.min(t - 4);
-        f(tx0);
-        if tx0 + 4 >= t {
+        let i0 = i.min(n - N);
+        f(i0);
+        if i0 + N >= n {
             break;
         }
-        tx += 4;
+        i += N;
     }
 }
 
@@ -333,7 +321,7 @@ pub(crate) unsafe fn bn_relu_avgpool2(src: &[f32], side: usize, s: f32, h: f32, 
     let odd = |x: v128, y: v128| i32x4_shuffle::<1, 3, 5, 7>(x, y);
     for oy in 0..half {
         let (r0, r1) = (src.as_ptr().add(2 * oy * side), src.as_ptr().add((2 * oy + 1) * side));
-        groups_of_4(half, |ox| {
+        groups_of::<4>(half, |ox| {
             let (a0, a1) = (f(r0.add(2 * ox)), f(r0.add(2 * ox + 4)));
             let (b0, b1) = (f(r1.add(2 * ox)), f(r1.add(2 * ox + 4)));
             let v = f32x4_add(f32x4_add(f32x4_add(even(a0, a1), odd(a0, a1)), even(b0, b1)), odd(b0, b1));
@@ -362,7 +350,7 @@ unsafe fn wino_out(m: &[f32], chunk: &WinoChunk, dst: *mut f32, ld: usize) {
             let (img, ty) = (rr / t, rr % t);
             let mrow = m.as_ptr().add(co * ld_m + (rr - r0) * t);
             let plane = dst.add(co * ld + img * side * side + tile * ty * side);
-            groups_of_4(t, |tx0| {
+            groups_of::<4>(t, |tx0| {
                 let point = |p: usize| v128_load(mrow.add(p * p_stride + tx0) as *const v128);
                 let store = |dy: usize, j: usize, y: v128| {
                     v128_store(plane.add(dy * side + tile * tx0 + 4 * j) as *mut v128, y)

@@ -14,11 +14,11 @@
 //! 56 x 56, 14% at 7 x 7; a border column on both sides made it 4% and
 //! 29%).
 //!
-//! The x86 sets take one step further (`Int8Kernel::quads`): their B panel
-//! for a k group is 4 channels' bytes per column, so with the planes'
-//! channels interleaved by 4 (a quad plane: byte 4 p + l is channel 4G + l
-//! at position p) a tap's panel is 4 NR contiguous bytes of a quad plane,
-//! read in place: no window copy and no packing.
+//! The sets with a `quads` tile (x86, NEON, wasm relaxed) take one step
+//! further: their B panel for a k group is 4 channels' bytes per column, so
+//! with the planes' channels interleaved by 4 (a quad plane: byte 4 p + l
+//! is channel 4G + l at position p) a tap's panel is 4 NR contiguous bytes
+//! of a quad plane, read in place: no window copy and no packing.
 
 /// `g` images of `side` x `side` in the bordered layout.
 #[derive(Clone, Copy, Debug)]

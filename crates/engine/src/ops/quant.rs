@@ -7,7 +7,9 @@ use std::ops::Range;
 
 use super::bordered::Bordered;
 use super::gemm::Ptr;
-use crate::int8::{gemm_panel, gemm_panel_quads, pack_b, pack_b_bn_relu, Int8Kernel, PackedA8, Strided};
+use crate::int8::{
+    gemm_panel, gemm_panel_quads, interleave_quads, pack_b, pack_b_bn_relu, Int8Kernel, PackedA8, Strided,
+};
 pub use crate::kernels::qparams::Q;
 use crate::kernels::quant::BnReluMaps;
 use crate::kernels::{QRequant8Fn, QRequantFn};
@@ -267,7 +269,7 @@ impl ConvInt8 {
                     };
                     let (rows, plane) = ([row(0), row(1), row(2), row(3)], d.ptr.0.add(q * d.ld));
                     for &(j, len, at) in &s.runs {
-                        interleave4(rows.map(|r| r.add(j)), len, plane.add(4 * at), flip);
+                        interleave_quads(rows.map(|r| r.add(j)), len, plane.add(4 * at), flip);
                     }
                 }
             }
@@ -309,63 +311,6 @@ fn position_sums(planes: &[u8], quad_plane: usize, sums: &mut Vec<i32>) {
     for plane in planes.chunks_exact(quad_plane) {
         for (sum, q) in sums.iter_mut().zip(plane.chunks_exact(4)) {
             *sum += q.iter().map(|&x| i32::from(x as i8)).sum::<i32>();
-        }
-    }
-}
-
-/// `len` columns of 4 rows of codes interleaved into quads, each xor
-/// `flip`: dst[4 x + l] = rows[l][x] ^ flip. 16 columns at a time with
-/// SSE2 (the x86-64 baseline) or simd128.
-///
-/// # Safety
-/// Each row holds `len` bytes, `dst` 4 `len`.
-#[inline(always)]
-unsafe fn interleave4(rows: [*const u8; 4], len: usize, dst: *mut u8, flip: u8) {
-    #[cfg_attr(
-        not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))),
-        allow(unused_mut)
-    )]
-    let mut x = 0;
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::*;
-        let f = _mm_set1_epi8(flip as i8);
-        while x + 16 <= len {
-            let v = rows.map(|r| _mm_xor_si128(_mm_loadu_si128(r.add(x) as *const __m128i), f));
-            let (t0, t1) = (_mm_unpacklo_epi8(v[0], v[1]), _mm_unpackhi_epi8(v[0], v[1]));
-            let (t2, t3) = (_mm_unpacklo_epi8(v[2], v[3]), _mm_unpackhi_epi8(v[2], v[3]));
-            let q = [
-                _mm_unpacklo_epi16(t0, t2),
-                _mm_unpackhi_epi16(t0, t2),
-                _mm_unpacklo_epi16(t1, t3),
-                _mm_unpackhi_epi16(t1, t3),
-            ];
-            for (i, q) in q.into_iter().enumerate() {
-                _mm_storeu_si128(dst.add(4 * x + 16 * i) as *mut __m128i, q);
-            }
-            x += 16;
-        }
-    }
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    {
-        use core::arch::wasm32::*;
-        let f = u8x16_splat(flip);
-        while x + 16 <= len {
-            let v = rows.map(|r| v128_xor(v128_load(r.add(x) as *const v128), f));
-            let lo8 = |a, b| u8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(a, b);
-            let hi8 = |a, b| u8x16_shuffle::<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(a, b);
-            let lo16 = |a, b| u16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(a, b);
-            let hi16 = |a, b| u16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(a, b);
-            let (t0, t1, t2, t3) = (lo8(v[0], v[1]), hi8(v[0], v[1]), lo8(v[2], v[3]), hi8(v[2], v[3]));
-            for (i, q) in [lo16(t0, t2), hi16(t0, t2), lo16(t1, t3), hi16(t1, t3)].into_iter().enumerate() {
-                v128_store(dst.add(4 * x + 16 * i) as *mut v128, q);
-            }
-            x += 16;
-        }
-    }
-    for x in x..len {
-        for (l, r) in rows.iter().enumerate() {
-            *dst.add(4 * x + l) = *r.add(x) ^ flip;
         }
     }
 }
