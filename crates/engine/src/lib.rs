@@ -29,6 +29,7 @@
 // kernels; `int8` is a leaf beside `kernels`, `error` and `scalar` are
 // used by all.
 mod error;
+mod grow;
 pub mod int8;
 mod kernels;
 mod onnx;

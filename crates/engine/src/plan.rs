@@ -12,6 +12,7 @@
 //! each thread takes whole images through them alone, in buffers of its own,
 //! with no barrier until the batch meets again in the first folded block.
 
+use crate::grow;
 use crate::int8::{Int8Kernel, Strided};
 use crate::kernels::qparams::to_u8;
 use crate::kernels::quant::BnReluMaps;
@@ -212,9 +213,7 @@ struct ThreadWs {
 }
 
 fn sized(v: &mut Vec<f32>, len: usize) -> Ptr {
-    if v.len() < len {
-        v.resize(len, 0.0);
-    }
+    grow::at_least(v, len);
     Ptr(v.as_mut_ptr())
 }
 
@@ -611,7 +610,7 @@ impl Ctx<'_> {
             // An int8 model quantizes its input first.
             Some(q) => {
                 let mut codes = std::mem::take(&mut self.qin);
-                codes.resize(image.len(), 0);
+                grow::to_len(&mut codes, image.len());
                 (self.net.kern.q_quantize)(image, &mut codes, q.input);
                 stages::time(timed, 0, || self.stem_int8(q, &codes, img));
                 self.qin = codes;
@@ -639,9 +638,7 @@ impl Ctx<'_> {
                 // stem's in wasm memory, which never shrinks.
                 // Checked by `checked_workspace_bytes` (with one thread: the largest).
                 let len = net.wino_floats(self.groups, self.nt).unwrap_or(0);
-                if self.wino.len() < len {
-                    self.wino.resize(len, 0.0);
-                }
+                grow::at_least(&mut self.wino, len);
                 let mine = share(plan.chunks, self.t, self.nt);
                 let s = Scratch { chunks: &mut self.wino, panels: &mut self.scratch };
                 stem::run((kern, w, &plan), image, mine, self.bufs.stem.0, s);

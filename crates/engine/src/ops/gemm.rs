@@ -3,6 +3,7 @@
 //! packing is where the layer's prologue happens (BN + ReLU, im2col).
 
 use crate::error::{invalid, Result};
+use crate::grow;
 use crate::kernels::Kernel;
 use crate::kernels::{copy, Cols, Strided};
 
@@ -175,9 +176,7 @@ pub unsafe fn gemm(
     let (mr, nr, k) = (kern.mr, kern.nr, a.k);
     debug_assert_eq!(a.mr, mr);
     let need = k * nr + mr * nr;
-    if scratch.len() < need {
-        scratch.resize(need, 0.0);
-    }
+    grow::at_least(scratch, need);
     let (bpanel, tmp) = scratch.split_at_mut(k * nr);
     for p in panels {
         let n0 = p * nr;

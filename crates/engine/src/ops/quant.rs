@@ -7,6 +7,7 @@ use std::ops::Range;
 
 use super::bordered::Bordered;
 use super::gemm::Ptr;
+use crate::grow;
 use crate::int8::{
     gemm_panel, gemm_panel_quads, interleave_quads, pack_b, pack_b_bn_relu, Int8Kernel, PackedA8, Strided,
 };
@@ -91,9 +92,7 @@ pub struct Scratch8 {
 impl Scratch8 {
     /// The float plane, `len` long.
     pub fn plane(&mut self, len: usize) -> &mut [f32] {
-        if self.plane.len() < len {
-            self.plane.resize(len, 0.0);
-        }
+        grow::at_least(&mut self.plane, len);
         &mut self.plane[..len]
     }
 }
@@ -134,9 +133,9 @@ impl ConvInt8 {
         s: &mut Scratch8,
     ) {
         let (k, nr, wide) = (self.a.k, kern.nr, CHUNK * kern.nr);
-        s.panel.resize(kern.b_panel_bytes(k), 0);
-        s.col_off.resize(nr, 0);
-        s.rows.resize(k * wide, 0);
+        grow::to_len(&mut s.panel, kern.b_panel_bytes(k));
+        grow::to_len(&mut s.col_off, nr);
+        grow::to_len(&mut s.rows, k * wide);
         self.chunks(kern, (n, panels), dst, s, |s, n0, nc| {
             let mut filled = false;
             for c0 in (0..nc).step_by(nr) {
@@ -180,11 +179,11 @@ impl ConvInt8 {
         let offs = b.quad_offsets(quads);
         let shift = kern.a_shift();
         s.col_off.clear();
-        s.col_off.resize(nr, 0);
+        grow::to_len(&mut s.col_off, nr);
         if shift != 0 {
             let plane = std::slice::from_raw_parts(planes.0, quads * b.quad_plane());
             position_sums(plane, b.quad_plane(), &mut s.sums);
-            s.sums.resize(b.plane() + nr, 0);
+            grow::to_len(&mut s.sums, b.plane() + nr);
         }
         self.chunks(kern, (n, panels), dst, s, |s, n0, nc| {
             for c0 in (0..nc).step_by(nr) {
@@ -214,8 +213,8 @@ impl ConvInt8 {
     ) {
         let (m, nr) = (self.a.m, kern.nr);
         let wide = CHUNK * nr;
-        s.acc.resize(m.next_multiple_of(kern.mr) * wide, 0);
-        s.codes.resize(m * wide, 0);
+        grow::to_len(&mut s.acc, m.next_multiple_of(kern.mr) * wide);
+        grow::to_len(&mut s.codes, m * wide);
         let mut p = panels.start;
         while p < panels.end && p * nr < n {
             let n0 = p * nr;
@@ -307,7 +306,7 @@ const MAX_WIDE: usize = CHUNK * 32;
 /// 128 as i8): the sum over every plane's 4 bytes at p, into `sums`.
 fn position_sums(planes: &[u8], quad_plane: usize, sums: &mut Vec<i32>) {
     sums.clear();
-    sums.resize(quad_plane / 4, 0);
+    grow::to_len(sums, quad_plane / 4);
     for plane in planes.chunks_exact(quad_plane) {
         for (sum, q) in sums.iter_mut().zip(plane.chunks_exact(4)) {
             *sum += q.iter().map(|&x| i32::from(x as i8)).sum::<i32>();

@@ -18,6 +18,7 @@ use super::gemm::{try_zeros, PackedA};
 use super::winograd::point_gemms;
 use super::Scratch;
 use crate::error::Result;
+use crate::grow;
 pub use crate::kernels::stem::{IMAGE, STEM_OUT};
 use crate::kernels::stem::{P, PH, TILES};
 use crate::kernels::{Kernel, StemChunk};
@@ -156,9 +157,7 @@ pub unsafe fn run(
 ) {
     let (buf, scratch) = (s.chunks, s.panels);
     let (vs, ms) = (plan.vs, plan.ms);
-    if buf.len() < plan.buf_len() {
-        buf.resize(plan.buf_len(), 0.0);
-    }
+    grow::at_least(buf, plan.buf_len());
     let (v, m) = buf.split_at_mut(P * vs);
     for chunk in chunks {
         let (t0, t1, cols) = plan.chunk(chunk);

@@ -18,6 +18,7 @@
 use super::gemm::{self, Out, PackedA, Ptr, B};
 use super::Scratch;
 use crate::error::Result;
+use crate::grow;
 pub use crate::kernels::winograd::max_side;
 use crate::kernels::winograd::tiles_per_side;
 use crate::kernels::{Kernel, WinoChunk, WinoInput};
@@ -221,9 +222,7 @@ pub unsafe fn run(
 ) {
     let (buf, scratch) = (s.chunks, s.panels);
     let (points, vs, ms) = (w.u.len(), plan.vs, plan.ms);
-    if buf.len() < plan.buf_len(points) {
-        buf.resize(plan.buf_len(points), 0.0);
-    }
+    grow::at_least(buf, plan.buf_len(points));
     let (v, m) = buf.split_at_mut(points * vs);
     for chunk in chunks {
         let (r0, r1, cols) = plan.chunk(chunk);
