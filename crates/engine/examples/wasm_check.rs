@@ -3,6 +3,7 @@
 //! Exports: buffers, a chunked loader, run, the kernel checks, the device name.
 
 use densenet_edge_engine::bench_api::{gemm, Bn, Cols, Out, PackedA, Ptr, Strided, WinoChunk, WinoInput, B};
+use densenet_edge_engine::int8::Int8Kind;
 use densenet_edge_engine::{Engine, KernelKind, Loader};
 use std::cell::RefCell;
 
@@ -32,15 +33,25 @@ pub unsafe extern "C" fn buf_free(ptr: *mut u8, len: usize) {
     drop(Vec::from_raw_parts(ptr, 0, len));
 }
 
-/// `kind`: 0 the best, 1 simd128, 2 portable.
+/// `kind`: 0 the best, 1 simd128, 2 portable; 3 and 4 the best with an
+/// int8 model on the int8 set simd128+relaxed (3) or relaxed dot-add (4).
 #[no_mangle]
 pub extern "C" fn loader_new(kind: u32) -> i32 {
-    let kind = match kind {
+    let int8 = match kind {
+        3 => Some(Int8Kind::Simd128Relaxed),
+        4 => Some(Int8Kind::Simd128RelaxedAdd),
+        _ => None,
+    };
+    let f32_kind = match kind {
         1 => KernelKind::Simd128,
         2 => KernelKind::Portable,
         _ => KernelKind::best(),
     };
-    match Engine::loader_with(kind) {
+    let loader = Engine::loader_with(f32_kind).and_then(|l| match int8 {
+        Some(k) => l.with_int8(k),
+        None => Ok(l),
+    });
+    match loader {
         Ok(l) => {
             LOADER.with(|s| *s.borrow_mut() = Some(l));
             0

@@ -8,6 +8,7 @@
 mod common;
 
 use common::*;
+use densenet_edge_engine::int8::Int8Kind;
 use densenet_edge_engine::{Engine, KernelKind, INPUT_LEN};
 
 const IMAGES: [&str; 8] = [
@@ -89,11 +90,16 @@ fn int8_model_drifts_no_more_than_onnxruntime_int8_on_every_kernel() {
     let kinds = KernelKind::available().into_iter().filter(|k| only.as_deref().is_none_or(|n| k.name() == n));
     let kinds: Vec<KernelKind> = kinds.collect();
     assert!(!kinds.is_empty(), "ENGINE_TEST_KERNEL={only:?}: not a kernel this machine has");
-    for kind in kinds {
-        let mut l = Engine::loader_with(kind).unwrap();
+    // Every int8 set of each float set's ISA (AVX-512: VNNI and BW).
+    let pairs = kinds
+        .iter()
+        .flat_map(|&k| Int8Kind::available().into_iter().filter(move |i| i.f32_kind() == k).map(move |i| (k, i)));
+    for (kind, int8) in pairs {
+        let mut l = Engine::loader_with(kind).unwrap().with_int8(int8).unwrap();
         l.push(&bytes).unwrap();
         let mut engine = l.finish().unwrap();
         assert_eq!(engine.precision(), "int8");
+        assert!(engine.device().ends_with(&format!("int8 {}", int8.name())), "{}", engine.device());
         let all = engine.run(&input, IMAGES.len()).unwrap();
         // One image at a time gives the same logits as the batch, and so do
         // threads: sharing every step's panels and planes, or (batch 3 on 2
@@ -126,4 +132,17 @@ fn int8_model_drifts_no_more_than_onnxruntime_int8_on_every_kernel() {
             assert!(d <= 0.2, "{}: drift {d}", engine.device());
         }
     }
+}
+
+#[test]
+fn an_int8_set_of_another_isa_is_refused() {
+    let portable = Engine::loader_with(KernelKind::Portable).unwrap();
+    let other = Int8Kind::available().into_iter().find(|k| *k != Int8Kind::Portable);
+    if let Some(other) = other {
+        let e = portable.with_int8(other).err().expect("refused");
+        assert!(e.to_string().contains("is not available with portable"), "{e}");
+    }
+    let absent = Int8Kind::ALL.into_iter().find(|k| !Int8Kind::available().contains(k)).unwrap();
+    let e = Engine::loader().with_int8(absent).err().expect("refused");
+    assert!(e.to_string().contains(absent.name()), "{e}");
 }

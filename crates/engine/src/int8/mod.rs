@@ -91,6 +91,8 @@ mod wasm;
 mod x86;
 
 pub use check::pack_b_bn_relu_matches_rows;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128", target_feature = "relaxed-simd"))]
+pub use types::dot_add_is_fused;
 pub use types::{AStore, BStore, Int8Kernel, Int8Kind, Int8QuadsTileFn, Int8TileFn, K_MAX, MAX_TILE, W_MAX, W_MIN};
 
 impl Int8Kind {

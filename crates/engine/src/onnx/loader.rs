@@ -19,6 +19,7 @@ use super::qdq;
 use super::quantized::{self, Quantized};
 use super::topology::{self, Role, Topology};
 use crate::error::{invalid, Error, Result};
+use crate::int8::Int8Kind;
 use crate::kernels::Kernel;
 use crate::ops::gemm::PackedA;
 use crate::ops::stem::{StemW, IMAGE};
@@ -250,6 +251,8 @@ impl Default for LoadLimits {
 /// then `finish` (in lib.rs, where `Engine` is).
 pub struct Loader {
     kern: Kernel,
+    /// The int8 set an int8 model runs on (`with_int8`).
+    int8: Int8Kind,
     buf: Vec<u8>,
     start: usize,
     skip: u64,
@@ -342,6 +345,7 @@ fn header(avail: &[u8]) -> Result<Field> {
 impl Loader {
     pub(crate) fn new(kern: Kernel) -> Loader {
         Loader {
+            int8: quantized::int8_kind(kern.kind),
             kern,
             buf: Vec::new(),
             start: 0,
@@ -364,6 +368,22 @@ impl Loader {
             pending: 0,
             graph_bytes: 0,
         }
+    }
+
+    /// The int8 set an int8 model runs on, instead of the best of the
+    /// float set's ISA (tests and benchmarks compare them; an f32 model
+    /// ignores it). Whichever set runs, the logits are the same: they
+    /// compute the same integers.
+    pub fn with_int8(mut self, kind: Int8Kind) -> Result<Loader> {
+        if !Int8Kind::available().contains(&kind) || kind.f32_kind() != self.kern.kind {
+            return Err(Error::InvalidArgument(format!(
+                "int8 kernel {} is not available with {} here",
+                kind.name(),
+                self.kern.kind.name()
+            )));
+        }
+        self.int8 = kind;
+        Ok(self)
     }
 
     /// 3x3 convs by Winograd F(2x2,3x3) (default) or by im2col panels; call
@@ -811,11 +831,11 @@ impl Loader {
         // An int8 model's weights, dequantized, go where a float model's do.
         let qdq = self.qdq.take();
         if let Some(q) = &qdq {
-            for t in quantized::dequantized(&self.roles, q, self.kern.kind)? {
+            for t in quantized::dequantized(&self.roles, q, self.int8)? {
                 self.initializer(t)?;
             }
             // The convs that run in int8 need no float copy: their shapes only.
-            for (name, role, dims) in quantized::int8_run(&self.roles, q, self.kern.kind) {
+            for (name, role, dims) in quantized::int8_run(&self.roles, q, self.int8) {
                 self.register(&name)?;
                 let (m, k) = (dims[0], dims.iter().skip(1).product());
                 let bias = crate::ops::gemm::try_zeros(m.next_multiple_of(self.kern.mr), &name)?;
@@ -847,7 +867,7 @@ impl Loader {
         }
         let mut net = self.build(&topo)?;
         if let Some(mut q) = qdq {
-            net.quant = Some(quantized::plan(&topo, &mut q, &net)?);
+            net.quant = Some(quantized::plan(&topo, &mut q, &net, self.int8)?);
         }
         // Checked: channels from a hostile file can make these sizes wrap on
         // a 32-bit target (and a GEMM would then write past its buffer).

@@ -24,10 +24,10 @@ pub struct Quantized {
     pub inits: HashMap<String, RawTensor>,
 }
 
-/// Whether a weight's conv runs in int8 with the f32 kernel set `kind`:
+/// Whether a weight's conv runs in int8 with the int8 kernel set `kind`:
 /// it then gets no float copy. All do but the 3x3 convs of the blocks where
 /// `conv3_int8` says no.
-fn runs_int8(role: Role, kind: KernelKind) -> bool {
+fn runs_int8(role: Role, kind: Int8Kind) -> bool {
     match role {
         Role::Conv0W | Role::Conv1W(..) | Role::TransW(_) | Role::FcW => true,
         Role::Conv2W(b, _) => conv3_int8(kind, block_side(b)),
@@ -39,16 +39,18 @@ fn runs_int8(role: Role, kind: KernelKind) -> bool {
 /// (a GEMM over bordered planes: 9 products per output and input channel)
 /// or in f32 on dequantized values (Winograd: 2.25 to 4 times fewer, but 4
 /// to 16 times the weights' bytes). Measured (crates/engine/README.md,
-/// "int8"): on x86 (AVX2, int8 GEMMs at 2 times the f32 rate) the direct
-/// conv is faster in blocks 3-4 and within 2% in blocks 1-2, so int8 runs
-/// everywhere for its smaller weights; wasm's relaxed dot lowers to
-/// `pmaddubsw` + `pmaddwd` on CPUs without AVX-VNNI, about 1.6 times f32,
-/// so F(4x4) stays faster where it runs (blocks 1-2), while the 14 x 14 and
-/// 7 x 7 blocks, whose F(2x2) weights are half the model's bytes, gain
-/// memory and lose no time in int8.
-pub fn conv3_int8(kind: KernelKind, side: usize) -> bool {
+/// "int8"): on x86 (AVX2, int8 GEMMs at 2 times the f32 rate; VNNI 4
+/// times) the direct conv is faster in blocks 3-4 and within 2% in blocks
+/// 1-2, so int8 runs everywhere for its smaller weights, and so it does
+/// with wasm's dot-add where the engine runs it as one `vpdpbusd`
+/// (`int8::dot_add_is_fused`: 3.6-3.9 times f32 in Chromium); the
+/// other relaxed dot lowers to `pmaddubsw` + `pmaddwd`, about 1.6 times
+/// f32, so F(4x4) stays faster where it runs (blocks 1-2), while the 14 x
+/// 14 and 7 x 7 blocks, whose F(2x2) weights are half the model's bytes,
+/// gain memory and lose no time in int8.
+pub fn conv3_int8(kind: Int8Kind, side: usize) -> bool {
     match kind {
-        KernelKind::Avx2Fma | KernelKind::Avx512 => true,
+        Int8Kind::Avx2 | Int8Kind::Avx512Bw | Int8Kind::Avx512Vnni | Int8Kind::Simd128RelaxedAdd => true,
         _ => side <= 14,
     }
 }
@@ -63,7 +65,7 @@ enum Layout {
 }
 
 /// The int8-run weights (name, role, dims), for the shapes the plan needs.
-pub fn int8_run(roles: &HashMap<String, Role>, q: &Quantized, kind: KernelKind) -> Vec<(String, Role, Vec<usize>)> {
+pub fn int8_run(roles: &HashMap<String, Role>, q: &Quantized, kind: Int8Kind) -> Vec<(String, Role, Vec<usize>)> {
     let run = roles.iter().filter(|(_, r)| runs_int8(**r, kind));
     run.filter_map(|(n, r)| q.inits.get(n).map(|t| (n.clone(), *r, t.dims.clone()))).collect()
 }
@@ -71,7 +73,7 @@ pub fn int8_run(roles: &HashMap<String, Role>, q: &Quantized, kind: KernelKind) 
 /// The float values of each initializer that has a role: FLOAT ones as they
 /// are, integer weights and biases dequantized (`(q - zero) * scale`, per
 /// output channel); not the weights of convs that run in int8.
-pub fn dequantized(roles: &HashMap<String, Role>, q: &Quantized, kind: KernelKind) -> Result<Vec<Tensor<'static>>> {
+pub fn dequantized(roles: &HashMap<String, Role>, q: &Quantized, kind: Int8Kind) -> Result<Vec<Tensor<'static>>> {
     let mut out = Vec::new();
     for (name, &role) in roles {
         let Some(t) = q.inits.get(name).filter(|_| !runs_int8(role, kind)) else { continue };
@@ -90,20 +92,20 @@ pub fn dequantized(roles: &HashMap<String, Role>, q: &Quantized, kind: KernelKin
     Ok(out)
 }
 
-/// The int8 kernel set that goes with the float one.
-fn int8_kernel(net: &Net) -> Int8Kernel {
-    let kind = Int8Kind::available().into_iter().find(|k| k.f32_kind() == net.kern.kind);
-    kind.unwrap_or(Int8Kind::Portable).kernel().expect("an available int8 set")
+/// The int8 kernel set that goes with the float one by default: the best
+/// of its ISA.
+pub fn int8_kind(kind: KernelKind) -> Int8Kind {
+    Int8Kind::available().into_iter().find(|k| k.f32_kind() == kind).unwrap_or(Int8Kind::Portable)
 }
 
-/// The model's quantization and its int8 convs.
-pub fn plan(topo: &Topology, q: &mut Quantized, net: &Net) -> Result<Quant> {
+/// The model's quantization and its int8 convs, on the int8 set `kind`.
+pub fn plan(topo: &Topology, q: &mut Quantized, net: &Net, kind: Int8Kind) -> Result<Quant> {
     for r in &q.graph.folded_relus {
         if q.act(r)?.zero != 0 {
             return invalid(format!("{r:?}: a ReLU folded into a zero point that is not 0"));
         }
     }
-    let kern = int8_kernel(net);
+    let kern = kind.kernel().expect("an available int8 set");
     let (input, stem) = (q.act(&topo.input)?, q.act(&topo.stem_outs[1])?);
     q.same(&topo.stem_outs[2], stem)?;
     let conv0 = q.conv((&kern, net), (&topo.conv0_w, Layout::AsStored), Some(&topo.conv0_b), (input, Some(stem)))?;
@@ -118,7 +120,7 @@ pub fn plan(topo: &Topology, q: &mut Quantized, net: &Net) -> Result<Quant> {
                 conv1: q.conv((&kern, net), (&l.conv1_w, Layout::AsStored), Some(&l.conv1_b), (relu, Some(mid)))?,
                 maps: None,
                 mid,
-                conv2: if conv3_int8(net.kern.kind, block_side(bi)) {
+                conv2: if conv3_int8(kind, block_side(bi)) {
                     let layout = if kern.quads.is_some() { Layout::TapsByQuad } else { Layout::AsStored };
                     Some(q.conv((&kern, net), (&l.conv2_w, layout), None, (mid, Some(out)))?)
                 } else {
