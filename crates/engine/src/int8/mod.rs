@@ -369,8 +369,13 @@ pub fn pack_b_bn_relu(
     assert!(dst.len() >= kern.b_panel_bytes(k) && col_off.len() >= nr);
     #[cfg(target_arch = "x86_64")]
     if kern.b_store == BStore::U8 && kern.kg == 4 && nr.is_multiple_of(16) && is_x86_feature_detected!("avx2") {
-        // SAFETY: as asserted; AVX2 detected.
-        unsafe { x86::pack_bn_relu_quads(x.as_ptr().add(n0), ld, k, nr, maps, dst.as_mut_ptr()) };
+        let (x, dst) = (x[n0..].as_ptr(), dst.as_mut_ptr());
+        // SAFETY: as asserted; AVX-512BW or AVX2 detected. Either writes
+        // the same bytes, whichever int8 set reads them.
+        match is_x86_feature_detected!("avx512bw") {
+            true => unsafe { x86::pack_bn_relu_quads_512(x, ld, k, nr, maps, dst) },
+            false => unsafe { x86::pack_bn_relu_quads(x, ld, k, nr, maps, dst) },
+        }
         col_off[..nr].fill(0);
         return true;
     }
