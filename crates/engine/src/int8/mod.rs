@@ -371,8 +371,9 @@ pub fn pack_b_bn_relu(
     if kern.b_store == BStore::U8 && kern.kg == 4 && nr.is_multiple_of(16) && is_x86_feature_detected!("avx2") {
         let (x, dst) = (x[n0..].as_ptr(), dst.as_mut_ptr());
         // SAFETY: as asserted; AVX-512BW or AVX2 detected. Either writes
-        // the same bytes, whichever int8 set reads them.
-        match is_x86_feature_detected!("avx512bw") {
+        // the same bytes; the AVX-512 sets' panels (32 columns) take zmm, the
+        // AVX2 set's ymm, so each packer is checked where its set runs.
+        match nr.is_multiple_of(32) && is_x86_feature_detected!("avx512bw") {
             true => unsafe { x86::pack_bn_relu_quads_512(x, ld, k, nr, maps, dst) },
             false => unsafe { x86::pack_bn_relu_quads(x, ld, k, nr, maps, dst) },
         }
