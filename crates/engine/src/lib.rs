@@ -28,6 +28,7 @@
 // Layers, each importing only those below it: onnx -> plan -> ops ->
 // kernels; `int8` is a leaf beside `kernels`, `error` and `scalar` are
 // used by all.
+mod barrier;
 mod error;
 mod grow;
 pub mod int8;

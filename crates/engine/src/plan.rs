@@ -12,6 +12,7 @@
 //! each thread takes whole images through them alone, in buffers of its own,
 //! with no barrier until the batch meets again in the first folded block.
 
+use crate::barrier::Barrier;
 use crate::grow;
 use crate::int8::{Int8Kernel, Strided};
 use crate::kernels::qparams::to_u8;
@@ -25,7 +26,6 @@ use crate::ops::stem::{self, StemW, IMAGE, STEM_OUT};
 use crate::ops::winograd::{self, WinogradW};
 use crate::ops::Scratch;
 use crate::scalar::relu;
-use std::sync::Barrier;
 
 /// The map side after the stem's max pool.
 pub const POOL_OUT: usize = 56;
