@@ -2,13 +2,14 @@
 //! Used by bench/engine/bench.sh, which interleaves it with onnxruntime. With
 //! `--features stages`, also ms per image for the stem and each dense block.
 
+use densenet_edge_engine::int8::Int8Kind;
 use densenet_edge_engine::{Engine, KernelKind, INPUT_LEN};
 use std::time::Instant;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 5 {
-        eprintln!("usage: timing MODEL BATCH THREADS REPS [portable|avx2|avx512]");
+        eprintln!("usage: [INT8=SET] timing MODEL BATCH THREADS REPS [portable|avx2|avx512]");
         std::process::exit(2);
     }
     let bytes = std::fs::read(&args[1]).expect("model file");
@@ -24,6 +25,11 @@ fn main() {
     };
     let t0 = Instant::now();
     let mut l = Engine::loader_with(kind).expect("kernel");
+    // INT8=<set> (e.g. avx2, avx-vnni): an int8 model on that int8 set.
+    if let Ok(name) = std::env::var("INT8") {
+        let int8 = Int8Kind::from_name(&name).unwrap_or_else(|| panic!("unknown int8 set {name}"));
+        l = l.with_int8(int8).expect("int8 set");
+    }
     if std::env::var("IM2COL").is_ok() {
         l.set_winograd(false);
     }

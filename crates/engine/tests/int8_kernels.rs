@@ -197,7 +197,7 @@ fn packing_straight_from_the_codes_matches_the_rows() {
         let name = kern.kind.name();
         let fused = pack_b_bn_relu_matches_rows(&kern).unwrap_or_else(|e| panic!("{name}: {e}"));
         println!("{name}: {}", if fused { "packs straight from the codes, the rows' bytes" } else { "packs rows" });
-        let x86 = matches!(kern.kind, Int8Kind::Avx2 | Int8Kind::Avx512Bw | Int8Kind::Avx512Vnni);
+        let x86 = matches!(kern.kind, Int8Kind::Avx2 | Int8Kind::AvxVnni | Int8Kind::Avx512Bw | Int8Kind::Avx512Vnni);
         assert_eq!(fused, x86, "{name}");
     }
 }

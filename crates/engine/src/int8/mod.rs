@@ -54,7 +54,8 @@
 //! | --- | --- | --- | --- | --- | --- |
 //! | avx512vnni | 8 x 32 | 4 | W i8 | X u8 | `vpdpbusd` zmm, weights `{1to16}` |
 //! | avx512bw | 8 x 32 | 4 | W i8 | X u8 | `vpmaddubsw` + `vpmaddwd` (ones) + `vpaddd` zmm |
-//! | avx2 | 4 x 16 | 4 | W i8 | X u8 | the same on ymm |
+//! | avx-vnni | 4 x 16 | 4 | W i8 | X u8 | `vpdpbusd` ymm (VEX) |
+//! | avx2 | 4 x 16 | 4 | W i8 | X u8 | `vpmaddubsw` + `vpmaddwd` (ones) + `vpaddd` ymm |
 //! | wasm simd128 | 4 x 8 | 2 | W i8 | X i16 | `i32x4.dot_i16x8_s` + `i32x4.add` |
 //! | wasm simd128+relaxed | 4 x 8 | 4 | ±W + 64 | X - 128 | `i16x8.relaxed_dot_i8x16_i7x16_s` + `i32x4.dot_i16x8_s` (ones) + `i32x4.add` |
 //! | wasm relaxed dot-add | 4 x 8 | 4 | ±W + 64 | X - 128 | `i32x4.relaxed_dot_i8x16_i7x16_add_s` |
@@ -107,6 +108,8 @@ impl Int8Kind {
             Int8Kind::Avx2 => x86::AVX2,
             #[cfg(target_arch = "x86_64")]
             Int8Kind::Avx512Bw => x86::AVX512BW,
+            #[cfg(target_arch = "x86_64")]
+            Int8Kind::AvxVnni => x86::AVXVNNI,
             #[cfg(target_arch = "x86_64")]
             Int8Kind::Avx512Vnni => x86::AVX512VNNI,
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]

@@ -106,7 +106,10 @@ pub enum Int8Kind {
     Portable,
     /// `vpmaddubsw` + `vpmaddwd` (ones) + `vpaddd` on ymm, 4x16.
     Avx2,
-    /// The same on zmm, 8x32.
+    /// `vpdpbusd` on ymm (AVX-VNNI: CPUs with VNNI but no AVX-512), 4x16,
+    /// the AVX2 set's layout.
+    AvxVnni,
+    /// `vpmaddubsw` + `vpmaddwd` on zmm, 8x32.
     Avx512Bw,
     /// `vpdpbusd` on zmm (embedded broadcast of the weights), 8x32.
     Avx512Vnni,
@@ -129,9 +132,10 @@ pub enum Int8Kind {
 }
 
 impl Int8Kind {
-    pub const ALL: [Int8Kind; 9] = [
+    pub const ALL: [Int8Kind; 10] = [
         Int8Kind::Avx512Vnni,
         Int8Kind::Avx512Bw,
+        Int8Kind::AvxVnni,
         Int8Kind::Avx2,
         Int8Kind::Simd128Relaxed,
         Int8Kind::Simd128RelaxedAdd,
@@ -145,6 +149,7 @@ impl Int8Kind {
         match self {
             Int8Kind::Portable => "portable",
             Int8Kind::Avx2 => "avx2",
+            Int8Kind::AvxVnni => "avx-vnni",
             Int8Kind::Avx512Bw => "avx512bw",
             Int8Kind::Avx512Vnni => "avx512vnni",
             Int8Kind::Simd128 => "wasm simd128",
@@ -167,7 +172,7 @@ impl Int8Kind {
     pub fn f32_kind(self) -> KernelKind {
         match self {
             Int8Kind::Portable => KernelKind::Portable,
-            Int8Kind::Avx2 => KernelKind::Avx2Fma,
+            Int8Kind::Avx2 | Int8Kind::AvxVnni => KernelKind::Avx2Fma,
             Int8Kind::Avx512Bw | Int8Kind::Avx512Vnni => KernelKind::Avx512,
             Int8Kind::Simd128 => KernelKind::Simd128,
             Int8Kind::Simd128Relaxed | Int8Kind::Simd128RelaxedAdd => KernelKind::Simd128Relaxed,
@@ -188,6 +193,9 @@ impl Int8Kind {
             }
             if has!("avx512f") && has!("avx512bw") {
                 v.push(Int8Kind::Avx512Bw);
+            }
+            if has!("avx2") && has!("avxvnni") {
+                v.push(Int8Kind::AvxVnni);
             }
             if has!("avx2") {
                 v.push(Int8Kind::Avx2);

@@ -7,7 +7,10 @@
 //!   `vpmaddwd` by ones (i16 pairs -> i32), `vpaddd`. 8 accumulators, 2 B
 //!   vectors, the broadcast, the ones and a product: 6x16 would need 17 of
 //!   the 16 ymm registers.
-//! - AVX-512BW, 8x32: the same on zmm, 16 accumulators (as the f32 8x32).
+//! - AVX-VNNI, 4x16: one `vpdpbusd` on ymm per 32 multiply-adds, in the
+//!   AVX2 tile's place and layout (Intel's client CPUs have it without
+//!   AVX-512).
+//! - AVX-512BW, 8x32: the same as AVX2 on zmm, 16 accumulators (as the f32 8x32).
 //! - AVX-512 VNNI, 8x32: one `vpdpbusd` (u8 x s8, 4 products summed into the
 //!   i32 accumulator, no saturation) per 64 multiply-adds, the weights'
 //!   broadcast folded into it as a `{1to16}` memory operand.
@@ -28,6 +31,8 @@ pub const AVX2: Int8Kernel = Int8Kernel {
     tile: tile_avx2,
     quads: Some(quads_avx2),
 };
+pub const AVXVNNI: Int8Kernel =
+    Int8Kernel { kind: Int8Kind::AvxVnni, tile: tile_avxvnni, quads: Some(quads_avxvnni), ..AVX2 };
 pub const AVX512BW: Int8Kernel = Int8Kernel {
     kind: Int8Kind::Avx512Bw,
     mr: 8,
@@ -90,10 +95,52 @@ unsafe fn avx2_4x16(
     c: Strided<*mut i32>,
     row_off: *const i32,
 ) {
+    let ones = _mm256_set1_epi16(1);
+    ymm_4x16(groups, a, b_at, c, row_off, |acc, b, w| {
+        _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(b, w), ones))
+    })
+}
+
+#[target_feature(enable = "avx2,avxvnni")]
+unsafe fn tile_avxvnni(
+    groups: usize,
+    a: *const u8,
+    b: *const u8,
+    c: Strided<*mut i32>,
+    row_off: *const i32,
+    _col_off: *const i32,
+    _row_neg: *const i32,
+) {
+    ymm_4x16(groups, a, |g| b.add(g * 64), c, row_off, |acc, b, w| _mm256_dpbusd_avx_epi32(acc, b, w))
+}
+
+#[target_feature(enable = "avx2,avxvnni")]
+unsafe fn quads_avxvnni(
+    groups: usize,
+    a: *const u8,
+    (b, offs): (*const u8, *const usize),
+    c: Strided<*mut i32>,
+    row_off: *const i32,
+    _col_off: *const i32,
+    _row_neg: *const i32,
+) {
+    ymm_4x16(groups, a, |g| b.add(*offs.add(g)), c, row_off, |acc, b, w| _mm256_dpbusd_avx_epi32(acc, b, w))
+}
+
+/// The 4x16 tile on ymm over k group `g`'s 64 bytes of B at `b_at(g)`,
+/// `dot(acc, b, w)` adding each column's 4 products with a row's 4 weights.
+#[inline(always)]
+unsafe fn ymm_4x16(
+    groups: usize,
+    a: *const u8,
+    b_at: impl Fn(usize) -> *const u8,
+    c: Strided<*mut i32>,
+    row_off: *const i32,
+    dot: impl Fn(__m256i, __m256i, __m256i) -> __m256i,
+) {
     let (c, ldc) = (c.ptr, c.ld);
     const MR: usize = 4;
     const NV: usize = 2;
-    let ones = _mm256_set1_epi16(1);
     let mut acc = [[_mm256_setzero_si256(); NV]; MR];
     let mut a = a;
     for g in 0..groups {
@@ -102,8 +149,7 @@ unsafe fn avx2_4x16(
         for r in 0..MR {
             let w = _mm256_set1_epi32(quad(a, r));
             for v in 0..NV {
-                let pairs = _mm256_maddubs_epi16(bv[v], w);
-                acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(pairs, ones));
+                acc[r][v] = dot(acc[r][v], bv[v], w);
             }
         }
         a = a.add(MR * 4);

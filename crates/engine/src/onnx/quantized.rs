@@ -50,7 +50,11 @@ fn runs_int8(role: Role, kind: Int8Kind) -> bool {
 /// gain memory and lose no time in int8.
 pub fn conv3_int8(kind: Int8Kind, side: usize) -> bool {
     match kind {
-        Int8Kind::Avx2 | Int8Kind::Avx512Bw | Int8Kind::Avx512Vnni | Int8Kind::Simd128RelaxedAdd => true,
+        Int8Kind::Avx2
+        | Int8Kind::AvxVnni
+        | Int8Kind::Avx512Bw
+        | Int8Kind::Avx512Vnni
+        | Int8Kind::Simd128RelaxedAdd => true,
         _ => side <= 14,
     }
 }
