@@ -19,15 +19,17 @@
 //!   negates them back, and a +64 left in a row that also holds -64 is
 //!   stored as 63 and corrected by the driver (mod.rs). Two tiles on that
 //!   layout:
-//!   - `Simd128Relaxed` (the default): `i16x8.relaxed_dot_i8x16_i7x16_s`
+//!   - `Simd128Relaxed` (where dot-add is not one instruction): `i16x8.relaxed_dot_i8x16_i7x16_s`
 //!     (V8: `pmaddubsw`, the i7 operand as its unsigned one; a pair is at
 //!     most 128 x 127 x 2 = 32512, no saturation), `i32x4.dot_i16x8_s` by
 //!     ones (`pmaddwd`), `i32x4.add`: 3 instructions per 16 multiply-adds.
 //!   - `Simd128RelaxedAdd`: `i32x4.relaxed_dot_i8x16_i7x16_add_s`. V8 on
 //!     x86-64 without AVX-VNNI lowers it to the same three plus 2 that
 //!     rebuild the i16 ones every time, so there it is slower than the
-//!     default. Where V8 has AVX-VNNI (`vpdpbusd`) or on ARM (`sdot`) it is
-//!     one instruction, hence kept and timed. Node 20's V8 (11.3, relaxed
+//!     split tile. Where V8 has AVX-VNNI (`vpdpbusd`) or on ARM (`sdot`) it is
+//!     one instruction; the build takes it where the engine lowers it to
+//!     `vpdpbusd` (`Int8Kind::available`, `dot_add_is_fused`: Chromium 156
+//!     and workerd on a Zen 5, 1.75x the split tile's rate). Node 20's V8 (11.3, relaxed
 //!     SIMD behind `--experimental-wasm-relaxed-simd`) miscompiles it in
 //!     this tile: rows 2-3 of the first 4 columns come out wrong, while
 //!     Chromium 156 runs the same module bit-exact;
