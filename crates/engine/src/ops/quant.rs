@@ -182,8 +182,8 @@ impl ConvInt8 {
         grow::to_len(&mut s.col_off, nr);
         if shift != 0 {
             let plane = std::slice::from_raw_parts(planes.0, quads * b.quad_plane());
-            position_sums(plane, b.quad_plane(), &mut s.sums);
-            grow::to_len(&mut s.sums, b.plane() + nr);
+            // Past the plane, zeros: a last panel's columns read up to NR on.
+            position_sums(plane, b.quad_plane(), b.plane() + nr, &mut s.sums);
         }
         self.chunks(kern, (n, panels), dst, s, |s, n0, nc| {
             for c0 in (0..nc).step_by(nr) {
@@ -303,10 +303,11 @@ impl ConvInt8 {
 const MAX_WIDE: usize = CHUNK * 32;
 
 /// Per position p of quad planes (`quad_plane` bytes apart, each byte X -
-/// 128 as i8): the sum over every plane's 4 bytes at p, into `sums`.
-fn position_sums(planes: &[u8], quad_plane: usize, sums: &mut Vec<i32>) {
+/// 128 as i8): the sum over every plane's 4 bytes at p, into `sums`, `len`
+/// long (zeros past the positions).
+fn position_sums(planes: &[u8], quad_plane: usize, len: usize, sums: &mut Vec<i32>) {
     sums.clear();
-    grow::to_len(sums, quad_plane / 4);
+    grow::to_len(sums, len);
     for plane in planes.chunks_exact(quad_plane) {
         for (sum, q) in sums.iter_mut().zip(plane.chunks_exact(4)) {
             *sum += q.iter().map(|&x| i32::from(x as i8)).sum::<i32>();
